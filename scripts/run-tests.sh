@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The whole raft_ext test suite: the one command the README and CI run.
+#
+#   1. engine unit tests + simulator seeds (normal build)
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. a short libFuzzer run on the message decoder
+#   4. build, install, then pg_regress (make installcheck) and the TAP
+#      suites on real PostgreSQL clusters, run as an unprivileged user
+#
+# Works as root (servers then run as the "postgres" user, on a private copy
+# of the tree) or as a normal user with sudo for the install step.
+# Environment: SEEDS (default 5000), FUZZ_SECONDS (default 30).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+SEEDS=${SEEDS:-5000}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PG_CONFIG
+
+passed=0
+failed=0
+failures=()
+
+# Run one named suite; remember its outcome, keep going.
+suite()
+{
+    local name=$1
+    shift
+    echo
+    echo "=== $name"
+    local start=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+scripts/install-deps.sh
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+make -s -j2 PG_CONFIG="$PG_CONFIG"
+$SUDO make -s install PG_CONFIG="$PG_CONFIG"
+
+suite "engine: unit tests and $SEEDS simulator seeds" \
+    make -s -C test/raft check SEEDS="$SEEDS"
+suite "engine: unit tests and $SEEDS seeds under ASan+UBSan" \
+    make -s -C test/raft check-sanitize SEEDS="$SEEDS"
+suite "engine: decoder fuzzing for $FUZZ_SECONDS s" \
+    make -s -C test/raft fuzz FUZZ_SECONDS="$FUZZ_SECONDS"
+
+# PostgreSQL refuses to run as root: run the server tests as an unprivileged
+# user on a private copy of the tree that this user owns.
+if [ "$(id -u)" -eq 0 ]; then
+    runner=postgres
+    work=$(mktemp -d /tmp/raft_ext_tests.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    rsync -a --exclude .git --exclude test/raft/build "$top/" "$work/"
+    chown -R "$runner" "$work"
+    as_runner() { runuser -u "$runner" -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"; }
+else
+    work=$top
+    as_runner() { "$@"; }
+fi
+
+suite "postgres: pg_regress and TAP clusters (make installcheck)" \
+    as_runner make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG"
+
+if [ "$failed" -ne 0 ]; then
+    # Show what the failing server tests left behind.
+    for f in "$work"/regression.diffs "$work"/tmp_check/log/regress_log_*; do
+        [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 40 "$f"; }
+    done
+fi
+
+echo
+echo "suites: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ] || { printf 'failed: %s\n' "${failures[@]}"; exit 1; }

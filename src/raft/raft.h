@@ -1,0 +1,473 @@
+/*
+ * raft.h
+ *	  The raft_ext consensus engine: the one public header.
+ *
+ * The engine is a deterministic state machine.  It performs no I/O, reads no
+ * clock, starts no thread and keeps no global mutable state.  Everything it
+ * needs comes in as arguments; everything it decides comes out as a batch
+ * ("ready") that the caller carries out.  This is what lets one process run
+ * many nodes under a simulated clock and network (test/raft/) and what lets
+ * the PostgreSQL background worker drive the very same code.
+ *
+ * Driving a node
+ * --------------
+ *	  raft_node *n = raft_new(&options, &hard_state, &bootstrap, now);
+ *	  for each persisted entry, in index order: raft_restore_entry(n, &e);
+ *	  loop:
+ *		  raft_tick(n, now);					  time passed
+ *		  raft_receive(n, &msg, now);			  a message from a peer
+ *		  raft_propose(n, ...), raft_propose_change(n, ...),
+ *		  raft_transfer_leadership(n, target, now);
+ *		  if (raft_has_ready(n))
+ *		  {
+ *			  raft_ready r;
+ *			  raft_get_ready(n, &r);
+ *			  1. persist r.hard_state (if r.hard_state_changed),
+ *				 truncate the log from r.truncate_from (if nonzero), append
+ *				 r.entries -- and fsync all of it;
+ *			  2. only then send r.messages;
+ *			  3. apply r.committed;
+ *			  raft_advance(n, now);
+ *		  }
+ *
+ * THE CONTRACT: the caller makes the batch's hard state and entries durable
+ * (fsync) BEFORE it sends any of the batch's messages.  A vote or an
+ * acknowledgement that leaves the node before the state it depends on is on
+ * disk can be forgotten by a crash, and a node that forgets a vote can vote
+ * twice in one term.  raft_advance() tells the engine that the batch is
+ * durable (a leader only counts its own log towards commitment after that).
+ *
+ * Pointers inside a raft_ready (messages, entries, committed entries) point
+ * into the node's memory and stay valid until the next raft_advance() or
+ * raft_free() on that node.
+ *
+ * Time is a monotonic count of milliseconds supplied by the caller; it never
+ * goes backwards.  Randomness comes from a generator seeded by options.seed,
+ * so a run is reproducible from its seed.
+ *
+ * Bad input never aborts: a malformed or impossible message is dropped and
+ * counted in raft_stats.  Memory is obtained only through the allocator given
+ * in the options; an allocation failure is reported as RAFT_ENOMEM.
+ */
+#ifndef RAFT_H
+#define RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest configuration (voters and non-voting members together). */
+#define RAFT_MAX_MEMBERS		16
+/* Longest member address (opaque to the engine; a libpq conninfo for us). */
+#define RAFT_MAX_ADDRESS		1024
+/* Largest opaque payload of one log entry. */
+#define RAFT_MAX_ENTRY_DATA		(64 * 1024)
+/* Most entries carried by one AppendEntries message. */
+#define RAFT_MAX_ENTRIES_PER_MSG	64
+/* Longest cluster name carried in an envelope. */
+#define RAFT_MAX_CLUSTER_NAME	63
+
+typedef uint64_t raft_term;
+typedef uint64_t raft_index;
+typedef uint32_t raft_id;		/* node id; 0 means "nobody" */
+typedef int64_t raft_time;		/* monotonic milliseconds */
+
+#define RAFT_NOBODY ((raft_id) 0)
+
+/* Result codes.  Zero is success, everything else is negative. */
+typedef enum raft_result
+{
+	RAFT_OK = 0,
+	RAFT_ENOMEM = -1,			/* the allocator failed */
+	RAFT_EINVAL = -2,			/* bad argument (message says which) */
+	RAFT_ENOTLEADER = -3,		/* only a leader can do that */
+	RAFT_EBUSY = -4,			/* a membership change or transfer is under way */
+	RAFT_EUNKNOWN = -5,			/* no such member */
+	RAFT_ETOOBIG = -6,			/* payload larger than RAFT_MAX_ENTRY_DATA */
+	RAFT_ECORRUPT = -7			/* restored state is inconsistent */
+} raft_result;
+
+/* Human-readable text for a raft_result. */
+extern const char *raft_strerror(int rc);
+
+typedef enum raft_role
+{
+	RAFT_FOLLOWER = 0,
+	RAFT_PRECANDIDATE,
+	RAFT_CANDIDATE,
+	RAFT_LEADER
+} raft_role;
+
+/* "follower", "precandidate", "candidate", "leader" */
+extern const char *raft_role_name(raft_role role);
+
+/*
+ * An ordered position that vote requests carry: (timeline, LSN) for the
+ * extension.  Compared lexicographically.  {0, 0} means "unknown" and disables
+ * the check on either side.
+ */
+typedef struct raft_position
+{
+	uint64_t	major;			/* timeline */
+	uint64_t	minor;			/* LSN */
+} raft_position;
+
+/*
+ * How far (in "minor" units) a candidate's position may trail the voter's
+ * before the voter refuses it: 0 when "minor" is equal or ahead only.  A
+ * candidate on an older "major" is always refused unless the tolerance is
+ * RAFT_POSITION_ANY.
+ */
+#define RAFT_POSITION_ANY UINT64_MAX
+
+/* Durable per-node state: must be fsynced before messages are sent. */
+typedef struct raft_hard_state
+{
+	raft_term	term;
+	raft_id		voted_for;		/* in 'term'; RAFT_NOBODY if none */
+	raft_index	commit;			/* may be persisted lazily: losing it is safe */
+} raft_hard_state;
+
+typedef enum raft_entry_type
+{
+	RAFT_ENTRY_NOOP = 1,		/* opens every leader's term */
+	RAFT_ENTRY_NORMAL = 2,		/* opaque application payload */
+	RAFT_ENTRY_CHANGE = 3		/* membership change, see raft_change */
+} raft_entry_type;
+
+typedef struct raft_entry
+{
+	raft_term	term;
+	raft_index	index;
+	uint8_t		type;			/* raft_entry_type */
+	uint32_t	len;
+	const uint8_t *data;		/* len bytes; NULL when len == 0 */
+} raft_entry;
+
+typedef struct raft_member
+{
+	raft_id		id;
+	bool		voter;			/* false: a non-voting member (learner) */
+	char		address[RAFT_MAX_ADDRESS];	/* NUL-terminated, opaque */
+} raft_member;
+
+typedef struct raft_membership
+{
+	int			count;
+	raft_member members[RAFT_MAX_MEMBERS];
+} raft_membership;
+
+/*
+ * Single-server membership change, carried in the log as a RAFT_ENTRY_CHANGE
+ * entry.  A change takes effect on each node as soon as the entry is in its
+ * log (and is undone if the entry is truncated away); a leader accepts a new
+ * change only once the previous one is committed.
+ */
+typedef enum raft_change_op
+{
+	RAFT_CHANGE_ADD_VOTER = 1,
+	RAFT_CHANGE_ADD_LEARNER = 2,
+	RAFT_CHANGE_PROMOTE = 3,	/* learner -> voter */
+	RAFT_CHANGE_REMOVE = 4
+} raft_change_op;
+
+typedef struct raft_change
+{
+	uint8_t		op;				/* raft_change_op */
+	raft_id		id;
+	char		address[RAFT_MAX_ADDRESS];	/* for the ADD ops */
+} raft_change;
+
+typedef enum raft_msg_type
+{
+	RAFT_MSG_PREVOTE = 1,
+	RAFT_MSG_PREVOTE_RESPONSE = 2,
+	RAFT_MSG_VOTE = 3,
+	RAFT_MSG_VOTE_RESPONSE = 4,
+	RAFT_MSG_APPEND = 5,		/* AppendEntries, also the heartbeat */
+	RAFT_MSG_APPEND_RESPONSE = 6,
+	RAFT_MSG_TIMEOUT_NOW = 7	/* leadership transfer: campaign at once */
+} raft_msg_type;
+
+#define RAFT_MSG_TYPE_MAX RAFT_MSG_TIMEOUT_NOW
+
+/* "prevote", "vote", "append", ... (for traces and logs) */
+extern const char *raft_msg_type_name(int type);
+
+/* Why a vote was refused (carried in the response, for diagnostics). */
+typedef enum raft_vote_refusal
+{
+	RAFT_VOTE_GRANTED = 0,
+	RAFT_VOTE_STALE_TERM = 1,
+	RAFT_VOTE_ALREADY_VOTED = 2,
+	RAFT_VOTE_LOG_BEHIND = 3,	/* Raft's log restriction */
+	RAFT_VOTE_LEADER_ALIVE = 4, /* stickiness: heard a leader recently */
+	RAFT_VOTE_POSITION_BEHIND = 5,	/* candidate's position too far behind */
+	RAFT_VOTE_NOT_MEMBER = 6	/* candidate is not a voter in my config */
+} raft_vote_refusal;
+
+/*
+ * One Raft message.  Only the fields of its type are meaningful; the others
+ * are zero.
+ */
+typedef struct raft_message
+{
+	uint8_t		type;			/* raft_msg_type */
+	raft_id		from;
+	raft_id		to;
+	raft_term	term;			/* sender's term (PREVOTE: the term it would
+								 * campaign in) */
+
+	/* PREVOTE, VOTE */
+	raft_index	last_log_index;
+	raft_term	last_log_term;
+	raft_position position;
+	bool		transfer;		/* campaign ordered by TIMEOUT_NOW: overrides
+								 * stickiness */
+
+	/* PREVOTE_RESPONSE, VOTE_RESPONSE */
+	bool		granted;
+	uint8_t		refusal;		/* raft_vote_refusal */
+
+	/* APPEND */
+	raft_index	prev_log_index;
+	raft_term	prev_log_term;
+	raft_index	commit;
+	uint32_t	n_entries;		/* <= RAFT_MAX_ENTRIES_PER_MSG */
+	const raft_entry *entries;
+
+	/*
+	 * APPEND and APPEND_RESPONSE: the leader's send time, echoed back
+	 * unchanged by the follower.  The leader uses the echo to know the send
+	 * time of the newest heartbeat round a majority acknowledged (its lease).
+	 */
+	raft_time	echo;
+
+	/* APPEND_RESPONSE */
+	bool		success;
+	raft_index	match_index;	/* success: last index known to match */
+	raft_index	reject_hint;	/* failure: follower's last index, a hint */
+} raft_message;
+
+typedef struct raft_options
+{
+	raft_id		id;				/* this node, nonzero */
+	raft_time	heartbeat_interval; /* ms, > 0 */
+	raft_time	election_timeout;	/* ET, ms, > 2 * heartbeat_interval */
+	raft_time	election_spread;	/* timeouts drawn from [ET, ET + spread) */
+	raft_time	lease_drift_margin; /* ms subtracted from the lease, < ET */
+	uint64_t	seed;			/* for the randomized timeouts */
+	bool		prevote;		/* run PreVote before every election */
+	bool		check_quorum;	/* leader steps down without a live majority;
+								 * also enables stickiness */
+	bool		never_campaign; /* votes, never stands (failover_priority 0) */
+	uint64_t	max_position_lag;	/* see RAFT_POSITION_ANY */
+
+	/* Allocator; NULL members mean malloc/realloc/free. */
+	void	   *(*alloc) (void *ctx, size_t size);
+	void	   *(*realloc) (void *ctx, void *ptr, size_t size);
+	void		(*free) (void *ctx, void *ptr);
+	void	   *alloc_ctx;
+} raft_options;
+
+/* Fill in the defaults: heartbeat 100, ET 1000, spread 1000, margin 100... */
+extern void raft_options_init(raft_options *options, raft_id id);
+
+/* Check options; on failure return RAFT_EINVAL and point *why at a reason. */
+extern int	raft_options_validate(const raft_options *options, const char **why);
+
+typedef struct raft_node raft_node;
+
+/*
+ * Create a node from its persisted hard state and the bootstrap membership
+ * (used until the log holds a membership change).  Returns NULL on bad
+ * options or allocation failure.  A node starts as a follower and, as though
+ * it had just heard from a leader, refuses votes for one election timeout:
+ * a node that restarts quickly cannot help elect a rival inside the lease of
+ * a leader it was following.
+ */
+extern raft_node *raft_new(const raft_options *options,
+						   const raft_hard_state *hard_state,
+						   const raft_membership *bootstrap,
+						   raft_time now);
+extern void raft_free(raft_node *node);
+
+/*
+ * Load one persisted entry at startup, in index order starting at 1, before
+ * any other call.  RAFT_ECORRUPT if the index is out of sequence or the term
+ * goes backwards.
+ */
+extern int	raft_restore_entry(raft_node *node, const raft_entry *entry);
+
+/* Inputs */
+extern void raft_tick(raft_node *node, raft_time now);
+extern void raft_receive(raft_node *node, const raft_message *msg, raft_time now);
+extern void raft_set_position(raft_node *node, raft_position position);
+
+/* Leader only: append an entry; *index receives its log index. */
+extern int	raft_propose(raft_node *node, raft_entry_type type,
+						 const uint8_t *data, uint32_t len, raft_index *index);
+extern int	raft_propose_change(raft_node *node, const raft_change *change,
+								raft_index *index);
+
+/*
+ * Leader only: hand leadership to 'target' (a voter).  The target is brought
+ * up to date first, then sent TIMEOUT_NOW; the leader gives up its lease and
+ * refuses proposals meanwhile.  Abandoned after one election timeout.
+ */
+extern int	raft_transfer_leadership(raft_node *node, raft_id target, raft_time now);
+
+/* Output */
+typedef struct raft_ready
+{
+	bool		hard_state_changed;
+	raft_hard_state hard_state;
+
+	raft_index	truncate_from;	/* nonzero: drop entries with index >= this */
+	size_t		n_entries;		/* then append these, in order */
+	const raft_entry *entries;
+
+	size_t		n_messages;		/* send these after the above is durable */
+	const raft_message *messages;
+
+	size_t		n_committed;	/* newly committed, in order: apply them */
+	const raft_entry *committed;
+
+	bool		role_changed;	/* role, term or leader changed */
+	raft_role	role;
+	raft_term	term;
+	raft_id		leader;
+
+	bool		membership_changed;
+	raft_time	lease_until;	/* leader's lease horizon; 0 = no lease */
+} raft_ready;
+
+extern bool raft_has_ready(const raft_node *node);
+extern void raft_get_ready(raft_node *node, raft_ready *ready);
+extern void raft_advance(raft_node *node, raft_time now);
+
+/* Observers */
+extern raft_id raft_self(const raft_node *node);
+extern raft_role raft_get_role(const raft_node *node);
+extern raft_term raft_get_term(const raft_node *node);
+extern raft_id raft_get_vote(const raft_node *node);
+extern raft_id raft_get_leader(const raft_node *node);
+extern raft_index raft_commit_index(const raft_node *node);
+extern raft_index raft_last_index(const raft_node *node);
+extern raft_term raft_last_term(const raft_node *node);
+/* Entry at 'index' into *entry; false if there is none. */
+extern bool raft_get_entry(const raft_node *node, raft_index index, raft_entry *entry);
+extern const raft_membership *raft_get_membership(const raft_node *node);
+/* Whether 'id' is a voter in the node's current membership. */
+extern bool raft_is_voter(const raft_node *node, raft_id id);
+/* Lease horizon if this node is a leader holding a lease, else 0. */
+extern raft_time raft_lease_until(const raft_node *node);
+/* Whether this node holds an unexpired lease at 'now'. */
+extern bool raft_has_lease(const raft_node *node, raft_time now);
+/* Last time this node heard from a leader of its term (0 = never). */
+extern raft_time raft_last_leader_contact(const raft_node *node);
+/* Leadership transfer target under way, or RAFT_NOBODY. */
+extern raft_id raft_transfer_target(const raft_node *node);
+
+/* What a leader knows of one peer (for the peers view). */
+typedef struct raft_peer_progress
+{
+	raft_index	match_index;
+	raft_index	next_index;
+	raft_time	last_contact;	/* last response from it (0 = never) */
+} raft_peer_progress;
+
+/* Leader only: progress of peer 'id'; false if not leader or unknown id. */
+extern bool raft_get_progress(const raft_node *node, raft_id id,
+							  raft_peer_progress *progress);
+
+typedef struct raft_stats
+{
+	uint64_t	msgs_received;
+	uint64_t	msgs_dropped_stale;		/* lower term: answered or ignored */
+	uint64_t	msgs_dropped_invalid;	/* impossible contents */
+	uint64_t	msgs_dropped_unknown;	/* sender not a member */
+	uint64_t	elections_started;
+	uint64_t	prevotes_started;
+	uint64_t	leader_stepdowns;		/* CheckQuorum, removal, higher term */
+	uint64_t	transfers_abandoned;
+} raft_stats;
+
+extern const raft_stats *raft_get_stats(const raft_node *node);
+
+/* Position comparison used by voters: negative, zero or positive. */
+extern int	raft_position_compare(raft_position a, raft_position b);
+
+/*
+ * Message encoding (raft_codec.c)
+ * -------------------------------
+ * The wire format is versioned and length-prefixed; every integer is
+ * little-endian; every field is bounds-checked on decode.  Decoding never
+ * reads outside [buf, buf + len) and never allocates: decoded entries point
+ * into the input buffer.  On failure the functions return RAFT_EINVAL and
+ * point *why at a static, human-readable reason.
+ *
+ * An envelope carries a batch of messages from one node to another:
+ *	  magic "RAFT", version, cluster name, from, to, count,
+ *	  then count times (u32 length, message bytes).
+ */
+#define RAFT_WIRE_VERSION 1
+
+/* Bytes needed to encode 'msg'. */
+extern size_t raft_message_encoded_size(const raft_message *msg);
+/* Encode into buf (capacity cap); *len receives the bytes written. */
+extern int	raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
+								size_t *len, const char **why);
+/*
+ * Decode one message.  'entries' is caller storage for up to
+ * RAFT_MAX_ENTRIES_PER_MSG entries; msg->entries points there.
+ */
+extern int	raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg,
+								raft_entry *entries, const char **why);
+
+/* Encode a membership change as an entry payload (buf >= sizeof change). */
+extern int	raft_change_encode(const raft_change *change, uint8_t *buf, size_t cap,
+							   size_t *len, const char **why);
+extern int	raft_change_decode(const uint8_t *buf, size_t len, raft_change *change,
+							   const char **why);
+
+typedef struct raft_envelope
+{
+	uint8_t		version;
+	char		cluster_name[RAFT_MAX_CLUSTER_NAME + 1];
+	raft_id		from;
+	raft_id		to;
+	uint32_t	count;			/* messages in the body */
+	const uint8_t *body;		/* points into the decoded buffer */
+	size_t		body_len;
+} raft_envelope;
+
+/* Bytes of envelope header before the messages. */
+extern size_t raft_envelope_header_size(const char *cluster_name);
+/* Write the envelope header for 'count' messages. */
+extern int	raft_envelope_encode_header(const char *cluster_name, raft_id from,
+										raft_id to, uint32_t count, uint8_t *buf,
+										size_t cap, size_t *len, const char **why);
+/* Append one message (u32 length + bytes) to an envelope under construction. */
+extern int	raft_envelope_append(const raft_message *msg, uint8_t *buf, size_t cap,
+								 size_t *len, const char **why);
+/* Check the header and that the body holds exactly 'count' framed messages. */
+extern int	raft_envelope_decode(const uint8_t *buf, size_t len, raft_envelope *env,
+								 const char **why);
+/*
+ * Decode the next message of a checked envelope.  *offset starts at 0.
+ * Returns RAFT_OK with a message, 1 when there are no more, or RAFT_EINVAL.
+ */
+extern int	raft_envelope_next(const raft_envelope *env, size_t *offset,
+							   raft_message *msg, raft_entry *entries,
+							   const char **why);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* RAFT_H */

@@ -1,0 +1,174 @@
+/*
+ * raft_ext.h
+ *	  Declarations shared by the PostgreSQL side of raft_ext.
+ *
+ * Who owns what:
+ *	  settings.c	the raft_ext.* GUCs and their validation, peers parsing
+ *	  shmem.c		shared memory: status snapshot, inbox, command mailbox
+ *	  init.c		_PG_init: settings, shared memory hooks, the worker
+ *	  worker.c		the background worker: engine, storage, transport
+ *	  transport.c	outgoing libpq connections (transport.h)
+ *	  storage.c		durable term/vote file and log segments (storage.h)
+ *	  sql_*.c		SQL-callable functions and views
+ *
+ * The engine itself (src/raft/) includes no PostgreSQL header; this file is
+ * where the two worlds meet.
+ */
+#ifndef RAFT_EXT_H
+#define RAFT_EXT_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/condition_variable.h"
+#include "storage/spin.h"
+
+#include "raft/raft.h"
+
+/* ---- settings.c ---- */
+
+extern int	raft_node_id;
+extern char *raft_peers;
+extern char *raft_cluster_name;
+extern int	raft_heartbeat_interval;
+extern int	raft_election_timeout;
+extern int	raft_election_spread;
+extern int	raft_lease_drift_margin;
+extern char *raft_state_directory;
+extern bool raft_fault_injection;
+
+extern void raft_define_settings(void);
+
+/*
+ * Parse a raft_ext.peers value ("id:conninfo;id:conninfo;...") into a
+ * membership (every entry a voter, address = conninfo).  On failure returns
+ * false with a palloc'd message in *error.  Checks: ids in 1..INT32_MAX,
+ * no duplicates, conninfo parses with PQconninfoParse, at most
+ * RAFT_MAX_MEMBERS entries, conninfo shorter than RAFT_MAX_ADDRESS.
+ */
+extern bool raft_parse_peers(const char *value, raft_membership *out,
+							 char **error);
+
+/* Fill engine options from the settings. */
+extern void raft_options_from_settings(raft_options *options);
+
+/* ---- clock ---- */
+
+/*
+ * Monotonic milliseconds (CLOCK_MONOTONIC), comparable across the processes
+ * of one machine: the worker stamps the lease with it and backends compare
+ * against it when they decide whether this node may commit.
+ */
+extern raft_time raft_monotonic_now(void);
+
+/* ---- shmem.c ---- */
+
+/* Bytes of encoded envelopes the inbox can hold before it drops. */
+#define RAFT_INBOX_SIZE		(1024 * 1024)
+#define RAFT_ERROR_LEN		256
+
+/* One peer, as published by the worker for raft_ext.peers view. */
+typedef struct RaftPeerStatus
+{
+	raft_id		id;
+	bool		is_self;
+	bool		voter;
+	bool		connected;
+	char		conninfo[RAFT_MAX_ADDRESS];
+	raft_time	last_contact;	/* monotonic ms of last message from it, 0 never */
+	raft_index	match_index;	/* leader only, else 0 */
+	uint64		msgs_sent;
+	uint64		msgs_received;
+	uint64		msgs_dropped;
+	char		last_error[RAFT_ERROR_LEN];
+} RaftPeerStatus;
+
+/* The worker's published view of itself; copied whole under the lock. */
+typedef struct RaftStatus
+{
+	bool		worker_running;
+	pid_t		worker_pid;
+	raft_id		node_id;
+	raft_role	role;
+	raft_term	term;
+	raft_id		voted_for;
+	raft_id		leader_id;
+	raft_time	lease_until;	/* monotonic ms; 0 = no lease */
+	raft_index	commit_index;
+	raft_index	last_log_index;
+	raft_time	last_leader_contact;	/* monotonic ms, 0 = never */
+	TimestampTz leader_since;	/* wall clock of the last role change */
+	raft_position position;		/* (timeline, LSN) given to the engine */
+	raft_id		transfer_target;
+	uint64		inbox_dropped;	/* envelopes dropped because it was full */
+	char		error[RAFT_ERROR_LEN];	/* nonempty: Raft is stopped, why */
+	int			n_peers;
+	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
+} RaftStatus;
+
+/* A request from a SQL backend that only the worker can carry out. */
+typedef enum RaftCommandKind
+{
+	RAFT_CMD_NONE = 0,
+	RAFT_CMD_TRANSFER,
+	RAFT_CMD_ADD_NODE,
+	RAFT_CMD_REMOVE_NODE
+} RaftCommandKind;
+
+typedef struct RaftCommand
+{
+	RaftCommandKind kind;
+	raft_id		target;
+	char		conninfo[RAFT_MAX_ADDRESS];
+} RaftCommand;
+
+typedef struct RaftShared
+{
+	LWLock	   *lock;			/* status, inbox, mailbox */
+	Latch	   *worker_latch;	/* NULL while no worker runs */
+
+	RaftStatus	status;
+
+	/* Inbox: a byte ring of (uint32 length, envelope bytes) records. */
+	uint64		inbox_head;		/* total bytes ever written */
+	uint64		inbox_tail;		/* total bytes ever consumed */
+	char		inbox[RAFT_INBOX_SIZE];
+
+	/* Command mailbox: one request at a time, identified by its sequence. */
+	uint64		cmd_seq;		/* last submitted */
+	uint64		cmd_done_seq;	/* last finished */
+	RaftCommand cmd;
+	int			cmd_result;		/* raft_result of the finished command */
+	char		cmd_message[RAFT_ERROR_LEN];
+	ConditionVariable cmd_cv;	/* backends wait here for cmd_done_seq */
+	ConditionVariable status_cv;	/* signalled on every status publication */
+
+	/* Fault injection (tests only; see raft_ext.fault_injection). */
+	uint64		fault_drop_to;	/* bit n-1 set: drop messages to node n */
+	uint64		fault_drop_from;	/* bit n-1 set: drop messages from node n */
+	uint32		fault_failpoint;	/* RaftFailpoint armed, 0 = none */
+} RaftShared;
+
+extern RaftShared *raft_shared;
+
+extern void raft_shmem_request(void);
+extern void raft_shmem_startup(void);
+
+/* Backends: queue one validated envelope; false (and counted) if full. */
+extern bool raft_inbox_put(const uint8 *data, uint32 len);
+/* Worker: take the next envelope into buf; returns its length, 0 if none. */
+extern uint32 raft_inbox_take(uint8 *buf, uint32 cap);
+
+/* Worker: publish a snapshot (wakes status_cv waiters). */
+extern void raft_publish_status(const RaftStatus *status);
+/* Anyone: copy the current snapshot. */
+extern void raft_read_status(RaftStatus *status);
+
+/* Worker: fetch a pending command; false if none. */
+extern bool raft_command_take(RaftCommand *cmd, uint64 *seq);
+/* Worker: report a command's outcome. */
+extern void raft_command_finish(uint64 seq, int result, const char *message);
+
+#endif							/* RAFT_EXT_H */

@@ -1,0 +1,54 @@
+/*
+ * storage.h
+ *	  Durable Raft state on disk: the hard state file and the log segments.
+ *
+ * Layout of raft_ext.state_directory (default "pg_raft" in the data dir):
+ *	  state			term, vote, commit: one small CRC32C-protected record,
+ *					replaced atomically (temp file, fsync, durable_rename)
+ *	  log/			CRC32C-framed log segment files
+ * Every file is stamped with the node id and the cluster name.  A file that
+ * belongs to another node id (a data directory cloned by pg_basebackup from
+ * another member) is moved aside, never reused: a node must not inherit
+ * someone else's vote.  A torn or corrupt file is reported as an ERROR and
+ * never silently reset.
+ *
+ * All functions report problems with ereport(ERROR) carrying a clear errmsg
+ * and errdetail; the worker catches them, publishes the message in
+ * raft_status.error and stops running Raft.
+ */
+#ifndef RAFT_STORAGE_H
+#define RAFT_STORAGE_H
+
+#include "raft/raft.h"
+
+typedef struct RaftStorage RaftStorage;
+
+/*
+ * Open (creating if needed) the state directory for node_id in cluster
+ * cluster_name, read the hard state into *hard_state (all zero for a new
+ * node).  Allocates in CurrentMemoryContext.
+ */
+extern RaftStorage *raft_storage_open(const char *directory, raft_id node_id,
+									  const char *cluster_name,
+									  raft_hard_state *hard_state);
+
+/* Feed every persisted log entry, in order, to raft_restore_entry(). */
+extern void raft_storage_load_log(RaftStorage *storage, raft_node *node);
+
+/*
+ * Make one ready batch durable: hard state (if changed), truncation, new
+ * entries; everything fsynced before returning.
+ */
+extern void raft_storage_persist(RaftStorage *storage, const raft_ready *ready);
+
+/* Individual steps, for tests and tools. */
+extern void raft_storage_save_hard_state(RaftStorage *storage,
+										 const raft_hard_state *hard_state);
+extern void raft_storage_truncate(RaftStorage *storage, raft_index from);
+extern void raft_storage_append(RaftStorage *storage, const raft_entry *entries,
+								size_t n_entries);
+extern void raft_storage_sync(RaftStorage *storage);
+
+extern void raft_storage_close(RaftStorage *storage);
+
+#endif							/* RAFT_STORAGE_H */
