@@ -54,6 +54,16 @@ extern bool raft_parse_peers(const char *value, raft_membership *out,
 /* Fill engine options from the settings. */
 extern void raft_options_from_settings(raft_options *options);
 
+/*
+ * Cross-setting checks that check hooks cannot make reliably (a hook sees one
+ * setting at a time, in file order): node_id set, peers nonempty and naming
+ * this node, election_timeout >= 3 x heartbeat_interval, lease_drift_margin <
+ * election_timeout, and the engine's own option checks.  Returns false with
+ * a palloc'd message in *error.  The worker calls it at start and on every
+ * reload; raft_ext.validate_settings() shows its verdict.
+ */
+extern bool raft_settings_validate(char **error);
+
 /* ---- clock ---- */
 
 /*
@@ -170,5 +180,24 @@ extern void raft_read_status(RaftStatus *status);
 extern bool raft_command_take(RaftCommand *cmd, uint64 *seq);
 /* Worker: report a command's outcome. */
 extern void raft_command_finish(uint64 seq, int result, const char *message);
+
+/* Backends: ERROR unless raft_ext's shared memory exists (it was preloaded). */
+extern void raft_require_shared(void);
+
+/*
+ * Backends: hand a command to the worker and wait up to timeout_ms for its
+ * outcome, a raft_result; message_out (RAFT_ERROR_LEN bytes) receives the
+ * worker's text.  ERROR if the worker is not running or does not answer in
+ * time (the command is then withdrawn, though the worker may have acted).
+ */
+extern int	raft_command_submit(const RaftCommand *cmd, int timeout_ms,
+								char *message_out);
+
+/* ---- sql_status.c ---- */
+
+/* Whether a snapshot shows a worker running Raft (running, no error). */
+extern bool raft_status_running(const RaftStatus *status);
+/* The leader a snapshot knows of (this node if it leads), or RAFT_NOBODY. */
+extern raft_id raft_status_leader(const RaftStatus *status);
 
 #endif							/* RAFT_EXT_H */

@@ -1,0 +1,55 @@
+-- raft_ext.* settings: values, reserved prefix, and refused changes.
+
+SHOW raft_ext.node_id;
+SHOW raft_ext.cluster_name;
+SHOW raft_ext.heartbeat_interval;
+SHOW raft_ext.election_timeout;
+SHOW raft_ext.state_directory;
+SELECT name, context, unit FROM pg_settings
+ WHERE name LIKE 'raft\_ext.%' ORDER BY name;
+SELECT raft_ext.validate_settings();
+
+-- restart-only and reload-only settings cannot be SET
+SET raft_ext.node_id = 2;
+SET raft_ext.cluster_name = 'other';
+SET raft_ext.peers = '1:dbname=postgres';
+SET raft_ext.election_timeout = 500;
+
+-- the prefix is reserved
+SET raft_ext.no_such_setting = 1;
+
+-- fault injection is a superuser setting
+SET raft_ext.fault_injection = on;
+SHOW raft_ext.fault_injection;
+RESET raft_ext.fault_injection;
+
+-- bad peers (ALTER SYSTEM checks the value before writing anything)
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=a;1:dbname=b';
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=postgres;2:nonsense';
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=postgres;2:host=x bogus=1';
+ALTER SYSTEM SET raft_ext.peers = '2:dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = 'x:dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = '0:dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = '99999999999:dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = '1 dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = '1:';
+ALTER SYSTEM SET raft_ext.peers = ';;';
+SELECT string_agg(i || ':dbname=postgres', ';') AS many
+  FROM generate_series(1, 17) i \gset
+ALTER SYSTEM SET raft_ext.peers = :'many';
+SELECT '1:dbname=' || repeat('x', 1100) AS long \gset
+ALTER SYSTEM SET raft_ext.peers = :'long';
+-- the message never repeats the value: it may hold a password
+ALTER SYSTEM SET raft_ext.peers = '1:password=secret;1:password=secret';
+
+-- bad cluster names and ranges
+ALTER SYSTEM SET raft_ext.cluster_name = '';
+ALTER SYSTEM SET raft_ext.cluster_name = E'tab\there';
+ALTER SYSTEM SET raft_ext.cluster_name = 'a234567890123456789012345678901234567890123456789012345678901234';
+ALTER SYSTEM SET raft_ext.heartbeat_interval = 1;
+ALTER SYSTEM SET raft_ext.election_timeout = '2min';
+ALTER SYSTEM SET raft_ext.state_directory = '';
+
+-- nothing was written
+SELECT count(*) FROM pg_file_settings WHERE name LIKE 'raft\_ext.%'
+   AND sourcefile LIKE '%postgresql.auto.conf';

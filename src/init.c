@@ -1,0 +1,92 @@
+/*
+ * init.c
+ *	  Loading raft_ext: settings, shared memory hooks and the worker.
+ *
+ * raft_ext only works preloaded: its state lives in shared memory that must
+ * be sized before the postmaster creates it, and its worker must start with
+ * the postmaster (also on a hot standby, before any database is open).
+ * Loading it any other way, e.g. by CREATE EXTENSION on a server without it
+ * in shared_preload_libraries, fails with an error that says so.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+
+#include "raft_ext.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+#if PG_VERSION_NUM >= 150000
+/* shmem_request_hook: ask for our space and lock, after earlier hooks. */
+static void
+raft_ext_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	raft_shmem_request();
+}
+#endif
+
+/* shmem_startup_hook: attach our shared memory, after earlier hooks. */
+static void
+raft_ext_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	raft_shmem_startup();
+}
+
+/* Register the one background worker that runs Raft. */
+static void
+register_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	/* Shared memory only: the worker never connects to a database. */
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	/* From postmaster start, so that it also runs on a hot standby. */
+	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raft_ext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raft_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "raft_ext worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "raft_ext worker");
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Module load: refuse unless preloaded, then settings, hooks, worker. */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("raft_ext must be loaded via shared_preload_libraries"),
+				 errhint("Add raft_ext to shared_preload_libraries and restart the server.")));
+
+	raft_define_settings();
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = raft_ext_shmem_request;
+#else
+	raft_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = raft_ext_shmem_startup;
+
+	register_worker();
+}

@@ -1,0 +1,123 @@
+/*
+ * receive.c
+ *	  raft_ext.receive(bytea): the receiving end of the transport.
+ *
+ * A peer's worker calls "SELECT raft_ext.receive($1)" with one envelope (a
+ * batch of encoded messages for this node).  The backend that runs it checks
+ * the whole envelope -- format, cluster name, destination, every message --
+ * queues it for this node's worker and returns at once.  It never waits for
+ * the worker or for a peer: messages are one-way, and replies travel back
+ * over this node's own connection to the sender.  A full inbox drops the
+ * envelope silently (it is counted): Raft tolerates lost messages, and an
+ * error here would only make the sender reconnect.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+#include "raft_ext.h"
+
+PG_FUNCTION_INFO_V1(raft_ext_receive);
+
+/* ERROR for input that does not decode. */
+static void
+reject_malformed(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("malformed raft batch"),
+			 errdetail("%s", why ? why : "The batch does not decode.")));
+}
+
+/* Whether s is made of printable ASCII only (safe to put in a message). */
+static bool
+is_printable(const char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/* raft_ext.receive(batch bytea) RETURNS void */
+Datum
+raft_ext_receive(PG_FUNCTION_ARGS)
+{
+	bytea	   *batch;
+	const uint8 *data;
+	size_t		len;
+	raft_envelope env;
+	raft_message msg;
+	raft_entry *entries;
+	size_t		offset = 0;
+	const char *why = NULL;
+	int			rc;
+
+	raft_require_shared();
+	if (raft_node_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is not set on this node", "raft_ext.node_id")));
+	if (PG_ARGISNULL(0))
+		reject_malformed("The batch is NULL.");
+
+	batch = PG_GETARG_BYTEA_PP(0);
+	data = (const uint8 *) VARDATA_ANY(batch);
+	len = VARSIZE_ANY_EXHDR(batch);
+
+	if (len > RAFT_INBOX_SIZE - sizeof(uint32))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("raft batch is too large"),
+				 errdetail("The batch has %zu bytes; at most %zu are accepted.",
+						   len, (size_t) (RAFT_INBOX_SIZE - sizeof(uint32)))));
+
+	if (raft_envelope_decode(data, len, &env, &why) != RAFT_OK)
+		reject_malformed(why);
+	/* The codec refuses wire versions this build does not speak. */
+	if (!is_printable(env.cluster_name))
+		reject_malformed("The cluster name is not printable ASCII.");
+	if (strcmp(env.cluster_name, raft_cluster_name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("raft batch is for cluster \"%s\", this node is in cluster \"%s\"",
+						env.cluster_name, raft_cluster_name),
+				 errhint("Check %s on both nodes.", "raft_ext.cluster_name")));
+	if (env.to != (raft_id) raft_node_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("raft batch is for node %u, this node is node %d",
+						(unsigned) env.to, raft_node_id),
+				 errhint("Check %s on the sending node.", "raft_ext.peers")));
+	if (env.from == RAFT_NOBODY || env.from == env.to)
+		reject_malformed(psprintf("The batch claims to come from node %u.",
+								  (unsigned) env.from));
+
+	/* Every message must decode and travel the envelope's way. */
+	entries = palloc(sizeof(raft_entry) * RAFT_MAX_ENTRIES_PER_MSG);
+	for (uint32 i = 0;; i++)
+	{
+		rc = raft_envelope_next(&env, &offset, &msg, entries, &why);
+		if (rc == 1)
+			break;
+		if (rc != RAFT_OK)
+			reject_malformed(psprintf("Message %u: %s", i + 1,
+									  why ? why : "it does not decode."));
+		if (msg.from != env.from || msg.to != env.to)
+			reject_malformed(psprintf("Message %u goes from node %u to node %u, but the batch goes from node %u to node %u.",
+									  i + 1, (unsigned) msg.from,
+									  (unsigned) msg.to, (unsigned) env.from,
+									  (unsigned) env.to));
+	}
+	pfree(entries);
+
+	/* A full inbox drops and counts; Raft retransmits. */
+	(void) raft_inbox_put(data, (uint32) len);
+
+	PG_RETURN_VOID();
+}

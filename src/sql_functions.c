@@ -1,0 +1,423 @@
+/*
+ * sql_functions.c
+ *	  SQL functions of raft_ext other than the views and the transport:
+ *	  questions (is_leader, leader_id, fencing_token, wait_for_leader,
+ *	  validate_settings) and requests that only the worker can carry out
+ *	  (transfer_leadership, add_node, remove_node).
+ *
+ * Questions are answered from the status snapshot in shared memory.
+ * Requests are checked here first, so that the common mistakes get a precise
+ * message without a round trip, then handed to the worker through the
+ * command mailbox; the engine's verdict is authoritative.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "libpq-fe.h"
+
+#include "raft_ext.h"
+
+PG_FUNCTION_INFO_V1(raft_ext_is_leader);
+PG_FUNCTION_INFO_V1(raft_ext_leader_id);
+PG_FUNCTION_INFO_V1(raft_ext_fencing_token);
+PG_FUNCTION_INFO_V1(raft_ext_wait_for_leader);
+PG_FUNCTION_INFO_V1(raft_ext_transfer_leadership);
+PG_FUNCTION_INFO_V1(raft_ext_add_node);
+PG_FUNCTION_INFO_V1(raft_ext_remove_node);
+PG_FUNCTION_INFO_V1(raft_ext_validate_settings);
+
+/* Longest wait_for_leader() timeout: one day. */
+#define MAX_WAIT_MS		(INT64CONST(24) * 60 * 60 * 1000)
+/* Poll the snapshot at least this often while waiting (ms). */
+#define WAIT_POLL_MS	100
+
+/* How long a request may wait for the worker's answer (ms). */
+static int
+command_timeout_ms(void)
+{
+	return Max(5000, 2 * raft_election_timeout);
+}
+
+/* The current snapshot, in palloc'd memory. */
+static RaftStatus *
+read_status(void)
+{
+	RaftStatus *st;
+
+	raft_require_shared();
+	st = palloc(sizeof(RaftStatus));
+	raft_read_status(st);
+	return st;
+}
+
+/* Whether the snapshot lists member id (as a voter, if voter_only). */
+static bool
+status_has_member(const RaftStatus *st, raft_id id, bool voter_only)
+{
+	for (int i = 0; i < st->n_peers && i < RAFT_MAX_MEMBERS; i++)
+	{
+		if (st->peers[i].id == id && (st->peers[i].voter || !voter_only))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Wait on status_cv until the snapshot knows a leader (want == RAFT_NOBODY)
+ * or knows 'want' as the leader, or until the deadline.  Returns the leader
+ * last seen.  Errors while sleeping are cleaned up by transaction abort.
+ */
+static raft_id
+wait_for_leader_until(raft_time deadline, raft_id want)
+{
+	RaftStatus *st = palloc(sizeof(RaftStatus));
+	raft_id		leader;
+
+	ConditionVariablePrepareToSleep(&raft_shared->status_cv);
+	for (;;)
+	{
+		raft_time	now;
+
+		raft_read_status(st);
+		leader = raft_status_leader(st);
+		if (want == RAFT_NOBODY ? leader != RAFT_NOBODY : leader == want)
+			break;
+		now = raft_monotonic_now();
+		if (now >= deadline)
+			break;
+		ConditionVariableTimedSleep(&raft_shared->status_cv,
+									(long) Min(deadline - now, WAIT_POLL_MS),
+									PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+	pfree(st);
+	return leader;
+}
+
+/* ERROR unless the worker is running Raft. */
+static void
+require_running(const RaftStatus *st)
+{
+	if (!raft_status_running(st))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("raft_ext is not running on this node"),
+				 st->error[0] ? errdetail("%s", st->error) :
+				 errdetail("The raft_ext worker is not running."),
+				 errhint("Check the server log for the reason.")));
+}
+
+/* ERROR unless this node is the leader; what names the refused request. */
+static void
+require_leader(const RaftStatus *st, const char *what)
+{
+	raft_id		leader = raft_status_leader(st);
+
+	if (st->role != RAFT_LEADER)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node is not the raft leader"),
+				 leader != RAFT_NOBODY ?
+				 errhint("Call %s on the leader, node %u.", what, (unsigned) leader) :
+				 errhint("No leader is known; try again after an election.")));
+}
+
+/* A node id argument: not NULL, positive. */
+static raft_id
+node_id_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		id;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("node id must not be null")));
+	id = PG_GETARG_INT32(argno);
+	if (id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid node id %d", id),
+				 errdetail("Node ids are between 1 and %d.", PG_INT32_MAX)));
+	return (raft_id) id;
+}
+
+/* ERROR for a request the worker refused. */
+static void
+report_refusal(const char *what, raft_id target, int rc, const char *message)
+{
+	int			code;
+	char	   *msg;
+
+	switch (rc)
+	{
+		case RAFT_ENOTLEADER:
+			code = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+			msg = pstrdup("this node is not the raft leader");
+			break;
+		case RAFT_EBUSY:
+			code = ERRCODE_OBJECT_IN_USE;
+			msg = pstrdup("a membership change or leadership transfer is already in progress");
+			break;
+		case RAFT_EUNKNOWN:
+			code = ERRCODE_UNDEFINED_OBJECT;
+			msg = psprintf("node %u is not a member of the raft cluster",
+						   (unsigned) target);
+			break;
+		case RAFT_EINVAL:
+			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			msg = psprintf("%s refused the request", what);
+			break;
+		default:
+			code = ERRCODE_INTERNAL_ERROR;
+			msg = psprintf("%s failed: %s", what, raft_strerror(rc));
+			break;
+	}
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", msg),
+			 message[0] ? errdetail_internal("%s", message) : 0));
+}
+
+/* Hand cmd to the worker; ERROR unless it succeeded. */
+static void
+run_command(const char *what, RaftCommandKind kind, raft_id target,
+			const char *conninfo)
+{
+	RaftCommand cmd;
+	char		message[RAFT_ERROR_LEN];
+	int			rc;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.kind = kind;
+	cmd.target = target;
+	if (conninfo != NULL)
+		strlcpy(cmd.conninfo, conninfo, RAFT_MAX_ADDRESS);
+	message[0] = '\0';
+	rc = raft_command_submit(&cmd, command_timeout_ms(), message);
+	if (rc != RAFT_OK)
+		report_refusal(what, target, rc, message);
+}
+
+/* raft_ext.is_leader(): whether this node is the Raft leader. */
+Datum
+raft_ext_is_leader(PG_FUNCTION_ARGS)
+{
+	RaftStatus *st = read_status();
+
+	PG_RETURN_BOOL(raft_status_running(st) && st->role == RAFT_LEADER);
+}
+
+/* raft_ext.leader_id(): the leader this node knows of, NULL if none. */
+Datum
+raft_ext_leader_id(PG_FUNCTION_ARGS)
+{
+	RaftStatus *st = read_status();
+	raft_id		leader = raft_status_leader(st);
+
+	if (leader == RAFT_NOBODY)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32((int32) leader);
+}
+
+/*
+ * raft_ext.fencing_token(): the term, while this node holds the lease, else
+ * NULL.  Terms only grow, so a resource guarded by "accept the highest token
+ * seen" refuses a deposed leader.
+ */
+Datum
+raft_ext_fencing_token(PG_FUNCTION_ARGS)
+{
+	RaftStatus *st = read_status();
+
+	if (raft_status_running(st) && st->role == RAFT_LEADER &&
+		st->lease_until > raft_monotonic_now())
+		PG_RETURN_INT64((int64) st->term);
+	PG_RETURN_NULL();
+}
+
+/* Milliseconds in an interval (a month counts 30 days), as a double. */
+static double
+interval_ms(const Interval *iv)
+{
+	return (double) iv->time / 1000.0 +
+		(double) iv->day * 86400000.0 +
+		(double) iv->month * 30.0 * 86400000.0;
+}
+
+/* raft_ext.wait_for_leader(timeout interval): the leader's id, once known. */
+Datum
+raft_ext_wait_for_leader(PG_FUNCTION_ARGS)
+{
+	double		ms;
+	raft_id		leader;
+	RaftStatus *st;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("timeout must not be null")));
+	ms = interval_ms(PG_GETARG_INTERVAL_P(0));
+	if (ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative")));
+	if (ms > (double) MAX_WAIT_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be at most 1 day")));
+
+	raft_require_shared();
+	leader = wait_for_leader_until(raft_monotonic_now() + (raft_time) ms,
+								   RAFT_NOBODY);
+	if (leader != RAFT_NOBODY)
+		PG_RETURN_INT32((int32) leader);
+
+	st = read_status();
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("no raft leader is known after %.0f ms", ms),
+			 st->error[0] ? errdetail("%s", st->error) :
+			 !st->worker_running ? errdetail("The raft_ext worker is not running.") : 0));
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/*
+ * raft_ext.transfer_leadership(target int): hand leadership to target and
+ * wait (up to two election timeouts) until this node sees it lead.
+ */
+Datum
+raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
+{
+	raft_id		target = node_id_arg(fcinfo, 0);
+	RaftStatus *st = read_status();
+	raft_id		leader;
+
+	require_running(st);
+	if (st->n_peers > 0 && !status_has_member(st, target, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("node %u is not a voting member of the raft cluster",
+						(unsigned) target)));
+	require_leader(st, "raft_ext.transfer_leadership()");
+	if (target == (raft_id) raft_node_id)
+		PG_RETURN_VOID();		/* already there */
+
+	run_command("leadership transfer", RAFT_CMD_TRANSFER, target, NULL);
+
+	leader = wait_for_leader_until(raft_monotonic_now() + 2 * (raft_time) raft_election_timeout,
+								   target);
+	if (leader != target)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("leadership transfer to node %u did not complete",
+						(unsigned) target),
+				 leader != RAFT_NOBODY ?
+				 errdetail("Node %u is the leader now.", (unsigned) leader) :
+				 errdetail("No leader is known now.")));
+	PG_RETURN_VOID();
+}
+
+/* Check an add_node() conninfo argument: present, sized, parseable. */
+static const char *
+conninfo_arg(FunctionCallInfo fcinfo, int argno, raft_id id)
+{
+	char	   *conninfo;
+	char	   *error = NULL;
+	PQconninfoOption *options;
+	size_t		len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("conninfo must not be null")));
+	conninfo = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	len = strlen(conninfo);
+	while (len > 0 && isspace((unsigned char) conninfo[len - 1]))
+		conninfo[--len] = '\0';
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conninfo must not be empty")));
+	if (len >= RAFT_MAX_ADDRESS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conninfo is too long"),
+				 errdetail("It has %zu bytes; at most %d are allowed.",
+						   len, RAFT_MAX_ADDRESS - 1)));
+
+	options = PQconninfoParse(conninfo, &error);
+	if (options == NULL)
+	{
+		char	   *msg = pstrdup(error ? error : "out of memory");
+		size_t		mlen = strlen(msg);
+
+		if (error)
+			PQfreemem(error);
+		while (mlen > 0 && isspace((unsigned char) msg[mlen - 1]))
+			msg[--mlen] = '\0';
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid conninfo for node %u", (unsigned) id),
+				 errdetail_internal("%s", msg)));
+	}
+	PQconninfoFree(options);
+	return conninfo;
+}
+
+/* raft_ext.add_node(id int, conninfo text): add a member (leader only). */
+Datum
+raft_ext_add_node(PG_FUNCTION_ARGS)
+{
+	raft_id		id = node_id_arg(fcinfo, 0);
+	const char *conninfo = conninfo_arg(fcinfo, 1, id);
+	RaftStatus *st = read_status();
+
+	require_running(st);
+	if (status_has_member(st, id, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("node %u is already a member of the raft cluster",
+						(unsigned) id)));
+	require_leader(st, "raft_ext.add_node()");
+
+	run_command("adding a node", RAFT_CMD_ADD_NODE, id, conninfo);
+	PG_RETURN_VOID();
+}
+
+/* raft_ext.remove_node(id int): remove a member (leader only). */
+Datum
+raft_ext_remove_node(PG_FUNCTION_ARGS)
+{
+	raft_id		id = node_id_arg(fcinfo, 0);
+	RaftStatus *st = read_status();
+
+	require_running(st);
+	if (st->n_peers > 0 && !status_has_member(st, id, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("node %u is not a member of the raft cluster",
+						(unsigned) id)));
+	require_leader(st, "raft_ext.remove_node()");
+
+	run_command("removing a node", RAFT_CMD_REMOVE_NODE, id, NULL);
+	PG_RETURN_VOID();
+}
+
+/* raft_ext.validate_settings(): NULL if the settings hold together. */
+Datum
+raft_ext_validate_settings(PG_FUNCTION_ARGS)
+{
+	char	   *error;
+
+	if (raft_settings_validate(&error))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(error));
+}

@@ -1,0 +1,311 @@
+/*
+ * sql_status.c
+ *	  raft_ext.status() and raft_ext.peers(): the functions behind the
+ *	  raft_status and raft_peers views.
+ *
+ * Both read the snapshot the worker publishes in shared memory; neither
+ * waits for the worker.  Times in the snapshot are monotonic milliseconds,
+ * shown here as intervals relative to now.  The WAL position is computed in
+ * the calling backend (raft_wal_position), so it is current even when the
+ * worker is stopped.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "access/htup_details.h"
+#include "access/xlog.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "libpq-fe.h"
+
+#include "raft_ext.h"
+#include "wal_position.h"
+
+PG_FUNCTION_INFO_V1(raft_ext_status);
+PG_FUNCTION_INFO_V1(raft_ext_peers);
+
+#define STATUS_COLS 16
+#define PEERS_COLS 11
+
+/* An interval of ms milliseconds. */
+static Datum
+interval_from_ms(int64 ms)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = ms * INT64CONST(1000);
+	return IntervalPGetDatum(iv);
+}
+
+/* Whether the snapshot describes a worker that is running Raft. */
+bool
+raft_status_running(const RaftStatus *st)
+{
+	return st->worker_running && st->error[0] == '\0';
+}
+
+/* The leader known to the snapshot: this node while it leads. */
+raft_id
+raft_status_leader(const RaftStatus *st)
+{
+	if (!raft_status_running(st))
+		return RAFT_NOBODY;
+	if (st->role == RAFT_LEADER)
+		return st->node_id != RAFT_NOBODY ? st->node_id : (raft_id) raft_node_id;
+	return st->leader_id;
+}
+
+/* raft_ext.status(): one row describing this node. */
+Datum
+raft_ext_status(PG_FUNCTION_ARGS)
+{
+	RaftStatus *st;
+	TupleDesc	tupdesc;
+	Datum		values[STATUS_COLS];
+	bool		nulls[STATUS_COLS];
+	raft_time	now;
+	raft_position pos;
+	bool		running;
+	int			i = 0;
+
+	raft_require_shared();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	st = palloc(sizeof(RaftStatus));
+	raft_read_status(st);
+	now = raft_monotonic_now();
+	running = raft_status_running(st);
+	pos = raft_wal_position();
+	memset(nulls, 0, sizeof(nulls));
+
+	/* node_id */
+	if (raft_node_id != 0)
+		values[i] = Int32GetDatum(raft_node_id);
+	else
+		nulls[i] = true;
+	i++;
+	/* role */
+	values[i++] = CStringGetTextDatum(running ? raft_role_name(st->role) : "stopped");
+	/* term */
+	values[i++] = Int64GetDatum((int64) st->term);
+	/* voted_for */
+	if (st->voted_for != RAFT_NOBODY)
+		values[i] = Int32GetDatum((int32) st->voted_for);
+	else
+		nulls[i] = true;
+	i++;
+	/* leader_id */
+	if (raft_status_leader(st) != RAFT_NOBODY)
+		values[i] = Int32GetDatum((int32) raft_status_leader(st));
+	else
+		nulls[i] = true;
+	i++;
+	/* has_lease, lease_remaining */
+	if (running && st->role == RAFT_LEADER && st->lease_until > now)
+	{
+		values[i++] = BoolGetDatum(true);
+		values[i++] = interval_from_ms(st->lease_until - now);
+	}
+	else
+	{
+		values[i++] = BoolGetDatum(false);
+		nulls[i++] = true;
+	}
+	/* commit_index, last_log_index */
+	values[i++] = Int64GetDatum((int64) st->commit_index);
+	values[i++] = Int64GetDatum((int64) st->last_log_index);
+	/* last_contact */
+	if (st->last_leader_contact != 0)
+		values[i] = interval_from_ms(Max(now - st->last_leader_contact, 0));
+	else
+		nulls[i] = true;
+	i++;
+	/* in_recovery, wal_position, timeline */
+	values[i++] = BoolGetDatum(RecoveryInProgress());
+	values[i++] = LSNGetDatum((XLogRecPtr) pos.minor);
+	values[i++] = Int32GetDatum((int32) pos.major);
+	/* leader_since */
+	if (st->leader_since != 0)
+		values[i] = TimestampTzGetDatum(st->leader_since);
+	else
+		nulls[i] = true;
+	i++;
+	/* transfer_target */
+	if (running && st->transfer_target != RAFT_NOBODY)
+		values[i] = Int32GetDatum((int32) st->transfer_target);
+	else
+		nulls[i] = true;
+	i++;
+	/* error */
+	if (st->error[0] != '\0')
+		values[i] = CStringGetTextDatum(st->error);
+	else if (!st->worker_running)
+		values[i] = CStringGetTextDatum("raft_ext worker is not running");
+	else
+		nulls[i] = true;
+	i++;
+	Assert(i == STATUS_COLS);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Append value to buf as a conninfo value, quoted if it needs to be. */
+static void
+append_conninfo_value(StringInfo buf, const char *value)
+{
+	bool		quote = (*value == '\0');
+
+	for (const char *p = value; *p && !quote; p++)
+	{
+		if (isspace((unsigned char) *p) || *p == '\'' || *p == '\\')
+			quote = true;
+	}
+	if (!quote)
+	{
+		appendStringInfoString(buf, value);
+		return;
+	}
+	appendStringInfoChar(buf, '\'');
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\'');
+}
+
+/*
+ * The conninfo as a non-superuser may see it: rebuilt from its parsed
+ * options, every secret one (libpq marks them with dispchar "*": password,
+ * sslpassword) replaced by asterisks.  Unparseable text is hidden entirely.
+ */
+static char *
+mask_conninfo(const char *conninfo)
+{
+	PQconninfoOption *options;
+	char	   *error = NULL;
+	StringInfoData buf;
+
+	options = PQconninfoParse(conninfo, &error);
+	if (options == NULL)
+	{
+		if (error)
+			PQfreemem(error);
+		return pstrdup("********");
+	}
+
+	initStringInfo(&buf);
+	for (PQconninfoOption *o = options; o->keyword != NULL; o++)
+	{
+		if (o->val == NULL)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, ' ');
+		appendStringInfo(&buf, "%s=", o->keyword);
+		if (o->dispchar != NULL && o->dispchar[0] == '*')
+			appendStringInfoString(&buf, "********");
+		else
+			append_conninfo_value(&buf, o->val);
+	}
+	PQconninfoFree(options);
+	return buf.data;
+}
+
+/*
+ * Fill st's peer list from raft_ext.peers, for when the worker has published
+ * none (it is not running, or not yet): the configured members, unconnected.
+ */
+static void
+configured_peers(RaftStatus *st)
+{
+	raft_membership *m = palloc(sizeof(raft_membership));
+	char	   *error;
+
+	if (raft_parse_peers(raft_peers, m, &error))
+	{
+		for (int i = 0; i < m->count; i++)
+		{
+			RaftPeerStatus *peer = &st->peers[i];
+
+			memset(peer, 0, sizeof(RaftPeerStatus));
+			peer->id = m->members[i].id;
+			peer->is_self = (peer->id == (raft_id) raft_node_id);
+			peer->voter = m->members[i].voter;
+			strlcpy(peer->conninfo, m->members[i].address, RAFT_MAX_ADDRESS);
+		}
+		st->n_peers = m->count;
+	}
+	pfree(m);
+}
+
+/*
+ * raft_ext.peers(): one row per member, as the worker last saw them (or as
+ * configured, while the worker has published nothing).
+ */
+Datum
+raft_ext_peers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RaftStatus *st;
+	raft_time	now;
+	bool		show_secrets = superuser();
+	bool		is_leader;
+
+	raft_require_shared();
+	InitMaterializedSRF(fcinfo, 0);
+
+	st = palloc(sizeof(RaftStatus));
+	raft_read_status(st);
+	now = raft_monotonic_now();
+	is_leader = raft_status_running(st) && st->role == RAFT_LEADER;
+	if (st->n_peers == 0)
+		configured_peers(st);
+
+	for (int p = 0; p < st->n_peers && p < RAFT_MAX_MEMBERS; p++)
+	{
+		const RaftPeerStatus *peer = &st->peers[p];
+		Datum		values[PEERS_COLS];
+		bool		nulls[PEERS_COLS];
+		int			i = 0;
+
+		memset(nulls, 0, sizeof(nulls));
+		values[i++] = Int32GetDatum((int32) peer->id);
+		values[i++] = BoolGetDatum(peer->is_self);
+		values[i++] = BoolGetDatum(peer->voter);
+		values[i++] = CStringGetTextDatum(show_secrets ? peer->conninfo :
+										  mask_conninfo(peer->conninfo));
+		values[i++] = BoolGetDatum(peer->connected);
+		if (peer->last_contact != 0)
+			values[i] = interval_from_ms(Max(now - peer->last_contact, 0));
+		else
+			nulls[i] = true;
+		i++;
+		if (is_leader)
+			values[i] = Int64GetDatum((int64) peer->match_index);
+		else
+			nulls[i] = true;
+		i++;
+		values[i++] = Int64GetDatum((int64) peer->msgs_sent);
+		values[i++] = Int64GetDatum((int64) peer->msgs_received);
+		values[i++] = Int64GetDatum((int64) peer->msgs_dropped);
+		if (peer->last_error[0] != '\0')
+			values[i] = CStringGetTextDatum(peer->last_error);
+		else
+			nulls[i] = true;
+		i++;
+		Assert(i == PEERS_COLS);
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
