@@ -1,0 +1,139 @@
+/*
+ * storage_internal.h
+ *	  Private declarations shared by storage_state.c (directory, hard state
+ *	  file) and storage_log.c (log segments).  Nothing outside storage*.c
+ *	  includes this file; the public contract is storage.h.
+ *
+ * Every on-disk integer is little-endian, written byte by byte, so a state
+ * directory means the same thing on every platform and no struct padding
+ * ever reaches the disk.
+ */
+#ifndef RAFT_STORAGE_INTERNAL_H
+#define RAFT_STORAGE_INTERNAL_H
+
+#include "postgres.h"
+
+#include "storage.h"
+
+/* Fixed width of the cluster name field: RAFT_MAX_CLUSTER_NAME + NUL. */
+#define RAFT_STORAGE_NAME_LEN	(RAFT_MAX_CLUSTER_NAME + 1)
+
+/* Name of the log directory inside the state directory. */
+#define RAFT_LOG_DIRNAME		"log"
+
+/* Log segments (format: storage_log.c). */
+#define RAFT_SEGMENT_MAGIC		0x4C464152	/* "RAFL" little-endian */
+#define RAFT_SEGMENT_VERSION	1
+#define RAFT_SEGMENT_HEADER		88
+#define RAFT_SEGMENT_TARGET		(1024 * 1024)
+#define RAFT_SEGMENT_NAME_LEN	16
+
+/* Record framing: length, index, term, type before; CRC after. */
+#define RAFT_RECORD_HEAD		21
+#define RAFT_RECORD_OVERHEAD	(RAFT_RECORD_HEAD + 4)
+
+/* One log segment file, as known in memory. */
+typedef struct RaftSegment
+{
+	raft_index	first_index;	/* from its name and header */
+	raft_index	last_index;		/* first_index - 1 while empty */
+	off_t		size;			/* bytes, header included */
+} RaftSegment;
+
+struct RaftStorage
+{
+	MemoryContext mcxt;			/* everything below lives here */
+	char	   *dir;			/* state directory, canonicalized */
+	char	   *log_dir;		/* dir + "/log" */
+	raft_id		node_id;
+	char		cluster_name[RAFT_STORAGE_NAME_LEN];
+
+	/* Log segments in index order; the last one is the only one written. */
+	RaftSegment *segments;
+	int			n_segments;
+	int			max_segments;
+	bool		loaded;			/* raft_storage_load_log() has run */
+
+	int			fd;				/* open fd of the last segment, or -1 */
+	bool		fd_dirty;		/* written since its last fsync */
+	bool		dir_dirty;		/* log directory changed since last fsync */
+
+	/* Reusable buffer for encoding appended records. */
+	uint8	   *wbuf;
+	size_t		wbuf_size;
+};
+
+/* ---- little-endian field access ---- */
+
+static inline void
+raft_put_u32(uint8 *p, uint32 v)
+{
+	p[0] = (uint8) v;
+	p[1] = (uint8) (v >> 8);
+	p[2] = (uint8) (v >> 16);
+	p[3] = (uint8) (v >> 24);
+}
+
+static inline void
+raft_put_u64(uint8 *p, uint64 v)
+{
+	raft_put_u32(p, (uint32) v);
+	raft_put_u32(p + 4, (uint32) (v >> 32));
+}
+
+static inline uint32
+raft_get_u32(const uint8 *p)
+{
+	return (uint32) p[0] | ((uint32) p[1] << 8) |
+		((uint32) p[2] << 16) | ((uint32) p[3] << 24);
+}
+
+static inline uint64
+raft_get_u64(const uint8 *p)
+{
+	return (uint64) raft_get_u32(p) | ((uint64) raft_get_u32(p + 4) << 32);
+}
+
+/* ---- storage_state.c ---- */
+
+/* CRC32C of a byte range. */
+extern uint32 raft_storage_crc(const uint8 *data, size_t len);
+
+/* fsync a directory, ERROR on failure. */
+extern void raft_storage_fsync_dir(const char *path);
+
+/* ---- storage_log.c ---- */
+
+/* Path of the segment whose first entry is 'first' (palloc'd). */
+extern char *raft_segment_path(const RaftStorage *storage, raft_index first);
+
+/* Add a segment at the end of storage->segments. */
+extern RaftSegment *raft_segment_add(RaftStorage *storage, raft_index first);
+
+/* ERROR: a damaged log segment, with what failed and what to do. */
+extern void raft_report_corrupt_segment(const RaftStorage *storage,
+										const char *path, const char *detail)
+			pg_attribute_noreturn();
+
+/* Fsync the open segment and the log directory if they changed. */
+extern void raft_storage_sync_log(RaftStorage *storage);
+
+/* Close the open segment, if any (no fsync). */
+extern void raft_storage_close_log(RaftStorage *storage);
+
+/* ---- storage_load.c ---- */
+
+/* List log/ (no file is read yet): fills storage->segments. */
+extern void raft_storage_scan_log_dir(RaftStorage *storage);
+
+/* Read a whole segment into a palloc'd buffer. */
+extern uint8 *raft_segment_read(const char *path, off_t *size);
+
+/* NULL if the record at 'off' is sound (*rec_len set), else why not. */
+extern char *raft_segment_check_record(const uint8 *buf, off_t off, off_t size,
+									   raft_index expected, size_t *rec_len);
+
+/* Cut the file at 'path' to 'length' bytes and fsync it. */
+extern void raft_segment_cut(const char *path, off_t length);
+
+#endif							/* RAFT_STORAGE_INTERNAL_H */

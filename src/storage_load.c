@@ -1,0 +1,415 @@
+/*
+ * storage_load.c
+ *	  Reading the Raft log back at startup, and checking every byte of it.
+ *
+ * The segments of log/ (format: storage_log.c) are read in index order, one
+ * at a time, and every record is checked: CRC, index continuity, type.
+ * Each entry goes to raft_restore_entry() while its segment's buffer is
+ * still in memory (the engine copies the payload).
+ *
+ * The one damage a crash can cause is a torn last record in the last
+ * segment: a batch that was being appended when the machine stopped, never
+ * fsynced and therefore never acknowledged.  That record is cut away with a
+ * LOG message.  Anything else is reported as corruption and stops the node:
+ * see is_torn_tail() for where the line is drawn.
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/fd.h"
+#include "utils/memutils.h"
+
+#include "storage.h"
+#include "storage_internal.h"
+
+/* Granularity at which a torn write leaves unwritten (zero) bytes. */
+#define RAFT_SECTOR_SIZE		512
+
+/* qsort comparator: segments by first index. */
+static int
+segment_cmp(const void *a, const void *b)
+{
+	raft_index	x = ((const RaftSegment *) a)->first_index;
+	raft_index	y = ((const RaftSegment *) b)->first_index;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether 'name' is exactly 16 upper-case hex digits. */
+static bool
+is_segment_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < RAFT_SEGMENT_NAME_LEN; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return name[RAFT_SEGMENT_NAME_LEN] == '\0';
+}
+
+/*
+ * List log/ into storage->segments (names only; load reads them).  Removes
+ * "<segment>.tmp" files: a segment whose creation a crash interrupted held
+ * nothing that was ever acknowledged.
+ */
+void
+raft_storage_scan_log_dir(RaftStorage *storage)
+{
+	DIR		   *dir;
+	struct dirent *de;
+	bool		removed = false;
+
+	storage->n_segments = 0;
+	dir = AllocateDir(storage->log_dir);
+	while ((de = ReadDir(dir, storage->log_dir)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (is_segment_name(de->d_name))
+		{
+			raft_segment_add(storage, strtoull(de->d_name, NULL, 16));
+			continue;
+		}
+		if (len == RAFT_SEGMENT_NAME_LEN + 4 &&
+			strcmp(de->d_name + RAFT_SEGMENT_NAME_LEN, ".tmp") == 0)
+		{
+			char	   *path = psprintf("%s/%s", storage->log_dir, de->d_name);
+
+			if (unlink(path) != 0)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not remove file \"%s\": %m", path)));
+			ereport(LOG,
+					(errmsg("removed unfinished raft log segment \"%s\"", path)));
+			pfree(path);
+			removed = true;
+			continue;
+		}
+		ereport(WARNING,
+				(errmsg("ignoring unexpected file \"%s\" in raft log directory \"%s\"",
+						de->d_name, storage->log_dir)));
+	}
+	FreeDir(dir);
+
+	if (removed)
+		raft_storage_fsync_dir(storage->log_dir);
+	if (storage->n_segments > 1)
+		qsort(storage->segments, storage->n_segments, sizeof(RaftSegment),
+			  segment_cmp);
+}
+
+/* Read all of 'path' into a palloc'd buffer; *size receives its length. */
+uint8 *
+raft_segment_read(const char *path, off_t *size)
+{
+	int			fd;
+	struct stat st;
+	uint8	   *buf;
+	off_t		done = 0;
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	if (fstat(fd, &st) != 0)
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	}
+	buf = palloc_extended(Max(st.st_size, 1), MCXT_ALLOC_HUGE);
+	while (done < st.st_size)
+	{
+		ssize_t		r = pg_pread(fd, buf + done, st.st_size - done, done);
+
+		if (r <= 0)
+		{
+			int			save_errno = r < 0 ? errno : EIO;
+
+			CloseTransientFile(fd);
+			errno = save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", path)));
+		}
+		done += r;
+	}
+	CloseTransientFile(fd);
+	*size = st.st_size;
+	return buf;
+}
+
+/*
+ * Check the record at 'off' (of 'size' bytes of buf), expected to carry
+ * index 'expected'.  Returns NULL if it is sound (*rec_len set), else a
+ * palloc'd sentence saying what is wrong.
+ */
+char *
+raft_segment_check_record(const uint8 *buf, off_t off, off_t size, raft_index expected,
+						  size_t *rec_len)
+{
+	const uint8 *p = buf + off;
+	uint32		len;
+	raft_index	index;
+	uint32		crc,
+				stored;
+	size_t		total;
+
+	if (size - off < RAFT_RECORD_OVERHEAD)
+		return psprintf("The last %lld bytes, at offset %lld, are too short for a record.",
+						(long long) (size - off), (long long) off);
+	len = raft_get_u32(p);
+	if (len > RAFT_MAX_ENTRY_DATA)
+		return psprintf("The record at offset %lld claims a %u-byte payload; the limit is %d.",
+						(long long) off, len, RAFT_MAX_ENTRY_DATA);
+	total = RAFT_RECORD_OVERHEAD + (size_t) len;
+	if ((off_t) total > size - off)
+		return psprintf("The record at offset %lld (%zu bytes) runs past the end of the file.",
+						(long long) off, total);
+	crc = raft_storage_crc(p, total - 4);
+	stored = raft_get_u32(p + total - 4);
+	if (crc != stored)
+		return psprintf("The record at offset %lld has checksum %08X, computed %08X.",
+						(long long) off, stored, crc);
+	index = raft_get_u64(p + 4);
+	if (index != expected)
+		return psprintf("The record at offset %lld holds index %llu where index %llu was expected.",
+						(long long) off, (unsigned long long) index,
+						(unsigned long long) expected);
+	if (p[20] < RAFT_ENTRY_NOOP || p[20] > RAFT_ENTRY_CHANGE)
+		return psprintf("The record at offset %lld has unknown entry type %u.",
+						(long long) off, p[20]);
+	*rec_len = total;
+	return NULL;
+}
+
+/* Whether buf[from, to) is all zero bytes. */
+static bool
+all_zero(const uint8 *buf, off_t from, off_t to)
+{
+	for (; from < to; from++)
+		if (buf[from] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Whether a sector-aligned piece of [from, to) is all zeros: the trace a
+ * torn write leaves when the file grew but some of its pages never reached
+ * the disk.
+ */
+static bool
+has_zero_sector(const uint8 *buf, off_t from, off_t to)
+{
+	off_t		start = from;
+
+	while (start < to)
+	{
+		off_t		end = Min(to, (start / RAFT_SECTOR_SIZE + 1) * RAFT_SECTOR_SIZE);
+
+		if (all_zero(buf, start, end))
+			return true;
+		start = end;
+	}
+	return false;
+}
+
+/*
+ * Decide whether the bad record at 'off' in the LAST segment is a torn tail
+ * (an append the crash interrupted) rather than damage to written data.  If
+ * a sound record with the next index follows it, the bad record was once
+ * complete: that is corruption, whatever it looks like.
+ */
+static bool
+is_torn_tail(const uint8 *buf, off_t off, off_t size, raft_index expected)
+{
+	uint32		len;
+	off_t		end;
+	off_t		p;
+	size_t		dummy;
+
+	if (size - off < RAFT_RECORD_OVERHEAD || all_zero(buf, off, size))
+		return true;
+
+	for (p = off + 1; p + RAFT_RECORD_OVERHEAD <= size; p++)
+	{
+		char	   *why;
+
+		if (raft_get_u64(buf + p + 4) != expected + 1)
+			continue;
+		why = raft_segment_check_record(buf, p, size, expected + 1, &dummy);
+		if (why == NULL)
+			return false;
+		pfree(why);
+	}
+
+	len = raft_get_u32(buf + off);
+	if (len > RAFT_MAX_ENTRY_DATA)
+		return false;
+	end = off + RAFT_RECORD_OVERHEAD + (off_t) len;
+	if (end > size)
+		return true;			/* the file stops inside the record */
+
+	/* Complete length but wrong checksum: torn only if pages are missing. */
+	if (raft_storage_crc(buf + off, end - off - 4) != raft_get_u32(buf + end - 4))
+		return has_zero_sector(buf, off, end);
+	return false;
+}
+
+/* Cut the segment at 'path' to 'length' bytes and fsync it. */
+void
+raft_segment_cut(const char *path, off_t length)
+{
+	int			fd = OpenTransientFile(path, O_RDWR | PG_BINARY);
+
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	if (ftruncate(fd, length) != 0 || pg_fsync(fd) != 0)
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not truncate file \"%s\" to %lld bytes: %m",
+						path, (long long) length)));
+	}
+	CloseTransientFile(fd);
+}
+
+/* Check a segment header against its name and our identity. */
+static void
+check_segment_header(const RaftStorage *storage, const char *path,
+					 const uint8 *buf, off_t size, raft_index first)
+{
+	uint32		crc;
+	char		name[RAFT_STORAGE_NAME_LEN];
+
+	if (size < RAFT_SEGMENT_HEADER)
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The file is %lld bytes long, shorter than its %d-byte header.",
+											 (long long) size, RAFT_SEGMENT_HEADER));
+	if (raft_get_u32(buf) != RAFT_SEGMENT_MAGIC)
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The file starts with magic number %08X, expected %08X.",
+											 raft_get_u32(buf), RAFT_SEGMENT_MAGIC));
+	if (raft_get_u32(buf + 4) != RAFT_SEGMENT_VERSION)
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The file has format version %u; this build of raft_ext reads version %u.",
+											 raft_get_u32(buf + 4), RAFT_SEGMENT_VERSION));
+	crc = raft_storage_crc(buf, 84);
+	if (crc != raft_get_u32(buf + 84))
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The header checksum does not match: computed %08X, stored %08X.",
+											 crc, raft_get_u32(buf + 84)));
+	if (raft_get_u32(buf + 8) != storage->node_id)
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The segment was written by node %u, but the state file belongs to node %u.",
+											 raft_get_u32(buf + 8), storage->node_id));
+	memcpy(name, buf + 12, RAFT_STORAGE_NAME_LEN);
+	name[RAFT_STORAGE_NAME_LEN - 1] = '\0';
+	if (strcmp(name, storage->cluster_name) != 0)
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The segment belongs to cluster \"%s\", not \"%s\".",
+											 name, storage->cluster_name));
+	if (raft_get_u64(buf + 76) != first)
+		raft_report_corrupt_segment(storage, path,
+									psprintf("The header says the segment starts at index %llu, its name says %llu.",
+											 (unsigned long long) raft_get_u64(buf + 76),
+											 (unsigned long long) first));
+}
+
+/* Feed every persisted log entry, in order, to raft_restore_entry(). */
+void
+raft_storage_load_log(RaftStorage *storage, raft_node *node)
+{
+	raft_index	expected = 1;
+	int			i;
+
+	if (storage->loaded)
+		elog(ERROR, "raft log loaded twice");
+
+	for (i = 0; i < storage->n_segments; i++)
+	{
+		RaftSegment *seg = &storage->segments[i];
+		bool		last = (i == storage->n_segments - 1);
+		char	   *path = raft_segment_path(storage, seg->first_index);
+		off_t		size;
+		off_t		off;
+		uint8	   *buf = raft_segment_read(path, &size);
+
+		check_segment_header(storage, path, buf, size, seg->first_index);
+		if (seg->first_index != expected)
+			raft_report_corrupt_segment(storage, path,
+										psprintf("The segment starts at index %llu, but the log so far ends at index %llu.",
+												 (unsigned long long) seg->first_index,
+												 (unsigned long long) (expected - 1)));
+
+		off = RAFT_SEGMENT_HEADER;
+		while (off < size)
+		{
+			size_t		rec_len = 0;
+			char	   *why = raft_segment_check_record(buf, off, size, expected, &rec_len);
+			raft_entry	entry;
+			int			rc;
+
+			if (why != NULL)
+			{
+				if (!last || !is_torn_tail(buf, off, size, expected))
+					raft_report_corrupt_segment(storage, path, why);
+				ereport(LOG,
+						(errmsg("removing torn record at the end of raft log segment \"%s\"", path),
+						 errdetail("%s The last append before a crash did not complete; it was never acknowledged. "
+								   "%lld bytes are removed.",
+								   why, (long long) (size - off))));
+				raft_segment_cut(path, off);
+				size = off;
+				break;
+			}
+
+			entry.len = raft_get_u32(buf + off);
+			entry.index = raft_get_u64(buf + off + 4);
+			entry.term = raft_get_u64(buf + off + 12);
+			entry.type = buf[off + 20];
+			entry.data = entry.len > 0 ? buf + off + RAFT_RECORD_HEAD : NULL;
+			rc = raft_restore_entry(node, &entry);
+			if (rc != RAFT_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("raft log in \"%s\" is inconsistent", storage->log_dir),
+						 errdetail("Restoring entry %llu (term %llu) from segment \"%s\" failed: %s.",
+								   (unsigned long long) entry.index,
+								   (unsigned long long) entry.term, path,
+								   raft_strerror(rc))));
+			expected++;
+			off += rec_len;
+		}
+
+		seg->last_index = expected - 1;
+		seg->size = size;
+		if (!last && seg->last_index < seg->first_index)
+			raft_report_corrupt_segment(storage, path,
+										pstrdup("The segment holds no record but is not the last one."));
+		pfree(buf);
+		pfree(path);
+	}
+	storage->loaded = true;
+}
+
