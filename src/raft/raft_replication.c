@@ -1,0 +1,400 @@
+/*
+ * raft_replication.c
+ *	  AppendEntries on both sides, commitment, CheckQuorum and the lease.
+ *
+ * The leader keeps, per member, the highest index known to match (match)
+ * and the next index to send (next).  A peer whose next is a guess is
+ * "probing": it gets one message per heartbeat or response until it
+ * answers; afterwards entries are pipelined and every heartbeat resends
+ * from match + 1, so a lost message costs at most one heartbeat interval.
+ *
+ * Every APPEND carries the leader's send time ("echo"), which followers
+ * return.  The lease runs to the newest send time acknowledged by a
+ * majority of voters (the leader counting itself at "now") plus ET minus
+ * the drift margin: because of stickiness, no voter of that majority can
+ * help elect anyone else before then.
+ */
+#include <string.h>
+
+#include "raft_internal.h"
+
+/* The progress of member 'id', or NULL. */
+raft_progress *
+raft__progress(raft_node *n, raft_id id)
+{
+	for (int i = 0; i < n->n_prs; i++)
+		if (n->prs[i].id == id)
+			return &n->prs[i];
+	return NULL;
+}
+
+/* Fresh progress for one member on taking office or joining. */
+static void
+init_progress(raft_node *n, raft_progress *pr, raft_id id)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->id = id;
+	pr->next = raft__last_index(n) + 1;
+	pr->probing = true;
+	pr->last_contact = n->now;
+}
+
+/* Progress for every other member, as a new leader knows it. */
+void
+raft__reset_progress(raft_node *n)
+{
+	n->n_prs = 0;
+	for (int i = 0; i < n->config.count; i++)
+	{
+		if (n->config.members[i].id == n->id)
+			continue;
+		init_progress(n, &n->prs[n->n_prs++], n->config.members[i].id);
+	}
+}
+
+/* Follow a membership change: keep known members, add new, drop gone. */
+void
+raft__sync_progress(raft_node *n)
+{
+	raft_progress old[RAFT_MAX_MEMBERS];
+	int			n_old = n->n_prs;
+
+	if (n->role != RAFT_LEADER)
+		return;
+	memcpy(old, n->prs, sizeof(old));
+	n->n_prs = 0;
+	for (int i = 0; i < n->config.count; i++)
+	{
+		raft_id		id = n->config.members[i].id;
+		raft_progress *pr = &n->prs[n->n_prs];
+		bool		found = false;
+
+		if (id == n->id)
+			continue;
+		for (int j = 0; j < n_old; j++)
+			if (old[j].id == id)
+			{
+				*pr = old[j];
+				found = true;
+			}
+		if (!found)
+			init_progress(n, pr, id);
+		n->n_prs++;
+	}
+	if (n->transfer_target != RAFT_NOBODY &&
+		!raft_is_voter(n, n->transfer_target))
+		raft__transfer_cancel(n);
+}
+
+/*
+ * Send one APPEND to a peer from its next index.  'resync' (heartbeats)
+ * first rewinds a pipelining peer to match + 1, resending whatever may have
+ * been lost.
+ */
+void
+raft__send_append(raft_node *n, raft_progress *pr, bool resync)
+{
+	raft_index	last = raft__last_index(n);
+	raft_index	next;
+	uint32_t	count = 0;
+	raft_message *m;
+
+	if (resync && !pr->probing)
+		pr->next = pr->match + 1;
+	if (pr->next > last + 1)
+		pr->next = last + 1;
+	if (pr->next <= pr->match)
+		pr->next = pr->match + 1;
+	if (pr->next == 0)
+		pr->next = 1;
+	next = pr->next;
+	if (next <= last)
+	{
+		raft_index	avail = last - next + 1;
+
+		count = avail > RAFT_MAX_ENTRIES_PER_MSG ?
+			RAFT_MAX_ENTRIES_PER_MSG : (uint32_t) avail;
+	}
+	m = raft__new_message(n, RAFT_MSG_APPEND, pr->id);
+	if (m == NULL)
+		return;
+	m->prev_log_index = next - 1;
+	m->prev_log_term = raft__term_at(n, next - 1);
+	m->commit = n->commit;
+	m->echo = n->now;
+	if (!raft__attach_entries(n, m, next, count))
+		return;
+	if (!pr->probing)
+		pr->next = next + count;
+}
+
+/*
+ * Send APPENDs: to everyone (heartbeat), or only to pipelining peers with
+ * entries they have not been sent yet.
+ */
+void
+raft__broadcast_append(raft_node *n, bool heartbeat)
+{
+	raft_index	last = raft__last_index(n);
+
+	for (int i = 0; i < n->n_prs; i++)
+	{
+		raft_progress *pr = &n->prs[i];
+
+		if (heartbeat)
+			raft__send_append(n, pr, true);
+		else if (!pr->probing && pr->next <= last)
+			raft__send_append(n, pr, false);
+	}
+}
+
+/* Leader tick: heartbeats, CheckQuorum, transfer timeout, lease. */
+void
+raft__leader_tick(raft_node *n)
+{
+	n->last_leader_contact = n->now;
+	if (n->opts.check_quorum &&
+		n->now - n->term_start >= n->opts.election_timeout)
+	{
+		int			active = raft_is_voter(n, n->id) ? 1 : 0;
+
+		for (int i = 0; i < n->n_prs; i++)
+			if (raft_is_voter(n, n->prs[i].id) &&
+				n->now - n->prs[i].last_contact < n->opts.election_timeout)
+				active++;
+		if (active < raft__quorum(n))
+		{
+			raft__become_follower(n, n->term, RAFT_NOBODY);
+			return;
+		}
+	}
+	raft__transfer_tick(n);
+	if (n->role != RAFT_LEADER)
+		return;
+	if (n->now >= n->heartbeat_due)
+	{
+		raft__broadcast_append(n, true);
+		n->heartbeat_due = n->now + n->opts.heartbeat_interval;
+	}
+	raft__update_lease(n);
+}
+
+/* Raise the commit index (never lowers it); hook for membership. */
+void
+raft__set_commit(raft_node *n, raft_index commit)
+{
+	if (commit > raft__last_index(n))
+		commit = raft__last_index(n);
+	if (commit <= n->commit)
+		return;
+	n->commit = commit;
+	raft__membership_committed(n);
+}
+
+/* Sort helper: descending order of indexes or times. */
+static void
+sort_desc(uint64_t *v, int count)
+{
+	for (int i = 1; i < count; i++)
+	{
+		uint64_t	x = v[i];
+		int			j = i - 1;
+
+		while (j >= 0 && v[j] < x)
+		{
+			v[j + 1] = v[j];
+			j--;
+		}
+		v[j + 1] = x;
+	}
+}
+
+/*
+ * Leader: commit the highest index a majority of voters holds, provided it
+ * is of the current term (older entries commit with it, never by counting).
+ */
+void
+raft__maybe_commit(raft_node *n)
+{
+	uint64_t	match[RAFT_MAX_MEMBERS];
+	int			count = 0;
+	int			quorum = raft__quorum(n);
+	raft_index	candidate;
+
+	if (n->role != RAFT_LEADER)
+		return;
+	if (raft_is_voter(n, n->id))
+		match[count++] = n->stable;
+	for (int i = 0; i < n->n_prs; i++)
+		if (raft_is_voter(n, n->prs[i].id))
+			match[count++] = n->prs[i].match;
+	if (count < quorum)
+		return;
+	sort_desc(match, count);
+	candidate = match[quorum - 1];
+	if (candidate <= n->commit || raft__term_at(n, candidate) != n->term)
+		return;
+	raft__set_commit(n, candidate);
+	if (n->role == RAFT_LEADER)
+	{
+		/* tell the followers now rather than at the next heartbeat */
+		for (int i = 0; i < n->n_prs; i++)
+			if (!n->prs[i].probing)
+				raft__send_append(n, &n->prs[i], false);
+	}
+}
+
+/* Leader: recompute the lease horizon (see the file header). */
+void
+raft__update_lease(raft_node *n)
+{
+	uint64_t	acked[RAFT_MAX_MEMBERS];
+	int			count = 0;
+	int			quorum = raft__quorum(n);
+	raft_time	newest;
+
+	n->lease_until = 0;
+	if (n->role != RAFT_LEADER || n->transfer_target != RAFT_NOBODY ||
+		!n->opts.check_quorum)
+		return;
+	if (raft_is_voter(n, n->id))
+		acked[count++] = (uint64_t) n->now;
+	for (int i = 0; i < n->n_prs; i++)
+		if (raft_is_voter(n, n->prs[i].id))
+			acked[count++] = (uint64_t) n->prs[i].acked_echo;
+	if (count < quorum)
+		return;
+	sort_desc(acked, count);
+	newest = (raft_time) acked[quorum - 1];
+	if (newest <= 0 || newest < n->term_start)
+		return;
+	n->lease_until = newest + n->opts.election_timeout -
+		n->opts.lease_drift_margin;
+}
+
+/* Follower: the last index <= 'index' whose term is <= 'term'. */
+static raft_index
+find_conflict_by_term(const raft_node *n, raft_index index, raft_term term)
+{
+	if (index > raft__last_index(n))
+		index = raft__last_index(n);
+	while (index > 0 && raft__term_at(n, index) > term)
+		index--;
+	return index;
+}
+
+/*
+ * Follower: handle an APPEND of our term from the leader (the dispatcher
+ * has already adopted its term and checked its contents).
+ */
+void
+raft__handle_append(raft_node *n, const raft_message *m)
+{
+	raft_index	last = raft__last_index(n);
+	raft_message *r;
+
+	if (n->role == RAFT_LEADER ||
+		(n->leader != RAFT_NOBODY && n->leader != m->from))
+	{
+		/* two leaders in one term cannot happen: a confused or forged peer */
+		n->stats.msgs_dropped_invalid++;
+		return;
+	}
+	if (n->role != RAFT_FOLLOWER)
+		raft__become_follower(n, m->term, m->from);
+	n->leader = m->from;
+	n->last_leader_contact = n->now;
+	raft__reset_election_timer(n);
+
+	if (m->prev_log_index <= last &&
+		raft__term_at(n, m->prev_log_index) == m->prev_log_term)
+	{
+		raft_index	new_last = m->prev_log_index + m->n_entries;
+
+		for (uint32_t i = 0; i < m->n_entries; i++)
+		{
+			const raft_entry *e = &m->entries[i];
+
+			if (e->index <= raft__last_index(n))
+			{
+				if (raft__term_at(n, e->index) == e->term)
+					continue;
+				if (e->index <= n->commit)
+				{
+					/* would rewrite a committed entry: refuse the message */
+					n->stats.msgs_dropped_invalid++;
+					return;
+				}
+				raft__log_truncate(n, e->index);
+			}
+			if (raft__log_append(n, e->term, e->type, e->data, e->len) != RAFT_OK)
+				return;			/* out of memory: the leader will retry */
+		}
+		raft__set_commit(n, m->commit < new_last ? m->commit : new_last);
+		r = raft__new_message(n, RAFT_MSG_APPEND_RESPONSE, m->from);
+		if (r == NULL)
+			return;
+		r->success = true;
+		r->match_index = new_last;
+		r->echo = m->echo;
+		return;
+	}
+
+	/* consistency check failed: hint where our logs may agree */
+	r = raft__new_message(n, RAFT_MSG_APPEND_RESPONSE, m->from);
+	if (r == NULL)
+		return;
+	r->success = false;
+	r->reject_hint = m->prev_log_index > last ? last :
+		find_conflict_by_term(n, m->prev_log_index - 1 < last ?
+							  m->prev_log_index - 1 : last,
+							  m->prev_log_term);
+	r->echo = m->echo;
+}
+
+/* Leader: handle an APPEND_RESPONSE of our term. */
+void
+raft__handle_append_response(raft_node *n, const raft_message *m)
+{
+	raft_progress *pr = raft__progress(n, m->from);
+
+	if (n->role != RAFT_LEADER)
+		return;
+	if (pr == NULL)
+	{
+		n->stats.msgs_dropped_unknown++;
+		return;
+	}
+	pr->last_contact = n->now;
+	if (m->echo >= n->term_start && m->echo <= n->now &&
+		m->echo > pr->acked_echo)
+		pr->acked_echo = m->echo;
+
+	if (m->success)
+	{
+		if (m->match_index > pr->match)
+			pr->match = m->match_index;
+		if (pr->next <= pr->match)
+			pr->next = pr->match + 1;
+		pr->probing = false;
+		raft__maybe_commit(n);
+		if (n->role != RAFT_LEADER)
+			return;
+		raft__transfer_check(n, pr);
+		if (pr->next <= raft__last_index(n))
+			raft__send_append(n, pr, false);
+	}
+	else
+	{
+		raft_index	next = pr->next > 1 ? pr->next - 1 : 1;
+
+		if (m->reject_hint + 1 < next)
+			next = m->reject_hint + 1;
+		if (next <= pr->match)
+			next = pr->match + 1;
+		pr->next = next;
+		pr->probing = true;
+		raft__send_append(n, pr, false);
+	}
+	raft__update_lease(n);
+}

@@ -1,0 +1,107 @@
+/*
+ * raft_transfer.c
+ *	  Leadership transfer: bring the target up to date, then TIMEOUT_NOW.
+ *
+ * From the moment a transfer starts the leader refuses proposals (so the
+ * target can catch up) and holds no lease: the target's election overrides
+ * stickiness, so the lease's guarantee no longer holds.  A transfer that has
+ * not completed within ET is abandoned.  If TIMEOUT_NOW was already sent,
+ * the abandoning leader steps down instead of carrying on: the target's vote
+ * requests may still be in flight and could win this very term's successor
+ * at any time, so this leader must never regain a lease in its term.  A
+ * fresh election (in which stickiness applies again) settles it.
+ */
+#include "raft_internal.h"
+
+/* Stop a transfer under way (no step-down; see raft__transfer_tick). */
+void
+raft__transfer_cancel(raft_node *n)
+{
+	n->transfer_target = RAFT_NOBODY;
+	n->timeout_now_sent = false;
+}
+
+/* Send TIMEOUT_NOW once the target has everything we have. */
+void
+raft__transfer_check(raft_node *n, raft_progress *pr)
+{
+	raft_message *m;
+
+	if (n->role != RAFT_LEADER || n->transfer_target == RAFT_NOBODY ||
+		pr == NULL || pr->id != n->transfer_target || n->timeout_now_sent)
+		return;
+	if (pr->match < raft__last_index(n))
+		return;
+	m = raft__new_message(n, RAFT_MSG_TIMEOUT_NOW, pr->id);
+	if (m == NULL)
+		return;
+	n->timeout_now_sent = true;
+}
+
+/* Leader tick: abandon a transfer that has taken longer than ET. */
+void
+raft__transfer_tick(raft_node *n)
+{
+	bool		sent = n->timeout_now_sent;
+
+	if (n->transfer_target == RAFT_NOBODY || n->now < n->transfer_deadline)
+		return;
+	n->stats.transfers_abandoned++;
+	raft__transfer_cancel(n);
+	if (sent)
+		raft__become_follower(n, n->term, RAFT_NOBODY);
+	else
+		raft__update_lease(n);
+}
+
+/* Hand leadership to 'target' (see raft.h). */
+int
+raft_transfer_leadership(raft_node *n, raft_id target, raft_time now)
+{
+	raft_progress *pr;
+
+	if (now > n->now)
+		n->now = now;
+	n->started = true;
+	if (n->role != RAFT_LEADER)
+		return RAFT_ENOTLEADER;
+	if (n->transfer_target != RAFT_NOBODY)
+		return RAFT_EBUSY;
+	if (target == n->id || target == RAFT_NOBODY)
+		return RAFT_EINVAL;
+	if (!raft__is_member(n, target))
+		return RAFT_EUNKNOWN;
+	if (!raft_is_voter(n, target))
+		return RAFT_EINVAL;
+	pr = raft__progress(n, target);
+	if (pr == NULL)
+		return RAFT_EUNKNOWN;
+	n->transfer_target = target;
+	n->transfer_deadline = n->now + n->opts.election_timeout;
+	n->timeout_now_sent = false;
+	n->lease_until = 0;
+	if (pr->match >= raft__last_index(n))
+		raft__transfer_check(n, pr);
+	else
+		raft__send_append(n, pr, true);
+	return RAFT_OK;
+}
+
+/* Follower: the leader orders us to campaign at once. */
+void
+raft__handle_timeout_now(raft_node *n, const raft_message *m)
+{
+	if (n->role == RAFT_LEADER)
+	{
+		n->stats.msgs_dropped_invalid++;
+		return;
+	}
+	if (n->leader != RAFT_NOBODY && n->leader != m->from)
+	{
+		n->stats.msgs_dropped_invalid++;
+		return;
+	}
+	if (!raft__can_campaign(n))
+		return;
+	raft__campaign(n, true);
+}

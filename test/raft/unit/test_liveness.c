@@ -1,0 +1,586 @@
+/*
+ * test_liveness.c
+ *	  Unit tests of PreVote, CheckQuorum, leader stickiness and the leader's
+ *	  lease: the mechanisms that keep a rejoining or partitioned node from
+ *	  disrupting a healthy leader, and that let a leader know that nobody
+ *	  else can be elected for a while.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* n nodes with PreVote and CheckQuorum (and so stickiness) on. */
+static void
+init_sticky(h_net *net, int n, bool prevote)
+{
+	h_setup(net, n);
+	for (int i = 1; i <= n; i++)
+	{
+		net->opts[i].prevote = prevote;
+		net->opts[i].check_quorum = true;
+	}
+	h_start(net);
+}
+
+/* Rule (PreVote): a precandidate asks with term + 1 but keeps its term. */
+static void
+test_prevote_does_not_change_term(void **state)
+{
+	h_net		net;
+	raft_node  *n;
+	const raft_message *m;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	n = h_node(&net, 1);
+	h_tick(&net, 1, H_ET + H_SPREAD);
+	assert_int_equal(raft_get_role(n), RAFT_PRECANDIDATE);
+	assert_int_equal(raft_get_term(n), 0);
+	assert_int_equal(raft_get_vote(n), RAFT_NOBODY);
+	assert_int_equal(h_count(&net, RAFT_MSG_PREVOTE, 1, 0), 2);
+	m = h_find(&net, RAFT_MSG_PREVOTE, 1, 2);
+	assert_int_equal(m->term, 1);
+	assert_int_equal(net.disk[1].hs.term, 0);
+	assert_int_equal(raft_get_stats(n)->prevotes_started, 1);
+	assert_int_equal(raft_get_stats(n)->elections_started, 0);
+	h_destroy(&net);
+}
+
+/* Rule (PreVote): a voter answers without changing its term or vote. */
+static void
+test_prevote_voter_keeps_term_and_vote(void **state)
+{
+	h_net		net;
+	raft_message m;
+	const raft_message *r;
+	raft_node  *v;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	v = h_node(&net, 2);
+	h_tick(&net, 0, H_ET);		/* stickiness of a fresh node has expired */
+	h_clear(&net);
+	m = h_msg_make(RAFT_MSG_PREVOTE, 1, 2, 1);
+	raft_receive(v, &m, net.now);
+	r = h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 1);
+	assert_non_null(r);
+	assert_true(r->granted);
+	assert_int_equal(r->term, 1);
+	assert_int_equal(raft_get_term(v), 0);
+	assert_int_equal(raft_get_vote(v), RAFT_NOBODY);
+	/* a second precandidate gets the same answer: nothing was promised */
+	m = h_msg_make(RAFT_MSG_PREVOTE, 3, 2, 1);
+	raft_receive(v, &m, net.now);
+	assert_true(h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
+	h_destroy(&net);
+}
+
+/* A PreVote round won by a majority turns into a real election. */
+static void
+test_prevote_win_starts_election(void **state)
+{
+	h_net		net;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	assert_int_equal(raft_get_term(h_node(&net, 1)), 1);
+	assert_int_equal(raft_get_stats(h_node(&net, 1))->prevotes_started, 1);
+	assert_int_equal(raft_get_stats(h_node(&net, 1))->elections_started, 1);
+	h_destroy(&net);
+}
+
+/* PreVote applies the log restriction too. */
+static void
+test_prevote_refused_log_behind(void **state)
+{
+	h_net		net;
+	raft_term	terms[] = {1, 1};
+	raft_message m;
+	const raft_message *r;
+
+	(void) state;
+	h_setup(&net, 3);
+	net.opts[2].prevote = true;
+	h_preload(&net, 2, terms, 2, 1);
+	h_start(&net);
+	m = h_msg_make(RAFT_MSG_PREVOTE, 1, 2, 2);
+	m.last_log_index = 1;
+	m.last_log_term = 1;
+	raft_receive(h_node(&net, 2), &m, net.now);
+	r = h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 1);
+	assert_false(r->granted);
+	assert_int_equal(r->refusal, RAFT_VOTE_LOG_BEHIND);
+	assert_int_equal(r->term, 1);
+	assert_int_equal(raft_get_term(h_node(&net, 2)), 1);
+	h_destroy(&net);
+}
+
+/* A precandidate refused by a majority goes back to follower. */
+static void
+test_prevote_lost(void **state)
+{
+	h_net		net;
+	raft_node  *n;
+
+	(void) state;
+	h_setup(&net, 3);
+	net.opts[1].prevote = true;
+	h_start(&net);
+	n = h_node(&net, 1);
+	h_tick(&net, 1, H_ET + H_SPREAD);
+	h_clear(&net);
+	for (raft_id id = 2; id <= 3; id++)
+	{
+		raft_message m = h_msg_make(RAFT_MSG_PREVOTE_RESPONSE, id, 1, 0);
+
+		/* refusals carry the voter's own term (here 0, like ours) */
+		m.granted = false;
+		m.refusal = RAFT_VOTE_LOG_BEHIND;
+		raft_receive(n, &m, net.now);
+	}
+	assert_int_equal(raft_get_role(n), RAFT_FOLLOWER);
+	assert_int_equal(raft_get_term(n), 0);
+	h_destroy(&net);
+}
+
+/* A node rejoining after a partition neither inflates terms nor deposes. */
+static void
+test_prevote_rejoining_node_does_not_disrupt(void **state)
+{
+	h_net		net;
+	raft_term	term;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	term = raft_get_term(h_node(&net, 1));
+	h_isolate(&net, 3);
+	h_run(&net, 20 * H_ET, 5);
+	assert_int_equal(raft_get_term(h_node(&net, 3)), term);
+	assert_int_equal(raft_get_role(h_node(&net, 1)), RAFT_LEADER);
+	h_heal(&net);
+	h_run(&net, 5 * H_ET, 5);
+	assert_int_equal(raft_get_role(h_node(&net, 1)), RAFT_LEADER);
+	assert_int_equal(raft_get_term(h_node(&net, 1)), term);
+	assert_int_equal(raft_get_leader(h_node(&net, 3)), 1);
+	h_destroy(&net);
+}
+
+/* Without PreVote, the same isolated node does inflate its term. */
+static void
+test_without_prevote_isolated_node_inflates_term(void **state)
+{
+	h_net		net;
+	raft_term	term;
+
+	(void) state;
+	init_sticky(&net, 3, false);
+	h_elect(&net, 1);
+	term = raft_get_term(h_node(&net, 1));
+	h_isolate(&net, 3);
+	h_run(&net, 10 * H_ET, 5);
+	assert_true(raft_get_term(h_node(&net, 3)) > term + 2);
+	h_destroy(&net);
+}
+
+/* Rule (CheckQuorum): a leader cut off from a majority steps down. */
+static void
+test_check_quorum_leader_steps_down(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	l = h_node(&net, 1);
+	h_isolate(&net, 1);
+	h_run(&net, H_ET - H_HB - 1, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	h_run(&net, H_HB + 2, 1);
+	assert_int_equal(raft_get_role(l), RAFT_FOLLOWER);
+	assert_int_equal(raft_get_stats(l)->leader_stepdowns, 1);
+	assert_false(raft_has_lease(l, net.now));
+	h_destroy(&net);
+}
+
+/* CheckQuorum: one lost follower of three does not matter. */
+static void
+test_check_quorum_leader_stays_with_majority(void **state)
+{
+	h_net		net;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_isolate(&net, 3);
+	h_run(&net, 10 * H_ET, 5);
+	assert_int_equal(raft_get_role(h_node(&net, 1)), RAFT_LEADER);
+	h_destroy(&net);
+}
+
+/* Rule (stickiness): a follower of a live leader refuses votes. */
+static void
+sticky_refusal(int type)
+{
+	h_net		net;
+	raft_message m;
+	const raft_message *r;
+	raft_node  *f;
+	raft_term	term;
+
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	f = h_node(&net, 2);
+	term = raft_get_term(f);
+	m = h_msg_make(type, 3, 2, term + 1);
+	m.last_log_index = 10;
+	m.last_log_term = term;
+	raft_receive(f, &m, net.now);
+	r = h_find(&net, type + 1, 2, 3);
+	assert_non_null(r);
+	assert_false(r->granted);
+	assert_int_equal(r->refusal, RAFT_VOTE_LEADER_ALIVE);
+	/* and the higher term is not adopted */
+	assert_int_equal(raft_get_term(f), term);
+	assert_int_equal(raft_get_leader(f), 1);
+	h_destroy(&net);
+}
+
+/* Stickiness applies to VOTE. */
+static void
+test_stickiness_refuses_vote(void **state)
+{
+	(void) state;
+	sticky_refusal(RAFT_MSG_VOTE);
+}
+
+/* Stickiness applies to PREVOTE. */
+static void
+test_stickiness_refuses_prevote(void **state)
+{
+	(void) state;
+	sticky_refusal(RAFT_MSG_PREVOTE);
+}
+
+/* The leader itself refuses (sticky) and stays leader. */
+static void
+test_leader_refuses_vote_with_check_quorum(void **state)
+{
+	h_net		net;
+	raft_message m;
+	raft_node  *l;
+
+	(void) state;
+	init_sticky(&net, 3, false);
+	h_elect(&net, 1);
+	l = h_node(&net, 1);
+	m = h_msg_make(RAFT_MSG_VOTE, 3, 1, raft_get_term(l) + 1);
+	m.last_log_index = 5;
+	m.last_log_term = raft_get_term(l);
+	raft_receive(l, &m, net.now);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 1, 3)->refusal,
+					 RAFT_VOTE_LEADER_ALIVE);
+	h_destroy(&net);
+}
+
+/* Stickiness ends ET after the leader was last heard. */
+static void
+test_stickiness_expires_after_election_timeout(void **state)
+{
+	h_net		net;
+	raft_message m;
+	raft_node  *f;
+	raft_time	heard;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	f = h_node(&net, 2);
+	heard = raft_last_leader_contact(f);
+	assert_int_equal(heard, net.now);
+	h_crash(&net, 1);
+	net.now = heard + H_ET - 1;
+	m = h_msg_make(RAFT_MSG_PREVOTE, 3, 2, raft_get_term(f) + 1);
+	m.last_log_index = 10;
+	m.last_log_term = raft_get_term(f);
+	raft_receive(f, &m, net.now);
+	assert_false(h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
+	h_clear(&net);
+	net.now = heard + H_ET;
+	raft_receive(f, &m, net.now);
+	assert_true(h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
+	h_destroy(&net);
+}
+
+/* A vote request from a leadership transfer overrides stickiness. */
+static void
+test_transfer_vote_overrides_stickiness(void **state)
+{
+	h_net		net;
+	raft_message m;
+	const raft_message *r;
+	raft_node  *f;
+	raft_term	term;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	f = h_node(&net, 2);
+	term = raft_get_term(f);
+	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, term + 1);
+	m.last_log_index = raft_last_index(f);
+	m.last_log_term = raft_last_term(f);
+	m.transfer = true;
+	raft_receive(f, &m, net.now);
+	r = h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3);
+	assert_true(r->granted);
+	assert_int_equal(raft_get_term(f), term + 1);
+	assert_int_equal(raft_get_vote(f), 3);
+	h_destroy(&net);
+}
+
+/* A freshly started node behaves as if it had just heard a leader. */
+static void
+test_new_node_is_sticky(void **state)
+{
+	h_net		net;
+	raft_message m;
+	raft_node  *f;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	f = h_node(&net, 2);
+	assert_int_equal(raft_last_leader_contact(f), H_T0);
+	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
+	net.now = H_T0 + H_ET - 1;
+	raft_receive(f, &m, net.now);
+	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->refusal,
+					 RAFT_VOTE_LEADER_ALIVE);
+	assert_int_equal(raft_get_term(f), 0);
+	h_clear(&net);
+	net.now = H_T0 + H_ET;
+	raft_receive(f, &m, net.now);
+	assert_true(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->granted);
+	h_destroy(&net);
+}
+
+/* Lease: newest majority-acked send time + ET - drift margin. */
+static void
+test_lease_horizon_value(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_time	sent;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	l = h_node(&net, 1);
+	h_clear(&net);
+	h_tick(&net, 1, H_HB);
+	sent = net.now;
+	net.now += 3;				/* the acks take 3 ms to come back */
+	h_deliver(&net);
+	assert_int_equal(raft_lease_until(l), sent + H_ET - H_MARGIN);
+	assert_true(raft_has_lease(l, sent + H_ET - H_MARGIN - 1));
+	assert_false(raft_has_lease(l, sent + H_ET - H_MARGIN));
+	assert_int_equal(net.lease[1], sent + H_ET - H_MARGIN);
+	/* followers never hold one */
+	assert_int_equal(raft_lease_until(h_node(&net, 2)), 0);
+	assert_false(raft_has_lease(h_node(&net, 2), net.now));
+	h_destroy(&net);
+}
+
+/* Lease: none until a majority has acknowledged a round of this term. */
+static void
+test_no_lease_without_majority_ack(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_message m;
+
+	(void) state;
+	init_sticky(&net, 5, true);
+	h_tick(&net, 1, H_ET + H_SPREAD);
+	h_deliver_once(&net);		/* prevotes */
+	h_deliver_once(&net);		/* answers -> votes */
+	h_deliver_once(&net);
+	h_deliver_once(&net);		/* answers -> leader */
+	l = h_node(&net, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	h_clear(&net);
+	assert_int_equal(raft_lease_until(l), 0);
+	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
+	m.success = true;
+	m.match_index = 1;
+	m.echo = net.now;
+	raft_receive(l, &m, net.now);
+	assert_int_equal(raft_lease_until(l), 0);	/* 2 of 5 */
+	m.from = 3;
+	raft_receive(l, &m, net.now + 1);
+	assert_int_equal(raft_lease_until(l), net.now + H_ET - H_MARGIN);
+	h_destroy(&net);
+}
+
+/* Lease: echoes from the future or from before the term are not trusted. */
+static void
+test_lease_echo_clamped(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_message m;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	l = h_node(&net, 1);
+	h_clear(&net);
+	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
+	m.success = true;
+	m.match_index = 1;
+	m.echo = net.now + 100000;
+	raft_receive(l, &m, net.now + 5);
+	assert_true(raft_lease_until(l) <= net.now + 5 + H_ET - H_MARGIN);
+	h_destroy(&net);
+	init_sticky(&net, 3, false);
+	h_tick(&net, 1, H_ET + H_SPREAD);
+	h_deliver_once(&net);		/* votes */
+	h_deliver_once(&net);		/* answers: leader, APPENDs queued */
+	l = h_node(&net, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	h_clear(&net);
+	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
+	m.success = true;
+	m.match_index = 1;
+	m.echo = 1;					/* before the leader took office */
+	raft_receive(l, &m, net.now);
+	m.from = 3;
+	raft_receive(l, &m, net.now);
+	assert_int_equal(raft_lease_until(l), 0);
+	h_destroy(&net);
+}
+
+/* Lease: given up as soon as a leadership transfer starts. */
+static void
+test_no_lease_while_transferring(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_ready	r;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	l = h_node(&net, 1);
+	assert_true(raft_has_lease(l, net.now));
+	h_isolate(&net, 2);
+	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_OK);
+	assert_int_equal(raft_lease_until(l), 0);
+	assert_false(raft_has_lease(l, net.now));
+	raft_get_ready(l, &r);
+	assert_int_equal(r.lease_until, 0);
+	raft_advance(l, net.now);
+	h_run(&net, H_ET / 2, 1);
+	assert_int_equal(raft_lease_until(l), 0);
+	h_destroy(&net);
+}
+
+/* Lease: an isolated leader's lease runs out, before CheckQuorum acts. */
+static void
+test_lease_expires_when_isolated(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_time	until;
+
+	(void) state;
+	init_sticky(&net, 3, true);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	l = h_node(&net, 1);
+	until = raft_lease_until(l);
+	h_isolate(&net, 1);
+	h_run(&net, until - net.now, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_false(raft_has_lease(l, net.now));
+	h_destroy(&net);
+}
+
+/*
+ * Lease safety: the leader is cut off; the majority elects a new leader;
+ * at no millisecond do two nodes hold an unexpired lease.
+ */
+static void
+test_at_most_one_lease_across_partition(void **state)
+{
+	h_net		net;
+	raft_id		old;
+
+	(void) state;
+	init_sticky(&net, 5, true);
+	h_elect(&net, 1);
+	h_run(&net, 3 * H_HB, 1);
+	old = 1;
+	h_isolate(&net, old);
+	for (int ms = 0; ms < 6 * H_ET; ms++)
+	{
+		int			holders = 0;
+
+		h_tick(&net, 0, 1);
+		h_deliver(&net);
+		for (int i = 1; i <= 5; i++)
+			if (raft_has_lease(h_node(&net, (raft_id) i), net.now))
+				holders++;
+		assert_true(holders <= 1);
+	}
+	assert_int_not_equal(h_leader(&net), old);
+	assert_true(raft_has_lease(h_node(&net, h_leader(&net)), net.now));
+	h_heal(&net);
+	h_run(&net, 3 * H_ET, 1);
+	assert_int_equal(h_leaders(&net, 0), 1);
+	h_destroy(&net);
+}
+
+/* Run the tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prevote_does_not_change_term),
+		cmocka_unit_test(test_prevote_voter_keeps_term_and_vote),
+		cmocka_unit_test(test_prevote_win_starts_election),
+		cmocka_unit_test(test_prevote_refused_log_behind),
+		cmocka_unit_test(test_prevote_lost),
+		cmocka_unit_test(test_prevote_rejoining_node_does_not_disrupt),
+		cmocka_unit_test(test_without_prevote_isolated_node_inflates_term),
+		cmocka_unit_test(test_check_quorum_leader_steps_down),
+		cmocka_unit_test(test_check_quorum_leader_stays_with_majority),
+		cmocka_unit_test(test_stickiness_refuses_vote),
+		cmocka_unit_test(test_stickiness_refuses_prevote),
+		cmocka_unit_test(test_leader_refuses_vote_with_check_quorum),
+		cmocka_unit_test(test_stickiness_expires_after_election_timeout),
+		cmocka_unit_test(test_transfer_vote_overrides_stickiness),
+		cmocka_unit_test(test_new_node_is_sticky),
+		cmocka_unit_test(test_lease_horizon_value),
+		cmocka_unit_test(test_no_lease_without_majority_ack),
+		cmocka_unit_test(test_lease_echo_clamped),
+		cmocka_unit_test(test_no_lease_while_transferring),
+		cmocka_unit_test(test_lease_expires_when_isolated),
+		cmocka_unit_test(test_at_most_one_lease_across_partition),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
