@@ -88,7 +88,8 @@ typedef enum raft_result
 	RAFT_EBUSY = -4,			/* a membership change or transfer is under way */
 	RAFT_EUNKNOWN = -5,			/* no such member */
 	RAFT_ETOOBIG = -6,			/* payload larger than RAFT_MAX_ENTRY_DATA */
-	RAFT_ECORRUPT = -7			/* restored state is inconsistent */
+	RAFT_ECORRUPT = -7,			/* restored state is inconsistent */
+	RAFT_EUNREACHABLE = -8		/* transfer target silent for an election timeout */
 } raft_result;
 
 /* Human-readable text for a raft_result. */
@@ -318,6 +319,9 @@ extern int	raft_propose_change(raft_node *node, const raft_change *change,
  * Leader only: hand leadership to 'target' (a voter).  The target is brought
  * up to date first, then sent TIMEOUT_NOW; the leader gives up its lease and
  * refuses proposals meanwhile.  Abandoned after one election timeout.
+ * RAFT_EUNREACHABLE, with nothing changed, if the target has not answered
+ * within the last election timeout: nobody would be there to campaign, and
+ * the leader would give up its lease (and possibly its term) for nothing.
  */
 extern int	raft_transfer_leadership(raft_node *node, raft_id target, raft_time now);
 

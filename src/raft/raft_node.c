@@ -456,6 +456,8 @@ raft_strerror(int rc)
 			return "payload too large";
 		case RAFT_ECORRUPT:
 			return "restored state is inconsistent";
+		case RAFT_EUNREACHABLE:
+			return "the target has not answered within the election timeout";
 	}
 	return "unknown error";
 }

@@ -76,6 +76,10 @@ raft_transfer_leadership(raft_node *n, raft_id target, raft_time now)
 	pr = raft__progress(n, target);
 	if (pr == NULL)
 		return RAFT_EUNKNOWN;
+	/* a silent target cannot campaign: keep leading, keep the lease */
+	if (pr->last_contact == 0 ||
+		n->now - pr->last_contact >= n->opts.election_timeout)
+		return RAFT_EUNREACHABLE;
 	n->transfer_target = target;
 	n->transfer_deadline = n->now + n->opts.election_timeout;
 	n->timeout_now_sent = false;

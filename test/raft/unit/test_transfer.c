@@ -135,6 +135,34 @@ test_transfer_abandoned_after_timeout_now_steps_down(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * A target that has not answered for an election timeout is refused up
+ * front: nothing is sent, the leader keeps its lease and its term.
+ */
+static void
+test_transfer_to_silent_target_refused(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_term	term;
+
+	(void) state;
+	init_led(&net, 3);
+	l = h_node(&net, 1);
+	term = raft_get_term(l);
+	h_isolate(&net, 2);
+	h_run(&net, H_ET, 1);
+	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_EUNREACHABLE);
+	assert_int_equal(raft_transfer_target(l), RAFT_NOBODY);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_true(raft_has_lease(l, net.now));
+	h_run(&net, 2 * H_ET, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_int_equal(raft_get_term(l), term);
+	assert_int_equal(h_count(&net, RAFT_MSG_TIMEOUT_NOW, 1, 2), 0);
+	h_destroy(&net);
+}
+
 /* While transferring, the leader refuses proposals. */
 static void
 test_transfer_refuses_proposals(void **state)
@@ -266,6 +294,7 @@ main(void)
 		cmocka_unit_test(test_transfer_to_lagging_follower),
 		cmocka_unit_test(test_transfer_abandoned_after_election_timeout),
 		cmocka_unit_test(test_transfer_abandoned_after_timeout_now_steps_down),
+		cmocka_unit_test(test_transfer_to_silent_target_refused),
 		cmocka_unit_test(test_transfer_refuses_proposals),
 		cmocka_unit_test(test_transfer_errors),
 		cmocka_unit_test(test_timeout_now_skips_prevote),
