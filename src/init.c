@@ -13,9 +13,11 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "utils/guc.h"
 #include "storage/ipc.h"
 
 #include "raft_ext.h"
+#include "failover.h"
 
 PG_MODULE_MAGIC;
 
@@ -77,7 +79,18 @@ _PG_init(void)
 				 errmsg("raft_ext must be loaded via shared_preload_libraries"),
 				 errhint("Add raft_ext to shared_preload_libraries and restart the server.")));
 
+	/*
+	 * Every module defines its settings before the prefix is reserved:
+	 * reserving removes the placeholders of settings not yet defined, which
+	 * would silently drop their values from postgresql.conf.
+	 */
 	raft_define_settings();
+	raft_failover_define_settings();
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("raft_ext");
+#else
+	EmitWarningsOnPlaceholders("raft_ext");
+#endif
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;

@@ -394,11 +394,6 @@ raft_define_settings(void)
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
-	MarkGUCPrefixReserved("raft_ext");
-#else
-	EmitWarningsOnPlaceholders("raft_ext");
-#endif
 }
 
 /* Fill engine options: the engine's defaults, then the settings. */

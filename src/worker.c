@@ -1,0 +1,673 @@
+/*
+ * worker.c
+ *	  The raft_ext background worker: it owns the Raft engine, its durable
+ *	  storage and the transport to the peers.
+ *
+ * One loop waits on a single WaitEventSet (the latch, postmaster death and
+ * every peer socket) for at most a fraction of the heartbeat interval.  Each
+ * time round it feeds the engine what arrived in the shared-memory inbox,
+ * this node's WAL position, the time and any command from a SQL backend;
+ * then it carries out the engine's output in the order the engine's
+ * contract demands: persist and fsync, only then hand the messages to the
+ * transport.  Last it drives the transport and publishes a status snapshot.
+ *
+ * When Raft cannot run (bad settings, unreadable or corrupt state) the worker
+ * does not exit: an exit would only be followed by a restart and the same
+ * failure, once a second.  It logs the reason, publishes it in raft_status
+ * and waits; a configuration reload (SIGHUP) makes it try again.
+ *
+ * Timing settings are read when Raft starts; the engine cannot change them
+ * while it runs, so a reload that changes them only logs that they take
+ * effect when the worker restarts.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "failover.h"
+#include "faults.h"
+#include "raft_ext.h"
+#include "storage.h"
+#include "transport.h"
+#include "wal_position.h"
+#include "worker.h"
+
+PGDLLEXPORT void raft_worker_main(Datum main_arg);
+
+/* Wait set size: latch, postmaster death, one socket per peer. */
+#define WORKER_WAIT_EVENTS	(2 + TRANSPORT_MAX_SOCKETS)
+
+static RaftWorker worker;
+static MemoryContext state_context;		/* storage, while Raft runs */
+static MemoryContext loop_context;		/* reset every iteration */
+static uint8 *inbox_buffer;				/* one envelope from the inbox */
+static raft_entry decode_entries[RAFT_MAX_ENTRIES_PER_MSG];
+static RaftStatus status_buffer;		/* ~20 kB: not on the stack */
+static bool role_changed;				/* not yet told to the failover policy */
+
+/* Drop our latch from shared memory and say that no worker runs. */
+static void
+worker_on_exit(int code, Datum arg)
+{
+	/* An ERROR may have left the lock held; we cannot take it then. */
+	LWLockReleaseAll();
+	if (raft_shared == NULL)
+		return;
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	raft_shared->worker_latch = NULL;
+	LWLockRelease(raft_shared->lock);
+	worker_publish_exit();
+}
+
+/*
+ * Stop Raft: free the engine and close the connections.  The storage is not
+ * closed: after an error it may be half-way through a write and closing it
+ * could fail again; its memory goes with state_context and its files with
+ * fd.c's cleanup (AtEOXact_Files) in worker_handle_error.
+ */
+static void
+worker_stop_raft(void)
+{
+	if (worker.node != NULL)
+	{
+		raft_free(worker.node);
+		worker.node = NULL;
+	}
+	transport_shutdown();
+	worker.storage = NULL;
+	MemoryContextReset(state_context);
+	worker.force_publish = true;
+}
+
+/* Parse the bootstrap membership from raft_ext.peers. */
+static void
+worker_bootstrap_membership(raft_membership *membership)
+{
+	char	   *error = NULL;
+
+	if (!raft_parse_peers(raft_peers, membership, &error))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"%s\"", "raft_ext.peers"),
+				 errdetail("%s", error)));
+}
+
+/*
+ * Start Raft: check the settings, open storage, build the engine, load the
+ * log.  Throws on any failure; the caller catches it.
+ */
+static void
+worker_start_raft(void)
+{
+	raft_options options;
+	raft_hard_state hard_state;
+	raft_membership *bootstrap;
+	char	   *error = NULL;
+	raft_time	now;
+	uint64		seed;
+
+	if (!raft_settings_validate(&error))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("raft_ext is not configured correctly"),
+				 errdetail("%s", error),
+				 errhint("Fix the raft_ext settings and reload the configuration.")));
+
+	bootstrap = palloc0(sizeof(raft_membership));
+	worker_bootstrap_membership(bootstrap);
+
+	raft_options_from_settings(&options);
+	raft_failover_configure(&options);
+	options.id = (raft_id) raft_node_id;
+
+	/* Nodes started together must not draw the same election timeouts. */
+	seed = ((uint64) raft_node_id << 40) ^ ((uint64) MyProcPid << 20) ^
+		(uint64) GetCurrentTimestamp();
+	options.seed = seed;
+
+	worker.heartbeat_interval = raft_heartbeat_interval;
+	worker.election_timeout = raft_election_timeout;
+	worker.election_spread = raft_election_spread;
+	worker.lease_drift_margin = raft_lease_drift_margin;
+	worker.tick_interval = Max(1, raft_heartbeat_interval / 4);
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(state_context);
+
+		memset(&hard_state, 0, sizeof(hard_state));
+		worker.storage = raft_storage_open(raft_state_directory,
+										   (raft_id) raft_node_id,
+										   raft_cluster_name, &hard_state);
+		MemoryContextSwitchTo(old);
+	}
+
+	now = raft_monotonic_now();
+	worker.node = raft_new(&options, &hard_state, bootstrap, now);
+	if (worker.node == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create the Raft node"),
+				 errdetail("The engine refused its options or ran out of memory.")));
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(state_context);
+
+		raft_storage_load_log(worker.storage, worker.node);
+		MemoryContextSwitchTo(old);
+	}
+
+	transport_init((raft_id) raft_node_id, raft_cluster_name,
+				   raft_heartbeat_interval, raft_election_timeout);
+	transport_set_membership(raft_get_membership(worker.node));
+
+	worker.error[0] = '\0';
+	worker.leader_since = GetCurrentTimestamp();
+	worker.force_publish = true;
+	ereport(LOG,
+			(errmsg("raft_ext: node %u started in term %llu with %llu log entries",
+					(unsigned) raft_node_id,
+					(unsigned long long) raft_get_term(worker.node),
+					(unsigned long long) raft_last_index(worker.node))));
+}
+
+/*
+ * Recover from an ERROR thrown while Raft ran or started: log it, stop
+ * Raft, and keep the message for raft_status.
+ */
+static void
+worker_handle_error(void)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(TopMemoryContext);
+	edata = CopyErrorData();
+	FlushErrorState();
+
+	/* What a transaction abort would have cleaned up. */
+	LWLockReleaseAll();
+	ConditionVariableCancelSleep();
+	AtEOXact_Files(false);
+
+	if (edata->detail != NULL)
+		snprintf(worker.error, RAFT_ERROR_LEN, "%s: %s",
+				 edata->message, edata->detail);
+	else
+		strlcpy(worker.error, edata->message, RAFT_ERROR_LEN);
+
+	ereport(LOG,
+			(errmsg("raft_ext: Raft stopped on node %u: %s",
+					(unsigned) raft_node_id, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0));
+	FreeErrorData(edata);
+
+	worker_stop_raft();
+	MemoryContextReset(loop_context);
+	MemoryContextSwitchTo(loop_context);
+}
+
+/* Start Raft, catching any failure. */
+static void
+worker_try_start(void)
+{
+	PG_TRY();
+	{
+		worker_start_raft();
+	}
+	PG_CATCH();
+	{
+		worker_handle_error();
+	}
+	PG_END_TRY();
+}
+
+/* Feed every envelope waiting in the inbox to the engine. */
+static void
+worker_drain_inbox(raft_time now)
+{
+	uint32		len;
+
+	while ((len = raft_inbox_take(inbox_buffer, RAFT_INBOX_SIZE)) > 0)
+	{
+		raft_envelope env;
+		size_t		offset = 0;
+		const char *why = NULL;
+		raft_message msg;
+		uint32		received = 0;
+		int			rc;
+
+		if (worker.node == NULL)
+			continue;			/* stopped: nothing can use it */
+
+		/* receive() checked all this; a second look costs little. */
+		if (raft_envelope_decode(inbox_buffer, len, &env, &why) != RAFT_OK ||
+			env.to != (raft_id) raft_node_id ||
+			strcmp(env.cluster_name, raft_cluster_name) != 0)
+			continue;
+
+		if (raft_fault_injection && env.from >= 1 && env.from <= 64 &&
+			(raft_shared->fault_drop_from & (UINT64CONST(1) << (env.from - 1))) != 0)
+		{
+			transport_note_received(env.from, 0, env.count, now);
+			continue;
+		}
+
+		while ((rc = raft_envelope_next(&env, &offset, &msg, decode_entries,
+										&why)) == RAFT_OK)
+		{
+			elog(DEBUG2, "raft_ext: received %s from node %u in term %llu (granted %d, refusal %d, transfer %d)",
+				 raft_msg_type_name(msg.type), msg.from,
+				 (unsigned long long) msg.term, msg.granted, msg.refusal,
+				 msg.transfer);
+			raft_receive(worker.node, &msg, now);
+			received++;
+		}
+		transport_note_received(env.from, received,
+								rc == RAFT_EINVAL ? 1 : 0, now);
+	}
+}
+
+/*
+ * Whether a leader heard from peer 'id' within the election timeout.  A
+ * non-leader answers true: the engine refuses the command anyway, with the
+ * message that says why.
+ */
+static bool
+worker_peer_responsive(raft_id id, raft_time now)
+{
+	raft_peer_progress progress;
+
+	if (raft_get_role(worker.node) != RAFT_LEADER ||
+		id == (raft_id) raft_node_id)
+		return true;
+	if (!raft_get_progress(worker.node, id, &progress))
+		return true;			/* not a member: the engine says so */
+	return progress.last_contact != 0 &&
+		now - progress.last_contact <= worker.election_timeout;
+}
+
+/* Carry out one command from a SQL backend and report its outcome. */
+static void
+worker_run_command(const RaftCommand *cmd, uint64 seq, raft_time now)
+{
+	raft_change change;
+	raft_index	index = 0;
+	int			rc;
+	char		message[RAFT_ERROR_LEN];
+
+	memset(&change, 0, sizeof(change));
+	switch (cmd->kind)
+	{
+		case RAFT_CMD_TRANSFER:
+			if (!worker_peer_responsive(cmd->target, now))
+			{
+				/*
+				 * The engine would bring the target up to date and send it
+				 * TIMEOUT_NOW; with nobody there to campaign, the leader
+				 * would give up its term for nothing.  Refuse instead.
+				 */
+				snprintf(message, sizeof(message),
+						 "leadership transfer to node %u refused: node %u is not responding (no answer within the election timeout of %d ms)",
+						 cmd->target, cmd->target, worker.election_timeout);
+				raft_command_finish(seq, RAFT_EINVAL, message);
+				return;
+			}
+			rc = raft_transfer_leadership(worker.node, cmd->target, now);
+			if (rc == RAFT_OK)
+				snprintf(message, sizeof(message),
+						 "leadership transfer to node %u started", cmd->target);
+			break;
+		case RAFT_CMD_ADD_NODE:
+			change.op = RAFT_CHANGE_ADD_VOTER;
+			change.id = cmd->target;
+			strlcpy(change.address, cmd->conninfo, RAFT_MAX_ADDRESS);
+			rc = raft_propose_change(worker.node, &change, &index);
+			if (rc == RAFT_OK)
+				snprintf(message, sizeof(message),
+						 "adding node %u proposed at log index %llu",
+						 cmd->target, (unsigned long long) index);
+			break;
+		case RAFT_CMD_REMOVE_NODE:
+			change.op = RAFT_CHANGE_REMOVE;
+			change.id = cmd->target;
+			rc = raft_propose_change(worker.node, &change, &index);
+			if (rc == RAFT_OK)
+				snprintf(message, sizeof(message),
+						 "removing node %u proposed at log index %llu",
+						 cmd->target, (unsigned long long) index);
+			break;
+		default:
+			rc = RAFT_EINVAL;
+			break;
+	}
+
+	if (rc == RAFT_ENOTLEADER)
+		snprintf(message, sizeof(message),
+				 "node %u is not the leader (the leader is node %u)",
+				 (unsigned) raft_node_id, raft_get_leader(worker.node));
+	else if (rc != RAFT_OK)
+		snprintf(message, sizeof(message), "%s", raft_strerror(rc));
+	raft_command_finish(seq, rc, message);
+	worker.force_publish = true;
+}
+
+/* Take pending commands; with Raft stopped, refuse them. */
+static void
+worker_take_commands(raft_time now)
+{
+	RaftCommand cmd;
+	uint64		seq;
+
+	while (raft_command_take(&cmd, &seq))
+	{
+		if (worker.node == NULL)
+		{
+			char		message[RAFT_ERROR_LEN];
+
+			snprintf(message, sizeof(message), "Raft is stopped on this node: %s",
+					 worker.error);
+			raft_command_finish(seq, RAFT_EINVAL, message);
+			continue;
+		}
+		worker_run_command(&cmd, seq, now);
+	}
+}
+
+/*
+ * Failpoint crash-after-vote-persist: a vote granted to another node is
+ * durable but its reply has not been sent.  Exit as a crash would, so that a
+ * test can check that the restarted worker remembers the vote.  The
+ * failpoint fires once (it disarms itself), so the restarted worker runs
+ * normally.  A candidate's vote for itself does not fire it: no reply
+ * depends on that one.
+ */
+static void
+worker_failpoint_after_vote(const raft_hard_state *hard_state)
+{
+	bool		fire = false;
+
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	if (raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST)
+	{
+		raft_shared->fault_failpoint = RAFT_FAILPOINT_NONE;
+		fire = true;
+	}
+	LWLockRelease(raft_shared->lock);
+	if (!fire)
+		return;
+
+	ereport(LOG,
+			(errmsg("raft_ext: failpoint %s: node %u persisted its vote for node %u in term %llu, exiting",
+					raft_failpoint_names[RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST],
+					(unsigned) raft_node_id, hard_state->voted_for,
+					(unsigned long long) hard_state->term)));
+	proc_exit(1);
+}
+
+/* Persist, then send, then advance, for as long as the engine has output. */
+static void
+worker_process_ready(void)
+{
+	while (raft_has_ready(worker.node))
+	{
+		raft_ready ready;
+		raft_time	now = raft_monotonic_now();
+
+		raft_get_ready(worker.node, &ready);
+
+		/* THE CONTRACT: durable before anything leaves this node. */
+		raft_storage_persist(worker.storage, &ready);
+		if (raft_fault_injection && ready.hard_state_changed &&
+			ready.hard_state.voted_for != RAFT_NOBODY &&
+			ready.hard_state.voted_for != (raft_id) raft_node_id)
+			worker_failpoint_after_vote(&ready.hard_state);
+
+		if (ready.membership_changed)
+			transport_set_membership(raft_get_membership(worker.node));
+		for (size_t i = 0; i < ready.n_messages; i++)
+		{
+			elog(DEBUG2, "raft_ext: sending %s to node %u in term %llu",
+				 raft_msg_type_name(ready.messages[i].type),
+				 ready.messages[i].to,
+				 (unsigned long long) ready.messages[i].term);
+			transport_send(&ready.messages[i], now);
+		}
+
+		if (ready.role_changed)
+		{
+			role_changed = true;
+			worker.leader_since = GetCurrentTimestamp();
+			ereport(LOG,
+					(errmsg("raft_ext: node %u is now %s in term %llu (leader %u)",
+							(unsigned) raft_node_id,
+							raft_role_name(ready.role),
+							(unsigned long long) ready.term,
+							ready.leader)));
+		}
+		worker.force_publish = true;
+		raft_advance(worker.node, raft_monotonic_now());
+	}
+}
+
+/* Tell the failover policy about role changes, then let it take its step. */
+static void
+worker_failover(raft_time now)
+{
+	if (role_changed && worker.node != NULL)
+		raft_failover_on_role_change(&status_buffer);
+	role_changed = false;
+	raft_failover_step(worker.node, &status_buffer, now);
+}
+
+/* One turn of the loop while Raft runs. */
+static void
+worker_iteration(void)
+{
+	raft_time	now = raft_monotonic_now();
+
+	worker_drain_inbox(now);
+	if (worker.node == NULL)
+		return;
+
+	worker.position = raft_wal_position();
+	raft_set_position(worker.node, worker.position);
+	raft_tick(worker.node, now);
+	worker_take_commands(now);
+	worker_process_ready();
+
+	now = raft_monotonic_now();
+	transport_poll(now);
+	worker_build_status(&worker, &status_buffer);
+	worker_failover(now);
+
+	/* The policy may have started a leadership transfer: send it now. */
+	if (raft_has_ready(worker.node))
+	{
+		worker_process_ready();
+		now = raft_monotonic_now();
+		transport_poll(now);
+		worker_build_status(&worker, &status_buffer);
+	}
+	worker_publish_status(&worker, &status_buffer, now);
+}
+
+/*
+ * Build and publish the status snapshot while Raft is stopped (the policy
+ * still gets its step: it reaps role-change commands).
+ */
+static void
+worker_publish(void)
+{
+	raft_time	now = raft_monotonic_now();
+
+	worker_build_status(&worker, &status_buffer);
+	worker_failover(now);
+	worker_publish_status(&worker, &status_buffer, now);
+}
+
+/* Apply a configuration reload. */
+static void
+worker_reload(void)
+{
+	char	   *error = NULL;
+
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+
+	if (worker.node == NULL)
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: configuration reloaded, starting Raft again")));
+		worker_try_start();
+		return;
+	}
+	if (!raft_settings_validate(&error))
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: the reloaded settings are not valid; Raft keeps running on the settings it started with"),
+				 errdetail("%s", error)));
+		return;
+	}
+	if (raft_heartbeat_interval != worker.heartbeat_interval ||
+		raft_election_timeout != worker.election_timeout ||
+		raft_election_spread != worker.election_spread ||
+		raft_lease_drift_margin != worker.lease_drift_margin)
+		ereport(LOG,
+				(errmsg("raft_ext: new timing settings take effect when the raft_ext worker restarts"),
+				 errhint("Restart the server, or terminate the worker (pid %d) and the postmaster starts it again.",
+						 MyProcPid)));
+}
+
+/* Milliseconds to wait: until the next tick or transport deadline. */
+static long
+worker_wait_timeout(raft_time now, raft_time next_tick)
+{
+	long		timeout;
+	long		transport_timeout;
+
+	/* Stopped: only the policy's role-change commands need a look. */
+	if (worker.node == NULL)
+		return 1000;
+	timeout = (long) Max(next_tick - now, 0);
+	transport_timeout = transport_next_timeout(now);
+	if (transport_timeout >= 0 && transport_timeout < timeout)
+		timeout = transport_timeout;
+	return timeout;
+}
+
+/* Make the wait set match the transport's sockets. */
+static WaitEventSet *
+worker_prepare_wait_set(WaitEventSet *set)
+{
+	if (set != NULL && !transport_sockets_changed())
+	{
+		transport_update_wait_events(set);
+		if (!transport_sockets_changed())
+			return set;
+	}
+	if (set != NULL)
+		FreeWaitEventSet(set);
+	set = CreateWaitEventSet(TopMemoryContext, WORKER_WAIT_EVENTS);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	transport_add_wait_events(set);
+	return set;
+}
+
+/* Entry point, registered by _PG_init. */
+void
+raft_worker_main(Datum main_arg)
+{
+	WaitEventSet *volatile set = NULL;
+	volatile raft_time next_tick = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "raft_ext worker");
+	state_context = AllocSetContextCreate(TopMemoryContext,
+										  "raft_ext state",
+										  ALLOCSET_DEFAULT_SIZES);
+	loop_context = AllocSetContextCreate(TopMemoryContext,
+										 "raft_ext loop",
+										 ALLOCSET_DEFAULT_SIZES);
+	inbox_buffer = MemoryContextAlloc(TopMemoryContext, RAFT_INBOX_SIZE);
+	memset(&worker, 0, sizeof(worker));
+	worker.heartbeat_interval = raft_heartbeat_interval;
+
+	before_shmem_exit(worker_on_exit, (Datum) 0);
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	raft_shared->worker_latch = MyLatch;
+	LWLockRelease(raft_shared->lock);
+
+	MemoryContextSwitchTo(loop_context);
+	worker_try_start();
+	worker_publish();
+
+	for (;;)
+	{
+		WaitEvent	events[WORKER_WAIT_EVENTS];
+		raft_time	now;
+		int			n;
+
+		set = worker_prepare_wait_set(set);
+		now = raft_monotonic_now();
+		n = WaitEventSetWait(set, worker_wait_timeout(now, next_tick),
+							 events, lengthof(events), PG_WAIT_EXTENSION);
+		for (int i = 0; i < n; i++)
+		{
+			if (events[i].events & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+				transport_socket_ready(events[i].user_data, events[i].events);
+		}
+
+		/*
+		 * Exit code 1, not 0: the postmaster unregisters a worker that exits
+		 * with 0, and a worker terminated on its own (to apply new timing
+		 * settings, say) must come back.  At server shutdown nothing is
+		 * restarted whatever the code.
+		 */
+		if (ShutdownRequestPending)
+			proc_exit(1);
+
+		MemoryContextReset(loop_context);
+		MemoryContextSwitchTo(loop_context);
+		PG_TRY();
+		{
+			if (ConfigReloadPending)
+				worker_reload();
+			now = raft_monotonic_now();
+			if (worker.node != NULL && now >= next_tick)
+				next_tick = now + worker.tick_interval;
+			if (worker.node != NULL)
+				worker_iteration();
+			else
+			{
+				/* Stopped: discard what arrives, refuse commands. */
+				worker_drain_inbox(now);
+				worker_take_commands(now);
+				worker_publish();
+			}
+		}
+		PG_CATCH();
+		{
+			worker_handle_error();
+			worker_publish();
+		}
+		PG_END_TRY();
+	}
+}

@@ -1,0 +1,353 @@
+
+# Copyright: the raft_ext authors.
+
+=pod
+
+=head1 NAME
+
+RaftTest - helpers for raft_ext TAP tests: build clusters of PostgreSQL
+instances that run raft_ext, read each node's raft_status, wait for an
+agreed leader.
+
+=head1 SYNOPSIS
+
+  use lib 'test/perl';
+  use RaftTest;
+
+  my @nodes = RaftTest::create_cluster(3);
+  my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+  my $st = RaftTest::status($nodes[0]);    # { role => 'leader', term => 3, ... }
+
+Every node gets an attribute raft_id (1..N), reachable with
+RaftTest::raft_id($node).  Waits poll every 100 ms and give up after
+$PostgreSQL::Test::Utils::timeout_default seconds; nothing sleeps to wait
+for a state.
+
+=cut
+
+package RaftTest;
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+
+# The columns of raft_status the helpers read, in this order (error last:
+# it is free text).  NULL reads as ''; booleans as 't' / 'f'.
+our @STATUS_COLUMNS =
+  qw(node_id role term voted_for leader_id has_lease commit_index
+  last_log_index error);
+
+# Timing used by default: fast enough for tests, slow enough for a loaded CI
+# machine (the election timeout is 10 heartbeats).
+our %DEFAULT_TIMING = (
+	heartbeat_interval => '50ms',
+	election_timeout => '500ms',
+	election_spread => '500ms',
+	lease_drift_margin => '50ms',);
+
+=pod
+
+=head1 FUNCTIONS
+
+=over
+
+=item create_cluster($n, %opts)
+
+Create, configure and start $n nodes named node1..node$n with raft_ext ids
+1..$n, and create the extension on each.  Options: timing => { setting =>
+value } overrides %DEFAULT_TIMING; extra_conf => a string appended to every
+postgresql.conf; cluster_name => raft_ext.cluster_name; start => 0 to leave
+the nodes stopped (and the extension not created); compare_positions => 1
+to keep the WAL position check in votes (by default it is off, with
+raft_ext.max_lag_on_failover = -1, because the nodes are separate initdb's
+whose positions mean nothing to each other).  Returns the nodes.
+
+=cut
+
+sub create_cluster
+{
+	my ($n, %opts) = @_;
+	my %timing = (%DEFAULT_TIMING, %{ $opts{timing} // {} });
+	my @nodes;
+
+	for my $id (1 .. $n)
+	{
+		my $node = PostgreSQL::Test::Cluster->new("node$id");
+		$node->init;
+		$node->{raft_id} = $id;
+		push @nodes, $node;
+	}
+
+	my $peers = peers_value(@nodes);
+	for my $node (@nodes)
+	{
+		# Statements from peers (raft_ext.receive) would flood the log.
+		my $conf = "shared_preload_libraries = 'raft_ext'\n"
+		  . "log_statement = 'ddl'\n"
+		  . "raft_ext.node_id = $node->{raft_id}\n"
+		  . "raft_ext.peers = '$peers'\n";
+		$conf .= "raft_ext.cluster_name = '$opts{cluster_name}'\n"
+		  if defined $opts{cluster_name};
+		# Separate initdb's: WAL positions are unrelated, so voters must
+		# not compare them.
+		$conf .= "raft_ext.max_lag_on_failover = -1\n"
+		  unless $opts{compare_positions};
+		$conf .= "raft_ext.$_ = '$timing{$_}'\n" for sort keys %timing;
+		$conf .= $opts{extra_conf} if defined $opts{extra_conf};
+		$node->append_conf('postgresql.conf', $conf);
+	}
+
+	if ($opts{start} // 1)
+	{
+		$_->start for @nodes;
+		$_->safe_psql('postgres', 'CREATE EXTENSION raft_ext') for @nodes;
+	}
+	return @nodes;
+}
+
+=pod
+
+=item peers_value(@nodes)
+
+The raft_ext.peers value listing @nodes ("id:conninfo;...").  The conninfo
+is the node's own host (its socket directory, or 127.0.0.1 when the test
+suite uses TCP) and port.
+
+=cut
+
+sub peers_value
+{
+	my @nodes = @_;
+	return join ';',
+	  map { "$_->{raft_id}:" . conninfo($_) } @nodes;
+}
+
+=pod
+
+=item conninfo($node)
+
+The conninfo a peer uses to reach $node.
+
+=cut
+
+sub conninfo
+{
+	my ($node) = @_;
+	my $host = $node->host;
+	return "host=$host port=" . $node->port . " dbname=postgres";
+}
+
+=pod
+
+=item raft_id($node)
+
+The node's raft_ext id.
+
+=cut
+
+sub raft_id
+{
+	my ($node) = @_;
+	return $node->{raft_id};
+}
+
+=pod
+
+=item status($node)
+
+The node's raft_status row as a hash reference with the keys of
+@STATUS_COLUMNS, or undef when the node cannot be queried.
+
+=cut
+
+sub status
+{
+	my ($node) = @_;
+	my ($stdout, $stderr);
+	my $cols = join ', ', @STATUS_COLUMNS;
+	my $ret = $node->psql(
+		'postgres',
+		"SET search_path = raft_ext, public; SELECT $cols FROM raft_status",
+		stdout => \$stdout,
+		stderr => \$stderr,
+		on_error_die => 0,
+		extra_params => [ '-F', '|' ]);
+	return undef if $ret != 0 || !defined $stdout || $stdout eq '';
+	my @values = split /\|/, $stdout, scalar(@STATUS_COLUMNS);
+	my %row;
+	@row{@STATUS_COLUMNS} = @values;
+	$row{$_} = '' for grep { !defined $row{$_} } @STATUS_COLUMNS;
+	return \%row;
+}
+
+=pod
+
+=item agreed_leader(\@nodes)
+
+Looks once at every node.  Returns ($leader_node, $term) when exactly one
+node says it is the leader and every node of @nodes reports that leader in
+the same term; else returns an empty list.
+
+=cut
+
+sub agreed_leader
+{
+	my ($nodes) = @_;
+	my (@leaders, %seen);
+
+	for my $node (@$nodes)
+	{
+		my $st = status($node);
+		return () unless defined $st;
+		push @leaders, $node if $st->{role} eq 'leader';
+		$seen{"$st->{term}/$st->{leader_id}"} = 1;
+	}
+	return () unless @leaders == 1 && keys %seen == 1;
+
+	my ($term, $leader_id) = split m{/}, (keys %seen)[0];
+	return () unless $leader_id eq raft_id($leaders[0]);
+	return ($leaders[0], $term);
+}
+
+=pod
+
+=item count_leaders(\@nodes)
+
+How many of the reachable nodes say they are the leader, keyed by term:
+a hash reference { term => count }.  Used to check that no term ever has
+two leaders.
+
+=cut
+
+sub count_leaders
+{
+	my ($nodes) = @_;
+	my %by_term;
+
+	for my $node (@$nodes)
+	{
+		my $st = status($node);
+		next unless defined $st && $st->{role} eq 'leader';
+		$by_term{ $st->{term} }++;
+	}
+	return \%by_term;
+}
+
+=pod
+
+=item wait_for_leader(\@nodes, %opts)
+
+Poll until agreed_leader(\@nodes) finds one; with min_term => T the term
+must also be at least T.  Returns ($leader_node, $term); dies on timeout
+with every node's last status.  While polling it checks that no term has
+two leaders, and fails the test if one does.
+
+=cut
+
+sub wait_for_leader
+{
+	my ($nodes, %opts) = @_;
+	my $min_term = $opts{min_term} // 0;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+
+	while (time() < $deadline)
+	{
+		my $by_term = count_leaders($nodes);
+		for my $term (keys %$by_term)
+		{
+			fail("at most one leader in term $term")
+			  if $by_term->{$term} > 1;
+		}
+
+		my ($leader, $term) = agreed_leader($nodes);
+		return ($leader, $term) if defined $leader && $term >= $min_term;
+		usleep(100_000);
+	}
+
+	my @report = map {
+		my $st = status($_);
+		$_->name . ': '
+		  . (defined $st
+			? join(' ', map { "$_=$st->{$_}" } @STATUS_COLUMNS)
+			: 'unreachable')
+	} @$nodes;
+	die "no agreed leader (min term $min_term) within "
+	  . "$PostgreSQL::Test::Utils::timeout_default s:\n  "
+	  . join("\n  ", @report) . "\n";
+}
+
+=pod
+
+=item wait_for_peers_connected($node, $count)
+
+Poll until $node's raft_peers view shows $count other members connected and
+heard from.  Returns true, or false on timeout.
+
+=cut
+
+sub wait_for_peers_connected
+{
+	my ($node, $count) = @_;
+	return $node->poll_query_until('postgres',
+		    "SELECT count(*) = $count FROM raft_ext.raft_peers "
+		  . "WHERE NOT is_self AND connected AND msgs_received > 0");
+}
+
+=pod
+
+=item kill9($node)
+
+Kill the node's postmaster with SIGKILL (PostgreSQL::Test::Cluster::kill9),
+remembering its pid for restart_killed.
+
+=cut
+
+sub kill9
+{
+	my ($node) = @_;
+	$node->{raft_killed_pid} = $node->{_pid};
+	$node->kill9;
+	return;
+}
+
+=pod
+
+=item restart_killed($node)
+
+Start a node killed by kill9 above.  The killed postmaster may linger for a
+moment (as a zombie until it is reaped, and its children until they notice
+its death), and a new postmaster refuses to start while it does; so this
+waits for the old pid to disappear and retries the start until it works.
+
+=cut
+
+sub restart_killed
+{
+	my ($node) = @_;
+	my $pid = $node->{raft_killed_pid};
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+
+	while (defined $pid && kill(0, $pid) && time() < $deadline)
+	{
+		usleep(50_000);
+	}
+	while (!$node->start(fail_ok => 1))
+	{
+		die "could not restart " . $node->name if time() >= $deadline;
+		usleep(100_000);
+	}
+	delete $node->{raft_killed_pid};
+	return;
+}
+
+=pod
+
+=back
+
+=cut
+
+1;
