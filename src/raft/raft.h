@@ -68,6 +68,12 @@ extern "C" {
 #define RAFT_MAX_ENTRY_DATA		(64 * 1024)
 /* Most entries carried by one AppendEntries message. */
 #define RAFT_MAX_ENTRIES_PER_MSG	64
+/*
+ * Most payload bytes one AppendEntries message carries (a message always
+ * carries at least one entry when it has any to send).  Keeps every encoded
+ * message well inside a receiver's queue (1 MB in the extension).
+ */
+#define RAFT_MAX_APPEND_BYTES	(256 * 1024)
 /* Longest cluster name carried in an envelope. */
 #define RAFT_MAX_CLUSTER_NAME	63
 

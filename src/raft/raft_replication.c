@@ -111,9 +111,18 @@ raft__send_append(raft_node *n, raft_progress *pr, bool resync)
 	if (next <= last)
 	{
 		raft_index	avail = last - next + 1;
+		size_t		bytes = 0;
 
-		count = avail > RAFT_MAX_ENTRIES_PER_MSG ?
-			RAFT_MAX_ENTRIES_PER_MSG : (uint32_t) avail;
+		if (avail > RAFT_MAX_ENTRIES_PER_MSG)
+			avail = RAFT_MAX_ENTRIES_PER_MSG;
+		/* by count and by bytes, but always at least one entry */
+		while (count < avail)
+		{
+			bytes += raft__entry_at(n, next + count)->len;
+			if (count > 0 && bytes > RAFT_MAX_APPEND_BYTES)
+				break;
+			count++;
+		}
 	}
 	m = raft__new_message(n, RAFT_MSG_APPEND, pr->id);
 	if (m == NULL)

@@ -558,6 +558,45 @@ test_max_entries_per_message(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * At most RAFT_MAX_APPEND_BYTES of payload per APPEND (so a batch always
+ * fits a receiver's queue), but never zero entries; all get there.
+ */
+static void
+test_max_bytes_per_message(void **state)
+{
+	h_net		net;
+	raft_index	idx = 0;
+	static uint8_t big[RAFT_MAX_ENTRY_DATA];
+
+	(void) state;
+	memset(big, 'x', sizeof(big));
+	h_init(&net, 3);
+	h_elect(&net, 1);
+	h_isolate(&net, 3);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(raft_propose(h_node(&net, 1), RAFT_ENTRY_NORMAL, big,
+									  sizeof(big), &idx), RAFT_OK);
+	h_deliver(&net);
+	h_heal(&net);
+	h_tick(&net, 0, H_HB);
+	h_flush(&net);
+	for (size_t i = 0; i < net.nq; i++)
+	{
+		size_t		bytes = 0;
+
+		for (uint32_t e = 0; e < net.q[i].m.n_entries; e++)
+			bytes += net.q[i].m.entries[e].len;
+		assert_true(bytes <= RAFT_MAX_APPEND_BYTES);
+	}
+	assert_int_equal(h_find(&net, RAFT_MSG_APPEND, 1, 3)->n_entries,
+					 RAFT_MAX_APPEND_BYTES / RAFT_MAX_ENTRY_DATA);
+	h_run(&net, 20 * H_HB, 1);
+	assert_int_equal(raft_last_index(h_node(&net, 3)), idx);
+	assert_true(h_logs_match(&net, 1, 3, idx));
+	h_destroy(&net);
+}
+
 /* A lost APPEND is resent at the next heartbeat. */
 static void
 test_heartbeat_resends_lost_entries(void **state)
@@ -756,6 +795,7 @@ main(void)
 		cmocka_unit_test(test_leader_only_commits_log_from_current_term),
 		cmocka_unit_test(test_figure8_old_term_entry_not_committed),
 		cmocka_unit_test(test_max_entries_per_message),
+		cmocka_unit_test(test_max_bytes_per_message),
 		cmocka_unit_test(test_heartbeat_resends_lost_entries),
 		cmocka_unit_test(test_reject_hint_fast_backtracking),
 		cmocka_unit_test(test_append_conflicting_with_commit_dropped),
