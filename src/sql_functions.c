@@ -175,6 +175,11 @@ report_refusal(const char *what, raft_id target, int rc, const char *message)
 			code = ERRCODE_INVALID_PARAMETER_VALUE;
 			msg = psprintf("%s refused the request", what);
 			break;
+		case RAFT_EUNREACHABLE:
+			code = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+			msg = psprintf("node %u is not responding to the leader",
+						   (unsigned) target);
+			break;
 		default:
 			code = ERRCODE_INTERNAL_ERROR;
 			msg = psprintf("%s failed: %s", what, raft_strerror(rc));

@@ -279,25 +279,6 @@ worker_drain_inbox(raft_time now)
 	}
 }
 
-/*
- * Whether a leader heard from peer 'id' within the election timeout.  A
- * non-leader answers true: the engine refuses the command anyway, with the
- * message that says why.
- */
-static bool
-worker_peer_responsive(raft_id id, raft_time now)
-{
-	raft_peer_progress progress;
-
-	if (raft_get_role(worker.node) != RAFT_LEADER ||
-		id == (raft_id) raft_node_id)
-		return true;
-	if (!raft_get_progress(worker.node, id, &progress))
-		return true;			/* not a member: the engine says so */
-	return progress.last_contact != 0 &&
-		now - progress.last_contact <= worker.election_timeout;
-}
-
 /* Carry out one command from a SQL backend and report its outcome. */
 static void
 worker_run_command(const RaftCommand *cmd, uint64 seq, raft_time now)
@@ -311,23 +292,14 @@ worker_run_command(const RaftCommand *cmd, uint64 seq, raft_time now)
 	switch (cmd->kind)
 	{
 		case RAFT_CMD_TRANSFER:
-			if (!worker_peer_responsive(cmd->target, now))
-			{
-				/*
-				 * The engine would bring the target up to date and send it
-				 * TIMEOUT_NOW; with nobody there to campaign, the leader
-				 * would give up its term for nothing.  Refuse instead.
-				 */
-				snprintf(message, sizeof(message),
-						 "leadership transfer to node %u refused: node %u is not responding (no answer within the election timeout of %d ms)",
-						 cmd->target, cmd->target, worker.election_timeout);
-				raft_command_finish(seq, RAFT_EINVAL, message);
-				return;
-			}
 			rc = raft_transfer_leadership(worker.node, cmd->target, now);
 			if (rc == RAFT_OK)
 				snprintf(message, sizeof(message),
 						 "leadership transfer to node %u started", cmd->target);
+			else if (rc == RAFT_EUNREACHABLE)
+				snprintf(message, sizeof(message),
+						 "leadership transfer to node %u refused: node %u is not responding (no answer within the election timeout of %d ms)",
+						 cmd->target, cmd->target, worker.election_timeout);
 			break;
 		case RAFT_CMD_ADD_NODE:
 			change.op = RAFT_CHANGE_ADD_VOTER;
@@ -357,7 +329,7 @@ worker_run_command(const RaftCommand *cmd, uint64 seq, raft_time now)
 		snprintf(message, sizeof(message),
 				 "node %u is not the leader (the leader is node %u)",
 				 (unsigned) raft_node_id, raft_get_leader(worker.node));
-	else if (rc != RAFT_OK)
+	else if (rc != RAFT_OK && rc != RAFT_EUNREACHABLE)
 		snprintf(message, sizeof(message), "%s", raft_strerror(rc));
 	raft_command_finish(seq, rc, message);
 	worker.force_publish = true;
