@@ -32,7 +32,7 @@ char	   *raft_peers = NULL;
 char	   *raft_cluster_name = NULL;
 int			raft_heartbeat_interval = 100;
 int			raft_election_timeout = 1000;
-int			raft_election_spread = 1000;
+int			raft_election_spread = 500;
 int			raft_lease_drift_margin = 100;
 char	   *raft_state_directory = NULL;
 bool		raft_fault_injection = false;
@@ -362,7 +362,7 @@ raft_define_settings(void)
 							"Width of the random range added to the election timeout.",
 							"Election timeouts are drawn from [election_timeout, election_timeout + spread).",
 							&raft_election_spread,
-							1000, 0, 60000,
+							500, 0, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

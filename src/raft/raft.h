@@ -281,7 +281,7 @@ typedef struct raft_options
 	void	   *alloc_ctx;
 } raft_options;
 
-/* Fill in the defaults: heartbeat 100, ET 1000, spread 1000, margin 100... */
+/* Fill in the defaults: heartbeat 100, ET 1000, spread 500, margin 100, PreVote and CheckQuorum on, no position check. */
 extern void raft_options_init(raft_options *options, raft_id id);
 
 /* Check options; on failure return RAFT_EINVAL and point *why at a reason. */

@@ -71,7 +71,7 @@ test_options_defaults_and_validation(void **state)
 	assert_int_equal(o.id, 7);
 	assert_int_equal(o.heartbeat_interval, 100);
 	assert_int_equal(o.election_timeout, 1000);
-	assert_int_equal(o.election_spread, 1000);
+	assert_int_equal(o.election_spread, 500);
 	assert_int_equal(o.lease_drift_margin, 100);
 	assert_int_equal(raft_options_validate(&o, &why), RAFT_OK);
 
