@@ -9,6 +9,7 @@ packages=(
     postgresql-server-dev-15
     libpq-dev
     libipc-run-perl
+    libdbd-pg-perl
     libcmocka-dev
     clang
     libclang-rt-14-dev

@@ -180,3 +180,52 @@ GRANT EXECUTE ON FUNCTION raft_ext.leader_id() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION raft_ext.fencing_token() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION raft_ext.wait_for_leader(interval) TO PUBLIC;
 GRANT SELECT ON raft_ext.raft_status, raft_ext.raft_peers TO PUBLIC;
+
+---------------------------------------------------------------------------
+-- Fault injection (tests only)
+---------------------------------------------------------------------------
+
+-- Every function below raises an error unless raft_ext.fault_injection is
+-- on; a test cluster turns it on in postgresql.conf, so that the worker acts
+-- on the faults too.  None of them is executable by PUBLIC.
+
+CREATE FUNCTION raft_ext.fault_drop(to_nodes int[] DEFAULT '{}',
+									from_nodes int[] DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'raft_ext_fault_drop'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION raft_ext.fault_drop(int[], int[]) IS
+'Tests only: drop this node''s messages to to_nodes and from from_nodes';
+
+CREATE FUNCTION raft_ext.fault_clear()
+RETURNS void
+AS 'MODULE_PATHNAME', 'raft_ext_fault_clear'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION raft_ext.fault_clear() IS
+'Tests only: stop dropping messages and disarm the failpoint';
+
+CREATE FUNCTION raft_ext.fault_failpoint(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'raft_ext_fault_failpoint'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION raft_ext.fault_failpoint(text) IS
+'Tests only: arm a failpoint by name (''none'' disarms)';
+
+CREATE FUNCTION raft_ext.fault_state(
+	OUT drop_to int[],
+	OUT drop_from int[],
+	OUT failpoint text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'raft_ext_fault_state'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION raft_ext.fault_state() IS
+'Tests only: the message drop masks and the armed failpoint';
+
+REVOKE EXECUTE ON FUNCTION raft_ext.fault_drop(int[], int[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION raft_ext.fault_clear() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION raft_ext.fault_failpoint(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION raft_ext.fault_state() FROM PUBLIC;

@@ -1,0 +1,47 @@
+-- Fault injection: refused while raft_ext.fault_injection is off (the
+-- regress configuration leaves it off), argument checks once a superuser
+-- turns it on for the session, and no EXECUTE for PUBLIC.
+
+SHOW raft_ext.fault_injection;
+SELECT raft_ext.fault_drop('{2}', '{3}');
+SELECT raft_ext.fault_clear();
+SELECT raft_ext.fault_failpoint('none');
+SELECT * FROM raft_ext.fault_state();
+
+-- Turned on for this session only: the worker keeps its own setting (off),
+-- so nothing below changes how this node runs Raft.
+SET raft_ext.fault_injection = on;
+SELECT * FROM raft_ext.fault_state();
+SELECT raft_ext.fault_drop('{2,3}', '{64}');
+SELECT * FROM raft_ext.fault_state();
+SELECT raft_ext.fault_drop(to_nodes => '{1}');
+SELECT * FROM raft_ext.fault_state();
+SELECT raft_ext.fault_drop(NULL, NULL);
+SELECT * FROM raft_ext.fault_state();
+SELECT raft_ext.fault_drop('{0}', '{}');
+SELECT raft_ext.fault_drop('{}', '{65}');
+SELECT raft_ext.fault_drop('{1,NULL}', '{}');
+SELECT raft_ext.fault_drop('{{1},{2}}', '{}');
+SELECT raft_ext.fault_failpoint('crash-after-vote-persist');
+SELECT failpoint FROM raft_ext.fault_state();
+SELECT raft_ext.fault_failpoint('crash-mid-state-write');
+SELECT failpoint FROM raft_ext.fault_state();
+SELECT raft_ext.fault_failpoint('no-such-failpoint');
+SELECT raft_ext.fault_failpoint(NULL);
+SELECT raft_ext.fault_drop('{2}', '{2}');
+SELECT raft_ext.fault_clear();
+SELECT * FROM raft_ext.fault_state();
+
+-- Not for PUBLIC, even with the switch on.
+CREATE ROLE regress_raft_faults;
+SET ROLE regress_raft_faults;
+SELECT raft_ext.fault_drop('{2}', '{}');
+SELECT raft_ext.fault_clear();
+SELECT raft_ext.fault_failpoint('none');
+SELECT * FROM raft_ext.fault_state();
+SET raft_ext.fault_injection = off;
+RESET ROLE;
+DROP ROLE regress_raft_faults;
+
+RESET raft_ext.fault_injection;
+SELECT raft_ext.fault_clear();

@@ -1,0 +1,39 @@
+/*
+ * faults.h
+ *	  Fault injection for tests: the failpoints a test can arm through
+ *	  raft_ext.fault_failpoint(), and how their names map to numbers.
+ *
+ * The armed failpoint lives in raft_shared->fault_failpoint (raft_ext.h) as
+ * one of the RaftFailpoint values below; 0 always means none armed.  The
+ * worker and the storage code act on it only while raft_ext.fault_injection
+ * is on, so a production instance pays one bool test.  Message loss between
+ * nodes is injected with the fault_drop_to / fault_drop_from masks beside it.
+ */
+#ifndef RAFT_FAULTS_H
+#define RAFT_FAULTS_H
+
+/*
+ * Failpoints.  The numbers are stored in shared memory only, never on disk,
+ * so they may be renumbered freely; append new ones before
+ * RAFT_FAILPOINT_COUNT and give them a name in raft_failpoint_names.
+ */
+typedef enum RaftFailpoint
+{
+	RAFT_FAILPOINT_NONE = 0,
+	/* The worker exits right after the term and vote are durable. */
+	RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST,
+	/* The worker exits halfway through writing the state file. */
+	RAFT_FAILPOINT_CRASH_MID_STATE_WRITE,
+	RAFT_FAILPOINT_COUNT
+} RaftFailpoint;
+
+/* Names as SQL sees them, indexed by RaftFailpoint. */
+extern const char *const raft_failpoint_names[RAFT_FAILPOINT_COUNT];
+
+/* The failpoint called name, or -1 if there is none. */
+extern int	raft_failpoint_from_name(const char *name);
+
+/* Highest node id the drop masks can name (one bit per node). */
+#define RAFT_FAULT_MAX_NODE		64
+
+#endif							/* RAFT_FAULTS_H */

@@ -1,0 +1,96 @@
+
+# Copyright: the raft_ext authors.
+
+# SIGSTOP of the leader (its postmaster and every child, the raft worker
+# among them) for three election timeouts, four times, with pgbench load on
+# the leader.  The others elect a new leader while it is frozen; on SIGCONT the
+# old leader steps down at its first contact with the new term, and it is
+# never seen holding the lease after its lease horizon: from the checker's
+# samples, every sample of the old leader taken after SIGCONT in its old
+# term shows has_lease = false.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use RaftFaults;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $started = time();
+my $et = RaftFaults::election_timeout();
+my @nodes = RaftFaults::create_cluster(3);
+my $checker = RaftChecker->start(\@nodes);
+my $faults = RaftFaults->new(\@nodes);
+
+my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my @pauses;
+for my $round (1 .. 4)
+{
+	my $load = $faults->start_load($leader, seconds => 30);
+	RaftFaults::hold(1, 'pgbench load before the pause');
+	my @others = grep { $_ != $leader } @nodes;
+
+	$faults->pause($leader);
+	my $paused_at = time();
+	my ($new_leader, $new_term) =
+	  RaftTest::wait_for_leader(\@others, min_term => $term + 1);
+	cmp_ok($new_term, '>', $term,
+		"round $round: the others elect " . $new_leader->name . " in term $new_term");
+	my $left = 3 * $et - (time() - $paused_at);
+	RaftFaults::hold($left, 'leader frozen for 3 x ET') if $left > 0;
+
+	my $resumed_at = time();
+	$faults->resume($leader);
+	my $st = RaftFaults::poll_until(
+		sub {
+			my $s = RaftFaults::status($leader);
+			return $s && $s->{role} ne 'leader' && $s->{term} >= $new_term ? $s : undef;
+		},
+		'the old leader to step down');
+	ok($st, "round $round: the old leader steps down after SIGCONT");
+	note(sprintf('round %d: stepped down %.2f s after SIGCONT', $round,
+			time() - $resumed_at));
+	$faults->stop_load($load);
+
+	push @pauses, [ RaftTest::raft_id($leader), $term, $resumed_at, $paused_at ];
+	($leader, $term) = RaftTest::wait_for_leader(\@nodes, min_term => $new_term);
+}
+
+$checker->stop_and_check('102_leader_pause');
+
+# The old leader after SIGCONT, in its old term: never with the lease.
+for my $p (@pauses)
+{
+	my ($id, $old_term, $resumed_at, $paused_at) = @$p;
+
+	# A frozen node does not stall the sampling of the others: each of them
+	# answered in at least half of the 20 ms rounds of the pause.
+	my $rounds = ($resumed_at - $paused_at) / 0.020;
+	for my $other (grep { RaftTest::raft_id($_) != $id } @nodes)
+	{
+		my $n = grep {
+			$_->{clock} >= $paused_at * 1000 && $_->{clock} < $resumed_at * 1000
+		} $checker->samples(RaftTest::raft_id($other));
+		cmp_ok($n, '>=', $rounds / 2,
+			sprintf('while node %d was frozen, %s was sampled %d times in %.0f rounds',
+				$id, $other->name, $n, $rounds));
+	}
+
+	my @after = grep { $_->{clock} >= $resumed_at * 1000 && $_->{term} == $old_term }
+	  $checker->samples($id);
+	my @leased = grep { $_->{has_lease} } @after;
+	is(scalar @leased, 0,
+		"node $id holds no lease in term $old_term after SIGCONT ("
+		  . scalar(@after) . ' samples in that term)');
+}
+cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
+note(sprintf('runtime %.1f s', time() - $started));
+$_->stop for @nodes;
+done_testing();

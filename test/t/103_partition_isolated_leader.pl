@@ -1,0 +1,75 @@
+
+# Copyright: the raft_ext authors.
+
+# The leader is cut off from both followers (raft_ext.fault_drop, both
+# directions), four times, with pgbench load on it.  The majority elects a
+# new leader in a higher term; the isolated leader steps down on its own
+# (CheckQuorum) within a few election timeouts, and, thanks to PreVote,
+# does not raise its term while it is alone.  After the partition heals
+# there is one leader and the term grows by at most one.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use RaftFaults;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $started = time();
+my $et = RaftFaults::election_timeout();
+my @nodes = RaftFaults::create_cluster(3);
+my $checker = RaftChecker->start(\@nodes);
+my $faults = RaftFaults->new(\@nodes);
+
+my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+for my $round (1 .. 4)
+{
+	my $load = $faults->start_load($leader, seconds => 30);
+	RaftFaults::hold(0.5, 'pgbench load before the partition');
+	my @others = grep { $_ != $leader } @nodes;
+
+	$faults->isolate($leader);
+	my $cut_at = time();
+	my ($new_leader, $new_term) =
+	  RaftTest::wait_for_leader(\@others, min_term => $term + 1);
+	cmp_ok($new_term, '>', $term, "round $round: the majority elects "
+		  . $new_leader->name . " in term $new_term");
+
+	my $st = RaftFaults::poll_until(
+		sub {
+			my $s = RaftFaults::status($leader);
+			return $s && $s->{role} ne 'leader' ? $s : undef;
+		},
+		'the isolated leader to step down', 10 * $et);
+	my $took = time() - $cut_at;
+	ok($st, "round $round: the isolated leader steps down");
+	note(sprintf('round %d: stepped down %.2f s after the cut (ET %.2f s)',
+			$round, $took, $et));
+	cmp_ok($took, '<', 10 * $et, "round $round: it steps down within 10 x ET");
+	$faults->stop_load($load);
+
+	# Alone, it cannot pass PreVote: its term stays where it was.
+	RaftFaults::hold($et, 'isolated node alone for one more ET');
+	$st = RaftFaults::status($leader);
+	is($st->{term}, $term, "round $round: the isolated node stays in term $term");
+
+	$faults->heal;
+	my ($final, $final_term) =
+	  RaftTest::wait_for_leader(\@nodes, min_term => $new_term);
+	cmp_ok($final_term - $new_term, '<=', 1,
+		"round $round: after healing the term is $final_term (was $new_term)");
+	($leader, $term) = ($final, $final_term);
+}
+
+$checker->stop_and_check('103_partition_isolated_leader');
+cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
+note(sprintf('runtime %.1f s', time() - $started));
+$_->stop for @nodes;
+done_testing();

@@ -1,0 +1,102 @@
+
+# Copyright: the raft_ext authors.
+
+# Summary of the fault-tolerance suite: adds up what every scenario that ran
+# before this file in the same run recorded (RaftChecker::record_counts:
+# samples, faults, breaches) and checks that the run injected at least 50
+# faults and that the invariant checker found no breach.  It also proves the
+# checker can see breaches at all: RaftChecker::self_test feeds it synthetic
+# histories with known breaches (two leaders in a term, a term going back,
+# two votes in a term, overlapping leases, ...), and samples two independent
+# one-node clusters as if they were one, which must show breaches.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use Test::More;
+
+# The checker detects what it should, and nothing else.
+for my $case (RaftChecker::self_test())
+{
+	my ($name, $want, $got, $breaches) = @$case;
+	is($got, $want, "checker self-test: $name ($want breach"
+		  . ($want == 1 ? '' : 'es') . ')')
+	  or diag(join("\n", @$breaches));
+}
+
+# The same, end to end on live nodes: two independent one-node clusters
+# each elect themselves in term 1 and hold a lease.  Sampled as if they were
+# one cluster, that must show as two leaders in one term and overlapping
+# leases.  (Not recorded in the run's totals.)
+my @pair;
+for my $id (1, 2)
+{
+	my $node = PostgreSQL::Test::Cluster->new("solo$id");
+	$node->init;
+	$node->{raft_id} = $id;
+	my %t = %RaftTest::DEFAULT_TIMING;
+	$node->append_conf('postgresql.conf',
+		    "shared_preload_libraries = 'raft_ext'\n"
+		  . "raft_ext.node_id = $id\n"
+		  . "raft_ext.peers = '$id:" . RaftTest::conninfo($node) . "'\n"
+		  . join('', map { "raft_ext.$_ = '$t{$_}'\n" } sort keys %t));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
+	push @pair, $node;
+}
+my $control = RaftChecker->start(\@pair);
+for my $node (@pair)
+{
+	$node->poll_query_until('postgres',
+		'SELECT has_lease FROM raft_ext.raft_status')
+	  or die $node->name . ' never got its lease';
+}
+# Let both be sampled with their leases for a few rounds.
+$pair[$_]->poll_query_until('postgres',
+	q{SELECT now() - pg_postmaster_start_time() > '1s'}) for 0, 1;
+my $r = $control->stop;
+note("live control: $_") for @{ $r->{breaches} };
+ok((grep { /^term \d+ has two leaders/ } @{ $r->{breaches} }),
+	'live control: the checker sees two leaders in one term');
+ok((grep { /^leases overlap/ } @{ $r->{breaches} }),
+	'live control: the checker sees two overlapping leases');
+$_->stop for @pair;
+
+# Totals of the run.
+my $dir = RaftChecker::counts_dir();
+my %total = (samples => 0, faults => 0, breaches => 0);
+my @files = sort glob("$dir/*.txt");
+for my $file (@files)
+{
+	my %t = (samples => 0, faults => 0, breaches => 0);
+	for my $line (split /\n/, slurp_file($file))
+	{
+		$t{$1} += $2 while $line =~ /(\w+)=(\d+)/g;
+	}
+	my ($name) = $file =~ m{([^/]+)\.txt$};
+	note(sprintf('%-40s %7d samples %4d faults %3d breaches',
+			$name, $t{samples}, $t{faults}, $t{breaches}));
+	$total{$_} += $t{$_} for keys %t;
+}
+print "# fault summary: $total{faults} faults, $total{samples} samples, "
+  . "$total{breaches} breaches in " . scalar(@files) . " scenarios\n";
+
+SKIP:
+{
+	# Run alone or with a few files (PROVE_TESTS=...), the thresholds of a
+	# whole run do not apply.
+	skip 'fewer than 8 fault scenarios ran before this one', 3
+	  if @files < 8;
+	cmp_ok($total{faults}, '>=', 50, "the run injected $total{faults} faults (>= 50)");
+	cmp_ok($total{samples}, '>', 0, "the checker took $total{samples} samples");
+	is($total{breaches}, 0, 'no invariant breach in the whole run');
+}
+
+done_testing();
