@@ -36,8 +36,11 @@
 
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
+#include "storage/ipc.h"
 #include "utils/memutils.h"
 
+#include "faults.h"
+#include "raft_ext.h"
 #include "storage.h"
 #include "storage_internal.h"
 
@@ -235,6 +238,39 @@ read_state_file(RaftStorage *storage, const char *path, raft_hard_state *hs,
 	return true;
 }
 
+/*
+ * FAULT INJECTION (tests only; raft_ext.fault_injection): the failpoint
+ * crash-mid-state-write.  If it is armed, disarm it (shared memory outlives
+ * the worker, which would otherwise die again at every restart), write the
+ * first half of the record to the temporary file, make that half durable,
+ * and exit the worker: the second half and the rename never happen, as in
+ * a crash in the middle of a write.  proc_exit(1) makes the postmaster
+ * restart the worker alone (see test/t/111_crash_mid_state_write.pl).
+ */
+static void
+failpoint_crash_mid_write(int fd, const uint8 *buf, const char *tmppath,
+						  const raft_hard_state *hs)
+{
+	bool		armed;
+	ssize_t		written;
+
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	armed = raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE;
+	if (armed)
+		raft_shared->fault_failpoint = RAFT_FAILPOINT_NONE;
+	LWLockRelease(raft_shared->lock);
+	if (!armed)
+		return;
+
+	written = pg_pwrite(fd, buf, RAFT_STATE_SIZE / 2, 0);
+	(void) pg_fsync(fd);
+	ereport(LOG,
+			(errmsg("raft_ext: failpoint crash-mid-state-write: wrote %d of %d bytes of \"%s\" (term %llu, vote %u); exiting before the rename",
+					(int) written, RAFT_STATE_SIZE, tmppath,
+					(unsigned long long) hs->term, (unsigned) hs->voted_for)));
+	proc_exit(1);
+}
+
 /* Write the hard state durably: temp file, fsync, durable_rename. */
 void
 raft_storage_save_hard_state(RaftStorage *storage,
@@ -253,6 +289,11 @@ raft_storage_save_hard_state(RaftStorage *storage,
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", tmppath)));
+
+	/* Tests only, one bool test otherwise: see failpoint_crash_mid_write. */
+	if (raft_fault_injection &&
+		raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE)
+		failpoint_crash_mid_write(fd, buf, tmppath, hard_state);
 
 	errno = 0;
 	written = pg_pwrite(fd, buf, RAFT_STATE_SIZE, 0);

@@ -1,0 +1,196 @@
+# Copyright: the raft_ext authors.
+
+# Peers whose host accepts TCP connections but never answers must not slow
+# the others down: the worker's loop never blocks on a connection.
+#
+# Five members: four real instances and, as member 5, a listener (a child
+# of this script) that accepts every connection and never reads from it or
+# writes to it: libpq's startup packet goes unanswered forever.
+#  1. The four real nodes elect a leader; for a few seconds it keeps its
+#     lease without a gap, keeps sending to every healthy follower, and the
+#     followers keep hearing from it, while member 5 is stuck.
+#  2. A follower's postmaster and all its children are stopped (SIGSTOP): its
+#     socket still accepts connections (the kernel completes them) and the
+#     leader's query already sent to it is never answered.  Same
+#     expectations, for the three healthy nodes.  Then it is resumed and
+#     catches up.
+# The invariant checker samples every node for the whole test and must stay
+# clean.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use IO::Socket::INET;
+use POSIX ();
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use RaftFaults;
+use Test::More;
+use Time::HiRes qw(usleep time);
+
+my $started = time();
+
+# The silent member: accept, hold the socket, never read or write.
+my $listener = IO::Socket::INET->new(
+	LocalAddr => '127.0.0.1',
+	LocalPort => 0,
+	Listen => 64,
+	ReuseAddr => 1,
+	Proto => 'tcp') or die "could not listen: $!";
+my $silent_port = $listener->sockport;
+my $silent_pid = fork();
+die "fork: $!" unless defined $silent_pid;
+if ($silent_pid == 0)
+{
+	my @held;
+	while (my $conn = $listener->accept)
+	{
+		push @held, $conn;
+	}
+	POSIX::_exit(0);    # never run the parent's END blocks
+}
+close $listener;
+# Never leave the child behind, even if the test dies.
+my $parent_pid = $$;
+END { kill 'KILL', $silent_pid if $silent_pid && $$ == $parent_pid; }
+
+my $silent = "5:host=127.0.0.1 port=$silent_port dbname=postgres";
+my @nodes = RaftTest::create_cluster(4, start => 0);
+my $peers = RaftTest::peers_value(@nodes) . ";$silent";
+for my $node (@nodes)
+{
+	$node->append_conf('postgresql.conf', "raft_ext.peers = '$peers'\n");
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
+}
+my $checker = RaftChecker->start(\@nodes);
+my $faults = RaftFaults->new(\@nodes);
+# The silent member is this scenario's first fault.
+$faults->_fault("member 5: 127.0.0.1 port $silent_port accepts and never answers");
+# If the test dies while a node is stopped, let it go on so that the
+# teardown can shut it down.
+END { kill 'CONT', map { @$_ } values %{ $faults->{paused} // {} } if $faults; }
+
+# One row of a query as a list ('' for NULL).
+sub row
+{
+	my ($node, $sql) = @_;
+	return split /\|/, $node->safe_psql('postgres', $sql), -1;
+}
+
+# msgs_sent per peer id, as $leader sees them.
+sub msgs_sent
+{
+	my ($leader) = @_;
+	my %sent;
+	for my $line (
+		split /\n/,
+		$leader->safe_psql(
+			'postgres',
+			'SELECT peer_id, msgs_sent FROM raft_ext.raft_peers WHERE NOT is_self'
+		))
+	{
+		my ($id, $n) = split /\|/, $line;
+		$sent{$id} = $n;
+	}
+	return \%sent;
+}
+
+# For $seconds, sample the leader every 50 ms: it must lead in $term with
+# an unexpired lease at every sample, and each follower in @$healthy must
+# hear from it within an election timeout.  Every half second, msgs_sent to
+# each healthy follower must have grown.  Returns the number of failures.
+sub steady
+{
+	my ($leader, $term, $healthy, $seconds) = @_;
+	my $failures = 0;
+	my $end = time() + $seconds;
+	my $window_end = time() + 0.5;
+	my $before = msgs_sent($leader);
+
+	while (time() < $end)
+	{
+		my ($role, $t, $lease) = row($leader,
+			'SELECT role, term, has_lease FROM raft_ext.raft_status');
+		if ($role ne 'leader' || $t != $term || $lease ne 't')
+		{
+			diag("leader sample: role=$role term=$t has_lease=$lease");
+			$failures++;
+		}
+		for my $f (@$healthy)
+		{
+			my ($fresh) = row($f,
+				q{SELECT coalesce(last_contact < interval '500ms', false)
+				  FROM raft_ext.raft_status});
+			if ($fresh ne 't')
+			{
+				diag($f->name . ' has not heard from the leader lately');
+				$failures++;
+			}
+		}
+		if (time() >= $window_end)
+		{
+			my $now = msgs_sent($leader);
+			for my $f (@$healthy)
+			{
+				my $id = RaftTest::raft_id($f);
+				next if $now->{$id} > $before->{$id};
+				diag("no message sent to node $id in half a second");
+				$failures++;
+			}
+			$before = $now;
+			$window_end = time() + 0.5;
+		}
+		usleep(50_000);
+	}
+	return $failures;
+}
+
+# 1. Member 5 never answers.
+my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+note('leader: ' . $leader->name . " in term $term");
+my @followers = grep { $_ != $leader } @nodes;
+is(steady($leader, $term, \@followers, 3), 0,
+	'the leader keeps its lease and heartbeats while member 5 is silent');
+my ($connected, $sent) = row($leader,
+	'SELECT connected, msgs_sent FROM raft_ext.raft_peers WHERE peer_id = 5');
+is($connected, 'f', 'the leader never gets a working connection to member 5');
+note("messages queued or sent towards member 5: $sent");
+
+# 2. A follower stops answering too (SIGSTOP of its whole instance).
+my $stopped = $followers[0];
+my @healthy = @followers[ 1 .. $#followers ];
+$faults->pause($stopped);
+is(steady($leader, $term, \@healthy, 3), 0,
+	'the leader keeps its lease and heartbeats while a follower is stopped');
+my @live = ($leader, @healthy);
+my ($still, $still_term) = RaftTest::wait_for_leader(\@live);
+is($still->name, $leader->name, 'the leader never changed');
+is($still_term, $term, 'nor did the term');
+
+# Commands are served promptly: the leader hands over to a healthy follower.
+$leader->safe_psql('postgres',
+	'SELECT raft_ext.transfer_leadership(' . RaftTest::raft_id($healthy[0]) . ')');
+my ($new_leader, $new_term) =
+  RaftTest::wait_for_leader(\@live, min_term => $term + 1);
+is($new_leader->name, $healthy[0]->name,
+	'leadership transfer works while two members are unresponsive');
+
+# The stopped follower resumes and catches up.
+$faults->resume($stopped);
+my ($final, $final_term) =
+  RaftTest::wait_for_leader(\@nodes, min_term => $new_term);
+is(RaftTest::status($stopped)->{role}, 'follower', 'the resumed node follows');
+
+$checker->stop_and_check;
+cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
+note(sprintf('runtime %.1f s', time() - $started));
+kill 'KILL', $silent_pid;
+waitpid($silent_pid, 0);
+$_->stop for @nodes;
+done_testing();

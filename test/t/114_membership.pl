@@ -1,0 +1,129 @@
+# Copyright: the raft_ext authors.
+
+# Membership changes while the cluster keeps a leader:
+#  1. a fourth instance, configured with raft_ext.peers naming all four, is
+#     added with raft_ext.add_node on the leader; it catches up and follows;
+#  2. one of the original followers is removed with raft_ext.remove_node and
+#     stopped for good;
+#  3. all the remaining nodes restart: the membership they rebuild from their
+#     logs is the new one (raft_peers shows it), although the raft_ext.peers
+#     of the three original nodes still names the old one.
+# The invariant checker samples every node for the whole test and must stay
+# clean.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use RaftFaults;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $started = time();
+my @nodes = RaftTest::create_cluster(3);
+
+# The fourth instance: same settings, its own id, peers naming all four.
+my $node4 = PostgreSQL::Test::Cluster->new('node4');
+$node4->init;
+$node4->{raft_id} = 4;
+my $peers4 = RaftTest::peers_value(@nodes, $node4);
+my %timing = %RaftTest::DEFAULT_TIMING;
+$node4->append_conf(
+	'postgresql.conf',
+	"shared_preload_libraries = 'raft_ext'\n"
+	  . "log_statement = 'ddl'\n"
+	  . "raft_ext.node_id = 4\n"
+	  . "raft_ext.peers = '$peers4'\n"
+	  # as RaftTest does: separate initdb's have unrelated WAL positions
+	  . "raft_ext.max_lag_on_failover = -1\n"
+	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
+
+my $checker = RaftChecker->start([ @nodes, $node4 ]);
+my $faults = RaftFaults->new([ @nodes, $node4 ]);
+
+# Members as $node sees them: "id,id,..." in id order.
+sub members
+{
+	my ($node) = @_;
+	return scalar $node->safe_psql('postgres',
+		q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+		  FROM raft_ext.raft_peers});
+}
+
+# Poll until every node of @$set reports the membership $want.
+sub wait_members
+{
+	my ($set, $want) = @_;
+	for my $node (@$set)
+	{
+		$node->poll_query_until(
+			'postgres',
+			q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+			  FROM raft_ext.raft_peers},
+			$want)
+		  or return 0;
+	}
+	return 1;
+}
+
+my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+note('leader: ' . $leader->name . " in term $term");
+
+# 1. Add node 4.  Until it is added, its elections must not disturb anyone.
+$node4->start;
+$node4->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
+$leader->safe_psql('postgres',
+	q{SELECT raft_ext.add_node(4, '} . RaftTest::conninfo($node4) . q{')});
+pass('add_node(4) accepted by the leader');
+
+ok(wait_members([ @nodes, $node4 ], '1,2,3,4'),
+	'every node, node 4 included, sees members 1,2,3,4');
+my @four = (@nodes, $node4);
+my ($leader2, $term2) = RaftTest::wait_for_leader(\@four);
+is(RaftTest::status($node4)->{role}, 'follower', 'node 4 follows');
+my $leader_commit = $leader2->safe_psql('postgres',
+	'SELECT commit_index FROM raft_ext.raft_status');
+ok( $node4->poll_query_until(
+		'postgres',
+		"SELECT last_log_index >= $leader_commit AND commit_index >= $leader_commit
+		 FROM raft_ext.raft_status"),
+	'node 4 caught up with the leader\'s log');
+is( $leader2->safe_psql(
+		'postgres', 'SELECT voter FROM raft_ext.raft_peers WHERE peer_id = 4'),
+	't', 'node 4 is a voter');
+
+# 2. Remove a follower other than node 4, then stop it for good.
+($leader, $term) = RaftTest::wait_for_leader(\@four);
+my ($gone) = grep { $_ != $leader && $_ != $node4 } @nodes;
+my $gone_id = RaftTest::raft_id($gone);
+$leader->safe_psql('postgres', "SELECT raft_ext.remove_node($gone_id)");
+pass("remove_node($gone_id) accepted by the leader");
+my @remaining = grep { $_ != $gone } @four;
+my $want = join ',', sort { $a <=> $b } map { RaftTest::raft_id($_) } @remaining;
+ok(wait_members(\@remaining, $want), "the remaining nodes see members $want");
+my ($leader3, $term3) = RaftTest::wait_for_leader(\@remaining);
+note('leader after removal: ' . $leader3->name . " in term $term3");
+$checker->forget($gone);
+$gone->stop;                    # it left the cluster: not a fault
+
+# 3. Stop every remaining node, then start them all again: the membership
+# comes from the log alone.
+$faults->stop($_) for @remaining;
+$faults->start($_) for @remaining;
+my ($leader4, $term4) =
+  RaftTest::wait_for_leader(\@remaining, min_term => $term3);
+ok(defined $leader4, 'the three remaining nodes elect a leader after restart');
+is(members($_), $want, $_->name . " sees members $want after restart")
+  for @remaining;
+
+$checker->stop_and_check;
+cmp_ok($faults->count, '>=', 3, 'faults injected: ' . $faults->count);
+note(sprintf('runtime %.1f s', time() - $started));
+$_->stop for @remaining;
+done_testing();
