@@ -61,6 +61,20 @@ Faults injected so far by every RaftFaults object of this process.
 
 sub total { return $total; }
 
+# Every process group still SIGSTOPped, so that a test that dies mid-pause
+# does not leave stopped servers behind (teardown would wait on them).
+my %all_paused;
+
+END
+{
+	for my $pids (values %all_paused)
+	{
+		my ($pm, @kids) = @$pids;
+		kill 'CONT', @kids if @kids;
+		kill 'CONT', $pm;
+	}
+}
+
 =pod
 
 =item RaftFaults::create_cluster($n, %opts)
@@ -239,8 +253,16 @@ Faults injected through this object.
 
 sub count { return $_[0]{count}; }
 
-# Count one fault and say what it was.
-sub _fault
+=pod
+
+=item $faults->record_fault($what)
+
+Count one fault injected by the test itself (a failpoint, a silent peer)
+and say what it was.
+
+=cut
+
+sub record_fault
 {
 	my ($self, $what) = @_;
 	$self->{count}++;
@@ -276,7 +298,7 @@ sub kill9
 {
 	my ($self, $node) = @_;
 	RaftTest::kill9($node);
-	$self->_fault('kill -9 ' . $node->name);
+	$self->record_fault('kill -9 ' . $node->name);
 	return;
 }
 
@@ -292,7 +314,7 @@ sub stop
 {
 	my ($self, $node, $mode) = @_;
 	$node->stop($mode // 'fast');
-	$self->_fault('stop ' . $node->name);
+	$self->record_fault('stop ' . $node->name);
 	return;
 }
 
@@ -316,7 +338,7 @@ sub restart
 	elsif (defined $node->{_pid})
 	{
 		$node->restart;
-		$self->_fault('restart ' . $node->name);
+		$self->record_fault('restart ' . $node->name);
 	}
 	else
 	{
@@ -379,7 +401,8 @@ sub pause
 	my @kids = _children($pm);
 	kill 'STOP', @kids if @kids;
 	$self->{paused}{ $node->name } = [ $pm, @kids ];
-	$self->_fault('SIGSTOP ' . $node->name . ' (' . (1 + @kids) . ' processes)');
+	$all_paused{"$self/" . $node->name} = [ $pm, @kids ];
+	$self->record_fault('SIGSTOP ' . $node->name . ' (' . (1 + @kids) . ' processes)');
 	return;
 }
 
@@ -387,6 +410,7 @@ sub resume
 {
 	my ($self, $node) = @_;
 	my $pids = delete $self->{paused}{ $node->name };
+	delete $all_paused{"$self/" . $node->name};
 	croak 'resume: ' . $node->name . ' is not paused' unless $pids;
 	my ($pm, @kids) = @$pids;
 	kill 'CONT', @kids if @kids;
@@ -430,7 +454,7 @@ sub cut
 		my $f = join ',', sort { $a <=> $b } keys %{ $from{$id} // {} };
 		_drop($node, "SELECT raft_ext.fault_drop('{$t}', '{$f}')");
 	}
-	$self->_fault($what // 'cut links ' . join(' ',
+	$self->record_fault($what // 'cut links ' . join(' ',
 			map { _id($_->[0]) . '->' . _id($_->[1]) } @$edges));
 	return;
 }

@@ -111,7 +111,7 @@ sub watch
 			$f{read_while_down} = $log !~ /$fp_re.*raft_ext: node \d+ started/s;
 			$fired{$name} = \%f;
 			push @all_fired, [ $node, \%f ];
-			$faults->_fault("$name: worker exit after persisting its vote "
+			$faults->record_fault("$name: worker exit after persisting its vote "
 				  . "for node $f{vote} in term $f{term}");
 		}
 		if (time() >= $next_look)

@@ -94,7 +94,7 @@ while (time() < $deadline)
 		$log = slurp_file($node->logfile, $offset{ $node->name });
 		$f{read_while_down} = $log !~ /$fp_re.*raft_ext: node \d+ started/s;
 		$fired{ $node->name } = \%f;
-		$faults->_fault($node->name
+		$faults->record_fault($node->name
 			  . ": worker exit halfway through writing term $f{new_term}");
 	}
 	if (time() >= $next_look)

@@ -71,10 +71,9 @@ for my $node (@nodes)
 my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
 # The silent member is this scenario's first fault.
-$faults->_fault("member 5: 127.0.0.1 port $silent_port accepts and never answers");
+$faults->record_fault("member 5: 127.0.0.1 port $silent_port accepts and never answers");
 # If the test dies while a node is stopped, let it go on so that the
 # teardown can shut it down.
-END { kill 'CONT', map { @$_ } values %{ $faults->{paused} // {} } if $faults; }
 
 # One row of a query as a list ('' for NULL).
 sub row

@@ -72,8 +72,8 @@ for my $node (@nodes)
 my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
 # The two members that cannot be reached are this scenario's faults.
-$faults->_fault("member 4: nothing listens on 127.0.0.1 port $refused_port");
-$faults->_fault("member 5: no socket directory $missing_dir");
+$faults->record_fault("member 4: nothing listens on 127.0.0.1 port $refused_port");
+$faults->record_fault("member 5: no socket directory $missing_dir");
 
 # One row of a query as a list ('' for NULL).
 sub row
