@@ -72,9 +72,6 @@ my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
 # The silent member is this scenario's first fault.
 $faults->record_fault("member 5: 127.0.0.1 port $silent_port accepts and never answers");
-# If the test dies while a node is stopped, let it go on so that the
-# teardown can shut it down.
-
 # One row of a query as a list ('' for NULL).
 sub row
 {
