@@ -1,0 +1,602 @@
+/*
+ * failover.c
+ *	  The failover policy: the Raft leader is the node that should be the
+ *	  PostgreSQL primary.  Settings, and the decisions the worker takes once
+ *	  per loop iteration.
+ *
+ * What a node does, by its Raft role and its PostgreSQL role:
+ *
+ *	  leader, standby	If its WAL receiver streams from a member that answers
+ *						Raft (a healthy primary), hand leadership to that
+ *						member: a healthy primary stays primary.  Otherwise,
+ *						with raft_ext.auto_promote and the lease held, promote
+ *						(what pg_promote() does: the promote signal file and
+ *						SIGUSR1 to the postmaster).  A leader that won by a
+ *						transfer from its upstream (a planned switchover)
+ *						promotes without handing back.
+ *	  leader, primary	Nothing: this is the steady state.
+ *	  follower, standby	With raft_ext.auto_follow, point primary_conninfo at
+ *						the leader (failover_follow.c).
+ *	  follower, primary	Nothing but a log line: fencing refuses its writes
+ *						until it is rejoined as a standby
+ *						(scripts/rejoin-standby.sh).
+ *
+ * Why a promotion cannot make two primaries that both write: a node only
+ * promotes while it holds the lease, and the fence (fencing.c) refuses every
+ * commit on a node without the lease, the old primary included.  The worst
+ * an unnecessary promotion does is fork the timeline, which costs a
+ * pg_rewind, never an acknowledged write.
+ *
+ * The engine's options (never_campaign, max_position_lag) are fixed when the
+ * engine is built, so raft_ext.failover_priority and
+ * raft_ext.max_lag_on_failover take effect when the worker restarts; the
+ * other settings take effect at the next loop iteration after a reload.
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
+#include "miscadmin.h"
+#include "replication/walreceiver.h"
+#include "storage/fd.h"
+#include "storage/spin.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "libpq-fe.h"
+
+#include "failover.h"
+
+int			raft_max_lag_on_failover = 0;
+int			raft_failover_priority = 1;
+bool		raft_auto_promote = false;
+bool		raft_auto_follow = false;
+char	   *raft_on_role_change = NULL;
+
+/* A promotion that has not ended recovery after this long may be retried. */
+#define PROMOTE_RETRY_MS	30000
+
+/* What the policy remembers between iterations (worker process only). */
+typedef struct FailoverState
+{
+	raft_role	role;
+	raft_term	term;
+	raft_id		leader;
+	raft_time	leader_changed_at;	/* (term, leader) last changed */
+	raft_time	became_leader_at;
+	raft_time	leader_contact;		/* last contact with a leader, as follower */
+	raft_id		last_other_leader;	/* last leader seen that was not us */
+	raft_id		previous_leader;	/* leader before this node won */
+	bool		won_by_transfer;	/* won < ET after hearing the old leader */
+	XLogRecPtr	quiet_lsn;		/* WAL received when last seen moving */
+	raft_time	quiet_since;	/* ... and since when it has not moved */
+	bool		promote_requested;
+	raft_time	promote_requested_at;
+	raft_time	last_transfer_at;
+	raft_time	last_follow_at;
+	raft_term	logged_term;	/* term of the last "not promoting" line */
+	raft_id		logged_fenced_leader;	/* last "fenced primary" line */
+} FailoverState;
+
+static FailoverState fo;
+
+/* What this node's WAL receiver is doing, copied under its spinlock. */
+typedef struct UpstreamInfo
+{
+	bool		streaming;
+	TimestampTz last_message;
+	char		host[NI_MAXHOST];
+	int			port;
+} UpstreamInfo;
+
+static bool check_on_role_change(char **newval, void **extra, GucSource source);
+
+/* Define the failover settings; called from _PG_init. */
+void
+raft_failover_define_settings(void)
+{
+	DefineCustomIntVariable("raft_ext.max_lag_on_failover",
+							"How far a candidate's WAL may trail a voter's before the voter refuses it.",
+							"0: the candidate must be at least as far along as the voter, so the new leader is "
+							"the most caught-up node of its majority. -1: WAL positions are not compared. "
+							"Takes effect when the raft_ext worker restarts.",
+							&raft_max_lag_on_failover,
+							0, -1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("raft_ext.failover_priority",
+							"Whether this node may become the leader (and so the primary).",
+							"0: the node votes but never stands for election, and hands leadership on if it "
+							"gets it. Any other value: it may stand. The engine reads it when the raft_ext "
+							"worker starts.",
+							&raft_failover_priority,
+							1, 0, 100,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("raft_ext.auto_promote",
+							 "Promotes this standby when it is the Raft leader, holds the lease, and no healthy "
+							 "primary is reachable.",
+							 NULL,
+							 &raft_auto_promote,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("raft_ext.auto_follow",
+							 "Points this standby's primary_conninfo at the Raft leader.",
+							 "The worker rewrites primary_conninfo in postgresql.auto.conf and reloads the "
+							 "configuration; the WAL receiver then reconnects and follows the new timeline.",
+							 &raft_auto_follow,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("raft_ext.on_role_change",
+							   "Shell command run on every Raft role change.",
+							   "%r is replaced by the role, %t the term, %l the leader's id, %n this node's id, "
+							   "%% a percent sign. Runs in the background; killed after 60 s.",
+							   &raft_on_role_change,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   check_on_role_change, NULL, NULL);
+}
+
+/* Check hook for raft_ext.on_role_change: only known placeholders. */
+static bool
+check_on_role_change(char **newval, void **extra, GucSource source)
+{
+	const char *p;
+
+	if (*newval == NULL)
+		return true;
+	for (p = *newval; *p; p++)
+	{
+		if (*p != '%')
+			continue;
+		p++;
+		if (*p == 'r' || *p == 't' || *p == 'l' || *p == 'n' || *p == '%')
+			continue;
+		GUC_check_errdetail("%s may only use the placeholders %%r, %%t, %%l, %%n and %%%%; \"%%%c\" is not one.",
+							"raft_ext.on_role_change", *p ? *p : ' ');
+		return false;
+	}
+	return true;
+}
+
+/* Apply the failover settings to the engine options. */
+void
+raft_failover_configure(raft_options *options)
+{
+	options->never_campaign = (raft_failover_priority == 0);
+	if (raft_max_lag_on_failover < 0)
+		options->max_position_lag = RAFT_POSITION_ANY;
+	else
+		options->max_position_lag = (uint64) raft_max_lag_on_failover * 1024;
+}
+
+/* Host and port a conninfo names (libpq's defaults filled in). */
+static bool
+conninfo_target(const char *conninfo, char *host, size_t hostlen, int *port)
+{
+	PQconninfoOption *options;
+	char	   *error = NULL;
+	const char *h = NULL;
+	const char *hostaddr = NULL;
+	const char *pt = NULL;
+
+	options = PQconninfoParse(conninfo, &error);
+	if (options == NULL)
+	{
+		if (error)
+			PQfreemem(error);
+		return false;
+	}
+	for (PQconninfoOption *o = options; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			h = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			pt = o->val;
+	}
+	/* The walreceiver reports hostaddr's value when only that is given. */
+	strlcpy(host, h ? h : (hostaddr ? hostaddr : DEFAULT_PGSOCKET_DIR), hostlen);
+	*port = pt ? atoi(pt) : DEF_PGPORT;
+	PQconninfoFree(options);
+	return true;
+}
+
+/* Whether two conninfos name the same server (host and port). */
+static bool
+same_target(const char *a, const char *b)
+{
+	char		host_a[NI_MAXHOST];
+	char		host_b[NI_MAXHOST];
+	int			port_a;
+	int			port_b;
+
+	if (a == NULL || b == NULL)
+		return false;
+	if (!conninfo_target(a, host_a, sizeof(host_a), &port_a) ||
+		!conninfo_target(b, host_b, sizeof(host_b), &port_b))
+		return false;
+	return port_a == port_b && strcmp(host_a, host_b) == 0;
+}
+
+/* Copy what the WAL receiver reports about its upstream. */
+static void
+read_upstream(UpstreamInfo *up)
+{
+	WalRcvData *walrcv = WalRcv;
+
+	memset(up, 0, sizeof(*up));
+	if (walrcv == NULL)
+		return;
+	SpinLockAcquire(&walrcv->mutex);
+	up->streaming = (walrcv->walRcvState == WALRCV_STREAMING);
+	up->last_message = walrcv->lastMsgReceiptTime;
+	strlcpy(up->host, walrcv->sender_host, sizeof(up->host));
+	up->port = walrcv->sender_port;
+	SpinLockRelease(&walrcv->mutex);
+}
+
+/* Whether the upstream sent something within the last ms milliseconds. */
+static bool
+upstream_recent(const UpstreamInfo *up, int ms)
+{
+	return up->streaming && up->last_message != 0 &&
+		!TimestampDifferenceExceeds(up->last_message, GetCurrentTimestamp(), ms);
+}
+
+/* The member (not this node) the WAL receiver streams from, or NULL. */
+static const RaftPeerStatus *
+upstream_member(const RaftStatus *status, const UpstreamInfo *up)
+{
+	if (!up->streaming || up->host[0] == '\0')
+		return NULL;
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		const RaftPeerStatus *peer = &status->peers[i];
+		char		host[NI_MAXHOST];
+		int			port;
+
+		if (peer->is_self ||
+			!conninfo_target(peer->conninfo, host, sizeof(host), &port))
+			continue;
+		if (port == up->port && strcmp(host, up->host) == 0)
+			return peer;
+	}
+	return NULL;
+}
+
+/*
+ * Whether the WAL this standby receives has stopped moving.  A standby
+ * that promotes while its upstream still sends WAL (a fenced old primary
+ * still writes abort records, vacuum, checkpoints) forks its timeline
+ * before the point another standby may already have received, and that
+ * standby could then not follow it without pg_rewind.  So a leader that
+ * still streams waits until nothing new arrived for two heartbeats, or at
+ * most one election timeout (an upstream that never goes quiet must not
+ * keep the cluster without a primary).
+ */
+static bool
+upstream_quiet(const UpstreamInfo *up, raft_time now)
+{
+	XLogRecPtr	received = GetWalRcvFlushRecPtr(NULL, NULL);
+
+	if (!up->streaming)
+		return true;
+	if (received != fo.quiet_lsn || fo.quiet_since == 0)
+	{
+		fo.quiet_lsn = received;
+		fo.quiet_since = now;
+	}
+	if (now - fo.quiet_since >= 2 * raft_heartbeat_interval)
+		return true;
+	return now - fo.became_leader_at >= raft_election_timeout;
+}
+
+/* The member entry of 'id' in the snapshot, or NULL. */
+static const RaftPeerStatus *
+find_member(const RaftStatus *status, raft_id id)
+{
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		if (status->peers[i].id == id)
+			return &status->peers[i];
+	}
+	return NULL;
+}
+
+/* Whether a peer answered within the last election timeout. */
+static bool
+peer_alive(const RaftPeerStatus *peer, raft_time now)
+{
+	return peer->last_contact != 0 &&
+		now - peer->last_contact < raft_election_timeout;
+}
+
+/*
+ * Ask the postmaster to end recovery, as pg_promote() does: create the
+ * promote signal file in the data directory, then send SIGUSR1.  Does not
+ * wait: the startup process finishes recovery on its own time.
+ */
+static bool
+request_promotion(void)
+{
+	FILE	   *file;
+
+	file = AllocateFile(PROMOTE_SIGNAL_FILE, "w");
+	if (file == NULL)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("raft_ext: could not create promote signal file \"%s\": %m",
+						PROMOTE_SIGNAL_FILE)));
+		return false;
+	}
+	if (FreeFile(file) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("raft_ext: could not write promote signal file \"%s\": %m",
+						PROMOTE_SIGNAL_FILE)));
+		unlink(PROMOTE_SIGNAL_FILE);
+		return false;
+	}
+	if (kill(PostmasterPid, SIGUSR1) != 0)
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: could not signal the postmaster to promote: %m")));
+		unlink(PROMOTE_SIGNAL_FILE);
+		return false;
+	}
+	return true;
+}
+
+/* Start a leadership transfer to 'target', at most once per election timeout. */
+static void
+transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
+{
+	int			rc;
+
+	if (fo.last_transfer_at != 0 &&
+		now - fo.last_transfer_at < raft_election_timeout)
+		return;
+	if (raft_transfer_target(node) != RAFT_NOBODY)
+		return;
+	fo.last_transfer_at = now;
+	rc = raft_transfer_leadership(node, target, now);
+	if (rc == RAFT_OK)
+		ereport(LOG,
+				(errmsg("raft_ext: node %u hands leadership to node %u", (unsigned) raft_node_id,
+						(unsigned) target),
+				 errdetail("%s", why)));
+	else
+		ereport(LOG,
+				(errmsg("raft_ext: node %u could not hand leadership to node %u: %s",
+						(unsigned) raft_node_id, (unsigned) target, raft_strerror(rc)),
+				 errdetail("%s", why)));
+}
+
+/* failover_priority 0 but leading (a reload, or a transfer): pass it on. */
+static void
+step_shed_leadership(raft_node *node, const RaftStatus *status, raft_time now)
+{
+	const RaftPeerStatus *best = NULL;
+
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		const RaftPeerStatus *peer = &status->peers[i];
+
+		if (peer->is_self || !peer->voter || !peer_alive(peer, now))
+			continue;
+		if (best == NULL || peer->match_index > best->match_index)
+			best = peer;
+	}
+	if (best != NULL)
+		transfer_to(node, best->id, now,
+					"raft_ext.failover_priority is 0 on this node.");
+}
+
+/* This node leads but is still in recovery: hand over, promote, or wait. */
+static void
+step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
+{
+	UpstreamInfo up;
+	const RaftPeerStatus *upstream;
+	bool		has_lease = status->lease_until > now;
+
+	read_upstream(&up);
+	upstream = upstream_member(status, &up);
+
+	/*
+	 * A healthy primary stays primary: the member we stream from answers
+	 * Raft, so it can lead.  Not when it handed leadership to us itself: that
+	 * is a planned switchover, and bouncing back would undo it.
+	 */
+	if (upstream != NULL && peer_alive(upstream, now) &&
+		!(fo.won_by_transfer && fo.previous_leader == upstream->id))
+	{
+		transfer_to(node, upstream->id, now,
+					"This node is a standby streaming from it, and it answers Raft: a healthy primary stays primary.");
+		return;
+	}
+
+	/* Streaming from a live server outside the Raft group: do not fork. */
+	if (upstream == NULL && upstream_recent(&up, raft_election_timeout))
+	{
+		if (fo.logged_term != status->term)
+		{
+			fo.logged_term = status->term;
+			ereport(LOG,
+					(errmsg("raft_ext: node %u leads but does not promote: its WAL receiver streams from a live server that is not a member (%s:%d)",
+							(unsigned) raft_node_id, up.host, up.port),
+					 errhint("Make the primary a member (raft_ext.add_node) or stop its replication.")));
+		}
+		return;
+	}
+
+	/* A node that must not be primary only waits to hand leadership on. */
+	if (!raft_auto_promote || !has_lease || raft_failover_priority == 0)
+		return;
+	/* Give every live peer two heartbeats to answer the new leader. */
+	if (now - fo.became_leader_at < 2 * raft_heartbeat_interval)
+		return;
+	if (fo.promote_requested &&
+		now - fo.promote_requested_at < PROMOTE_RETRY_MS)
+		return;
+	if (PromoteIsTriggered())
+		return;
+	if (!upstream_quiet(&up, now))
+		return;
+
+	if (request_promotion())
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: node %u is the Raft leader in term %llu with the lease: promoting this standby",
+						(unsigned) raft_node_id,
+						(unsigned long long) status->term),
+				 fo.promote_requested ?
+				 errdetail("The previous request did not end recovery within %d s.",
+						   PROMOTE_RETRY_MS / 1000) :
+				 errdetail("raft_ext.auto_promote is on and no healthy primary is reachable.")));
+		fo.promote_requested = true;
+		fo.promote_requested_at = now;
+	}
+}
+
+/* This node follows and is a standby: point primary_conninfo at the leader. */
+static void
+step_standby_follower(const RaftStatus *status, raft_time now)
+{
+	const RaftPeerStatus *leader;
+	UpstreamInfo up;
+
+	if (!raft_auto_follow || status->leader_id == RAFT_NOBODY ||
+		status->leader_id == (raft_id) raft_node_id)
+		return;
+	leader = find_member(status, status->leader_id);
+	if (leader == NULL || leader->conninfo[0] == '\0')
+		return;
+	if (same_target(PrimaryConnInfo, leader->conninfo))
+		return;
+
+	/*
+	 * Leave a live upstream only for a leader that has lasted: a standby
+	 * that wins an election hands leadership to a healthy primary within a
+	 * few heartbeats, and following it meanwhile would only restart the WAL
+	 * receiver twice.  A dead upstream is left at once.
+	 */
+	read_upstream(&up);
+	if (upstream_recent(&up, raft_election_timeout) &&
+		now - fo.leader_changed_at < 2 * raft_election_timeout)
+		return;
+	if (fo.last_follow_at != 0 && now - fo.last_follow_at < raft_election_timeout)
+		return;
+	fo.last_follow_at = now;
+
+	if (raft_follow_write_conninfo(leader->conninfo))
+		ereport(LOG,
+				(errmsg("raft_ext: node %u now follows the Raft leader, node %u",
+						(unsigned) raft_node_id, (unsigned) status->leader_id),
+				 errdetail("primary_conninfo was rewritten in %s and the configuration reloaded.",
+						   PG_AUTOCONF_FILENAME)));
+}
+
+/* A primary that does not lead: say once per leader that it is fenced. */
+static void
+step_primary_follower(const RaftStatus *status)
+{
+	if (status->leader_id == RAFT_NOBODY ||
+		status->leader_id == fo.logged_fenced_leader)
+		return;
+	fo.logged_fenced_leader = status->leader_id;
+	ereport(LOG,
+			(errmsg("raft_ext: node %u is a primary but node %u is the Raft leader: writes here are refused",
+					(unsigned) raft_node_id, (unsigned) status->leader_id),
+			 errhint("Rejoin this node as a standby of the leader, e.g. with scripts/rejoin-standby.sh, "
+					 "or hand leadership to it.")));
+}
+
+/* Remember role, term and leader changes this iteration shows. */
+static void
+track_changes(const RaftStatus *status, raft_time now)
+{
+	if (status->term != fo.term || status->leader_id != fo.leader)
+	{
+		if (status->role == RAFT_LEADER && fo.role != RAFT_LEADER)
+		{
+			/*
+			 * A follower campaigns only after an election timeout without
+			 * hearing from its leader; winning sooner than that means the
+			 * old leader sent TIMEOUT_NOW: a planned transfer.
+			 */
+			fo.previous_leader = fo.last_other_leader;
+			fo.won_by_transfer = fo.leader_contact != 0 &&
+				now - fo.leader_contact < raft_election_timeout;
+			fo.became_leader_at = now;
+		}
+		fo.leader_changed_at = now;
+	}
+	if (status->role != RAFT_LEADER && status->leader_id != RAFT_NOBODY &&
+		status->leader_id != (raft_id) raft_node_id)
+	{
+		fo.last_other_leader = status->leader_id;
+		if (status->last_leader_contact != 0)
+			fo.leader_contact = status->last_leader_contact;
+	}
+	if (status->role != RAFT_LEADER)
+		fo.won_by_transfer = false;
+	fo.role = status->role;
+	fo.term = status->term;
+	fo.leader = status->leader_id;
+}
+
+/* One step of the policy; see failover.h. */
+void
+raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
+{
+	raft_role_command_poll();
+	if (node == NULL || !raft_status_running(status))
+		return;
+
+	track_changes(status, now);
+
+	if (!RecoveryInProgress())
+	{
+		fo.promote_requested = false;
+		if (status->role != RAFT_LEADER)
+			step_primary_follower(status);
+		else
+			fo.logged_fenced_leader = RAFT_NOBODY;
+	}
+	else if (status->role == RAFT_LEADER)
+		step_standby_leader(node, status, now);
+	else
+		step_standby_follower(status, now);
+
+	if (status->role == RAFT_LEADER && raft_failover_priority == 0)
+		step_shed_leadership(node, status, now);
+}
+
+/* The worker saw a role, term or leader change; see failover.h. */
+void
+raft_failover_on_role_change(const RaftStatus *status)
+{
+	raft_role_command_event(status->role, status->term,
+							raft_status_leader(status), (raft_id) raft_node_id);
+}

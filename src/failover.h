@@ -1,0 +1,71 @@
+/*
+ * failover.h
+ *	  The failover policy: which node should be the PostgreSQL primary, and
+ *	  what this node does about it (promote, follow, hand leadership over,
+ *	  run the role-change command).
+ *
+ * The policy is "the Raft leader is the primary".  The worker calls into it
+ * at four points; none of the calls blocks the Raft loop:
+ *
+ *	  _PG_init:				raft_failover_define_settings()
+ *	  building engine options:	raft_failover_configure(&options)
+ *	  every loop iteration:	raft_failover_step(node, &status, now)
+ *	  every role change:		raft_failover_on_role_change(&status)
+ *
+ * failover.c holds the settings and the decisions, failover_follow.c the
+ * rewrite of primary_conninfo in postgresql.auto.conf, role_change.c the
+ * on_role_change command runner.
+ */
+#ifndef RAFT_FAILOVER_H
+#define RAFT_FAILOVER_H
+
+#include "raft_ext.h"
+
+/* Settings (failover.c). */
+extern int	raft_max_lag_on_failover;	/* kB; -1 = no position check */
+extern int	raft_failover_priority;		/* 0 = never stands for election */
+extern bool raft_auto_promote;
+extern bool raft_auto_follow;
+extern char *raft_on_role_change;
+
+/* Define the failover settings; called from _PG_init. */
+extern void raft_failover_define_settings(void);
+
+/* Apply the failover settings to the engine options. */
+extern void raft_failover_configure(raft_options *options);
+
+/* One step of the policy, once per worker loop iteration; never blocks. */
+extern void raft_failover_step(raft_node *node, const RaftStatus *status,
+							   raft_time now);
+
+/* The worker saw a role, term or leader change. */
+extern void raft_failover_on_role_change(const RaftStatus *status);
+
+/* ---- failover_follow.c ---- */
+
+/*
+ * Point primary_conninfo at 'leader_conninfo' (a member address) by
+ * rewriting postgresql.auto.conf and signalling the postmaster to reload.
+ * Does nothing when the value would not change.  Returns true if it
+ * rewrote the file; on failure logs and returns false.  Never throws.
+ */
+extern bool raft_follow_write_conninfo(const char *leader_conninfo);
+
+/* The primary_conninfo value raft_follow_write_conninfo would write. */
+extern char *raft_follow_build_conninfo(const char *leader_conninfo);
+
+/* ---- role_change.c ---- */
+
+/* Queue the on_role_change command for this event (runs it if idle). */
+extern void raft_role_command_event(raft_role role, raft_term term,
+									raft_id leader, raft_id self);
+
+/* Reap a finished command, enforce the time limit, start a queued one. */
+extern void raft_role_command_poll(void);
+
+/* Expand %r %t %l %n %% in 'command' (palloc'd result). */
+extern char *raft_role_command_expand(const char *command, const char *role,
+									  raft_term term, raft_id leader,
+									  raft_id self);
+
+#endif							/* RAFT_FAILOVER_H */
