@@ -8,6 +8,7 @@ packages=(
     postgresql-15
     postgresql-server-dev-15
     libpq-dev
+    libkrb5-dev
     libipc-run-perl
     libdbd-pg-perl
     libcmocka-dev

@@ -70,8 +70,12 @@ else
     as_runner() { "$@"; }
 fi
 
-suite "postgres: pg_regress and TAP clusters (make installcheck)" \
-    as_runner make -s -C "$work" installcheck PG_CONFIG="$PG_CONFIG"
+# pg_regress and the TAP clusters as separate suites, so that a failure in
+# one does not hide the other's results.
+suite "postgres: pg_regress on one node (make installcheck)" \
+    as_runner make -s -C "$work" installcheck TAP_TESTS= PG_CONFIG="$PG_CONFIG"
+suite "postgres: TAP tests on real clusters (test/t)" \
+    as_runner make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG"
 
 if [ "$failed" -ne 0 ]; then
     # Show what the failing server tests left behind.

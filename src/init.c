@@ -18,6 +18,7 @@
 
 #include "raft_ext.h"
 #include "failover.h"
+#include "fencing.h"
 
 PG_MODULE_MAGIC;
 
@@ -86,6 +87,8 @@ _PG_init(void)
 	 */
 	raft_define_settings();
 	raft_failover_define_settings();
+	/* Settings and hooks of the commit-time fence (fencing.c). */
+	raft_fencing_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("raft_ext");
 #else

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/condition_variable.h"
@@ -141,6 +142,13 @@ typedef struct RaftShared
 
 	RaftStatus	status;
 
+	/*
+	 * status.lease_until again (0 unless Raft runs), readable without the
+	 * lock: the commit-time fence (fencing.c) reads it on every commit of a
+	 * write.  raft_publish_status keeps it current.
+	 */
+	pg_atomic_uint64 lease_until;
+
 	/* Inbox: a byte ring of (uint32 length, envelope bytes) records. */
 	uint64		inbox_head;		/* total bytes ever written */
 	uint64		inbox_tail;		/* total bytes ever consumed */
@@ -173,6 +181,8 @@ extern uint32 raft_inbox_take(uint8 *buf, uint32 cap);
 
 /* Worker: publish a snapshot (wakes status_cv waiters). */
 extern void raft_publish_status(const RaftStatus *status);
+/* Worker: publish the lease horizon alone, visible before it sends. */
+extern void raft_publish_lease(raft_time lease_until);
 /* Anyone: copy the current snapshot. */
 extern void raft_read_status(RaftStatus *status);
 

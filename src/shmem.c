@@ -46,6 +46,7 @@ raft_shmem_startup(void)
 		raft_shared->worker_latch = NULL;
 		ConditionVariableInit(&raft_shared->cmd_cv);
 		ConditionVariableInit(&raft_shared->status_cv);
+		pg_atomic_init_u64(&raft_shared->lease_until, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -157,9 +158,23 @@ raft_publish_status(const RaftStatus *status)
 	dropped = raft_shared->status.inbox_dropped;
 	memcpy(&raft_shared->status, status, sizeof(RaftStatus));
 	raft_shared->status.inbox_dropped = dropped;
+	raft_publish_lease(raft_status_running(status) ? status->lease_until : 0);
 	LWLockRelease(raft_shared->lock);
 
 	ConditionVariableBroadcast(&raft_shared->status_cv);
+}
+
+/*
+ * Worker: publish the lease horizon the commit-time fence reads.  The barrier
+ * makes a lease given up visible to every backend before the caller goes on
+ * to send anything: a leadership transfer's TIMEOUT_NOW must never leave
+ * while this node's backends can still see the old lease.
+ */
+void
+raft_publish_lease(raft_time lease_until)
+{
+	pg_atomic_write_u64(&raft_shared->lease_until, (uint64) lease_until);
+	pg_memory_barrier();
 }
 
 /* Copy the current status snapshot. */

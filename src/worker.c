@@ -233,14 +233,20 @@ worker_try_start(void)
 	PG_END_TRY();
 }
 
-/* Feed every envelope waiting in the inbox to the engine. */
+/*
+ * Feed every envelope waiting in the inbox to the engine.  Each is stamped
+ * with the clock read when it is taken, never earlier: a follower's
+ * stickiness runs from when it heard the leader, and a stamp older than the
+ * leader's send time would end it before the leader's lease.
+ */
 static void
-worker_drain_inbox(raft_time now)
+worker_drain_inbox(void)
 {
 	uint32		len;
 
 	while ((len = raft_inbox_take(inbox_buffer, RAFT_INBOX_SIZE)) > 0)
 	{
+		raft_time	now = raft_monotonic_now();
 		raft_envelope env;
 		size_t		offset = 0;
 		const char *why = NULL;
@@ -406,6 +412,9 @@ worker_process_ready(void)
 			ready.hard_state.voted_for != (raft_id) raft_node_id)
 			worker_failpoint_after_vote(&ready.hard_state);
 
+		/* a lease given up (a transfer) is seen by backends before we send */
+		raft_publish_lease(ready.lease_until);
+
 		if (ready.membership_changed)
 			transport_set_membership(raft_get_membership(worker.node));
 		for (size_t i = 0; i < ready.n_messages; i++)
@@ -447,11 +456,12 @@ worker_failover(raft_time now)
 static void
 worker_iteration(void)
 {
-	raft_time	now = raft_monotonic_now();
+	raft_time	now;
 
-	worker_drain_inbox(now);
+	worker_drain_inbox();
 	if (worker.node == NULL)
 		return;
+	now = raft_monotonic_now();
 
 	worker.position = raft_wal_position();
 	raft_set_position(worker.node, worker.position);
@@ -630,7 +640,7 @@ raft_worker_main(Datum main_arg)
 			else
 			{
 				/* Stopped: discard what arrives, refuse commands. */
-				worker_drain_inbox(now);
+				worker_drain_inbox();
 				worker_take_commands(now);
 				worker_publish();
 			}
