@@ -3,7 +3,9 @@
 # scripts/orchestrate.sh, the example orchestrator for clusters that keep
 # raft_ext.auto_promote and raft_ext.auto_follow off.
 #
-# kill -9 of the primary: a standby becomes the Raft leader but stays a
+# First, with auto_promote off, a standby that leads while the primary is
+# healthy hands leadership back to it (a healthy primary stays primary).
+# Then kill -9 of the primary: a standby becomes the Raft leader but stays a
 # standby (auto_promote off); the orchestrator promotes it and re-points the
 # other standby; when the old primary comes back (fenced), the orchestrator
 # rejoins it as a standby with scripts/rejoin-standby.sh.
@@ -30,6 +32,26 @@ my ($node1, $node2, $node3) = @nodes;
 my $faults = RaftFaults->new(\@nodes);
 my ($leader, $term) = RaftFailover::wait_primary(\@nodes);
 is($leader->name, 'node1', 'the primary leads');
+
+# A healthy primary stays primary: cut node1 off from Raft (replication
+# still flows), so a standby becomes the leader; with auto_promote off it
+# stays a standby.  Once the cut heals, the standby leader sees that the
+# member it streams from answers Raft again and hands leadership back.
+$faults->isolate($node1);
+my ($standby_leader, $cut_term) =
+  RaftTest::wait_for_leader([ $node2, $node3 ], min_term => $term + 1);
+ok(defined $standby_leader, 'with node1 cut off, a standby leads');
+$faults->heal;
+my ($back, $back_term) =
+  RaftFailover::wait_primary(\@nodes, min_term => $cut_term + 1);
+ok(defined $back && $back == $node1,
+	'after the heal the standby leader hands leadership back to the healthy primary');
+is($_->safe_psql('postgres', 'SELECT pg_is_in_recovery()'),
+	't', $_->name . ' was not promoted')
+  for ($node2, $node3);
+ok( $standby_leader->log_contains(qr/hands leadership to node 1/),
+	'the standby leader logged the hand-over');
+$term = $back_term;
 
 my $log = $PostgreSQL::Test::Utils::tmp_check . '/orchestrate.log';
 my $orchestrator = IPC::Run::start(
