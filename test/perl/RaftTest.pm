@@ -346,6 +346,101 @@ sub restart_killed
 
 =pod
 
+=pod
+
+=item row($node, $sql)
+
+One row of a query as a list ('' for NULL).
+
+=item msgs_sent($leader)
+
+Messages sent so far, per peer id, as $leader's raft_peers shows them.
+
+=item steady_leader_failures($leader, $term, \@healthy, $seconds)
+
+For $seconds, sample the leader every 50 ms: it must lead in $term with an
+unexpired lease at every sample, each follower in @healthy must have heard
+from it within 500 ms, and every half second msgs_sent to each healthy
+follower must have grown.  Returns the number of failed checks (0 = steady).
+
+=cut
+
+# One row of a query as a list ('' for NULL).
+sub row
+{
+	my ($node, $sql) = @_;
+	return split /\|/, $node->safe_psql('postgres', $sql), -1;
+}
+
+# msgs_sent per peer id, as $leader sees them.
+sub msgs_sent
+{
+	my ($leader) = @_;
+	my %sent;
+	for my $line (
+		split /\n/,
+		$leader->safe_psql(
+			'postgres',
+			'SELECT peer_id, msgs_sent FROM raft_ext.raft_peers WHERE NOT is_self'
+		))
+	{
+		my ($id, $n) = split /\|/, $line;
+		$sent{$id} = $n;
+	}
+	return \%sent;
+}
+
+# For $seconds, sample the leader every 50 ms: it must lead in $term with
+# an unexpired lease at every sample, and each follower in @$healthy must
+# hear from it within an election timeout.  Every half second, msgs_sent to
+# each healthy follower must have grown.  Returns the number of failures.
+sub steady_leader_failures
+{
+	my ($leader, $term, $healthy, $seconds) = @_;
+	my $failures = 0;
+	my $end = time() + $seconds;
+	my $window_end = time() + 0.5;
+	my $before = msgs_sent($leader);
+
+	while (time() < $end)
+	{
+		my ($role, $t, $lease) = row($leader,
+			'SELECT role, term, has_lease FROM raft_ext.raft_status');
+		if ($role ne 'leader' || $t != $term || $lease ne 't')
+		{
+			diag("leader sample: role=$role term=$t has_lease=$lease");
+			$failures++;
+		}
+		for my $f (@$healthy)
+		{
+			my ($fresh) = row($f,
+				q{SELECT coalesce(last_contact < interval '500ms', false)
+				  FROM raft_ext.raft_status});
+			if ($fresh ne 't')
+			{
+				diag($f->name . ' has not heard from the leader lately');
+				$failures++;
+			}
+		}
+		if (time() >= $window_end)
+		{
+			my $now = msgs_sent($leader);
+			for my $f (@$healthy)
+			{
+				my $id = raft_id($f);
+				next if $now->{$id} > $before->{$id};
+				diag("no message sent to node $id in half a second");
+				$failures++;
+			}
+			$before = $now;
+			$window_end = time() + 0.5;
+		}
+		usleep(50_000);
+	}
+	return $failures;
+}
+
+
 =back
 
 =cut

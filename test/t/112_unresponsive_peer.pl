@@ -72,88 +72,13 @@ my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
 # The silent member is this scenario's first fault.
 $faults->record_fault("member 5: 127.0.0.1 port $silent_port accepts and never answers");
-# One row of a query as a list ('' for NULL).
-sub row
-{
-	my ($node, $sql) = @_;
-	return split /\|/, $node->safe_psql('postgres', $sql), -1;
-}
-
-# msgs_sent per peer id, as $leader sees them.
-sub msgs_sent
-{
-	my ($leader) = @_;
-	my %sent;
-	for my $line (
-		split /\n/,
-		$leader->safe_psql(
-			'postgres',
-			'SELECT peer_id, msgs_sent FROM raft_ext.raft_peers WHERE NOT is_self'
-		))
-	{
-		my ($id, $n) = split /\|/, $line;
-		$sent{$id} = $n;
-	}
-	return \%sent;
-}
-
-# For $seconds, sample the leader every 50 ms: it must lead in $term with
-# an unexpired lease at every sample, and each follower in @$healthy must
-# hear from it within an election timeout.  Every half second, msgs_sent to
-# each healthy follower must have grown.  Returns the number of failures.
-sub steady
-{
-	my ($leader, $term, $healthy, $seconds) = @_;
-	my $failures = 0;
-	my $end = time() + $seconds;
-	my $window_end = time() + 0.5;
-	my $before = msgs_sent($leader);
-
-	while (time() < $end)
-	{
-		my ($role, $t, $lease) = row($leader,
-			'SELECT role, term, has_lease FROM raft_ext.raft_status');
-		if ($role ne 'leader' || $t != $term || $lease ne 't')
-		{
-			diag("leader sample: role=$role term=$t has_lease=$lease");
-			$failures++;
-		}
-		for my $f (@$healthy)
-		{
-			my ($fresh) = row($f,
-				q{SELECT coalesce(last_contact < interval '500ms', false)
-				  FROM raft_ext.raft_status});
-			if ($fresh ne 't')
-			{
-				diag($f->name . ' has not heard from the leader lately');
-				$failures++;
-			}
-		}
-		if (time() >= $window_end)
-		{
-			my $now = msgs_sent($leader);
-			for my $f (@$healthy)
-			{
-				my $id = RaftTest::raft_id($f);
-				next if $now->{$id} > $before->{$id};
-				diag("no message sent to node $id in half a second");
-				$failures++;
-			}
-			$before = $now;
-			$window_end = time() + 0.5;
-		}
-		usleep(50_000);
-	}
-	return $failures;
-}
-
 # 1. Member 5 never answers.
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 note('leader: ' . $leader->name . " in term $term");
 my @followers = grep { $_ != $leader } @nodes;
-is(steady($leader, $term, \@followers, 3), 0,
+is(RaftTest::steady_leader_failures($leader, $term, \@followers, 3), 0,
 	'the leader keeps its lease and heartbeats while member 5 is silent');
-my ($connected, $sent) = row($leader,
+my ($connected, $sent) = RaftTest::row($leader,
 	'SELECT connected, msgs_sent FROM raft_ext.raft_peers WHERE peer_id = 5');
 is($connected, 'f', 'the leader never gets a working connection to member 5');
 note("messages queued or sent towards member 5: $sent");
@@ -162,7 +87,7 @@ note("messages queued or sent towards member 5: $sent");
 my $stopped = $followers[0];
 my @healthy = @followers[ 1 .. $#followers ];
 $faults->pause($stopped);
-is(steady($leader, $term, \@healthy, 3), 0,
+is(RaftTest::steady_leader_failures($leader, $term, \@healthy, 3), 0,
 	'the leader keeps its lease and heartbeats while a follower is stopped');
 my @live = ($leader, @healthy);
 my ($still, $still_term) = RaftTest::wait_for_leader(\@live);

@@ -75,98 +75,24 @@ my $faults = RaftFaults->new(\@nodes);
 $faults->record_fault("member 4: nothing listens on 127.0.0.1 port $refused_port");
 $faults->record_fault("member 5: no socket directory $missing_dir");
 
-# One row of a query as a list ('' for NULL).
-sub row
-{
-	my ($node, $sql) = @_;
-	return split /\|/, $node->safe_psql('postgres', $sql), -1;
-}
-
-# msgs_sent per peer id, as $leader sees them.
-sub msgs_sent
-{
-	my ($leader) = @_;
-	my %sent;
-	for my $line (
-		split /\n/,
-		$leader->safe_psql(
-			'postgres',
-			'SELECT peer_id, msgs_sent FROM raft_ext.raft_peers WHERE NOT is_self'
-		))
-	{
-		my ($id, $n) = split /\|/, $line;
-		$sent{$id} = $n;
-	}
-	return \%sent;
-}
-
-# For $seconds, sample the leader every 50 ms: it must lead in $term with
-# an unexpired lease at every sample, and each follower in @$healthy must
-# hear from it within an election timeout.  Every half second, msgs_sent to
-# each healthy follower must have grown.  Returns the number of failures.
-sub steady
-{
-	my ($leader, $term, $healthy, $seconds) = @_;
-	my $failures = 0;
-	my $end = time() + $seconds;
-	my $window_end = time() + 0.5;
-	my $before = msgs_sent($leader);
-
-	while (time() < $end)
-	{
-		my ($role, $t, $lease) = row($leader,
-			'SELECT role, term, has_lease FROM raft_ext.raft_status');
-		if ($role ne 'leader' || $t != $term || $lease ne 't')
-		{
-			diag("leader sample: role=$role term=$t has_lease=$lease");
-			$failures++;
-		}
-		for my $f (@$healthy)
-		{
-			my ($fresh) = row($f,
-				q{SELECT coalesce(last_contact < interval '500ms', false)
-				  FROM raft_ext.raft_status});
-			if ($fresh ne 't')
-			{
-				diag($f->name . ' has not heard from the leader lately');
-				$failures++;
-			}
-		}
-		if (time() >= $window_end)
-		{
-			my $now = msgs_sent($leader);
-			for my $f (@$healthy)
-			{
-				my $id = RaftTest::raft_id($f);
-				next if $now->{$id} > $before->{$id};
-				diag("no message sent to node $id in half a second");
-				$failures++;
-			}
-			$before = $now;
-			$window_end = time() + 0.5;
-		}
-		usleep(50_000);
-	}
-	return $failures;
-}
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 note('leader: ' . $leader->name . " in term $term");
 my @followers = grep { $_ != $leader } @nodes;
-is(steady($leader, $term, \@followers, 4), 0,
+is(RaftTest::steady_leader_failures($leader, $term, \@followers, 4), 0,
 	'the leader keeps its lease and heartbeats with two members unreachable');
 
 for my $id (4, 5)
 {
-	my ($connected, $error) = row($leader,
+	my ($connected, $error) = RaftTest::row($leader,
 		"SELECT connected, last_error FROM raft_ext.raft_peers WHERE peer_id = $id");
 	is($connected, 'f', "member $id is not connected");
 	note("member $id last_error: $error");
 }
-my ($refused_error) = row($leader,
+my ($refused_error) = RaftTest::row($leader,
 	'SELECT last_error FROM raft_ext.raft_peers WHERE peer_id = 4');
 like($refused_error, qr/refused/i, 'member 4\'s error says the connection was refused');
-my ($missing_error) = row($leader,
+my ($missing_error) = RaftTest::row($leader,
 	'SELECT last_error FROM raft_ext.raft_peers WHERE peer_id = 5');
 like($missing_error, qr/No such file or directory/i,
 	'member 5\'s error says the socket does not exist');
@@ -179,7 +105,7 @@ my ($new_leader, $new_term) =
 is($new_leader->name, $followers[0]->name,
 	'leadership transfer works with two members unreachable');
 my @new_followers = grep { $_ != $new_leader } @nodes;
-is(steady($new_leader, $new_term, \@new_followers, 2), 0,
+is(RaftTest::steady_leader_failures($new_leader, $new_term, \@new_followers, 2), 0,
 	'the new leader is steady too');
 
 $checker->stop_and_check;
