@@ -481,6 +481,36 @@ sub diag_timing
 
 =pod
 
+=item expect_failover($label, $fault_at, \@candidates, $min_term, $writer)
+
+After a fault on the primary at $fault_at (epoch seconds): one of
+@candidates must become leader and primary in a term >= $min_term, writes
+must resume on it, and it must be followed by the other candidate.  Prints
+the fault -> new leader and fault -> first acknowledged write timings.
+Returns ($new_primary, $other, $new_term).
+
+=cut
+
+sub expect_failover
+{
+	my ($label, $fault_at, $candidates, $min_term, $writer) = @_;
+	my ($new, $new_term) = wait_primary($candidates, min_term => $min_term);
+	ok(defined $new, 'a standby becomes leader and primary');
+	my ($other) = grep { $_ != $new } @$candidates;
+	my $since = leader_since_epoch($new);
+	my $first_ack = wait_acks_on($writer, $new, 10, $fault_at);
+	ok(defined $first_ack, 'writes resume on ' . $new->name);
+	diag_timing("$label -> new leader",
+		defined $since ? $since - $fault_at : undef);
+	diag_timing("$label -> first write acknowledged by the new primary",
+		defined $first_ack ? $first_ack - $fault_at : undef);
+	ok(wait_follows($other, $new),
+		$other->name . ' follows the new primary ' . $new->name);
+	return ($new, $other, $new_term);
+}
+
+=pod
+
 =back
 
 =cut

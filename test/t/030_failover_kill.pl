@@ -64,23 +64,10 @@ for my $standby ($node2, $node3)
 note('WAL received at the kill: '
 	  . join(', ', map { "$_ $received{$_}" } sort keys %received));
 
-my ($new, $new_term) =
-  RaftFailover::wait_primary([ $node2, $node3 ], min_term => $term + 1);
-ok(defined $new, 'a standby becomes leader and primary');
-my $other = $new == $node2 ? $node3 : $node2;
-my $since = RaftFailover::leader_since_epoch($new);
+my ($new, $other, $new_term) = RaftFailover::expect_failover('030 kill',
+	$killed_at, [ $node2, $node3 ], $term + 1, $writer);
 cmp_ok($received{ $new->name }, '>=', $received{ $other->name },
 	$new->name . ' had received at least as much WAL as ' . $other->name);
-
-my $first_ack = RaftFailover::wait_acks_on($writer, $new, 10, $killed_at);
-ok(defined $first_ack, 'writes resume on ' . $new->name);
-RaftFailover::diag_timing('030 kill -> new leader',
-	defined $since ? $since - $killed_at : undef);
-RaftFailover::diag_timing('030 kill -> first write acknowledged by the new primary',
-	defined $first_ack ? $first_ack - $killed_at : undef);
-
-ok(RaftFailover::wait_follows($other, $new),
-	$other->name . ' follows the new primary ' . $new->name);
 RaftFailover::stop_writer($writer);
 my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
 ok( $other->poll_query_until(

@@ -42,19 +42,8 @@ ok(defined RaftFailover::wait_acks_on($writer, $node1, 20),
 # SIGSTOP of the whole primary.
 my $paused_at = time();
 $faults->pause($node1);
-my ($new, $new_term) =
-  RaftFailover::wait_primary([ $node2, $node3 ], min_term => $term + 1);
-ok(defined $new, 'a standby becomes leader and primary');
-my $other = $new == $node2 ? $node3 : $node2;
-my $since = RaftFailover::leader_since_epoch($new);
-my $first_ack = RaftFailover::wait_acks_on($writer, $new, 10, $paused_at);
-ok(defined $first_ack, 'writes resume on ' . $new->name);
-RaftFailover::diag_timing('031 pause -> new leader',
-	defined $since ? $since - $paused_at : undef);
-RaftFailover::diag_timing('031 pause -> first write acknowledged by the new primary',
-	defined $first_ack ? $first_ack - $paused_at : undef);
-ok(RaftFailover::wait_follows($other, $new),
-	$other->name . ' follows the new primary ' . $new->name);
+my ($new, $other, $new_term) = RaftFailover::expect_failover('031 pause',
+	$paused_at, [ $node2, $node3 ], $term + 1, $writer);
 
 # SIGCONT: node1 wakes up without the lease.
 $faults->resume($node1);

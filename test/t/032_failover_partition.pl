@@ -49,19 +49,8 @@ ok(defined RaftFailover::wait_acks_on($writer, $node1, 20),
 
 my $cut_at = time();
 $faults->isolate($node1);
-my ($new, $new_term) =
-  RaftFailover::wait_primary([ $node2, $node3 ], min_term => $term + 1);
-ok(defined $new, 'a standby becomes leader and primary');
-my $other = $new == $node2 ? $node3 : $node2;
-my $since = RaftFailover::leader_since_epoch($new);
-my $first_ack = RaftFailover::wait_acks_on($writer, $new, 10, $cut_at);
-ok(defined $first_ack, 'writes resume on ' . $new->name);
-RaftFailover::diag_timing('032 partition -> new leader',
-	defined $since ? $since - $cut_at : undef);
-RaftFailover::diag_timing('032 partition -> first write acknowledged by the new primary',
-	defined $first_ack ? $first_ack - $cut_at : undef);
-ok(RaftFailover::wait_follows($other, $new),
-	$other->name . ' follows the new primary ' . $new->name);
+my ($new, $other, $new_term) = RaftFailover::expect_failover('032 partition',
+	$cut_at, [ $node2, $node3 ], $term + 1, $writer);
 RaftFailover::stop_writer($writer);
 RaftFailover::check_rows($new, $writer);
 
