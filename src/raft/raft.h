@@ -113,9 +113,11 @@ typedef enum raft_role
 extern const char *raft_role_name(raft_role role);
 
 /*
- * An ordered position that vote requests carry: (timeline, LSN) for the
- * extension.  Compared lexicographically.  {0, 0} means "unknown" and disables
- * the check on either side.
+ * An ordered position that vote requests and append responses carry:
+ * (timeline, LSN) for the extension.  Compared lexicographically.  {0, 0}
+ * means "unknown" and disables the check on either side.  A leader also
+ * waits for a transfer target's position before sending it TIMEOUT_NOW (see
+ * raft_transfer_leadership).
  */
 typedef struct raft_position
 {
@@ -232,7 +234,9 @@ typedef struct raft_message
 	/* PREVOTE, VOTE */
 	raft_index	last_log_index;
 	raft_term	last_log_term;
+	/* PREVOTE, VOTE, APPEND_RESPONSE: the sender's raft_set_position() */
 	raft_position position;
+	/* PREVOTE, VOTE */
 	bool		transfer;		/* campaign ordered by TIMEOUT_NOW: overrides
 								 * stickiness */
 
@@ -324,7 +328,15 @@ extern int	raft_propose_change(raft_node *node, const raft_change *change,
 /*
  * Leader only: hand leadership to 'target' (a voter).  The target is brought
  * up to date first, then sent TIMEOUT_NOW; the leader gives up its lease and
- * refuses proposals meanwhile.  Abandoned after one election timeout.
+ * refuses proposals meanwhile.  "Up to date" means both that the target
+ * holds the leader's whole log and that the position it last reported (in
+ * an APPEND_RESPONSE) is not behind the leader's own position by more than
+ * max_position_lag -- the rule voters apply, so the leader would otherwise
+ * refuse its own successor.  With positions {0, 0} on either side only the
+ * log counts.  Unless TIMEOUT_NOW can go at once, the target is sent an
+ * APPEND at once and the check is made again on each of its responses.  Abandoned after one election timeout
+ * (raft_stats.transfers_abandoned); if TIMEOUT_NOW was never sent, the
+ * leader carries on leading and regains its lease.
  * RAFT_EUNREACHABLE, with nothing changed, if the target has not answered
  * within the last election timeout: nobody would be there to campaign, and
  * the leader would give up its lease (and possibly its term) for nothing.
@@ -389,6 +401,8 @@ typedef struct raft_peer_progress
 	raft_index	match_index;
 	raft_index	next_index;
 	raft_time	last_contact;	/* last response from it (0 = never) */
+	raft_position position;		/* as its last response reported it ({0, 0}
+								 * none yet); the leader's own for itself */
 } raft_peer_progress;
 
 /* Leader only: progress of peer 'id'; false if not leader or unknown id. */

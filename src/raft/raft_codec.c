@@ -31,7 +31,7 @@
 #define VOTE_RESPONSE_BODY_SIZE	2	/* PREVOTE_RESPONSE, VOTE_RESPONSE */
 #define APPEND_BODY_SIZE		33	/* APPEND, before its entries */
 #define ENTRY_HEADER_SIZE		21	/* term, index, type, len */
-#define APPEND_RESPONSE_BODY_SIZE 25
+#define APPEND_RESPONSE_BODY_SIZE 41	/* echo .. reject_hint, position */
 #define ENVELOPE_FIXED_SIZE		18	/* all of the header but the name */
 #define FRAME_PREFIX_SIZE		4	/* u32 length before each message */
 #define CHANGE_FIXED_SIZE		8	/* version, op, id, address length */
@@ -485,6 +485,8 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 			write_u8(buf, &pos, msg->success ? 1 : 0);
 			write_u64(buf, &pos, msg->match_index);
 			write_u64(buf, &pos, msg->reject_hint);
+			write_u64(buf, &pos, msg->position.major);
+			write_u64(buf, &pos, msg->position.minor);
 			break;
 
 		default:				/* TIMEOUT_NOW: the header says it all */
@@ -594,6 +596,8 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 				return fail(why, "success flag is neither 0 nor 1");
 			msg->match_index = read_u64(&r);
 			msg->reject_hint = read_u64(&r);
+			msg->position.major = read_u64(&r);
+			msg->position.minor = read_u64(&r);
 			break;
 
 		default:				/* TIMEOUT_NOW: nothing after the header */

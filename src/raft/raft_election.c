@@ -239,11 +239,16 @@ raft__election_tick(raft_node *n)
 		raft__campaign(n, false);
 }
 
-/* Whether the candidate's position is too far behind ours. */
-static bool
-position_behind(const raft_node *n, raft_position cand)
+/*
+ * Whether position 'cand' trails 'mine' by more than max_position_lag.  The
+ * voters' rule (a candidate against the voter's own position), also used by
+ * a leader deciding whether a transfer target could win (raft_transfer.c).
+ * {0, 0} on either side means "unknown" and never counts as behind.
+ */
+bool
+raft__position_behind(const raft_node *n, raft_position mine,
+					  raft_position cand)
 {
-	raft_position mine = n->position;
 	uint64_t	lag = n->opts.max_position_lag;
 
 	if ((mine.major == 0 && mine.minor == 0) ||
@@ -330,7 +335,7 @@ raft__handle_vote_request(raft_node *n, const raft_message *m)
 		respond_vote(n, m, false, RAFT_VOTE_LOG_BEHIND, n->term);
 		return;
 	}
-	if (position_behind(n, m->position))
+	if (raft__position_behind(n, n->position, m->position))
 	{
 		respond_vote(n, m, false, RAFT_VOTE_POSITION_BEHIND, n->term);
 		return;

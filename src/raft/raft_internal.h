@@ -28,6 +28,7 @@ typedef struct raft_progress
 	bool		probing;		/* next is a guess: one message at a time */
 	raft_time	last_contact;	/* last message from it in this term */
 	raft_time	acked_echo;		/* newest send time it acknowledged, 0 none */
+	raft_position position;		/* as of its newest response in this term */
 } raft_progress;
 
 /*
@@ -171,6 +172,8 @@ extern bool raft__in_lease(const raft_node *n);
 extern void raft__handle_vote_request(raft_node *n, const raft_message *m);
 extern void raft__handle_vote_response(raft_node *n, const raft_message *m);
 extern bool raft__can_campaign(const raft_node *n);
+extern bool raft__position_behind(const raft_node *n, raft_position mine,
+								  raft_position cand);
 
 /* raft_replication.c */
 extern void raft__send_append(raft_node *n, raft_progress *pr, bool resync);

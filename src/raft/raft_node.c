@@ -391,6 +391,7 @@ raft_get_progress(const raft_node *n, raft_id id, raft_peer_progress *p)
 			p->match_index = n->stable;
 			p->next_index = raft__last_index(n) + 1;
 			p->last_contact = n->now;
+			p->position = n->position;
 		}
 		return true;
 	}
@@ -403,6 +404,7 @@ raft_get_progress(const raft_node *n, raft_id id, raft_peer_progress *p)
 			p->match_index = n->prs[i].match;
 			p->next_index = n->prs[i].next;
 			p->last_contact = n->prs[i].last_contact;
+			p->position = n->prs[i].position;
 		}
 		return true;
 	}

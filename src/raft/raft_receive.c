@@ -135,6 +135,7 @@ answer_stale(raft_node *n, const raft_message *m)
 			r->success = false;
 			r->reject_hint = raft__last_index(n);
 			r->echo = m->echo;
+			r->position = n->position;
 		}
 	}
 	else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE)

@@ -346,6 +346,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 		r->success = true;
 		r->match_index = new_last;
 		r->echo = m->echo;
+		r->position = n->position;
 		return;
 	}
 
@@ -359,6 +360,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 							  m->prev_log_index - 1 : last,
 							  m->prev_log_term);
 	r->echo = m->echo;
+	r->position = n->position;
 }
 
 /* Leader: handle an APPEND_RESPONSE of our term. */
@@ -379,6 +381,13 @@ raft__handle_append_response(raft_node *n, const raft_message *m)
 		m->echo > pr->acked_echo)
 		pr->acked_echo = m->echo;
 
+	/*
+	 * Its position as it reports it now.  Responses may arrive out of
+	 * order, so this can step back a little; that only delays a transfer
+	 * (see raft__transfer_check), it never hurries one.
+	 */
+	pr->position = m->position;
+
 	if (m->success)
 	{
 		if (m->match_index > pr->match)
@@ -389,7 +398,6 @@ raft__handle_append_response(raft_node *n, const raft_message *m)
 		raft__maybe_commit(n);
 		if (n->role != RAFT_LEADER)
 			return;
-		raft__transfer_check(n, pr);
 		if (pr->next <= raft__last_index(n))
 			raft__send_append(n, pr, false);
 	}
@@ -405,5 +413,12 @@ raft__handle_append_response(raft_node *n, const raft_message *m)
 		pr->probing = true;
 		raft__send_append(n, pr, false);
 	}
+
+	/*
+	 * Every response from a transfer target, not only one that advances its
+	 * match index: a target already holding our whole log may still be
+	 * waiting for its position to catch up, and each response reports it.
+	 */
+	raft__transfer_check(n, pr);
 	raft__update_lease(n);
 }

@@ -10,6 +10,18 @@
  * requests may still be in flight and could win this very term's successor
  * at any time, so this leader must never regain a lease in its term.  A
  * fresh election (in which stickiness applies again) settles it.
+ *
+ * "Up to date" covers the target's position as well as its log.  Voters
+ * refuse a candidate whose position trails theirs by more than
+ * max_position_lag, and the leader, being a voter, is usually the one
+ * furthest ahead (a primary is always a little ahead of its standbys).  So
+ * TIMEOUT_NOW waits until the position the target last reported is within
+ * the lag of the leader's own.  Once the transfer has started, the caller's
+ * fence stops new writes on the leader (it has no lease), its position soon
+ * stops moving and the target catches up; each APPEND_RESPONSE the target
+ * sends reports its position and re-runs the check.  A report may be older
+ * than the leader's current position, but positions only move forward, so
+ * an old report that passes means a current one would too.
  */
 #include "raft_internal.h"
 
@@ -21,7 +33,13 @@ raft__transfer_cancel(raft_node *n)
 	n->timeout_now_sent = false;
 }
 
-/* Send TIMEOUT_NOW once the target has everything we have. */
+/*
+ * Send TIMEOUT_NOW once the target has everything we have: our whole log,
+ * and a position within the voters' tolerance of ours ({0, 0} on either
+ * side: nothing to wait for).  A target holding our whole log has answered
+ * in this term, so the position compared is its own report, not the zero
+ * that progress starts from.
+ */
 void
 raft__transfer_check(raft_node *n, raft_progress *pr)
 {
@@ -31,6 +49,8 @@ raft__transfer_check(raft_node *n, raft_progress *pr)
 		pr == NULL || pr->id != n->transfer_target || n->timeout_now_sent)
 		return;
 	if (pr->match < raft__last_index(n))
+		return;
+	if (raft__position_behind(n, n->position, pr->position))
 		return;
 	m = raft__new_message(n, RAFT_MSG_TIMEOUT_NOW, pr->id);
 	if (m == NULL)
@@ -84,9 +104,14 @@ raft_transfer_leadership(raft_node *n, raft_id target, raft_time now)
 	n->transfer_deadline = n->now + n->opts.election_timeout;
 	n->timeout_now_sent = false;
 	n->lease_until = 0;
-	if (pr->match >= raft__last_index(n))
-		raft__transfer_check(n, pr);
-	else
+	raft__transfer_check(n, pr);
+
+	/*
+	 * Not ready yet: send the missing entries, or a heartbeat whose
+	 * response reports the target's position, rather than wait for the
+	 * next heartbeat round.
+	 */
+	if (!n->timeout_now_sent)
 		raft__send_append(n, pr, true);
 	return RAFT_OK;
 }

@@ -54,7 +54,9 @@ msg_equal(const raft_message *a, const raft_message *b)
 		case RAFT_MSG_APPEND_RESPONSE:
 			return a->echo == b->echo && a->success == b->success &&
 				a->match_index == b->match_index &&
-				a->reject_hint == b->reject_hint;
+				a->reject_hint == b->reject_hint &&
+				a->position.major == b->position.major &&
+				a->position.minor == b->position.minor;
 		default:
 			return true;
 	}

@@ -69,8 +69,14 @@ sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg)
 	/* an idle cluster keeps followers' logs equal: elections are easier */
 	if (rng_chance(&r, 0.3))
 		cfg->client_interval = 5 * cfg->et;
-	/* positions are always reported; a finite tolerance in some seeds */
-	cfg->position_lag = rng_chance(&r, 0.3) ? 1000000 : RAFT_POSITION_ANY;
+	/*
+	 * Positions are always reported; a finite tolerance in some seeds, a
+	 * tight one in some of those (transfers then wait for the target's
+	 * position, as they do behind a primary's WAL).
+	 */
+	cfg->position_lag = RAFT_POSITION_ANY;
+	if (rng_chance(&r, 0.3))
+		cfg->position_lag = rng_chance(&r, 0.5) ? 1000000 : 3;
 	cfg->bursts = rng_chance(&r, 0.4);
 	cfg->impossible = cfg->faults && rng_chance(&r, 0.3) ? 0.005 : 0;
 }
@@ -79,11 +85,15 @@ sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg)
 void
 sim_describe_config(const sim_config *cfg, char *buf, size_t cap)
 {
+	char		lag[24] = "any";
+
+	if (cfg->position_lag != RAFT_POSITION_ANY)
+		snprintf(lag, sizeof(lag), "%llu", (unsigned long long) cfg->position_lag);
 	snprintf(buf, cap,
 			 "%d voters (+%d spare), hb %lld ET %lld spread %lld margin %lld tick %lld, "
 			 "prevote %d check_quorum %d, loss %.2f dup %.2f corrupt %.2f delay %lld+%lld, "
 			 "faults %lld ms every ~%lld ms [%s%s%s%s], client every ~%lld ms, "
-			 "changes %d transfers %d bursts %d%s",
+			 "changes %d transfers %d bursts %d position lag %s%s",
 			 cfg->n_voters, cfg->n_slots - cfg->n_voters, (long long) cfg->hb,
 			 (long long) cfg->et, (long long) cfg->spread, (long long) cfg->margin,
 			 (long long) cfg->tick, cfg->prevote, cfg->check_quorum, cfg->loss,
@@ -93,6 +103,7 @@ sim_describe_config(const sim_config *cfg, char *buf, size_t cap)
 			 cfg->crashes ? "crash " : "", cfg->pauses ? "pause " : "",
 			 cfg->partitions ? "partition " : "", cfg->weather ? "weather" : "",
 			 (long long) cfg->client_interval, cfg->changes, cfg->transfers, cfg->bursts,
+			 lag,
 			 cfg->never_campaign_slot >= 0 ? ", one never-campaign node" : "");
 }
 

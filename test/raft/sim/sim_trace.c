@@ -110,10 +110,12 @@ sim_msg_summary(const raft_message *m, char *buf, size_t cap)
 					 (unsigned long long) m->commit, (long long) m->echo);
 			break;
 		case RAFT_MSG_APPEND_RESPONSE:
-			snprintf(buf + n, cap - (size_t) n, " %s match=%llu hint=%llu echo=%lld",
+			snprintf(buf + n, cap - (size_t) n, " %s match=%llu hint=%llu echo=%lld pos=%llu/%llu",
 					 m->success ? "ok" : "reject",
 					 (unsigned long long) m->match_index,
-					 (unsigned long long) m->reject_hint, (long long) m->echo);
+					 (unsigned long long) m->reject_hint, (long long) m->echo,
+					 (unsigned long long) m->position.major,
+					 (unsigned long long) m->position.minor);
 			break;
 		default:
 			break;

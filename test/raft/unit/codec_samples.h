@@ -134,8 +134,10 @@ sample_message(int which)
 			m.echo = INT64_MAX;
 			m.success = true;
 			m.match_index = 13;
+			m.position.major = 2;
+			m.position.minor = UINT64_C(0x0000000123456789);
 			break;
-		case 7:
+		case 7:					/* a refusal; position unknown */
 			m.type = RAFT_MSG_APPEND_RESPONSE;
 			m.echo = 77;
 			m.reject_hint = 5;

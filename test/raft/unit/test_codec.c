@@ -124,6 +124,78 @@ test_golden_vote(void **state)
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 }
 
+/* The bytes of an APPEND_RESPONSE, position last (docs/wire-format.md). */
+static void
+test_golden_append_response(void **state)
+{
+	static const uint8_t expected[] = {
+		0x01, 0x06,				/* version, type */
+		0x02, 0, 0, 0, 0x01, 0, 0, 0,	/* from, to */
+		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
+		0xe8, 0x03, 0, 0, 0, 0, 0, 0,	/* echo = 1000 */
+		0x01,					/* success */
+		0x07, 0, 0, 0, 0, 0, 0, 0,	/* match_index */
+		0x00, 0, 0, 0, 0, 0, 0, 0,	/* reject_hint */
+		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.major */
+		0x60, 0x00, 0x00, 0x03, 0, 0, 0, 0, /* position.minor */
+	};
+	raft_message m;
+	raft_message d;
+	size_t		len;
+	const char *why;
+
+	(void) state;
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND_RESPONSE;
+	m.from = 2;
+	m.to = 1;
+	m.term = 5;
+	m.echo = 1000;
+	m.success = true;
+	m.match_index = 7;
+	m.position.major = 1;
+	m.position.minor = 0x03000060;
+	len = encode_ok(&m);
+	assert_int_equal(len, 59);
+	assert_int_equal(len, sizeof(expected));
+	assert_memory_equal(big_buf, expected, sizeof(expected));
+	assert_int_equal(raft_message_decode(expected, sizeof(expected), &d,
+										 decoded_entries, &why), RAFT_OK);
+	assert_msg_equal(&m, &d);
+}
+
+/* Positions at the edges of their range survive an APPEND_RESPONSE. */
+static void
+test_append_response_position_round_trip(void **state)
+{
+	static const raft_position positions[] = {
+		{0, 0}, {0, 1}, {1, 0}, {UINT64_MAX, UINT64_MAX},
+		{1, UINT64_C(0x8000000000000000)}, {UINT64_C(0x0102030405060708), 9}
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++)
+	{
+		for (int ok = 0; ok <= 1; ok++)
+		{
+			raft_message m = sample_message(ok ? 6 : 7);
+			raft_message d;
+			size_t		len;
+			const char *why;
+
+			m.position = positions[i];
+			len = encode_ok(&m);
+			assert_int_equal(len, 59);
+			assert_int_equal(raft_message_decode(big_buf, len, &d,
+												 decoded_entries, &why),
+							 RAFT_OK);
+			assert_true(d.position.major == positions[i].major);
+			assert_true(d.position.minor == positions[i].minor);
+			assert_msg_equal(&m, &d);
+		}
+	}
+}
+
 /* The bytes of an envelope holding one APPEND with one entry. */
 static void
 test_golden_envelope(void **state)
@@ -458,6 +530,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_message_round_trip),
 		cmocka_unit_test(test_message_foreign_fields_zero),
 		cmocka_unit_test(test_golden_vote),
+		cmocka_unit_test(test_golden_append_response),
+		cmocka_unit_test(test_append_response_position_round_trip),
 		cmocka_unit_test(test_golden_envelope),
 		cmocka_unit_test(test_golden_change),
 		cmocka_unit_test(test_envelope_round_trip),

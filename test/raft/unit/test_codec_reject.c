@@ -140,6 +140,22 @@ test_reject_bad_vote_fields(void **state)
 	assert_decode_fails(big_buf, len, "success flag is neither 0 nor 1");
 }
 
+/* An APPEND_RESPONSE without its position (the old 43 bytes) is refused. */
+static void
+test_reject_append_response_without_position(void **state)
+{
+	raft_message m = sample_message(6);
+	size_t		len = encode_ok(&m);
+
+	(void) state;
+	assert_int_equal(len, 59);
+	assert_decode_fails(big_buf, 43, "truncated message body");
+	assert_decode_fails(big_buf, 51, "truncated message body");
+	assert_decode_fails(big_buf, 58, "truncated message body");
+	big_buf[len] = 0;
+	assert_decode_fails(big_buf, len + 1, "trailing bytes after message");
+}
+
 /* Bad entry counts, types, lengths, indexes and terms are refused. */
 static void
 test_reject_bad_entries(void **state)
@@ -556,6 +572,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_envelope_truncated_everywhere),
 		cmocka_unit_test(test_reject_bad_header),
 		cmocka_unit_test(test_reject_bad_vote_fields),
+		cmocka_unit_test(test_reject_append_response_without_position),
 		cmocka_unit_test(test_reject_bad_entries),
 		cmocka_unit_test(test_reject_bad_change_entry),
 		cmocka_unit_test(test_reject_bad_change),

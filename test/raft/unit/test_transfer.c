@@ -1,6 +1,7 @@
 /*
  * test_transfer.c
- *	  Unit tests of leadership transfer (TimeoutNow, Raft thesis 3.10).
+ *	  Unit tests of leadership transfer (TimeoutNow, Raft thesis 3.10),
+ *	  including the wait for the target's position (max_position_lag).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +286,215 @@ test_transfer_back_and_forth(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * Positions in the tests below: timeline 1, LSN in "minor", a tolerance of
+ * POS_LAG; the leader (a primary) is a little ahead of its standbys.
+ */
+#define POS_LAG 100
+
+/* Set node id's position to (major, minor). */
+static void
+set_pos(h_net *net, raft_id id, uint64_t major, uint64_t minor)
+{
+	raft_set_position(h_node(net, id), (raft_position) {major, minor});
+}
+
+/*
+ * 3 nodes with a finite position tolerance, node 1 leading at LSN 10000,
+ * node 2 at 'target_lsn', node 3 level with the leader (so without the
+ * target's catching up, both other voters would refuse it).  One heartbeat
+ * round later the leader knows everyone's position.
+ */
+static void
+init_positions(h_net *net, uint64_t target_lsn)
+{
+	h_setup(net, 3);
+	for (int i = 1; i <= 3; i++)
+	{
+		net->opts[i].prevote = true;
+		net->opts[i].check_quorum = true;
+		net->opts[i].max_position_lag = POS_LAG;
+	}
+	h_start(net);
+	set_pos(net, 1, 1, 10000);
+	set_pos(net, 2, 1, target_lsn);
+	set_pos(net, 3, 1, 10000);
+	h_elect(net, 1);
+	h_run(net, H_HB, 1);
+}
+
+/* The leader records the position each follower reports. */
+static void
+test_progress_records_follower_position(void **state)
+{
+	h_net		net;
+	raft_peer_progress p;
+	raft_message m;
+
+	(void) state;
+	init_positions(&net, 9000);
+	assert_true(raft_get_progress(h_node(&net, 1), 2, &p));
+	assert_true(p.position.major == 1 && p.position.minor == 9000);
+	assert_true(raft_get_progress(h_node(&net, 1), 1, &p));
+	assert_true(p.position.major == 1 && p.position.minor == 10000);
+	/* each heartbeat's answer brings the newest */
+	set_pos(&net, 2, 1, 9500);
+	h_run(&net, H_HB, 1);
+	assert_true(raft_get_progress(h_node(&net, 1), 2, &p));
+	assert_true(p.position.minor == 9500);
+	/* so does a refusal */
+	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 3, 1,
+				   raft_get_term(h_node(&net, 1)));
+	m.reject_hint = raft_last_index(h_node(&net, 1));
+	m.position = (raft_position) {1, 10001};
+	raft_receive(h_node(&net, 1), &m, net.now);
+	assert_true(raft_get_progress(h_node(&net, 1), 3, &p));
+	assert_true(p.position.major == 1 && p.position.minor == 10001);
+	h_destroy(&net);
+}
+
+/*
+ * A target whose log is complete but whose position trails by more than
+ * the tolerance is not sent TIMEOUT_NOW (it would lose: the leader and
+ * node 3 would refuse it).  It gets a heartbeat at once, and TIMEOUT_NOW
+ * at its first response once its position is within the tolerance.
+ */
+static void
+test_transfer_waits_for_target_position(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_term	term;
+	raft_time	start;
+
+	(void) state;
+	init_positions(&net, 9000);
+	l = h_node(&net, 1);
+	term = raft_get_term(l);
+	assert_int_equal(raft_last_index(h_node(&net, 2)), raft_last_index(l));
+	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_OK);
+	assert_int_equal(h_count(&net, RAFT_MSG_TIMEOUT_NOW, 1, 2), 0);
+	assert_int_equal(h_count(&net, RAFT_MSG_APPEND, 1, 2), 1);
+	assert_false(raft_has_lease(l, net.now));
+
+	/* its answers, heartbeat after heartbeat, report it still behind */
+	h_run(&net, 5 * H_HB, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_int_equal(raft_transfer_target(l), 2);
+	assert_int_equal(raft_get_role(h_node(&net, 2)), RAFT_FOLLOWER);
+	assert_int_equal(raft_get_stats(h_node(&net, 2))->elections_started, 0);
+	assert_false(raft_has_lease(l, net.now));
+
+	/* its WAL catches up to within the tolerance (not all the way) */
+	set_pos(&net, 2, 1, 10000 - POS_LAG);
+	start = net.now;
+	while (h_count(&net, RAFT_MSG_TIMEOUT_NOW, 1, 2) == 0)
+	{
+		assert_true(net.now - start <= H_HB + 1);
+		h_tick(&net, 0, 1);
+		h_deliver_once(&net);
+	}
+	h_deliver(&net);
+	assert_int_equal(raft_get_role(h_node(&net, 2)), RAFT_LEADER);
+	assert_int_equal(raft_get_term(h_node(&net, 2)), term + 1);
+	assert_int_equal(raft_get_leader(h_node(&net, 1)), 2);
+	assert_int_equal(raft_get_stats(l)->transfers_abandoned, 0);
+	h_destroy(&net);
+}
+
+/*
+ * The target never catches up: the transfer is abandoned after ET without
+ * TIMEOUT_NOW, and the leader keeps leading, its term and then its lease.
+ */
+static void
+test_transfer_abandoned_when_position_stays_behind(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_term	term;
+
+	(void) state;
+	init_positions(&net, 9000);
+	l = h_node(&net, 1);
+	term = raft_get_term(l);
+	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_OK);
+	h_run(&net, H_ET - 1, 1);
+	assert_int_equal(raft_transfer_target(l), 2);
+	assert_false(raft_has_lease(l, net.now));
+	h_run(&net, 1, 1);
+	assert_int_equal(raft_transfer_target(l), RAFT_NOBODY);
+	assert_int_equal(raft_get_stats(l)->transfers_abandoned, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_int_equal(raft_get_term(l), term);
+	assert_int_equal(raft_get_stats(h_node(&net, 2))->elections_started, 0);
+	h_run(&net, H_HB, 1);
+	assert_true(raft_has_lease(l, net.now));
+	assert_int_equal(h_propose(&net, 1, "still here", NULL), RAFT_OK);
+	h_destroy(&net);
+}
+
+/*
+ * Whether TIMEOUT_NOW goes out at once (the target's log being complete),
+ * given the leader's and the target's positions and the tolerance.
+ */
+static bool
+timeout_now_at_once(raft_position leader, raft_position target, uint64_t lag)
+{
+	h_net		net;
+	bool		sent;
+
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+		net.opts[i].max_position_lag = lag;
+	h_start(&net);
+	h_elect(&net, 1);
+	raft_set_position(h_node(&net, 1), leader);
+	raft_set_position(h_node(&net, 2), target);
+	h_run(&net, H_HB, 1);
+	assert_int_equal(raft_transfer_leadership(h_node(&net, 1), 2, net.now),
+					 RAFT_OK);
+	sent = h_count(&net, RAFT_MSG_TIMEOUT_NOW, 1, 2) == 1;
+	/* not ready: a heartbeat instead, for a fresh report */
+	if (!sent)
+		assert_int_equal(h_count(&net, RAFT_MSG_APPEND, 1, 2), 1);
+	h_destroy(&net);
+	return sent;
+}
+
+/* Unknown positions ({0, 0}) and positions within the tolerance: no wait. */
+static void
+test_transfer_position_rule(void **state)
+{
+	(void) state;
+	/* unknown on either side, or both: only the log counts */
+	assert_true(timeout_now_at_once((raft_position) {0, 0},
+									(raft_position) {1, 5}, POS_LAG));
+	assert_true(timeout_now_at_once((raft_position) {1, 10000},
+									(raft_position) {0, 0}, POS_LAG));
+	assert_true(timeout_now_at_once((raft_position) {0, 0},
+									(raft_position) {0, 0}, 0));
+	/* within the tolerance, level, or ahead */
+	assert_true(timeout_now_at_once((raft_position) {1, 10000},
+									(raft_position) {1, 10000 - POS_LAG},
+									POS_LAG));
+	assert_true(timeout_now_at_once((raft_position) {1, 10000},
+									(raft_position) {1, 10000}, 0));
+	assert_true(timeout_now_at_once((raft_position) {1, 10000},
+									(raft_position) {2, 1}, 0));
+	/* no tolerance set (the default): anything goes */
+	assert_true(timeout_now_at_once((raft_position) {2, 10000},
+									(raft_position) {1, 1},
+									RAFT_POSITION_ANY));
+	/* too far behind, or on an older timeline: wait */
+	assert_false(timeout_now_at_once((raft_position) {1, 10000},
+									 (raft_position) {1, 10000 - POS_LAG - 1},
+									 POS_LAG));
+	assert_false(timeout_now_at_once((raft_position) {1, 10000},
+									 (raft_position) {1, 9999}, 0));
+	assert_false(timeout_now_at_once((raft_position) {2, 10},
+									 (raft_position) {1, 20000}, POS_LAG));
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -301,6 +511,10 @@ main(void)
 		cmocka_unit_test(test_timeout_now_ignored_by_never_campaign),
 		cmocka_unit_test(test_timeout_now_from_non_leader_dropped),
 		cmocka_unit_test(test_transfer_back_and_forth),
+		cmocka_unit_test(test_progress_records_follower_position),
+		cmocka_unit_test(test_transfer_waits_for_target_position),
+		cmocka_unit_test(test_transfer_abandoned_when_position_stays_behind),
+		cmocka_unit_test(test_transfer_position_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
