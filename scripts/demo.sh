@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# The raft_ext demo: a local three-node cluster on loopback.
+# The raft_ext demo: automatic failover of a primary with two streaming
+# standbys, on loopback.
 #
-# Builds and installs raft_ext, starts three PostgreSQL 15 instances on
-# 127.0.0.1 (ports 5441-5443) under one directory, waits for them to elect a
-# leader, shows raft_status, kills the leader's postmaster with SIGKILL,
-# shows the survivors electing a new leader, restarts the killed node and
-# shows it rejoining as a follower.  Then it stops everything, unless --keep
-# is given, in which case it prints the command that stops the cluster.
+# Builds and installs raft_ext, then, under one directory (default
+# /tmp/raft_ext_demo):
+#   1. creates a primary (node1, port 5441) and two hot standbys made with
+#      pg_basebackup -R (node2 and node3, ports 5442 and 5443), every node
+#      running raft_ext with raft_ext.auto_promote and raft_ext.auto_follow;
+#   2. waits for the Raft leader: the healthy primary stays primary;
+#   3. kills the primary's postmaster with SIGKILL, and retries an INSERT
+#      through a multi-host conninfo (target_session_attrs=read-write) until
+#      the standby that won the election has promoted itself and acknowledges
+#      it: prints the time from the kill to that first acknowledged write;
+#   4. shows the other standby streaming from the new primary;
+#   5. restarts the old primary: it comes back as a primary but is fenced,
+#      its write is refused (SQLSTATE 25006);
+#   6. rejoins it as a standby of the new primary with
+#      scripts/rejoin-standby.sh (pg_rewind);
+#   7. stops everything, unless --keep is given, in which case it prints the
+#      commands that stop the cluster.
 #
 # Works as root (the servers run as the "postgres" user) or as a normal user
 # (sudo is used for installing packages and the extension).
@@ -17,18 +29,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=0
 build=1
-base=/tmp/raft_ext_demo
+dir=/tmp/raft_ext_demo
 while [ $# -gt 0 ]; do
     case "$1" in
         --keep) keep=1 ;;
         --no-build) build=0 ;;
-        --dir) base=$2; shift ;;
+        --dir) dir=${2:?--dir needs a directory}; shift ;;
         *) echo "usage: $0 [--keep] [--dir DIR] [--no-build]" >&2; exit 2 ;;
     esac
     shift
 done
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -38,114 +50,102 @@ if [ "$build" -eq 1 ]; then
     $SUDO make -s install PG_CONFIG="$PG_CONFIG"
 fi
 
-bindir=$("$PG_CONFIG" --bindir)
-if [ "$(id -u)" -eq 0 ]; then
-    runner=postgres
-    as_runner() { runuser -u "$runner" -- "$@"; }
-else
-    runner=$(id -un)
-    as_runner() { "$@"; }
-fi
-
-ports=(5441 5442 5443)
-peers=""
-for i in 1 2 3; do
-    peers+="${peers:+;}$i:host=127.0.0.1 port=${ports[$((i - 1))]} dbname=postgres user=$runner connect_timeout=2"
-done
+CLUSTER_DIR=$dir
+CLUSTER_NODES=3
+CLUSTER_PORT=5441
+CLUSTER_NAME=demo
+# shellcheck source=lib/cluster.sh
+. scripts/lib/cluster.sh
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-psql_node() { as_runner "$bindir/psql" -X -q -h 127.0.0.1 -p "${ports[$(($1 - 1))]}" -U "$runner" -d postgres "${@:2}"; }
-pid_of() { head -n 1 "$base/node$1/postmaster.pid"; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-stop_all()
-{
-    for i in 1 2 3; do
-        [ -f "$base/node$i/postmaster.pid" ] &&
-            as_runner "$bindir/pg_ctl" -D "$base/node$i" -m immediate stop >/dev/null 2>&1 || true
-    done
-}
-
-# Which node leads, according to the nodes that answer; empty if none yet.
-leader()
-{
-    local i out
-    for i in 1 2 3; do
-        out=$(psql_node "$i" -At -c "SELECT leader_id FROM raft_status WHERE leader_id IS NOT NULL" 2>/dev/null) || continue
-        [ -n "$out" ] && { echo "$out"; return; }
-    done
-}
-
-# Wait up to 30 s for a leader other than $1 (0: any); print its id.
-wait_leader()
-{
-    local not=$1 l
-    for _ in $(seq 300); do
-        l=$(leader)
-        if [ -n "$l" ] && [ "$l" != "$not" ]; then echo "$l"; return 0; fi
-        sleep 0.1
-    done
-    echo "no leader elected within 30 s" >&2
-    return 1
-}
-
+# Each node's own view of the cluster.
 show_status()
 {
     local i
     for i in "$@"; do
-        psql_node "$i" -c "SELECT node_id, role, term, leader_id, has_lease, lease_remaining, commit_index, last_contact FROM raft_status" 2>/dev/null ||
+        node_psql "$i" -P footer=off -F ' | ' -c "SELECT node_id, role, term, leader_id, has_lease, in_recovery, wal_position FROM raft_status" 2>/dev/null ||
             echo "(node $i does not answer)"
-    done
+    done | { echo "node_id | role | term | leader_id | has_lease | in_recovery | wal_position"; cat; }
 }
 
-if [ -d "$base" ]; then
-    for i in 1 2 3; do
-        [ -f "$base/node$i/postmaster.pid" ] && as_runner "$bindir/pg_ctl" -D "$base/node$i" -m immediate stop >/dev/null 2>&1 || true
-    done
-    rm -rf "$base"
-fi
-mkdir -p "$base"
-chown "$runner" "$base"
-trap '[ $keep -eq 1 ] || stop_all' EXIT
+cleanup()
+{
+    if [ "$keep" -eq 1 ]; then
+        say "the cluster keeps running in $dir; stop it with:"
+        cluster_stop_commands
+    else
+        say "stopping the cluster (use --keep to leave it running)"
+        cluster_stop_all
+    fi
+}
 
-say "creating three instances in $base"
-for i in 1 2 3; do
-    as_runner "$bindir/initdb" -D "$base/node$i" -U "$runner" --auth=trust -N >/dev/null
-    cat >>"$base/node$i/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = ${ports[$((i - 1))]}
-unix_socket_directories = '$base'
-shared_preload_libraries = 'raft_ext'
-raft_ext.node_id = $i
-raft_ext.peers = '$peers'
-raft_ext.cluster_name = 'demo'
-EOF
-    as_runner "$bindir/pg_ctl" -D "$base/node$i" -l "$base/node$i.log" -w start >/dev/null
-    psql_node "$i" -c "CREATE EXTENSION raft_ext"
-done
+say "creating a primary and two streaming standbys in $dir (ports 5441-5443)"
+trap cleanup EXIT
+cluster_create
+echo "node1: primary; node2, node3: pg_basebackup -R of node1, hot standbys"
 
-say "waiting for an election"
-first=$(wait_leader 0)
-echo "node $first is the leader"
+say "waiting for the Raft leader (the healthy primary stays primary)"
+primary=$(cluster_wait_primary 60)
+echo "node $primary leads, holds the lease, and is the primary"
+node_psql "$primary" -c "CREATE TABLE demo_writes (id serial PRIMARY KEY, written_on int, at timestamptz DEFAULT clock_timestamp())" \
+    -c "INSERT INTO demo_writes (written_on) SELECT node_id FROM raft_status"
+cluster_wait_settled "$primary" 60
 show_status 1 2 3
 
-say "killing the leader (node $first) with SIGKILL"
-kill -9 "$(pid_of "$first")"
+say "killing the primary (node $primary) with SIGKILL"
 start=$(date +%s%N)
-second=$(wait_leader "$first")
-echo "node $second took over after $(( ($(date +%s%N) - start) / 1000000 )) ms"
-show_status 1 2 3
+node_kill "$primary" >/dev/null
+echo "kill -9 sent; a client keeps retrying INSERT through:"
+echo "  $(cluster_writer_conninfo)"
+new=""
+attempts=0
+while [ -z "$new" ]; do
+    attempts=$((attempts + 1))
+    new=$(as_pg "$PG_BINDIR/psql" -X -q -At -d "$(cluster_writer_conninfo)" \
+        -c "INSERT INTO demo_writes (written_on) SELECT node_id FROM raft_status RETURNING written_on" 2>/dev/null) || new=""
+    [ -n "$new" ] || sleep 0.02
+    if [ "$(ms_since "$start")" -gt 60000 ]; then
+        echo "no write was acknowledged within 60 s; the logs are in $dir" >&2
+        exit 1
+    fi
+done
+echo "first write acknowledged by node $new, $(ms_since "$start") ms after the kill ($attempts attempts)"
+show_status $(seq 3 | grep -vx "$primary")
+grep -h "raft_ext: node $new is now leader\|raft_ext: node $new is the Raft leader\|promoted\|ready to accept" "$(node_log "$new")" | tail -n 4 | sed 's/^/  log: /'
 
-say "restarting node $first: it rejoins as a follower in the new term"
-as_runner "$bindir/pg_ctl" -D "$base/node$first" -l "$base/node$first.log" -w start >/dev/null
-for _ in $(seq 100); do
-    [ "$(psql_node "$first" -At -c "SELECT leader_id FROM raft_status" 2>/dev/null)" = "$second" ] && break
+say "the other standby follows the new primary"
+other=$(seq 3 | grep -vx "$primary" | grep -vx "$new")
+for _ in $(seq 300); do
+    [ "$(node_psql "$other" -c "SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null)" = "$(node_port "$new")" ] && break
     sleep 0.1
 done
-show_status "$first"
+node_psql "$other" -P footer=off -F ' | ' -c "SELECT 'node $other streams from port ' || sender_port || ', timeline ' || received_tli FROM pg_stat_wal_receiver"
+cluster_wait_settled "$new" 60 && echo "node $other has replayed the new primary's writes:"
+node_psql "$other" -P footer=off -F ' | ' -c "SELECT id, written_on, at FROM demo_writes ORDER BY id"
 
-if [ "$keep" -eq 1 ]; then
-    say "the cluster keeps running; stop it with:"
-    for i in 1 2 3; do echo "  $([ "$(id -u)" -eq 0 ] && echo "runuser -u $runner -- ")$bindir/pg_ctl -D $base/node$i stop"; done
+say "restarting the old primary (node $primary): it is fenced"
+node_start "$primary"
+for _ in $(seq 100); do
+    [ "$(node_leader "$primary")" = "$new" ] && break
+    sleep 0.1
+done
+show_status "$primary"
+echo "node $primary is out of recovery (a primary) but does not hold the lease; a write there:"
+echo "  BEGIN READ WRITE; INSERT INTO demo_writes ...; COMMIT;"
+if as_pg "$PG_BINDIR/psql" -X -q -d "$(node_conninfo "$primary")" -v ON_ERROR_STOP=1 -v VERBOSITY=verbose \
+    -c "BEGIN READ WRITE" -c "INSERT INTO demo_writes (written_on) VALUES ($primary)" -c "COMMIT" >"$dir/fenced.out" 2>&1; then
+    echo "  the write was ACCEPTED: this build of raft_ext does not fence (raft_ext.fencing)"
 else
-    say "stopping the cluster (use --keep to leave it running)"
+    grep -E "ERROR|DETAIL|HINT" "$dir/fenced.out" | sed 's/^/  /'
+fi
+
+if [ -x scripts/rejoin-standby.sh ]; then
+    say "rejoining node $primary as a standby of node $new (scripts/rejoin-standby.sh)"
+    node_rejoin "$primary" "$new" | sed 's/^/  /'
+    cluster_wait_settled "$new" 60
+    show_status 1 2 3
+    echo "node $primary has replayed the new primary's writes:"
+    node_psql "$primary" -P footer=off -F ' | ' -c "SELECT id, written_on, at FROM demo_writes ORDER BY id"
 fi

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# bench/switchover.sh: how long a planned switchover takes, from
+# raft_ext.transfer_leadership(target) to the first write the target
+# acknowledges as the new primary.
+#
+#   bench/switchover.sh [--trials N] [--profile default|aggressive]
+#                       [--dir DIR] [--port PORT]
+#
+# The cluster of bench/failover.sh (a primary, two streaming standbys;
+# auto_promote, auto_follow, fencing on), the same client committing every
+# ~5 ms through a multi-host conninfo.  Per trial the primary is asked to
+# hand leadership to a standby, the one that was a target least often; measured
+# from the call:
+#   leader_ms     the target logs "is now leader"
+#   promoted_ms   the target logs "ready to accept connections"
+#   write_ms      the target acknowledges the client's first commit
+#   promote_wait_ms  from leader_ms to the target's "promoting this standby"
+#   call_ms       transfer_leadership() returns (it waits for the target to lead)
+# The old primary, now fenced, is rejoined as a standby with
+# scripts/rejoin-standby.sh before the next trial.  Also counts commits the
+# old primary acknowledged that the new one does not have.  Raw data:
+# bench/results/switchover-<date>/.  Reports; asserts nothing about time.
+set -euo pipefail
+
+trials=10
+profile=default
+CLUSTER_DIR=/tmp/raft_ext_bench
+CLUSTER_PORT=5451
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --trials) trials=${2:?}; shift ;;
+        --profile) profile=${2:?}; shift ;;
+        --dir) CLUSTER_DIR=${2:?}; shift ;;
+        --port) CLUSTER_PORT=${2:?}; shift ;;
+        *) sed -n '6,7p' "$0" >&2; exit 2 ;;
+    esac
+    shift
+done
+CLUSTER_NODES=3
+CLUSTER_NAME=bench
+
+. "$(dirname "$0")/lib.sh"
+bench_require_extension
+res=$(bench_results_dir switchover)
+writer_bin=$(bench_build_writer "$res")
+bench_machine "$res"
+columns="leader_ms promoted_ms write_ms promote_wait_ms call_ms"
+
+writer_pid=""
+stop_writer()
+{
+    if [ -n "$writer_pid" ]; then
+        kill "$writer_pid" 2>/dev/null || true
+        wait "$writer_pid" 2>/dev/null || true
+        writer_pid=""
+    fi
+}
+finish()
+{
+    stop_writer
+    # Keep the server logs of an interrupted run.
+    if [ -d "$CLUSTER_DIR" ] && [ -n "${res:-}" ]; then
+        mkdir -p "$res/logs-at-exit"
+        cp "$CLUSTER_DIR"/node*.log "$res/logs-at-exit/" 2>/dev/null || true
+    fi
+    cluster_destroy
+}
+trap finish EXIT
+
+echo "== profile $profile: creating the cluster in $CLUSTER_DIR"
+CLUSTER_CONF=$(profile_conf "$profile")
+cluster_create
+primary=$(cluster_wait_primary 60)
+node_psql "$primary" -c "CREATE TABLE bench_writes (id bigint PRIMARY KEY, at timestamptz)"
+tsv="$res/$profile.tsv"
+printf '%s\ttarget\tlost_acked\n' "$(echo $columns | tr ' ' '\t')" >"$tsv"
+mkdir -p "$res/$profile"
+declare -a targeted=()
+
+for trial in $(seq "$trials"); do
+    cluster_wait_settled "$primary" 120
+    sleep 1
+    # The standby that was a target least often (the lowest id on a tie).
+    target=""
+    for i in $(seq "$CLUSTER_NODES"); do
+        [ "$i" = "$primary" ] && continue
+        if [ -z "$target" ] || [ "${targeted[$i]:-0}" -lt "${targeted[$target]:-0}" ]; then
+            target=$i
+        fi
+    done
+    targeted[$target]=$((${targeted[$target]:-0} + 1))
+
+    writes="$res/$profile/trial$trial.writes"
+    : >"$writes"
+    "$writer_bin" "$(cluster_writer_conninfo)" "$writes" 5 &
+    writer_pid=$!
+    for _ in $(seq 200); do
+        [ "$(writes_after "$writes" 0)" -ge 5 ] && break
+        sleep 0.05
+    done
+
+    logs=("$(node_log "$target"):$(file_size "$(node_log "$target")")")
+    start_ns=$(date +%s%N)
+    call_error=""
+    node_psql "$primary" -c "SELECT raft_ext.transfer_leadership($target)" >/dev/null 2>"$res/$profile/trial$trial.call" ||
+        call_error=$(head -c 200 "$res/$profile/trial$trial.call")
+    call_ms=$((($(date +%s%N) - start_ns) / 1000000))
+
+    target_port=$(node_port "$target")
+    for _ in $(seq 600); do
+        awk -v t=$((start_ns / 1000)) -v p="$target_port" '$2 == p && $1 > t { f = 1 } END { exit !f }' "$writes" && break
+        sleep 0.05
+    done
+    sleep 0.2
+    stop_writer
+    row=$($ANALYZE switch "$start_ns" "$target_port" "$writes" "${logs[@]}")
+    old_port=$(node_port "$primary")
+    ids=$(awk -v p="$old_port" '$2 == p { print $3 }' "$writes" | paste -sd, -)
+    lost=$(node_psql "$target" -c "SELECT count(*) FROM unnest('{$ids}'::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT FROM bench_writes b WHERE b.id = a.id)" 2>/dev/null || true)
+    printf '%s\t%s\t%s\t%s\n' "$row" "$call_ms" "$target" "$lost" >>"$tsv"
+    printf 'trial %d: node %d -> node %d: %s; call %d ms; lost acknowledged commits: %s%s\n' \
+        "$trial" "$primary" "$target" \
+        "$(printf '%s' "$row" | awk -F'\t' '{printf "leader %s ms, promoted %s ms, first write %s ms", $1, $2, $3}')" \
+        "$call_ms" "${lost:-?}" "${call_error:+ (call failed: $call_error)}"
+
+    new=$(cluster_wait_primary 60) || break
+    if [ "$new" != "$primary" ]; then
+        if ! node_rejoin "$primary" "$new" >"$res/$profile/trial$trial.rejoin" 2>&1; then
+            echo "  rejoin of node $primary failed (see $res/$profile/trial$trial.rejoin)" >&2
+            break
+        fi
+    fi
+    repaired=$(cluster_repair "$new" 15 | paste -sd, -) || { echo "  could not repair the cluster" >&2; break; }
+    [ -z "$repaired" ] || echo "  node(s) $repaired did not follow node $new and were rejoined with pg_rewind"
+    echo "$trial $repaired" >>"$res/repaired.txt"
+    primary=$new
+done
+cp "$CLUSTER_DIR"/node*.log "$res/$profile/"
+
+{
+    echo "# switchover, $(date -u '+%Y-%m-%d %H:%M UTC'), profile $profile"
+    echo
+    sed 's/^/    /' "$res/machine.txt"
+    echo
+    $ANALYZE summary "$tsv" $columns
+    echo
+    echo "trials: $(($(wc -l <"$tsv") - 1)); standbys that could not follow the new primary and needed pg_rewind: $(awk 'NF > 1' "$res/repaired.txt" 2>/dev/null | wc -l); acknowledged commits lost (sum over trials): $(awk -F'\t' 'NR > 1 { s += $7 } END { print s + 0 }' "$tsv")"
+} | tee "$res/summary.md"
+echo "raw data: $res"
