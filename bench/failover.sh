@@ -57,26 +57,7 @@ writer_bin=$(bench_build_writer "$res")
 bench_machine "$res"
 columns="leader_ms write_ms detect_ms election_ms promote_wait_ms promotion_ms reconnect_ms"
 
-writer_pid=""
-stop_writer()
-{
-    if [ -n "$writer_pid" ]; then
-        kill "$writer_pid" 2>/dev/null || true
-        wait "$writer_pid" 2>/dev/null || true
-        writer_pid=""
-    fi
-}
-finish()
-{
-    stop_writer
-    # Keep the server logs of an interrupted run.
-    if [ -d "$CLUSTER_DIR" ] && [ -n "${res:-}" ]; then
-        mkdir -p "$res/logs-at-exit"
-        cp "$CLUSTER_DIR"/node*.log "$res/logs-at-exit/" 2>/dev/null || true
-    fi
-    cluster_destroy
-}
-trap finish EXIT
+trap bench_finish EXIT
 
 for profile in $profiles; do
     echo "== profile $profile: creating the cluster in $CLUSTER_DIR"
@@ -119,7 +100,7 @@ for profile in $profiles; do
             sleep 0.05
         done
         sleep 0.2
-        stop_writer
+        bench_stop_writer
         row=$($ANALYZE trial "$kill_ns" "$old_port" "$writes" "${logs[@]}")
         new_port=$(printf '%s' "$row" | awk -F'\t' '{print $8}')
         # Commits the old primary acknowledged that the new one does not have

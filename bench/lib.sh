@@ -75,3 +75,28 @@ profile_conf()
         *) echo "unknown profile: $1" >&2; return 1 ;;
     esac
 }
+
+# The PID of a benchmark's background writer, if one runs.
+writer_pid=""
+
+# Stop the background writer, if one runs.
+bench_stop_writer()
+{
+    if [ -n "$writer_pid" ]; then
+        kill "$writer_pid" 2>/dev/null || true
+        wait "$writer_pid" 2>/dev/null || true
+        writer_pid=""
+    fi
+}
+
+# EXIT trap of a benchmark: stop the writer, keep the server logs of an
+# interrupted run under $res, remove the cluster.
+bench_finish()
+{
+    bench_stop_writer
+    if [ -d "$CLUSTER_DIR" ] && [ -n "${res:-}" ]; then
+        mkdir -p "$res/logs-at-exit"
+        cp "$CLUSTER_DIR"/node*.log "$res/logs-at-exit/" 2>/dev/null || true
+    fi
+    cluster_destroy
+}

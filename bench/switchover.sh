@@ -46,26 +46,7 @@ writer_bin=$(bench_build_writer "$res")
 bench_machine "$res"
 columns="leader_ms promoted_ms write_ms promote_wait_ms call_ms"
 
-writer_pid=""
-stop_writer()
-{
-    if [ -n "$writer_pid" ]; then
-        kill "$writer_pid" 2>/dev/null || true
-        wait "$writer_pid" 2>/dev/null || true
-        writer_pid=""
-    fi
-}
-finish()
-{
-    stop_writer
-    # Keep the server logs of an interrupted run.
-    if [ -d "$CLUSTER_DIR" ] && [ -n "${res:-}" ]; then
-        mkdir -p "$res/logs-at-exit"
-        cp "$CLUSTER_DIR"/node*.log "$res/logs-at-exit/" 2>/dev/null || true
-    fi
-    cluster_destroy
-}
-trap finish EXIT
+trap bench_finish EXIT
 
 echo "== profile $profile: creating the cluster in $CLUSTER_DIR"
 CLUSTER_CONF=$(profile_conf "$profile")
@@ -112,7 +93,7 @@ for trial in $(seq "$trials"); do
         sleep 0.05
     done
     sleep 0.2
-    stop_writer
+    bench_stop_writer
     row=$($ANALYZE switch "$start_ns" "$target_port" "$writes" "${logs[@]}")
     old_port=$(node_port "$primary")
     ids=$(awk -v p="$old_port" '$2 == p { print $3 }' "$writes" | paste -sd, -)
