@@ -13,13 +13,25 @@
 
 #include "raft_ext.h"
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-raft_time
-raft_monotonic_now(void)
+/* Milliseconds of CLOCK_MONOTONIC into *now; false if the clock failed. */
+bool
+raft_monotonic_try(raft_time *now)
 {
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return false;
+	*now = (raft_time) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return true;
+}
+
+/* Milliseconds of CLOCK_MONOTONIC; ERROR if the clock fails. */
+raft_time
+raft_monotonic_now(void)
+{
+	raft_time	now;
+
+	if (!raft_monotonic_try(&now))
 		elog(ERROR, "clock_gettime(CLOCK_MONOTONIC) failed: %m");
-	return (raft_time) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return now;
 }

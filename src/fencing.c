@@ -29,7 +29,6 @@
  */
 #include "postgres.h"
 
-#include <time.h>
 
 #include "access/transam.h"
 #include "access/xact.h"
@@ -175,14 +174,11 @@ fence_check(FenceAction action)
 static void
 fence_check_late(void)
 {
-	struct timespec ts;
 	raft_time	now;
 	raft_time	lease;
 
-	if (!fence_checked ||
-		clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+	if (!fence_checked || !raft_monotonic_try(&now))
 		return;
-	now = (raft_time) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	lease = fence_lease_until();
 	if (lease > now)
 		return;

@@ -73,6 +73,8 @@ extern bool raft_settings_validate(char **error);
  * against it when they decide whether this node may commit.
  */
 extern raft_time raft_monotonic_now(void);
+/* The same, for callers that must not throw: false if the clock failed. */
+extern bool raft_monotonic_try(raft_time *now);
 
 /* ---- shmem.c ---- */
 
