@@ -29,7 +29,6 @@
  */
 #include "postgres.h"
 
-
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
