@@ -316,20 +316,21 @@ sub wait_acks_on
 
 =pod
 
-=item fencing_active($node)
+=item expect_write_refused($node, $what)
 
-Whether the node runs the commit-time fence (raft_ext.fencing exists and is
-on).  The checks that need it are TODO without it.
+A write on $node must fail with SQLSTATE 25006 (the fence); $what names the
+node in the test's description.
 
 =cut
 
-sub fencing_active
+sub expect_write_refused
 {
-	my ($node) = @_;
-	my ($ret, $out) = sql($node,
-		q{SELECT setting FROM pg_settings WHERE name = 'raft_ext.fencing'},
+	my ($node, $what) = @_;
+	my ($ret, $out, $err) = sql($node,
+		"\\set VERBOSITY verbose\nINSERT INTO fo_rows (i) VALUES (-1)",
 		timeout => 10);
-	return $ret == 0 && $out eq 'on';
+	like($err, qr/25006/, "a write on $what is refused (SQLSTATE 25006)");
+	return;
 }
 
 =pod

@@ -81,14 +81,7 @@ ok( $node1->poll_query_until(
 		'postgres',
 		'SELECT leader_id = ' . RaftTest::raft_id($new) . ' FROM raft_ext.raft_status'),
 	'the old primary learns who leads');
-{
-	local $TODO = 'the fence (raft_ext.fencing) is not active'
-	  unless RaftFailover::fencing_active($node1);
-	my ($ret, $out, $err) = RaftFailover::sql($node1,
-		"\\set VERBOSITY verbose\nINSERT INTO fo_rows (i) VALUES (-1)",
-		timeout => 10);
-	like($err, qr/25006/, 'a write on the old primary is refused (SQLSTATE 25006)');
-}
+RaftFailover::expect_write_refused($node1, 'the old primary');
 
 ok(RaftFailover::rejoin($node1, $new), 'rejoin-standby.sh succeeds');
 is($node1->safe_psql('postgres', 'SELECT pg_is_in_recovery()'),

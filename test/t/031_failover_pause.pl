@@ -64,14 +64,7 @@ is(scalar(@late), 0, 'no commit acknowledged by node1 after it resumed');
 my ($ret, $out) = RaftFailover::sql($node1,
 	'SELECT count(*) FROM fo_rows WHERE at > to_timestamp(' . $resumed_at . ')');
 is($out, '0', 'node1 holds no row written after it resumed');
-{
-	local $TODO = 'the fence (raft_ext.fencing) is not active'
-	  unless RaftFailover::fencing_active($node1);
-	my ($ret, $out, $err) = RaftFailover::sql($node1,
-		"\\set VERBOSITY verbose\nINSERT INTO fo_rows (i) VALUES (-1)",
-		timeout => 10);
-	like($err, qr/25006/, 'a write on the resumed old primary is refused (SQLSTATE 25006)');
-}
+RaftFailover::expect_write_refused($node1, 'the resumed old primary');
 RaftFailover::check_rows($new, $writer);
 
 $checker->stop_and_check;

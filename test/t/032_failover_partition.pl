@@ -31,13 +31,6 @@ my $started = time();
 my @nodes = RaftFailover::create_cluster(3);
 my ($node1, $node2, $node3) = @nodes;
 
-# The old primary stays up here: without the fence it would go on taking
-# writes, and there is nothing to test.
-unless (RaftFailover::fencing_active($node1))
-{
-	$_->stop for @nodes;
-	plan skip_all => 'needs the commit-time fence (raft_ext.fencing)';
-}
 my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
 
@@ -54,14 +47,7 @@ my ($new, $other, $new_term) = RaftFailover::expect_failover('032 partition',
 RaftFailover::stop_writer($writer);
 RaftFailover::check_rows($new, $writer);
 
-{
-	local $TODO = 'the fence (raft_ext.fencing) is not active'
-	  unless RaftFailover::fencing_active($node1);
-	my ($ret, $out, $err) = RaftFailover::sql($node1,
-		"\\set VERBOSITY verbose\nINSERT INTO fo_rows (i) VALUES (-1)",
-		timeout => 10);
-	like($err, qr/25006/, 'a write on the isolated old primary is refused (SQLSTATE 25006)');
-}
+RaftFailover::expect_write_refused($node1, 'the isolated old primary');
 
 $faults->heal;
 ok( $node1->poll_query_until(
