@@ -423,6 +423,22 @@ typedef struct raft_stats
 
 extern const raft_stats *raft_get_stats(const raft_node *node);
 
+/*
+ * The bootstrap rule (raft_bootstrap.c).  The caller persists the bootstrap
+ * membership a node first starts with and, at every later start, passes the
+ * persisted one and the one its configuration names now.  They may differ
+ * only in members' addresses: RAFT_OK, and *effective receives the persisted
+ * membership with the configured addresses, to hand to raft_new().  Any other
+ * difference (a member added, removed or with another voting right) is
+ * RAFT_EINVAL, with *culprit naming the member and *why a static reason: the
+ * node must not start, since the same log would give it another
+ * configuration than its peers'.
+ */
+extern int	raft_bootstrap_check(const raft_membership *persisted,
+								 const raft_membership *configured,
+								 raft_membership *effective, raft_id *culprit,
+								 const char **why);
+
 /* Position comparison used by voters: negative, zero or positive. */
 extern int	raft_position_compare(raft_position a, raft_position b);
 

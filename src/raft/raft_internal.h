@@ -13,6 +13,7 @@
  *	  raft_replication.c AppendEntries on both sides, commit, CheckQuorum, lease
  *	  raft_transfer.c	 leadership transfer (TimeoutNow)
  *	  raft_membership.c	 single-server membership changes
+ *	  raft_bootstrap.c	 the bootstrap membership may not change across restarts
  */
 #ifndef RAFT_INTERNAL_H
 #define RAFT_INTERNAL_H

@@ -1,0 +1,153 @@
+/*
+ * test_bootstrap.c
+ *	  Unit tests of the bootstrap rule: a node's bootstrap membership may
+ *	  change members' addresses across restarts, nothing else
+ *	  (raft_bootstrap_check, raft.h).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "raft.h"
+
+/* A membership of voters with the given ids and "host=nodeN" addresses. */
+static raft_membership
+voters(int count, const raft_id *ids, const char *host_prefix)
+{
+	raft_membership m;
+
+	memset(&m, 0, sizeof(m));
+	m.count = count;
+	for (int i = 0; i < count; i++)
+	{
+		m.members[i].id = ids[i];
+		m.members[i].voter = true;
+		snprintf(m.members[i].address, RAFT_MAX_ADDRESS, "host=%s%u",
+				 host_prefix, ids[i]);
+	}
+	return m;
+}
+
+/* The same members in another order and with new addresses are accepted. */
+static void
+test_bootstrap_address_change_allowed(void **state)
+{
+	const raft_id ids[] = {1, 2, 3};
+	const raft_id reordered[] = {3, 1, 2};
+	raft_membership persisted = voters(3, ids, "old");
+	raft_membership configured = voters(3, reordered, "new");
+	raft_membership effective;
+	raft_id		culprit;
+	const char *why;
+
+	(void) state;
+	assert_int_equal(raft_bootstrap_check(&persisted, &configured, &effective,
+										  &culprit, &why), RAFT_OK);
+	assert_int_equal(effective.count, 3);
+	/* The persisted order and rights, the configured addresses. */
+	for (int i = 0; i < 3; i++)
+	{
+		char		expect[32];
+
+		assert_int_equal(effective.members[i].id, ids[i]);
+		assert_true(effective.members[i].voter);
+		snprintf(expect, sizeof(expect), "host=new%u", ids[i]);
+		assert_string_equal(effective.members[i].address, expect);
+	}
+}
+
+/* A member replaced by another (the reviewed case: 3 -> 5) is refused. */
+static void
+test_bootstrap_member_replaced_refused(void **state)
+{
+	const raft_id ids[] = {1, 2, 3};
+	const raft_id replaced[] = {1, 2, 5};
+	raft_membership persisted = voters(3, ids, "n");
+	raft_membership configured = voters(3, replaced, "n");
+	raft_membership effective;
+	raft_id		culprit;
+	const char *why;
+
+	(void) state;
+	assert_int_equal(raft_bootstrap_check(&persisted, &configured, &effective,
+										  &culprit, &why), RAFT_EINVAL);
+	assert_int_equal(culprit, 3);
+	assert_non_null(why);
+}
+
+/* A member added to or removed from the configured list is refused. */
+static void
+test_bootstrap_member_added_or_removed_refused(void **state)
+{
+	const raft_id three[] = {1, 2, 3};
+	const raft_id four[] = {1, 2, 3, 4};
+	raft_membership m3 = voters(3, three, "n");
+	raft_membership m4 = voters(4, four, "n");
+	raft_membership effective;
+	raft_id		culprit;
+	const char *why;
+
+	(void) state;
+	assert_int_equal(raft_bootstrap_check(&m3, &m4, &effective, &culprit, &why),
+					 RAFT_EINVAL);
+	assert_int_equal(culprit, 4);
+	assert_int_equal(raft_bootstrap_check(&m4, &m3, &effective, &culprit, &why),
+					 RAFT_EINVAL);
+	assert_int_equal(culprit, 4);
+}
+
+/* A member that changes between voter and non-voter is refused. */
+static void
+test_bootstrap_voting_right_change_refused(void **state)
+{
+	const raft_id ids[] = {1, 2, 3};
+	raft_membership persisted = voters(3, ids, "n");
+	raft_membership configured = persisted;
+	raft_membership effective;
+	raft_id		culprit;
+	const char *why;
+
+	(void) state;
+	configured.members[1].voter = false;
+	assert_int_equal(raft_bootstrap_check(&persisted, &configured, &effective,
+										  &culprit, &why), RAFT_EINVAL);
+	assert_int_equal(culprit, 2);
+}
+
+/* An impossible member count (corrupt input) is refused, not trusted. */
+static void
+test_bootstrap_impossible_count_refused(void **state)
+{
+	const raft_id ids[] = {1};
+	raft_membership persisted = voters(1, ids, "n");
+	raft_membership configured = persisted;
+	raft_membership effective;
+	raft_id		culprit;
+	const char *why;
+
+	(void) state;
+	persisted.count = RAFT_MAX_MEMBERS + 1;
+	assert_int_equal(raft_bootstrap_check(&persisted, &configured, &effective,
+										  &culprit, &why), RAFT_EINVAL);
+	persisted.count = -1;
+	assert_int_equal(raft_bootstrap_check(&persisted, &configured, &effective,
+										  &culprit, &why), RAFT_EINVAL);
+}
+
+/* Run the tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bootstrap_address_change_allowed),
+		cmocka_unit_test(test_bootstrap_member_replaced_refused),
+		cmocka_unit_test(test_bootstrap_member_added_or_removed_refused),
+		cmocka_unit_test(test_bootstrap_voting_right_change_refused),
+		cmocka_unit_test(test_bootstrap_impossible_count_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
