@@ -12,17 +12,7 @@
  */
 #include <string.h>
 
-#include "raft.h"
-
-/* Index of member 'id' in 'm', or -1. */
-static int
-find_member(const raft_membership *m, raft_id id)
-{
-	for (int i = 0; i < m->count; i++)
-		if (m->members[i].id == id)
-			return i;
-	return -1;
-}
+#include "raft_internal.h"
 
 /* Compare a configured bootstrap membership with the persisted one (raft.h). */
 int
@@ -44,7 +34,7 @@ raft_bootstrap_check(const raft_membership *persisted,
 	for (int i = 0; i < persisted->count; i++)
 	{
 		const raft_member *p = &persisted->members[i];
-		int			slot = find_member(configured, p->id);
+		int			slot = raft__member_slot(configured, p->id);
 
 		if (slot < 0)
 		{
@@ -61,7 +51,7 @@ raft_bootstrap_check(const raft_membership *persisted,
 	}
 	for (int i = 0; i < configured->count; i++)
 	{
-		if (find_member(persisted, configured->members[i].id) < 0)
+		if (raft__member_slot(persisted, configured->members[i].id) < 0)
 		{
 			*culprit = configured->members[i].id;
 			*why = "the configured membership names a member the persisted bootstrap membership does not have";
@@ -73,7 +63,7 @@ raft_bootstrap_check(const raft_membership *persisted,
 	*effective = *persisted;
 	for (int i = 0; i < effective->count; i++)
 	{
-		int			slot = find_member(configured, effective->members[i].id);
+		int			slot = raft__member_slot(configured, effective->members[i].id);
 
 		memcpy(effective->members[i].address,
 			   configured->members[slot].address, RAFT_MAX_ADDRESS);
