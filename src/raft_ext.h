@@ -68,8 +68,9 @@ extern bool raft_settings_validate(char **error);
 /* ---- clock ---- */
 
 /*
- * Monotonic milliseconds (CLOCK_MONOTONIC), comparable across the processes
- * of one machine: the worker stamps the lease with it and backends compare
+ * Monotonic milliseconds (CLOCK_BOOTTIME where it exists, which keeps
+ * counting while the machine is suspended, else CLOCK_MONOTONIC),
+ * comparable across the processes of one machine: the worker stamps the lease with it and backends compare
  * against it when they decide whether this node may commit.
  */
 extern raft_time raft_monotonic_now(void);
