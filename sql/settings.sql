@@ -41,6 +41,14 @@ SELECT '1:dbname=' || repeat('x', 1100) AS long \gset
 ALTER SYSTEM SET raft_ext.peers = :'long';
 -- the message never repeats the value: it may hold a password
 ALTER SYSTEM SET raft_ext.peers = '1:password=secret;1:password=secret';
+-- control characters in a member address are refused: auto_follow writes
+-- addresses into postgresql.auto.conf, where a newline ends the line
+ALTER SYSTEM SET raft_ext.peers = E'1:host=a\nport=5432 dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = E'1:dbname=postgres application_name=\'a\rb\'';
+ALTER SYSTEM SET raft_ext.peers = E'1:dbname=postgres;2:host=b\x01 dbname=postgres';
+-- libpq's parse errors quote what they could not parse: masked
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=postgres;2:host=b password';
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=postgres;2:postgresql://u:hunter2@h:5432/db?bogus=1';
 
 -- bad cluster names and ranges
 ALTER SYSTEM SET raft_ext.cluster_name = '';

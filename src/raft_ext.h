@@ -46,11 +46,37 @@ extern void raft_define_settings(void);
  * Parse a raft_ext.peers value ("id:conninfo;id:conninfo;...") into a
  * membership (every entry a voter, address = conninfo).  On failure returns
  * false with a palloc'd message in *error.  Checks: ids in 1..INT32_MAX,
- * no duplicates, conninfo parses with PQconninfoParse, at most
+ * no duplicates, conninfo passes raft_conninfo_problem (no control
+ * character, parses with PQconninfoParse), at most
  * RAFT_MAX_MEMBERS entries, conninfo shorter than RAFT_MAX_ADDRESS.
  */
 extern bool raft_parse_peers(const char *value, raft_membership *out,
 							 char **error);
+
+/* ---- member addresses (conninfo.c) ---- */
+
+/*
+ * NULL if conninfo is acceptable as a member address (no control character,
+ * parsed by libpq), else a palloc'd sentence saying why not, which never
+ * quotes the conninfo (it may hold a password).
+ */
+extern char *raft_conninfo_problem(const char *conninfo);
+
+/*
+ * The conninfo rebuilt from its parsed options with every secret one
+ * (password, sslpassword) replaced by asterisks; asterisks alone if it does
+ * not parse.  palloc'd.  The only form in which an address is logged or
+ * shown to non-superusers.
+ */
+extern char *raft_conninfo_masked(const char *conninfo);
+
+/*
+ * A libpq message about a conninfo with every double-quoted piece (libpq
+ * quotes the text it could not parse, which may be a password) replaced by
+ * asterisks, unless it is a connection keyword or a lone punctuation
+ * character; trailing white space removed.  palloc'd.
+ */
+extern char *raft_conninfo_mask_message(const char *message);
 
 /* Fill engine options from the settings. */
 extern void raft_options_from_settings(raft_options *options);

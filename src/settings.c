@@ -124,8 +124,7 @@ raft_parse_peers(const char *value, raft_membership *out, char **error)
 	{
 		const char *id_start;
 		uint64		id = 0;
-		char	   *parse_error = NULL;
-		PQconninfoOption *options;
+		char	   *problem;
 		raft_member *member;
 
 		while (isspace((unsigned char) *p))
@@ -188,26 +187,13 @@ raft_parse_peers(const char *value, raft_membership *out, char **error)
 							  RAFT_MAX_ADDRESS - 1);
 			return false;
 		}
-		options = PQconninfoParse(conninfo.data, &parse_error);
-		if (options == NULL)
+		problem = raft_conninfo_problem(conninfo.data);
+		if (problem != NULL)
 		{
-			if (parse_error != NULL)
-			{
-				char	   *msg = pstrdup(parse_error);
-				size_t		len = strlen(msg);
-
-				PQfreemem(parse_error);
-				while (len > 0 && isspace((unsigned char) msg[len - 1]))
-					msg[--len] = '\0';
-				*error = psprintf("The conninfo of node %u in %s is invalid: %s.",
-								  (unsigned) id, "raft_ext.peers", msg);
-			}
-			else
-				*error = psprintf("Out of memory while parsing the conninfo of node %u.",
-								  (unsigned) id);
+			*error = psprintf("The conninfo of node %u in %s is invalid. %s",
+							  (unsigned) id, "raft_ext.peers", problem);
 			return false;
 		}
-		PQconninfoFree(options);
 
 		if (membership_has(out, (raft_id) id))
 		{
