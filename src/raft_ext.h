@@ -196,6 +196,9 @@ typedef struct RaftShared
 	uint64		fault_drop_to;	/* bit n-1 set: drop messages to node n */
 	uint64		fault_drop_from;	/* bit n-1 set: drop messages from node n */
 	uint32		fault_failpoint;	/* RaftFailpoint armed, 0 = none */
+
+	/* An fsync of the Raft state failed: Raft stays stopped (storage.h). */
+	bool		storage_fsync_failed;
 } RaftShared;
 
 extern RaftShared *raft_shared;

@@ -11,10 +11,10 @@
  * every reload, and which raft_ext.validate_settings() exposes to SQL.
  *
  * raft_ext.peers can be reloaded, but it only describes the bootstrap
- * membership: once the Raft log holds a membership change, the log wins, and
- * a changed value takes effect only for a node started with an empty log.
- * Membership of a running cluster changes with raft_ext.add_node() and
- * raft_ext.remove_node().
+ * membership, and that is fixed at the node's first start (persisted in the
+ * state directory, storage_bootstrap.c): later values may change members'
+ * addresses only.  Membership of a running cluster changes with
+ * raft_ext.add_node() and raft_ext.remove_node().
  */
 #include "postgres.h"
 
@@ -307,9 +307,8 @@ raft_define_settings(void)
 
 	DefineCustomStringVariable("raft_ext.peers",
 							   "Bootstrap membership: id:conninfo entries separated by semicolons, this node included.",
-							   "Used until the Raft log holds a membership change; later changes go through "
-							   "raft_ext.add_node() and raft_ext.remove_node(). A reloaded value only matters "
-							   "to a node that starts with an empty log.",
+							   "Fixed at the node's first start: later values may only change members' addresses. "
+							   "Membership changes go through raft_ext.add_node() and raft_ext.remove_node().",
 							   &raft_peers,
 							   "",
 							   PGC_SIGHUP,

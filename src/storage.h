@@ -5,6 +5,7 @@
  * Layout of raft_ext.state_directory (default "pg_raft" in the data dir):
  *	  state			term, vote, commit: one small CRC32C-protected record,
  *					replaced atomically (temp file, fsync, durable_rename)
+ *	  bootstrap		the membership of the first start (raft_ext.peers then)
  *	  log/			CRC32C-framed log segment files
  * Every file is stamped with the node id and the cluster name.  A file that
  * belongs to another node id (a data directory cloned by pg_basebackup from
@@ -31,6 +32,26 @@ typedef struct RaftStorage RaftStorage;
 extern RaftStorage *raft_storage_open(const char *directory, raft_id node_id,
 									  const char *cluster_name,
 									  raft_hard_state *hard_state);
+
+/*
+ * The bootstrap membership this node first started with
+ * (storage_bootstrap.c): false if the directory holds none (a new node, or
+ * one written by raft_ext 1.0).  A damaged file is an ERROR.
+ */
+extern bool raft_storage_load_bootstrap(RaftStorage *storage,
+										raft_membership *membership);
+/* Persist the bootstrap membership, durably. */
+extern void raft_storage_save_bootstrap(RaftStorage *storage,
+										const raft_membership *membership);
+/* Whether raft_storage_open found no state: a node that never ran. */
+extern bool raft_storage_is_new(const RaftStorage *storage);
+
+/*
+ * Whether an fsync of the Raft state has failed since the server started.
+ * The files may then have lost writes that the kernel reported done, so Raft
+ * must stay stopped on this node until the server restarts.
+ */
+extern bool raft_storage_fsync_has_failed(void);
 
 /* Feed every persisted log entry, in order, to raft_restore_entry(). */
 extern void raft_storage_load_log(RaftStorage *storage, raft_node *node);

@@ -14,7 +14,9 @@
  * When Raft cannot run (bad settings, unreadable or corrupt state) the worker
  * does not exit: an exit would only be followed by a restart and the same
  * failure, once a second.  It logs the reason, publishes it in raft_status
- * and waits; a configuration reload (SIGHUP) makes it try again.
+ * and waits; a configuration reload (SIGHUP) makes it try again -- except
+ * after an fsync of the Raft state failed: the files may have lost writes
+ * the kernel reported done, so Raft stays stopped until the server restarts.
  *
  * Timing settings are read when Raft starts; the engine cannot change them
  * while it runs, so a reload that changes them only logs that they take
@@ -22,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -48,6 +51,10 @@ PGDLLEXPORT void raft_worker_main(Datum main_arg);
 
 /* Wait set size: latch, postmaster death, one socket per peer. */
 #define WORKER_WAIT_EVENTS	(2 + TRANSPORT_MAX_SOCKETS)
+
+/* raft_status.error, first words, once an fsync of the state failed. */
+#define RAFT_FSYNC_FAILED_MSG \
+	"Raft stays stopped on this node until the server restarts: an fsync of its state failed"
 
 static RaftWorker worker;
 static MemoryContext state_context;		/* storage, while Raft runs */
@@ -104,6 +111,74 @@ worker_bootstrap_membership(raft_membership *membership)
 				 errdetail("%s", error)));
 }
 
+/* "1, 2, 3" for a membership's ids (palloc'd), for messages. */
+static char *
+membership_ids(const raft_membership *m)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < m->count; i++)
+		appendStringInfo(&buf, "%s%u%s", i > 0 ? ", " : "",
+						 (unsigned) m->members[i].id,
+						 m->members[i].voter ? "" : " (non-voting)");
+	return buf.data;
+}
+
+/*
+ * The membership to hand to the engine: the one this node first started
+ * with, persisted in the state directory, with the addresses raft_ext.peers
+ * gives now.  Every membership change in the log applies to it, so a node
+ * whose raft_ext.peers names other members must not start: it would compute
+ * another configuration than its peers from the same log, and two
+ * configurations can have disjoint majorities.  A new node persists the
+ * configured membership; a directory from raft_ext 1.0 (state, no bootstrap
+ * file) adopts it once, with a LOG line.
+ */
+static void
+worker_effective_membership(RaftStorage *storage,
+							const raft_membership *configured,
+							raft_membership *effective)
+{
+	raft_membership *persisted = palloc0(sizeof(raft_membership));
+	raft_id		culprit;
+	const char *why;
+
+	if (!raft_storage_load_bootstrap(storage, persisted))
+	{
+		raft_storage_save_bootstrap(storage, configured);
+		if (!raft_storage_is_new(storage))
+			ereport(LOG,
+					(errmsg("raft_ext: raft state directory \"%s\" has no bootstrap membership; adopting the one %s names: %s",
+							raft_state_directory, "raft_ext.peers",
+							membership_ids(configured)),
+					 errdetail("The directory was written by an earlier version of raft_ext. "
+							   "From now on this node refuses to start if %s names other members.",
+							   "raft_ext.peers")));
+		*effective = *configured;
+		pfree(persisted);
+		return;
+	}
+
+	if (raft_bootstrap_check(persisted, configured, effective, &culprit,
+							 &why) != RAFT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s does not match this node's bootstrap membership",
+						"raft_ext.peers"),
+				 errdetail("This node first started with members %s; %s names %s (node %u: %s). "
+						   "Every membership change in the log applies to the bootstrap membership, "
+						   "so another one could give this node a configuration whose majorities "
+						   "do not overlap its peers'.",
+						   membership_ids(persisted), "raft_ext.peers",
+						   membership_ids(configured), (unsigned) culprit,
+						   why ? why : "no reason given"),
+				 errhint("Set %s back to the members this node first started with (only their addresses may change) and reload; "
+						 "change the membership of a running cluster with raft_ext.add_node() and raft_ext.remove_node().",
+						 "raft_ext.peers")));
+	pfree(persisted);
+}
+
 /*
  * Start Raft: check the settings, open storage, build the engine, load the
  * log.  Throws on any failure; the caller catches it.
@@ -113,10 +188,20 @@ worker_start_raft(void)
 {
 	raft_options options;
 	raft_hard_state hard_state;
+	raft_membership *configured;
 	raft_membership *bootstrap;
 	char	   *error = NULL;
 	raft_time	now;
 	uint64		seed;
+
+	if (raft_storage_fsync_has_failed())
+		ereport(ERROR,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("%s", RAFT_FSYNC_FAILED_MSG),
+				 errdetail("An fsync of the Raft state failed earlier (the server log says which file and why). "
+						   "The kernel may have dropped the writes it could not complete, so the files "
+						   "on disk can no longer be trusted to hold this node's term, vote and log."),
+				 errhint("Check the storage, then restart the server.")));
 
 	if (!raft_settings_validate(&error))
 		ereport(ERROR,
@@ -125,8 +210,9 @@ worker_start_raft(void)
 				 errdetail("%s", error),
 				 errhint("Fix the raft_ext settings and reload the configuration.")));
 
+	configured = palloc0(sizeof(raft_membership));
 	bootstrap = palloc0(sizeof(raft_membership));
-	worker_bootstrap_membership(bootstrap);
+	worker_bootstrap_membership(configured);
 
 	raft_options_from_settings(&options);
 	raft_failover_configure(&options);
@@ -150,6 +236,7 @@ worker_start_raft(void)
 		worker.storage = raft_storage_open(raft_state_directory,
 										   (raft_id) raft_node_id,
 										   raft_cluster_name, &hard_state);
+		worker_effective_membership(worker.storage, configured, bootstrap);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -200,7 +287,11 @@ worker_handle_error(void)
 	ConditionVariableCancelSleep();
 	AtEOXact_Files(false);
 
-	if (edata->detail != NULL)
+	if (raft_storage_fsync_has_failed() &&
+		strcmp(edata->message, RAFT_FSYNC_FAILED_MSG) != 0)
+		snprintf(worker.error, RAFT_ERROR_LEN, "%s: %s",
+				 RAFT_FSYNC_FAILED_MSG, edata->message);
+	else if (edata->detail != NULL)
 		snprintf(worker.error, RAFT_ERROR_LEN, "%s: %s",
 				 edata->message, edata->detail);
 	else
@@ -508,6 +599,12 @@ worker_reload(void)
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
 
+	if (worker.node == NULL && raft_storage_fsync_has_failed())
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: configuration reloaded; Raft stays stopped until the server restarts, because an fsync of its state failed")));
+		return;
+	}
 	if (worker.node == NULL)
 	{
 		ereport(LOG,
