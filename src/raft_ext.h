@@ -53,6 +53,23 @@ extern void raft_define_settings(void);
 extern bool raft_parse_peers(const char *value, raft_membership *out,
 							 char **error);
 
+/*
+ * The cluster name raft_ext.cluster_name stands for when it is empty: "pg-"
+ * and the database system identifier (pg_control), which a primary and its
+ * streaming standbys share.  out holds RAFT_MAX_CLUSTER_NAME + 1 bytes.
+ */
+extern void raft_default_cluster_name(char *out);
+
+/*
+ * The cluster name this node uses: raft_ext.cluster_name if set, else the
+ * one the worker chose at start (raft_shared->cluster_name: the default, or
+ * the 1.0 default its state directory carries), else the default.
+ */
+extern void raft_effective_cluster_name(char *out);
+
+/* The default of raft_ext 1.0, still honoured in its state directories. */
+#define RAFT_LEGACY_CLUSTER_NAME	"raft_ext"
+
 /* ---- member addresses (conninfo.c) ---- */
 
 /*
@@ -164,6 +181,25 @@ typedef struct RaftCommand
 	char		conninfo[RAFT_MAX_ADDRESS];
 } RaftCommand;
 
+/*
+ * What the backends of this node have seen of one peer's incarnations (the
+ * random number each worker process of that peer draws at start and sends
+ * in its connections' application_name).  A new incarnation replaces the
+ * current one (the peer restarted); one that was replaced and speaks again
+ * means two processes act as that node id: a clone (receive.c).
+ */
+typedef struct RaftIncarnation
+{
+	raft_id		id;				/* RAFT_NOBODY: free slot */
+	uint64		current;
+	raft_time	current_seen;
+	uint64		previous;
+	raft_time	previous_seen;
+	bool		alternating;	/* 'previous' spoke after being replaced */
+} RaftIncarnation;
+
+#define RAFT_INCARNATION_SLOTS	(2 * RAFT_MAX_MEMBERS)
+
 typedef struct RaftShared
 {
 	LWLock	   *lock;			/* status, inbox, mailbox */
@@ -197,6 +233,12 @@ typedef struct RaftShared
 	uint64		fault_drop_from;	/* bit n-1 set: drop messages from node n */
 	uint32		fault_failpoint;	/* RaftFailpoint armed, 0 = none */
 
+	/* Peers' incarnations, for clone detection (under lock). */
+	RaftIncarnation incarnations[RAFT_INCARNATION_SLOTS];
+
+	/* The cluster name the worker runs with (raft_effective_cluster_name). */
+	char		cluster_name[RAFT_MAX_CLUSTER_NAME + 1];
+
 	/* An fsync of the Raft state failed: Raft stays stopped (storage.h). */
 	bool		storage_fsync_failed;
 } RaftShared;
@@ -205,6 +247,19 @@ extern RaftShared *raft_shared;
 
 extern void raft_shmem_request(void);
 extern void raft_shmem_startup(void);
+
+/*
+ * Backends: note a batch from incarnation 'incarnation' of node 'id' at
+ * 'now'.  Returns true if two incarnations of that node are alive (both
+ * heard within 'window' ms, and one that had been replaced spoke again);
+ * *other then receives the other one.
+ */
+extern bool raft_incarnation_seen(raft_id id, uint64 incarnation,
+								  raft_time now, raft_time window,
+								  uint64 *other);
+/* Whether node 'id' is currently seen running twice (for raft_peers). */
+extern bool raft_incarnation_conflict(raft_id id, raft_time now,
+									  raft_time window);
 
 /* Backends: queue one validated envelope; false (and counted) if full. */
 extern bool raft_inbox_put(const uint8 *data, uint32 len);

@@ -20,7 +20,9 @@
 
 #include <ctype.h>
 
+#include "access/xlog.h"
 #include "lib/stringinfo.h"
+#include "storage/lwlock.h"
 #include "utils/guc.h"
 
 #include "libpq-fe.h"
@@ -254,16 +256,19 @@ check_peers(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
-/* Check hook for raft_ext.cluster_name: 1..63 printable ASCII characters. */
+/*
+ * Check hook for raft_ext.cluster_name: empty (unset: derived from the
+ * database system identifier) or up to 63 printable ASCII characters.
+ */
 static bool
 check_cluster_name(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
 	size_t		len = s ? strlen(s) : 0;
 
-	if (len < 1 || len > RAFT_MAX_CLUSTER_NAME)
+	if (len > RAFT_MAX_CLUSTER_NAME)
 	{
-		GUC_check_errdetail("%s must be 1 to %d characters long.",
+		GUC_check_errdetail("%s must be at most %d characters long.",
 							"raft_ext.cluster_name", RAFT_MAX_CLUSTER_NAME);
 		return false;
 	}
@@ -317,9 +322,11 @@ raft_define_settings(void)
 
 	DefineCustomStringVariable("raft_ext.cluster_name",
 							   "Name of the Raft cluster; messages for another cluster are refused.",
-							   NULL,
+							   "Empty (the default): \"pg-\" followed by the database system identifier, which a "
+							   "primary and its streaming standbys share. Members made by separate initdb runs "
+							   "must all set the same name.",
 							   &raft_cluster_name,
-							   "raft_ext",
+							   "",
 							   PGC_POSTMASTER,
 							   0,
 							   check_cluster_name, NULL, NULL);
@@ -379,6 +386,34 @@ raft_define_settings(void)
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 
+}
+
+/* See raft_ext.h. */
+void
+raft_default_cluster_name(char *out)
+{
+	snprintf(out, RAFT_MAX_CLUSTER_NAME + 1, "pg-" UINT64_FORMAT,
+			 GetSystemIdentifier());
+}
+
+/* See raft_ext.h. */
+void
+raft_effective_cluster_name(char *out)
+{
+	if (raft_cluster_name != NULL && raft_cluster_name[0] != '\0')
+	{
+		strlcpy(out, raft_cluster_name, RAFT_MAX_CLUSTER_NAME + 1);
+		return;
+	}
+	out[0] = '\0';
+	if (raft_shared != NULL)
+	{
+		LWLockAcquire(raft_shared->lock, LW_SHARED);
+		strlcpy(out, raft_shared->cluster_name, RAFT_MAX_CLUSTER_NAME + 1);
+		LWLockRelease(raft_shared->lock);
+	}
+	if (out[0] == '\0')
+		raft_default_cluster_name(out);
 }
 
 /* Fill engine options: the engine's defaults, then the settings. */

@@ -27,11 +27,18 @@ typedef struct RaftStorage RaftStorage;
 /*
  * Open (creating if needed) the state directory for node_id in cluster
  * cluster_name, read the hard state into *hard_state (all zero for a new
- * node).  Allocates in CurrentMemoryContext.
+ * node).  Allocates in CurrentMemoryContext.  name_is_default: cluster_name
+ * is the default derived from the system identifier, so a directory that
+ * raft_ext 1.0 stamped with its default name (RAFT_LEGACY_CLUSTER_NAME) is
+ * kept under that name (raft_storage_cluster_name says which).
  */
 extern RaftStorage *raft_storage_open(const char *directory, raft_id node_id,
 									  const char *cluster_name,
+									  bool name_is_default,
 									  raft_hard_state *hard_state);
+
+/* The cluster name the directory is stamped with. */
+extern const char *raft_storage_cluster_name(const RaftStorage *storage);
 
 /*
  * The bootstrap membership this node first started with

@@ -597,7 +597,8 @@ sync_existing_state(RaftStorage *storage)
  */
 RaftStorage *
 raft_storage_open(const char *directory, raft_id node_id,
-				  const char *cluster_name, raft_hard_state *hard_state)
+				  const char *cluster_name, bool name_is_default,
+				  raft_hard_state *hard_state)
 {
 	MemoryContext mcxt;
 	MemoryContext oldcxt;
@@ -643,6 +644,19 @@ raft_storage_open(const char *directory, raft_id node_id,
 	memset(&hs, 0, sizeof(hs));
 	if (read_state_file(storage, path, &hs, &file_node, file_cluster))
 	{
+		if (name_is_default &&
+			strcmp(file_cluster, RAFT_LEGACY_CLUSTER_NAME) == 0 &&
+			strcmp(storage->cluster_name, RAFT_LEGACY_CLUSTER_NAME) != 0)
+		{
+			ereport(LOG,
+					(errmsg("raft state directory \"%s\" belongs to cluster \"%s\", the default name of raft_ext 1.0; keeping that name",
+							storage->dir, file_cluster),
+					 errdetail("%s is not set; a new node would use \"%s\".",
+							   "raft_ext.cluster_name", storage->cluster_name),
+					 errhint("Set %s = '%s' on every member to keep this name explicitly.",
+							 "raft_ext.cluster_name", file_cluster)));
+			strlcpy(storage->cluster_name, file_cluster, RAFT_STORAGE_NAME_LEN);
+		}
 		if (strcmp(file_cluster, storage->cluster_name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -699,6 +713,13 @@ raft_storage_open(const char *directory, raft_id node_id,
 	MemoryContextSwitchTo(oldcxt);
 	*hard_state = hs;
 	return storage;
+}
+
+/* See storage.h. */
+const char *
+raft_storage_cluster_name(const RaftStorage *storage)
+{
+	return storage->cluster_name;
 }
 
 /* Make one ready batch durable; nothing returns before it is on disk. */

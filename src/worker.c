@@ -63,6 +63,7 @@ static uint8 *inbox_buffer;				/* one envelope from the inbox */
 static raft_entry decode_entries[RAFT_MAX_ENTRIES_PER_MSG];
 static RaftStatus status_buffer;		/* ~20 kB: not on the stack */
 static bool role_changed;				/* not yet told to the failover policy */
+static char worker_cluster[RAFT_MAX_CLUSTER_NAME + 1];	/* name in use */
 
 /* Drop our latch from shared memory and say that no worker runs. */
 static void
@@ -232,10 +233,23 @@ worker_start_raft(void)
 	{
 		MemoryContext old = MemoryContextSwitchTo(state_context);
 
+		bool		name_is_default = (raft_cluster_name[0] == '\0');
+
+		if (name_is_default)
+			raft_default_cluster_name(worker_cluster);
+		else
+			strlcpy(worker_cluster, raft_cluster_name, sizeof(worker_cluster));
 		memset(&hard_state, 0, sizeof(hard_state));
 		worker.storage = raft_storage_open(raft_state_directory,
 										   (raft_id) raft_node_id,
-										   raft_cluster_name, &hard_state);
+										   worker_cluster, name_is_default,
+										   &hard_state);
+		strlcpy(worker_cluster, raft_storage_cluster_name(worker.storage),
+				sizeof(worker_cluster));
+		LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+		strlcpy(raft_shared->cluster_name, worker_cluster,
+				sizeof(raft_shared->cluster_name));
+		LWLockRelease(raft_shared->lock);
 		worker_effective_membership(worker.storage, configured, bootstrap);
 		MemoryContextSwitchTo(old);
 	}
@@ -255,7 +269,7 @@ worker_start_raft(void)
 		MemoryContextSwitchTo(old);
 	}
 
-	transport_init((raft_id) raft_node_id, raft_cluster_name,
+	transport_init((raft_id) raft_node_id, worker_cluster,
 				   raft_heartbeat_interval, raft_election_timeout);
 	transport_set_membership(raft_get_membership(worker.node));
 
@@ -263,10 +277,11 @@ worker_start_raft(void)
 	worker.leader_since = GetCurrentTimestamp();
 	worker.force_publish = true;
 	ereport(LOG,
-			(errmsg("raft_ext: node %u started in term %llu with %llu log entries",
+			(errmsg("raft_ext: node %u started in term %llu with %llu log entries, cluster \"%s\"",
 					(unsigned) raft_node_id,
 					(unsigned long long) raft_get_term(worker.node),
-					(unsigned long long) raft_last_index(worker.node))));
+					(unsigned long long) raft_last_index(worker.node),
+					worker_cluster)));
 }
 
 /*
@@ -351,7 +366,7 @@ worker_drain_inbox(void)
 		/* receive() checked all this; a second look costs little. */
 		if (raft_envelope_decode(inbox_buffer, len, &env, &why) != RAFT_OK ||
 			env.to != (raft_id) raft_node_id ||
-			strcmp(env.cluster_name, raft_cluster_name) != 0)
+			strcmp(env.cluster_name, worker_cluster) != 0)
 			continue;
 
 		if (raft_fault_injection && env.from >= 1 && env.from <= 64 &&
@@ -543,6 +558,28 @@ worker_failover(raft_time now)
 	raft_failover_step(worker.node, &status_buffer, now);
 }
 
+/*
+ * A peer refused our batches because another live process sends as this
+ * node id (receive.c).  Stop running Raft: two processes voting as one
+ * member could elect two leaders in one term.  Whichever of the two is the
+ * copy, neither votes until the operator has given one of them a new id.
+ */
+static void
+worker_check_duplicate(void)
+{
+	char		message[RAFT_ERROR_LEN];
+
+	if (!transport_take_duplicate(message, sizeof(message)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DUPLICATE_OBJECT),
+			 errmsg("another server is running as node %u", (unsigned) raft_node_id),
+			 errdetail("A peer refused this node's messages: %s", message),
+			 errhint("A copy of a member's data directory keeps its %s: give one of the two servers a new node id "
+					 "(and add it with raft_ext.add_node), or stop it; then reload to start Raft again.",
+					 "raft_ext.node_id")));
+}
+
 /* One turn of the loop while Raft runs. */
 static void
 worker_iteration(void)
@@ -562,6 +599,7 @@ worker_iteration(void)
 
 	now = raft_monotonic_now();
 	transport_poll(now);
+	worker_check_duplicate();
 	worker_build_status(&worker, &status_buffer);
 	worker_failover(now);
 
@@ -691,6 +729,17 @@ raft_worker_main(Datum main_arg)
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	raft_shared->worker_latch = MyLatch;
 	LWLockRelease(raft_shared->lock);
+
+	/* Peers tell two processes with one node id apart by this (receive.c). */
+	{
+		uint64		incarnation = 0;
+
+		if (!pg_strong_random(&incarnation, sizeof(incarnation)) ||
+			incarnation == 0)
+			incarnation = ((uint64) MyProcPid << 32) ^
+				(uint64) GetCurrentTimestamp() ^ 1;
+		transport_set_incarnation(incarnation);
+	}
 
 	MemoryContextSwitchTo(loop_context);
 	worker_try_start();

@@ -61,6 +61,7 @@ $node4->append_conf(
 	'postgresql.conf',
 	"shared_preload_libraries = 'raft_ext'\n"
 	  . "raft_ext.node_id = 4\n"
+	  . "raft_ext.cluster_name = '$RaftTest::CLUSTER_NAME'\n"
 	  . "raft_ext.max_lag_on_failover = -1\n"
 	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
 set_peers($node4, peers(@nodes, $node4));
