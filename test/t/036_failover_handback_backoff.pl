@@ -74,7 +74,7 @@ my $handbacks = sub {
 	return $n;
 };
 my $before = $handbacks->();
-usleep(5 * $et * 1000);
+usleep(5 * $et * 1_000_000);
 my ($still, $still_term) = RaftTest::agreed_leader([ $node2, $node3 ]);
 ok(defined $still && $still == $new, $new->name . ' still leads five election timeouts later');
 is($handbacks->(), $before, 'no handback meanwhile');
