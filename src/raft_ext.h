@@ -185,17 +185,20 @@ typedef struct RaftCommand
  * What the backends of this node have seen of one peer's incarnations (the
  * random number each worker process of that peer draws at start and sends
  * in its connections' application_name).  A new incarnation replaces the
- * current one (the peer restarted); one that was replaced and speaks again
- * means two processes act as that node id: a clone (receive.c).
+ * current one (the peer restarted).  One that was replaced and still
+ * speaks means two processes act as that node id: a clone (receive.c).
+ * One batch from a replaced incarnation may be a stale one still in flight
+ * when the old process died (a connection has at most one query in
+ * flight), so it takes two.
  */
 typedef struct RaftIncarnation
 {
 	raft_id		id;				/* RAFT_NOBODY: free slot */
-	uint64		current;
+	uint64		current;		/* the newest to appear */
 	raft_time	current_seen;
-	uint64		previous;
+	uint64		previous;		/* the one it replaced, 0 if none */
 	raft_time	previous_seen;
-	bool		alternating;	/* 'previous' spoke after being replaced */
+	uint32		previous_after; /* batches from previous since replaced */
 } RaftIncarnation;
 
 #define RAFT_INCARNATION_SLOTS	(2 * RAFT_MAX_MEMBERS)

@@ -77,9 +77,10 @@ sender_incarnation(raft_id from, uint64 *incarnation)
  * is a second process acting as that member: it could vote a second time
  * in a term the member already voted in.  Each worker process draws a
  * random incarnation at start and sends it with every connection; when an
- * incarnation that had been replaced by another speaks again, both are
- * alive, and every batch from that node id is refused until one of them has
- * been silent for four election timeouts.  The senders see the refusal
+ * incarnation that had been replaced by another keeps speaking (two batches:
+ * one may be a stale one from a process that just died), both are alive,
+ * and every batch from that node id is refused until one of them has been
+ * silent for four election timeouts.  The senders see the refusal
  * (SQLSTATE 42710) and stop running Raft (worker.c), so neither votes.
  */
 static void

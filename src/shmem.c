@@ -390,7 +390,7 @@ static bool
 incarnation_conflict(const RaftIncarnation *slot, raft_time now,
 					 raft_time window)
 {
-	return slot->alternating && slot->previous != 0 &&
+	return slot->previous != 0 && slot->previous_after >= 2 &&
 		now - slot->current_seen < window &&
 		now - slot->previous_seen < window;
 }
@@ -406,29 +406,29 @@ raft_incarnation_seen(raft_id id, uint64 incarnation, raft_time now,
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	slot = incarnation_slot(id);
 	if (slot->current == incarnation)
+	{
 		slot->current_seen = now;
+		*other = slot->previous;
+	}
 	else if (slot->previous == incarnation && slot->previous != 0)
 	{
-		/* A replaced incarnation speaks again: it never went away. */
-		slot->previous = slot->current;
-		slot->previous_seen = slot->current_seen;
-		slot->current = incarnation;
-		slot->current_seen = now;
-		slot->alternating = true;
+		/* A replaced incarnation speaks: still in flight, or alive. */
+		slot->previous_seen = now;
+		if (slot->previous_after < PG_UINT32_MAX)
+			slot->previous_after++;
+		*other = slot->current;
 	}
 	else
 	{
-		/* A new one: the node restarted (or a clone started). */
+		/* A new one: the node restarted (or a copy of it started). */
 		slot->previous = slot->current;
 		slot->previous_seen = slot->current_seen;
+		slot->previous_after = 0;
 		slot->current = incarnation;
 		slot->current_seen = now;
+		*other = slot->previous;
 	}
 	conflict = incarnation_conflict(slot, now, window);
-	if (!conflict && slot->alternating &&
-		now - slot->previous_seen >= window)
-		slot->alternating = false;	/* the other one went quiet */
-	*other = slot->previous;
 	LWLockRelease(raft_shared->lock);
 	return conflict;
 }
