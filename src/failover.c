@@ -386,20 +386,25 @@ request_promotion(void)
 	return true;
 }
 
-/*
- * Start a leadership transfer to 'target', at most once per election
- * timeout.  True if one was started.
- */
-static bool
+/* What transfer_to did. */
+typedef enum TransferOutcome
+{
+	TRANSFER_SKIPPED,			/* too soon, or one is under way */
+	TRANSFER_STARTED,
+	TRANSFER_REFUSED			/* the engine refused it */
+} TransferOutcome;
+
+/* Start a leadership transfer to 'target', at most once per election timeout. */
+static TransferOutcome
 transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
 {
 	int			rc;
 
 	if (fo.last_transfer_at != 0 &&
 		now - fo.last_transfer_at < raft_election_timeout)
-		return false;
+		return TRANSFER_SKIPPED;
 	if (raft_transfer_target(node) != RAFT_NOBODY)
-		return false;
+		return TRANSFER_SKIPPED;
 	fo.last_transfer_at = now;
 	rc = raft_transfer_leadership(node, target, now);
 	if (rc == RAFT_OK)
@@ -412,7 +417,7 @@ transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
 				(errmsg("raft_ext: node %u could not hand leadership to node %u: %s",
 						(unsigned) raft_node_id, (unsigned) target, raft_strerror(rc)),
 				 errdetail("%s", why)));
-	return rc == RAFT_OK;
+	return rc == RAFT_OK ? TRANSFER_STARTED : TRANSFER_REFUSED;
 }
 
 /* Pause after the n-th consecutive failed handback: ET * 2^(n+1), bounded. */
@@ -424,6 +429,8 @@ handback_backoff(int failures)
 	return (raft_time) raft_election_timeout << shift;
 }
 
+static void handback_failed(raft_id target, raft_time now);
+
 /*
  * Judge a pending handback one election timeout after it started: it
  * worked if the target now leads and this node hears from it.  If not (the
@@ -434,33 +441,40 @@ handback_backoff(int failures)
 static void
 judge_handback(const RaftStatus *status, raft_time now)
 {
-	bool		worked;
-
 	if (fo.handback_target == RAFT_NOBODY ||
 		now - fo.handback_at < raft_election_timeout)
 		return;
-	worked = status->role != RAFT_LEADER &&
+	if (status->role != RAFT_LEADER &&
 		status->leader_id == fo.handback_target &&
 		status->last_leader_contact != 0 &&
-		now - status->last_leader_contact < raft_election_timeout;
-	if (worked)
+		now - status->last_leader_contact < raft_election_timeout)
 		fo.handback_failures = 0;
 	else
-	{
-		fo.handback_failures++;
-		fo.handback_next = now + handback_backoff(fo.handback_failures);
-		ereport(LOG,
-				(errmsg("raft_ext: node %u stops handing leadership back to node %u for %lld ms",
-						(unsigned) raft_node_id, (unsigned) fo.handback_target,
-						(long long) handback_backoff(fo.handback_failures)),
-				 errdetail("Handing leadership back %d time(s) in a row did not make node %u a leader "
-						   "within the election timeout (%d ms): it answers Raft but may not receive it.",
-						   fo.handback_failures, (unsigned) fo.handback_target,
-						   raft_election_timeout),
-				 errhint("If this node leads meanwhile, it promotes itself when %s is on.",
-						 "raft_ext.auto_promote")));
-	}
+		handback_failed(fo.handback_target, now);
 	fo.handback_target = RAFT_NOBODY;
+}
+
+/*
+ * A handback to 'target' failed (it did not lead in time, or the engine
+ * refused the transfer: the target has not answered this node): no
+ * handback before the backoff has passed.
+ */
+static void
+handback_failed(raft_id target, raft_time now)
+{
+	fo.handback_failures++;
+	fo.handback_next = now + handback_backoff(fo.handback_failures);
+	ereport(LOG,
+			(errmsg("raft_ext: node %u stops handing leadership back to node %u for %lld ms",
+					(unsigned) raft_node_id, (unsigned) target,
+					(long long) handback_backoff(fo.handback_failures)),
+			 errdetail("Handing leadership back %d time(s) in a row failed: node %u did not become the leader "
+					   "within the election timeout (%d ms), or it has not answered this node. "
+					   "Its messages arrive, but it may not receive any.",
+					   fo.handback_failures, (unsigned) target,
+					   raft_election_timeout),
+			 errhint("If this node leads meanwhile, it promotes itself when %s is on.",
+					 "raft_ext.auto_promote")));
 }
 
 /* failover_priority 0 but leading (a reload, or a transfer): pass it on. */
@@ -503,14 +517,20 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 		!(fo.won_by_transfer && fo.previous_leader == upstream->id) &&
 		(fo.handback_failures == 0 || now >= fo.handback_next))
 	{
-		if (fo.handback_target == RAFT_NOBODY &&
-			transfer_to(node, upstream->id, now,
-						"This node is a standby streaming from it, and it answers Raft: a healthy primary stays primary."))
+		TransferOutcome outcome = TRANSFER_SKIPPED;
+
+		if (fo.handback_target == RAFT_NOBODY)
+			outcome = transfer_to(node, upstream->id, now,
+								  "This node is a standby streaming from it, and it answers Raft: a healthy primary stays primary.");
+		if (outcome == TRANSFER_STARTED)
 		{
 			fo.handback_target = upstream->id;
 			fo.handback_at = now;
 		}
-		return;
+		if (outcome != TRANSFER_REFUSED)
+			return;
+		/* Refused: the target does not answer us; go on as without it. */
+		handback_failed(upstream->id, now);
 	}
 
 	/* Streaming from a live server outside the Raft group: do not fork. */

@@ -11,7 +11,10 @@
 # stops the handing back (it is retried only after an exponentially growing,
 # bounded pause), and the standby leader promotes per raft_ext.auto_promote:
 # a writable primary emerges, writes resume, the other standby follows, and
-# the standbys log only a few handbacks while the fault lasts.
+# the standbys log only a few handbacks while the fault lasts.  (Before the
+# fix, the leading standby retried the handback every election timeout --
+# "could not hand leadership to node 1: the target has not answered" -- and
+# never promoted: no writable primary at all.)
 
 use strict;
 use warnings;
@@ -69,7 +72,7 @@ my $handbacks = sub {
 	for my $node ($node2, $node3)
 	{
 		my $log = slurp_file($node->logfile, $offset{ $node->name });
-		$n++ while $log =~ /hands leadership to node 1\b/g;
+		$n++ while $log =~ /(?:hands|could not hand) leadership to node 1\b/g;
 	}
 	return $n;
 };
