@@ -27,6 +27,10 @@ SELECT raft_ext.add_node(2, '');
 SELECT raft_ext.add_node(2, 'nonsense');
 SELECT raft_ext.add_node(2, 'host=localhost bogus=1');
 SELECT raft_ext.add_node(2, 'host=' || repeat('x', 1100));
+-- control characters are refused, and libpq's complaints are masked
+SELECT raft_ext.add_node(2, E'host=localhost\nport=5432');
+SELECT raft_ext.add_node(2, E'host=localhost application_name=\'x\ty\'');
+SELECT raft_ext.add_node(2, 'host=localhost password');
 SELECT raft_ext.add_node(1, 'dbname=postgres');
 
 -- remove_node

@@ -41,9 +41,20 @@ SELECT '1:dbname=' || repeat('x', 1100) AS long \gset
 ALTER SYSTEM SET raft_ext.peers = :'long';
 -- the message never repeats the value: it may hold a password
 ALTER SYSTEM SET raft_ext.peers = '1:password=secret;1:password=secret';
+-- control characters in a member address are refused: auto_follow writes
+-- addresses into postgresql.auto.conf, where a newline ends the line
+ALTER SYSTEM SET raft_ext.peers = E'1:host=a\nport=5432 dbname=postgres';
+ALTER SYSTEM SET raft_ext.peers = E'1:dbname=postgres application_name=\'a\rb\'';
+ALTER SYSTEM SET raft_ext.peers = E'1:dbname=postgres;2:host=b\x01 dbname=postgres';
+-- libpq's parse errors quote what they could not parse: masked
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=postgres;2:host=b password';
+ALTER SYSTEM SET raft_ext.peers = '1:dbname=postgres;2:postgresql://u:hunter2@h:5432/db?bogus=1';
+
+-- raft_ext.cluster_name defaults to empty: the worker then uses "pg-" and
+-- the database system identifier, shared by a primary and its standbys
+SELECT boot_val = '' AS derived_by_default FROM pg_settings WHERE name = 'raft_ext.cluster_name';
 
 -- bad cluster names and ranges
-ALTER SYSTEM SET raft_ext.cluster_name = '';
 ALTER SYSTEM SET raft_ext.cluster_name = E'tab\there';
 ALTER SYSTEM SET raft_ext.cluster_name = 'a234567890123456789012345678901234567890123456789012345678901234';
 ALTER SYSTEM SET raft_ext.heartbeat_interval = 1;

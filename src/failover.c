@@ -59,6 +59,13 @@ char	   *raft_on_role_change = NULL;
 /* A promotion that has not ended recovery after this long may be retried. */
 #define PROMOTE_RETRY_MS	30000
 
+/*
+ * After a failed handback the next one waits 4 election timeouts (long
+ * enough for this node to win again and promote), doubled for each further
+ * failure, at most 2^HANDBACK_MAX_SHIFT election timeouts.
+ */
+#define HANDBACK_MAX_SHIFT		5
+
 /* What the policy remembers between iterations (worker process only). */
 typedef struct FailoverState
 {
@@ -79,6 +86,18 @@ typedef struct FailoverState
 	raft_time	last_follow_at;
 	raft_term	logged_term;	/* term of the last "not promoting" line */
 	raft_id		logged_fenced_leader;	/* last "fenced primary" line */
+
+	/*
+	 * Handing leadership back to the upstream primary.  A primary that can
+	 * send Raft messages but not receive them looks alive, yet never gets
+	 * the TIMEOUT_NOW: without this the standby would hand back, lose
+	 * leadership, win again and hand back again, forever, with no writable
+	 * primary.
+	 */
+	raft_id		handback_target;	/* pending handback, RAFT_NOBODY if none */
+	raft_time	handback_at;		/* when it started */
+	int			handback_failures;	/* consecutive handbacks that failed */
+	raft_time	handback_next;		/* none before this, after a failure */
 } FailoverState;
 
 static FailoverState fo;
@@ -367,17 +386,25 @@ request_promotion(void)
 	return true;
 }
 
+/* What transfer_to did. */
+typedef enum TransferOutcome
+{
+	TRANSFER_SKIPPED,			/* too soon, or one is under way */
+	TRANSFER_STARTED,
+	TRANSFER_REFUSED			/* the engine refused it */
+} TransferOutcome;
+
 /* Start a leadership transfer to 'target', at most once per election timeout. */
-static void
+static TransferOutcome
 transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
 {
 	int			rc;
 
 	if (fo.last_transfer_at != 0 &&
 		now - fo.last_transfer_at < raft_election_timeout)
-		return;
+		return TRANSFER_SKIPPED;
 	if (raft_transfer_target(node) != RAFT_NOBODY)
-		return;
+		return TRANSFER_SKIPPED;
 	fo.last_transfer_at = now;
 	rc = raft_transfer_leadership(node, target, now);
 	if (rc == RAFT_OK)
@@ -390,6 +417,64 @@ transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
 				(errmsg("raft_ext: node %u could not hand leadership to node %u: %s",
 						(unsigned) raft_node_id, (unsigned) target, raft_strerror(rc)),
 				 errdetail("%s", why)));
+	return rc == RAFT_OK ? TRANSFER_STARTED : TRANSFER_REFUSED;
+}
+
+/* Pause after the n-th consecutive failed handback: ET * 2^(n+1), bounded. */
+static raft_time
+handback_backoff(int failures)
+{
+	int			shift = Min(failures + 1, HANDBACK_MAX_SHIFT);
+
+	return (raft_time) raft_election_timeout << shift;
+}
+
+static void handback_failed(raft_id target, raft_time now);
+
+/*
+ * Judge a pending handback one election timeout after it started: it
+ * worked if the target now leads and this node hears from it.  If not (the
+ * target never got the TIMEOUT_NOW: it cannot receive), no handback is
+ * tried again before a pause that doubles with each failure, and meanwhile
+ * this node, if it leads again, promotes per the normal policy.
+ */
+static void
+judge_handback(const RaftStatus *status, raft_time now)
+{
+	if (fo.handback_target == RAFT_NOBODY ||
+		now - fo.handback_at < raft_election_timeout)
+		return;
+	if (status->role != RAFT_LEADER &&
+		status->leader_id == fo.handback_target &&
+		status->last_leader_contact != 0 &&
+		now - status->last_leader_contact < raft_election_timeout)
+		fo.handback_failures = 0;
+	else
+		handback_failed(fo.handback_target, now);
+	fo.handback_target = RAFT_NOBODY;
+}
+
+/*
+ * A handback to 'target' failed (it did not lead in time, or the engine
+ * refused the transfer: the target has not answered this node): no
+ * handback before the backoff has passed.
+ */
+static void
+handback_failed(raft_id target, raft_time now)
+{
+	fo.handback_failures++;
+	fo.handback_next = now + handback_backoff(fo.handback_failures);
+	ereport(LOG,
+			(errmsg("raft_ext: node %u stops handing leadership back to node %u for %lld ms",
+					(unsigned) raft_node_id, (unsigned) target,
+					(long long) handback_backoff(fo.handback_failures)),
+			 errdetail("Handing leadership back %d time(s) in a row failed: node %u did not become the leader "
+					   "within the election timeout (%d ms), or it has not answered this node. "
+					   "Its messages arrive, but it may not receive any.",
+					   fo.handback_failures, (unsigned) target,
+					   raft_election_timeout),
+			 errhint("If this node leads meanwhile, it promotes itself when %s is on.",
+					 "raft_ext.auto_promote")));
 }
 
 /* failover_priority 0 but leading (a reload, or a transfer): pass it on. */
@@ -429,11 +514,23 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	 * is a planned switchover, and bouncing back would undo it.
 	 */
 	if (upstream != NULL && peer_alive(upstream, now) &&
-		!(fo.won_by_transfer && fo.previous_leader == upstream->id))
+		!(fo.won_by_transfer && fo.previous_leader == upstream->id) &&
+		(fo.handback_failures == 0 || now >= fo.handback_next))
 	{
-		transfer_to(node, upstream->id, now,
-					"This node is a standby streaming from it, and it answers Raft: a healthy primary stays primary.");
-		return;
+		TransferOutcome outcome = TRANSFER_SKIPPED;
+
+		if (fo.handback_target == RAFT_NOBODY)
+			outcome = transfer_to(node, upstream->id, now,
+								  "This node is a standby streaming from it, and it answers Raft: a healthy primary stays primary.");
+		if (outcome == TRANSFER_STARTED)
+		{
+			fo.handback_target = upstream->id;
+			fo.handback_at = now;
+		}
+		if (outcome != TRANSFER_REFUSED)
+			return;
+		/* Refused: the target does not answer us; go on as without it. */
+		handback_failed(upstream->id, now);
 	}
 
 	/* Streaming from a live server outside the Raft group: do not fork. */
@@ -575,10 +672,12 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 		return;
 
 	track_changes(status, now);
+	judge_handback(status, now);
 
 	if (!RecoveryInProgress())
 	{
 		fo.promote_requested = false;
+		fo.handback_failures = 0;
 		if (status->role != RAFT_LEADER)
 			step_primary_follower(status);
 		else

@@ -304,6 +304,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 {
 	MemoryContext context = CurrentMemoryContext;
 	char	   *conninfo;
+	char	   *problem;
 	StringInfoData line;
 	bool		changed = false;
 	bool		ok = false;
@@ -313,7 +314,23 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	{
 		ereport(LOG,
 				(errmsg("raft_ext: cannot follow the leader: its member address \"%s\" is not a valid conninfo",
-						leader_conninfo)));
+						raft_conninfo_masked(leader_conninfo))));
+		return false;
+	}
+
+	/*
+	 * A newline would end the line in postgresql.auto.conf and leave a file
+	 * the server cannot start with.  Addresses are checked when they come in
+	 * (raft_ext.peers, add_node), but a log written before that check may
+	 * still carry one.
+	 */
+	problem = raft_conninfo_problem(conninfo);
+	if (problem != NULL)
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: cannot follow the leader: its member address \"%s\" cannot be written to %s",
+						raft_conninfo_masked(leader_conninfo), PG_AUTOCONF_FILENAME),
+				 errdetail("%s", problem)));
 		return false;
 	}
 

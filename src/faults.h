@@ -24,6 +24,8 @@ typedef enum RaftFailpoint
 	RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST,
 	/* The worker exits halfway through writing the state file. */
 	RAFT_FAILPOINT_CRASH_MID_STATE_WRITE,
+	/* The next fsync of the Raft state fails with EIO. */
+	RAFT_FAILPOINT_FSYNC_FAIL,
 	RAFT_FAILPOINT_COUNT
 } RaftFailpoint;
 

@@ -46,11 +46,54 @@ extern void raft_define_settings(void);
  * Parse a raft_ext.peers value ("id:conninfo;id:conninfo;...") into a
  * membership (every entry a voter, address = conninfo).  On failure returns
  * false with a palloc'd message in *error.  Checks: ids in 1..INT32_MAX,
- * no duplicates, conninfo parses with PQconninfoParse, at most
+ * no duplicates, conninfo passes raft_conninfo_problem (no control
+ * character, parses with PQconninfoParse), at most
  * RAFT_MAX_MEMBERS entries, conninfo shorter than RAFT_MAX_ADDRESS.
  */
 extern bool raft_parse_peers(const char *value, raft_membership *out,
 							 char **error);
+
+/*
+ * The cluster name raft_ext.cluster_name stands for when it is empty: "pg-"
+ * and the database system identifier (pg_control), which a primary and its
+ * streaming standbys share.  out holds RAFT_MAX_CLUSTER_NAME + 1 bytes.
+ */
+extern void raft_default_cluster_name(char *out);
+
+/*
+ * The cluster name this node uses: raft_ext.cluster_name if set, else the
+ * one the worker chose at start (raft_shared->cluster_name: the default, or
+ * the 1.0 default its state directory carries), else the default.
+ */
+extern void raft_effective_cluster_name(char *out);
+
+/* The default of raft_ext 1.0, still honoured in its state directories. */
+#define RAFT_LEGACY_CLUSTER_NAME	"raft_ext"
+
+/* ---- member addresses (conninfo.c) ---- */
+
+/*
+ * NULL if conninfo is acceptable as a member address (no control character,
+ * parsed by libpq), else a palloc'd sentence saying why not, which never
+ * quotes the conninfo (it may hold a password).
+ */
+extern char *raft_conninfo_problem(const char *conninfo);
+
+/*
+ * The conninfo rebuilt from its parsed options with every secret one
+ * (password, sslpassword) replaced by asterisks; asterisks alone if it does
+ * not parse.  palloc'd.  The only form in which an address is logged or
+ * shown to non-superusers.
+ */
+extern char *raft_conninfo_masked(const char *conninfo);
+
+/*
+ * A libpq message about a conninfo with every double-quoted piece (libpq
+ * quotes the text it could not parse, which may be a password) replaced by
+ * asterisks, unless it is a connection keyword or a lone punctuation
+ * character; trailing white space removed.  palloc'd.
+ */
+extern char *raft_conninfo_mask_message(const char *message);
 
 /* Fill engine options from the settings. */
 extern void raft_options_from_settings(raft_options *options);
@@ -68,8 +111,9 @@ extern bool raft_settings_validate(char **error);
 /* ---- clock ---- */
 
 /*
- * Monotonic milliseconds (CLOCK_MONOTONIC), comparable across the processes
- * of one machine: the worker stamps the lease with it and backends compare
+ * Monotonic milliseconds (CLOCK_BOOTTIME where it exists, which keeps
+ * counting while the machine is suspended, else CLOCK_MONOTONIC),
+ * comparable across the processes of one machine: the worker stamps the lease with it and backends compare
  * against it when they decide whether this node may commit.
  */
 extern raft_time raft_monotonic_now(void);
@@ -137,6 +181,28 @@ typedef struct RaftCommand
 	char		conninfo[RAFT_MAX_ADDRESS];
 } RaftCommand;
 
+/*
+ * What the backends of this node have seen of one peer's incarnations (the
+ * random number each worker process of that peer draws at start and sends
+ * in its connections' application_name).  A new incarnation replaces the
+ * current one (the peer restarted).  One that was replaced and still
+ * speaks means two processes act as that node id: a clone (receive.c).
+ * One batch from a replaced incarnation may be a stale one still in flight
+ * when the old process died (a connection has at most one query in
+ * flight), so it takes two.
+ */
+typedef struct RaftIncarnation
+{
+	raft_id		id;				/* RAFT_NOBODY: free slot */
+	uint64		current;		/* the newest to appear */
+	raft_time	current_seen;
+	uint64		previous;		/* the one it replaced, 0 if none */
+	raft_time	previous_seen;
+	uint32		previous_after; /* batches from previous since replaced */
+} RaftIncarnation;
+
+#define RAFT_INCARNATION_SLOTS	(2 * RAFT_MAX_MEMBERS)
+
 typedef struct RaftShared
 {
 	LWLock	   *lock;			/* status, inbox, mailbox */
@@ -169,12 +235,34 @@ typedef struct RaftShared
 	uint64		fault_drop_to;	/* bit n-1 set: drop messages to node n */
 	uint64		fault_drop_from;	/* bit n-1 set: drop messages from node n */
 	uint32		fault_failpoint;	/* RaftFailpoint armed, 0 = none */
+
+	/* Peers' incarnations, for clone detection (under lock). */
+	RaftIncarnation incarnations[RAFT_INCARNATION_SLOTS];
+
+	/* The cluster name the worker runs with (raft_effective_cluster_name). */
+	char		cluster_name[RAFT_MAX_CLUSTER_NAME + 1];
+
+	/* An fsync of the Raft state failed: Raft stays stopped (storage.h). */
+	bool		storage_fsync_failed;
 } RaftShared;
 
 extern RaftShared *raft_shared;
 
 extern void raft_shmem_request(void);
 extern void raft_shmem_startup(void);
+
+/*
+ * Backends: note a batch from incarnation 'incarnation' of node 'id' at
+ * 'now'.  Returns true if two incarnations of that node are alive (both
+ * heard within 'window' ms, and one that had been replaced spoke again);
+ * *other then receives the other one.
+ */
+extern bool raft_incarnation_seen(raft_id id, uint64 incarnation,
+								  raft_time now, raft_time window,
+								  uint64 *other);
+/* Whether node 'id' is currently seen running twice (for raft_peers). */
+extern bool raft_incarnation_conflict(raft_id id, raft_time now,
+									  raft_time window);
 
 /* Backends: queue one validated envelope; false (and counted) if full. */
 extern bool raft_inbox_put(const uint8 *data, uint32 len);

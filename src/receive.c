@@ -9,11 +9,14 @@
  * the worker or for a peer: messages are one-way, and replies travel back
  * over this node's own connection to the sender.  A full inbox drops the
  * envelope silently (it is counted): Raft tolerates lost messages, and an
- * error here would only make the sender reconnect.
+ * error here would only make the sender reconnect.  A node id that two live
+ * processes send as (a copy of a member that kept its node id) is refused:
+ * see check_incarnation().
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"
 #endif
@@ -44,6 +47,68 @@ is_printable(const char *s)
 	return true;
 }
 
+/*
+ * The incarnation the sending worker put in its application_name
+ * ("raft_ext_<id>_<16 hex digits>", transport.c), if it names node 'from'.
+ * Older senders put only "raft_ext_<id>": no incarnation, no check.
+ */
+static bool
+sender_incarnation(raft_id from, uint64 *incarnation)
+{
+	const char *name = application_name;
+	char		expected[32];
+	size_t		len;
+	char	   *end;
+
+	if (name == NULL)
+		return false;
+	snprintf(expected, sizeof(expected), "raft_ext_%u_", (unsigned) from);
+	len = strlen(expected);
+	if (strncmp(name, expected, len) != 0 || strlen(name + len) != 16)
+		return false;
+	errno = 0;
+	*incarnation = strtou64(name + len, &end, 16);
+	return errno == 0 && *end == '\0' && *incarnation != 0;
+}
+
+/*
+ * Refuse a batch from a node id that two live processes use.  A copy of a
+ * member's data directory (pg_basebackup) that keeps its raft_ext.node_id
+ * is a second process acting as that member: it could vote a second time
+ * in a term the member already voted in.  Each worker process draws a
+ * random incarnation at start and sends it with every connection; when an
+ * incarnation that had been replaced by another keeps speaking (two batches:
+ * one may be a stale one from a process that just died), both are alive,
+ * and every batch from that node id is refused until one of them has been
+ * silent for four election timeouts.  The senders see the refusal
+ * (SQLSTATE 42710) and stop running Raft (worker.c), so neither votes.
+ */
+static void
+check_incarnation(raft_id from)
+{
+	uint64		incarnation;
+	uint64		other = 0;
+	raft_time	window = 4 * (raft_time) raft_election_timeout;
+
+	if (!sender_incarnation(from, &incarnation))
+		return;
+	if (!raft_incarnation_seen(from, incarnation, raft_monotonic_now(),
+							   window, &other))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DUPLICATE_OBJECT),
+			 errmsg("node %u is running twice", (unsigned) from),
+			 errdetail("Batches from node %u come from two live processes (incarnations %016llX and %016llX): "
+					   "two servers use raft_ext.node_id = %u, and two servers voting as one member could elect two leaders in one term. "
+					   "Node %u's batches are refused until one of them has been silent for %lld ms.",
+					   (unsigned) from, (unsigned long long) incarnation,
+					   (unsigned long long) other, (unsigned) from,
+					   (unsigned) from, (long long) window),
+			 errhint("A copy of a member's data directory keeps its %s: give the copy a new node id "
+					 "(and add it with raft_ext.add_node), or stop it.",
+					 "raft_ext.node_id")));
+}
+
 /* raft_ext.receive(batch bytea) RETURNS void */
 Datum
 raft_ext_receive(PG_FUNCTION_ARGS)
@@ -57,6 +122,7 @@ raft_ext_receive(PG_FUNCTION_ARGS)
 	size_t		offset = 0;
 	const char *why = NULL;
 	int			rc;
+	char		cluster_name[RAFT_MAX_CLUSTER_NAME + 1];
 
 	raft_require_shared();
 	if (raft_node_id == 0)
@@ -82,12 +148,16 @@ raft_ext_receive(PG_FUNCTION_ARGS)
 	/* The codec refuses wire versions this build does not speak. */
 	if (!is_printable(env.cluster_name))
 		reject_malformed("The cluster name is not printable ASCII.");
-	if (strcmp(env.cluster_name, raft_cluster_name) != 0)
+	raft_effective_cluster_name(cluster_name);
+	if (strcmp(env.cluster_name, cluster_name) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("raft batch is for cluster \"%s\", this node is in cluster \"%s\"",
-						env.cluster_name, raft_cluster_name),
-				 errhint("Check %s on both nodes.", "raft_ext.cluster_name")));
+						env.cluster_name, cluster_name),
+				 errhint("Check %s on both nodes. Unset, it is \"pg-\" and the database system identifier, "
+						 "which only a primary and its streaming standbys share: members made by separate "
+						 "initdb runs must set the same name.",
+						 "raft_ext.cluster_name")));
 	if (env.to != (raft_id) raft_node_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -115,6 +185,8 @@ raft_ext_receive(PG_FUNCTION_ARGS)
 									  (unsigned) env.to));
 	}
 	pfree(entries);
+
+	check_incarnation(env.from);
 
 	/* A full inbox drops and counts; Raft retransmits. */
 	(void) raft_inbox_put(data, (uint32) len);

@@ -11,16 +11,18 @@
  * every reload, and which raft_ext.validate_settings() exposes to SQL.
  *
  * raft_ext.peers can be reloaded, but it only describes the bootstrap
- * membership: once the Raft log holds a membership change, the log wins, and
- * a changed value takes effect only for a node started with an empty log.
- * Membership of a running cluster changes with raft_ext.add_node() and
- * raft_ext.remove_node().
+ * membership, and that is fixed at the node's first start (persisted in the
+ * state directory, storage_bootstrap.c): later values may change members'
+ * addresses only.  Membership of a running cluster changes with
+ * raft_ext.add_node() and raft_ext.remove_node().
  */
 #include "postgres.h"
 
 #include <ctype.h>
 
+#include "access/xlog.h"
 #include "lib/stringinfo.h"
+#include "storage/lwlock.h"
 #include "utils/guc.h"
 
 #include "libpq-fe.h"
@@ -124,8 +126,7 @@ raft_parse_peers(const char *value, raft_membership *out, char **error)
 	{
 		const char *id_start;
 		uint64		id = 0;
-		char	   *parse_error = NULL;
-		PQconninfoOption *options;
+		char	   *problem;
 		raft_member *member;
 
 		while (isspace((unsigned char) *p))
@@ -188,26 +189,13 @@ raft_parse_peers(const char *value, raft_membership *out, char **error)
 							  RAFT_MAX_ADDRESS - 1);
 			return false;
 		}
-		options = PQconninfoParse(conninfo.data, &parse_error);
-		if (options == NULL)
+		problem = raft_conninfo_problem(conninfo.data);
+		if (problem != NULL)
 		{
-			if (parse_error != NULL)
-			{
-				char	   *msg = pstrdup(parse_error);
-				size_t		len = strlen(msg);
-
-				PQfreemem(parse_error);
-				while (len > 0 && isspace((unsigned char) msg[len - 1]))
-					msg[--len] = '\0';
-				*error = psprintf("The conninfo of node %u in %s is invalid: %s.",
-								  (unsigned) id, "raft_ext.peers", msg);
-			}
-			else
-				*error = psprintf("Out of memory while parsing the conninfo of node %u.",
-								  (unsigned) id);
+			*error = psprintf("The conninfo of node %u in %s is invalid. %s",
+							  (unsigned) id, "raft_ext.peers", problem);
 			return false;
 		}
-		PQconninfoFree(options);
 
 		if (membership_has(out, (raft_id) id))
 		{
@@ -268,16 +256,19 @@ check_peers(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
-/* Check hook for raft_ext.cluster_name: 1..63 printable ASCII characters. */
+/*
+ * Check hook for raft_ext.cluster_name: empty (unset: derived from the
+ * database system identifier) or up to 63 printable ASCII characters.
+ */
 static bool
 check_cluster_name(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
 	size_t		len = s ? strlen(s) : 0;
 
-	if (len < 1 || len > RAFT_MAX_CLUSTER_NAME)
+	if (len > RAFT_MAX_CLUSTER_NAME)
 	{
-		GUC_check_errdetail("%s must be 1 to %d characters long.",
+		GUC_check_errdetail("%s must be at most %d characters long.",
 							"raft_ext.cluster_name", RAFT_MAX_CLUSTER_NAME);
 		return false;
 	}
@@ -321,9 +312,8 @@ raft_define_settings(void)
 
 	DefineCustomStringVariable("raft_ext.peers",
 							   "Bootstrap membership: id:conninfo entries separated by semicolons, this node included.",
-							   "Used until the Raft log holds a membership change; later changes go through "
-							   "raft_ext.add_node() and raft_ext.remove_node(). A reloaded value only matters "
-							   "to a node that starts with an empty log.",
+							   "Fixed at the node's first start: later values may only change members' addresses. "
+							   "Membership changes go through raft_ext.add_node() and raft_ext.remove_node().",
 							   &raft_peers,
 							   "",
 							   PGC_SIGHUP,
@@ -332,9 +322,11 @@ raft_define_settings(void)
 
 	DefineCustomStringVariable("raft_ext.cluster_name",
 							   "Name of the Raft cluster; messages for another cluster are refused.",
-							   NULL,
+							   "Empty (the default): \"pg-\" followed by the database system identifier, which a "
+							   "primary and its streaming standbys share. Members made by separate initdb runs "
+							   "must all set the same name.",
 							   &raft_cluster_name,
-							   "raft_ext",
+							   "",
 							   PGC_POSTMASTER,
 							   0,
 							   check_cluster_name, NULL, NULL);
@@ -394,6 +386,34 @@ raft_define_settings(void)
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 
+}
+
+/* See raft_ext.h. */
+void
+raft_default_cluster_name(char *out)
+{
+	snprintf(out, RAFT_MAX_CLUSTER_NAME + 1, "pg-" UINT64_FORMAT,
+			 GetSystemIdentifier());
+}
+
+/* See raft_ext.h. */
+void
+raft_effective_cluster_name(char *out)
+{
+	if (raft_cluster_name != NULL && raft_cluster_name[0] != '\0')
+	{
+		strlcpy(out, raft_cluster_name, RAFT_MAX_CLUSTER_NAME + 1);
+		return;
+	}
+	out[0] = '\0';
+	if (raft_shared != NULL)
+	{
+		LWLockAcquire(raft_shared->lock, LW_SHARED);
+		strlcpy(out, raft_shared->cluster_name, RAFT_MAX_CLUSTER_NAME + 1);
+		LWLockRelease(raft_shared->lock);
+	}
+	if (out[0] == '\0')
+		raft_default_cluster_name(out);
 }
 
 /* Fill engine options: the engine's defaults, then the settings. */

@@ -362,3 +362,94 @@ raft_command_submit(const RaftCommand *cmd, int timeout_ms, char *message_out)
 
 	return result;
 }
+
+/* The slot of node 'id', or a free or the stalest one for it (under lock). */
+static RaftIncarnation *
+incarnation_slot(raft_id id)
+{
+	RaftIncarnation *stalest = NULL;
+
+	for (int i = 0; i < RAFT_INCARNATION_SLOTS; i++)
+	{
+		RaftIncarnation *slot = &raft_shared->incarnations[i];
+
+		if (slot->id == id)
+			return slot;
+		if (stalest == NULL || slot->id == RAFT_NOBODY ||
+			(stalest->id != RAFT_NOBODY &&
+			 slot->current_seen < stalest->current_seen))
+			stalest = slot;
+	}
+	memset(stalest, 0, sizeof(RaftIncarnation));
+	stalest->id = id;
+	return stalest;
+}
+
+/* Whether the slot shows two live incarnations (under lock). */
+static bool
+incarnation_conflict(const RaftIncarnation *slot, raft_time now,
+					 raft_time window)
+{
+	return slot->previous != 0 && slot->previous_after >= 2 &&
+		now - slot->current_seen < window &&
+		now - slot->previous_seen < window;
+}
+
+/* See raft_ext.h. */
+bool
+raft_incarnation_seen(raft_id id, uint64 incarnation, raft_time now,
+					  raft_time window, uint64 *other)
+{
+	RaftIncarnation *slot;
+	bool		conflict;
+
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	slot = incarnation_slot(id);
+	if (slot->current == incarnation)
+	{
+		slot->current_seen = now;
+		*other = slot->previous;
+	}
+	else if (slot->previous == incarnation && slot->previous != 0)
+	{
+		/* A replaced incarnation speaks: still in flight, or alive. */
+		slot->previous_seen = now;
+		if (slot->previous_after < PG_UINT32_MAX)
+			slot->previous_after++;
+		*other = slot->current;
+	}
+	else
+	{
+		/* A new one: the node restarted (or a copy of it started). */
+		slot->previous = slot->current;
+		slot->previous_seen = slot->current_seen;
+		slot->previous_after = 0;
+		slot->current = incarnation;
+		slot->current_seen = now;
+		*other = slot->previous;
+	}
+	conflict = incarnation_conflict(slot, now, window);
+	LWLockRelease(raft_shared->lock);
+	return conflict;
+}
+
+/* See raft_ext.h. */
+bool
+raft_incarnation_conflict(raft_id id, raft_time now, raft_time window)
+{
+	bool		conflict = false;
+
+	LWLockAcquire(raft_shared->lock, LW_SHARED);
+	for (int i = 0; i < RAFT_INCARNATION_SLOTS; i++)
+	{
+		const RaftIncarnation *slot = &raft_shared->incarnations[i];
+
+		if (slot->id == id)
+		{
+			conflict = incarnation_conflict(slot, now, window);
+			break;
+		}
+	}
+	LWLockRelease(raft_shared->lock);
+	return conflict;
+}

@@ -32,6 +32,7 @@ const char *const raft_failpoint_names[RAFT_FAILPOINT_COUNT] = {
 	[RAFT_FAILPOINT_NONE] = "none",
 	[RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST] = "crash-after-vote-persist",
 	[RAFT_FAILPOINT_CRASH_MID_STATE_WRITE] = "crash-mid-state-write",
+	[RAFT_FAILPOINT_FSYNC_FAIL] = "fsync-fail",
 };
 
 /* The failpoint called name, or -1 if there is none. */

@@ -20,7 +20,6 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "libpq-fe.h"
 
 #include "raft_ext.h"
 
@@ -330,13 +329,12 @@ raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Check an add_node() conninfo argument: present, sized, parseable. */
+/* Check an add_node() conninfo argument: present, sized, a valid address. */
 static const char *
 conninfo_arg(FunctionCallInfo fcinfo, int argno, raft_id id)
 {
 	char	   *conninfo;
-	char	   *error = NULL;
-	PQconninfoOption *options;
+	char	   *error;
 	size_t		len;
 
 	if (PG_ARGISNULL(argno))
@@ -358,22 +356,12 @@ conninfo_arg(FunctionCallInfo fcinfo, int argno, raft_id id)
 				 errdetail("It has %zu bytes; at most %d are allowed.",
 						   len, RAFT_MAX_ADDRESS - 1)));
 
-	options = PQconninfoParse(conninfo, &error);
-	if (options == NULL)
-	{
-		char	   *msg = pstrdup(error ? error : "out of memory");
-		size_t		mlen = strlen(msg);
-
-		if (error)
-			PQfreemem(error);
-		while (mlen > 0 && isspace((unsigned char) msg[mlen - 1]))
-			msg[--mlen] = '\0';
+	error = raft_conninfo_problem(conninfo);
+	if (error != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid conninfo for node %u", (unsigned) id),
-				 errdetail_internal("%s", msg)));
-	}
-	PQconninfoFree(options);
+				 errdetail_internal("%s", error)));
 	return conninfo;
 }
 

@@ -23,7 +23,6 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
-#include "libpq-fe.h"
 
 #include "raft_ext.h"
 #include "wal_position.h"
@@ -158,69 +157,6 @@ raft_ext_status(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* Append value to buf as a conninfo value, quoted if it needs to be. */
-static void
-append_conninfo_value(StringInfo buf, const char *value)
-{
-	bool		quote = (*value == '\0');
-
-	for (const char *p = value; *p && !quote; p++)
-	{
-		if (isspace((unsigned char) *p) || *p == '\'' || *p == '\\')
-			quote = true;
-	}
-	if (!quote)
-	{
-		appendStringInfoString(buf, value);
-		return;
-	}
-	appendStringInfoChar(buf, '\'');
-	for (const char *p = value; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '\'');
-}
-
-/*
- * The conninfo as a non-superuser may see it: rebuilt from its parsed
- * options, every secret one (libpq marks them with dispchar "*": password,
- * sslpassword) replaced by asterisks.  Unparseable text is hidden entirely.
- */
-static char *
-mask_conninfo(const char *conninfo)
-{
-	PQconninfoOption *options;
-	char	   *error = NULL;
-	StringInfoData buf;
-
-	options = PQconninfoParse(conninfo, &error);
-	if (options == NULL)
-	{
-		if (error)
-			PQfreemem(error);
-		return pstrdup("********");
-	}
-
-	initStringInfo(&buf);
-	for (PQconninfoOption *o = options; o->keyword != NULL; o++)
-	{
-		if (o->val == NULL)
-			continue;
-		if (buf.len > 0)
-			appendStringInfoChar(&buf, ' ');
-		appendStringInfo(&buf, "%s=", o->keyword);
-		if (o->dispchar != NULL && o->dispchar[0] == '*')
-			appendStringInfoString(&buf, "********");
-		else
-			append_conninfo_value(&buf, o->val);
-	}
-	PQconninfoFree(options);
-	return buf.data;
-}
-
 /*
  * Fill st's peer list from raft_ext.peers, for when the worker has published
  * none (it is not running, or not yet): the configured members, unconnected.
@@ -283,7 +219,7 @@ raft_ext_peers(PG_FUNCTION_ARGS)
 		values[i++] = BoolGetDatum(peer->is_self);
 		values[i++] = BoolGetDatum(peer->voter);
 		values[i++] = CStringGetTextDatum(show_secrets ? peer->conninfo :
-										  mask_conninfo(peer->conninfo));
+										  raft_conninfo_masked(peer->conninfo));
 		values[i++] = BoolGetDatum(peer->connected);
 		if (peer->last_contact != 0)
 			values[i] = interval_from_ms(Max(now - peer->last_contact, 0));

@@ -5,6 +5,7 @@
  * Layout of raft_ext.state_directory (default "pg_raft" in the data dir):
  *	  state			term, vote, commit: one small CRC32C-protected record,
  *					replaced atomically (temp file, fsync, durable_rename)
+ *	  bootstrap		the membership of the first start (raft_ext.peers then)
  *	  log/			CRC32C-framed log segment files
  * Every file is stamped with the node id and the cluster name.  A file that
  * belongs to another node id (a data directory cloned by pg_basebackup from
@@ -26,11 +27,38 @@ typedef struct RaftStorage RaftStorage;
 /*
  * Open (creating if needed) the state directory for node_id in cluster
  * cluster_name, read the hard state into *hard_state (all zero for a new
- * node).  Allocates in CurrentMemoryContext.
+ * node).  Allocates in CurrentMemoryContext.  name_is_default: cluster_name
+ * is the default derived from the system identifier, so a directory that
+ * raft_ext 1.0 stamped with its default name (RAFT_LEGACY_CLUSTER_NAME) is
+ * kept under that name (raft_storage_cluster_name says which).
  */
 extern RaftStorage *raft_storage_open(const char *directory, raft_id node_id,
 									  const char *cluster_name,
+									  bool name_is_default,
 									  raft_hard_state *hard_state);
+
+/* The cluster name the directory is stamped with. */
+extern const char *raft_storage_cluster_name(const RaftStorage *storage);
+
+/*
+ * The bootstrap membership this node first started with
+ * (storage_bootstrap.c): false if the directory holds none (a new node, or
+ * one written by raft_ext 1.0).  A damaged file is an ERROR.
+ */
+extern bool raft_storage_load_bootstrap(RaftStorage *storage,
+										raft_membership *membership);
+/* Persist the bootstrap membership, durably. */
+extern void raft_storage_save_bootstrap(RaftStorage *storage,
+										const raft_membership *membership);
+/* Whether raft_storage_open found no state: a node that never ran. */
+extern bool raft_storage_is_new(const RaftStorage *storage);
+
+/*
+ * Whether an fsync of the Raft state has failed since the server started.
+ * The files may then have lost writes that the kernel reported done, so Raft
+ * must stay stopped on this node until the server restarts.
+ */
+extern bool raft_storage_fsync_has_failed(void);
 
 /* Feed every persisted log entry, in order, to raft_restore_entry(). */
 extern void raft_storage_load_log(RaftStorage *storage, raft_node *node);

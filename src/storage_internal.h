@@ -53,6 +53,7 @@ struct RaftStorage
 	int			n_segments;
 	int			max_segments;
 	bool		loaded;			/* raft_storage_load_log() has run */
+	bool		created;		/* no state file was found: a new member */
 
 	int			fd;				/* open fd of the last segment, or -1 */
 	bool		fd_dirty;		/* written since its last fsync */
@@ -101,6 +102,30 @@ extern uint32 raft_storage_crc(const uint8 *data, size_t len);
 
 /* fsync a directory, ERROR on failure. */
 extern void raft_storage_fsync_dir(const char *path);
+
+/*
+ * Every fsync of the Raft state goes through these: a failure is remembered
+ * in shared memory, and Raft then stays stopped until the server restarts
+ * (raft_storage_fsync_has_failed).  raft_storage_fsync_fd returns pg_fsync's
+ * result; the others ERROR.
+ */
+extern int	raft_storage_fsync_fd(int fd);
+extern void raft_storage_fsync_path(const char *path, bool isdir);
+extern void raft_storage_durable_rename(const char *from, const char *to);
+
+/*
+ * Write a small file durably: tmppath, fsync, durable rename over path.
+ * before_write (may be NULL) runs on the open temporary file first.
+ */
+extern void raft_storage_write_file(const char *tmppath, const char *path,
+									const uint8 *buf, size_t len,
+									void (*before_write) (int fd, const void *arg),
+									const void *arg);
+
+/* ERROR: a damaged small file (state, bootstrap), with what to do. */
+extern void raft_report_corrupt_state(const RaftStorage *storage,
+									  const char *path, const char *detail)
+			pg_attribute_noreturn();
 
 /* ---- storage_log.c ---- */
 

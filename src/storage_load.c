@@ -280,7 +280,7 @@ raft_segment_cut(const char *path, off_t length)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\": %m", path)));
-	if (ftruncate(fd, length) != 0 || pg_fsync(fd) != 0)
+	if (ftruncate(fd, length) != 0 || raft_storage_fsync_fd(fd) != 0)
 	{
 		int			save_errno = errno;
 

@@ -132,7 +132,7 @@ finish_open_segment(RaftStorage *storage)
 {
 	if (storage->fd < 0)
 		return;
-	if (storage->fd_dirty && pg_fsync(storage->fd) != 0)
+	if (storage->fd_dirty && raft_storage_fsync_fd(storage->fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not fsync raft log segment: %m")));
@@ -165,7 +165,7 @@ create_segment(RaftStorage *storage, raft_index first)
 				 errmsg("could not create file \"%s\": %m", tmppath)));
 	errno = 0;
 	if (pg_pwrite(fd, header, sizeof(header), 0) != sizeof(header) ||
-		pg_fsync(fd) != 0)
+		raft_storage_fsync_fd(fd) != 0)
 	{
 		int			save_errno = errno ? errno : ENOSPC;
 
@@ -176,7 +176,7 @@ create_segment(RaftStorage *storage, raft_index first)
 				 errmsg("could not write file \"%s\": %m", tmppath)));
 	}
 	CloseTransientFile(fd);
-	(void) durable_rename(tmppath, path, ERROR);
+	raft_storage_durable_rename(tmppath, path);
 
 	raft_segment_add(storage, first);
 	pfree(tmppath);
@@ -379,7 +379,7 @@ raft_storage_sync_log(RaftStorage *storage)
 {
 	if (storage->fd >= 0 && storage->fd_dirty)
 	{
-		if (pg_fsync(storage->fd) != 0)
+		if (raft_storage_fsync_fd(storage->fd) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not fsync raft log segment in \"%s\": %m",

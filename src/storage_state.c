@@ -62,11 +62,136 @@ raft_storage_crc(const uint8 *data, size_t len)
 	return (uint32) crc;
 }
 
+/*
+ * Remember that an fsync of the Raft state failed.  After a failed fsync
+ * the kernel may already have dropped the pages it could not write and
+ * marked them clean, so a retry can "succeed" with data lost: the files
+ * can no longer be trusted, and Raft must not run on them again until the
+ * server restarts (PostgreSQL's own rule since 2018: PANIC, or stay down).
+ * The mark is in shared memory, so a restarted worker sees it too.
+ */
+static void
+storage_fsync_failed(void)
+{
+	if (raft_shared == NULL)
+		return;
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	raft_shared->storage_fsync_failed = true;
+	LWLockRelease(raft_shared->lock);
+}
+
+/* See storage.h. */
+bool
+raft_storage_fsync_has_failed(void)
+{
+	bool		failed;
+
+	if (raft_shared == NULL)
+		return false;
+	LWLockAcquire(raft_shared->lock, LW_SHARED);
+	failed = raft_shared->storage_fsync_failed;
+	LWLockRelease(raft_shared->lock);
+	return failed;
+}
+
+/*
+ * FAULT INJECTION (tests only): the failpoint fsync-fail makes the next
+ * fsync of the Raft state fail with EIO, once.
+ */
+static bool
+failpoint_fsync_fail(void)
+{
+	bool		armed;
+
+	if (!raft_fault_injection ||
+		raft_shared->fault_failpoint != RAFT_FAILPOINT_FSYNC_FAIL)
+		return false;
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	armed = raft_shared->fault_failpoint == RAFT_FAILPOINT_FSYNC_FAIL;
+	if (armed)
+		raft_shared->fault_failpoint = RAFT_FAILPOINT_NONE;
+	LWLockRelease(raft_shared->lock);
+	if (armed)
+		ereport(LOG,
+				(errmsg("raft_ext: failpoint %s: failing the next fsync with EIO",
+						raft_failpoint_names[RAFT_FAILPOINT_FSYNC_FAIL])));
+	return armed;
+}
+
+/* pg_fsync for the Raft state: a failure is remembered (see above). */
+int
+raft_storage_fsync_fd(int fd)
+{
+	int			rc;
+
+	if (failpoint_fsync_fail())
+	{
+		errno = EIO;
+		rc = -1;
+	}
+	else
+		rc = pg_fsync(fd);
+	if (rc != 0)
+	{
+		int			save_errno = errno;
+
+		storage_fsync_failed();
+		errno = save_errno;
+	}
+	return rc;
+}
+
+/* fsync a file or directory by name; failure is an ERROR, remembered. */
+void
+raft_storage_fsync_path(const char *path, bool isdir)
+{
+	int			fd;
+
+	fd = OpenTransientFile(path, (isdir ? O_RDONLY : O_RDWR) | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open %s \"%s\" to fsync it: %m",
+						isdir ? "directory" : "file", path)));
+	if (raft_storage_fsync_fd(fd) != 0 &&
+		!(isdir && (errno == EBADF || errno == EINVAL)))
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync %s \"%s\": %m",
+						isdir ? "directory" : "file", path)));
+	}
+	CloseTransientFile(fd);
+}
+
 /* fsync a directory; failure is an ERROR (Raft stops, nothing is sent). */
 void
 raft_storage_fsync_dir(const char *path)
 {
-	(void) fsync_fname_ext(path, true, false, ERROR);
+	raft_storage_fsync_path(path, true);
+}
+
+/*
+ * durable_rename for the Raft state.  durable_rename cannot say whether
+ * the rename or one of its fsyncs failed (it logs which); either way the
+ * files cannot be trusted any more, so the failure is remembered as an
+ * fsync failure.
+ */
+void
+raft_storage_durable_rename(const char *from, const char *to)
+{
+	if (durable_rename(from, to, LOG) != 0)
+	{
+		storage_fsync_failed();
+		ereport(ERROR,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("could not durably rename file \"%s\" to \"%s\"", from, to),
+				 errdetail("The log line before this one says why.")));
+	}
 }
 
 /* The directory that holds 'path' ("." for a bare relative name). */
@@ -122,8 +247,8 @@ ensure_directory(const char *path)
 }
 
 /* Report a damaged state file: what failed, and what an operator can do. */
-static void
-report_corrupt_state(RaftStorage *storage, const char *path, const char *detail)
+void
+raft_report_corrupt_state(const RaftStorage *storage, const char *path, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
@@ -202,32 +327,32 @@ read_state_file(RaftStorage *storage, const char *path, raft_hard_state *hs,
 	CloseTransientFile(fd);
 
 	if (nread < 16)
-		report_corrupt_state(storage, path,
+		raft_report_corrupt_state(storage, path,
 							 psprintf("The file is %d bytes long, shorter than its %d-byte header.",
 									  (int) nread, 16));
 	magic = raft_get_u32(buf + 0);
 	version = raft_get_u32(buf + 4);
 	length = raft_get_u32(buf + 8);
 	if (magic != RAFT_STATE_MAGIC)
-		report_corrupt_state(storage, path,
+		raft_report_corrupt_state(storage, path,
 							 psprintf("The file starts with magic number %08X, expected %08X.",
 									  magic, RAFT_STATE_MAGIC));
 	if (version != RAFT_STATE_VERSION)
-		report_corrupt_state(storage, path,
+		raft_report_corrupt_state(storage, path,
 							 psprintf("The file has format version %u; this build of raft_ext reads version %u.",
 									  version, RAFT_STATE_VERSION));
 	if (length != RAFT_STATE_SIZE || nread != RAFT_STATE_SIZE)
-		report_corrupt_state(storage, path,
+		raft_report_corrupt_state(storage, path,
 							 psprintf("The file is %d bytes long; its header says %u and version %u files are %d bytes.",
 									  (int) nread, length, version, RAFT_STATE_SIZE));
 	stored_crc = raft_get_u32(buf + 100);
 	crc = raft_storage_crc(buf, 100);
 	if (crc != stored_crc)
-		report_corrupt_state(storage, path,
+		raft_report_corrupt_state(storage, path,
 							 psprintf("The checksum does not match: computed %08X, stored %08X.",
 									  crc, stored_crc));
 	if (buf[16 + RAFT_STORAGE_NAME_LEN - 1] != '\0')
-		report_corrupt_state(storage, path,
+		raft_report_corrupt_state(storage, path,
 							 pstrdup("The cluster name field is not terminated."));
 
 	*file_node = raft_get_u32(buf + 12);
@@ -271,18 +396,20 @@ failpoint_crash_mid_write(int fd, const uint8 *buf, const char *tmppath,
 	proc_exit(1);
 }
 
-/* Write the hard state durably: temp file, fsync, durable_rename. */
+/*
+ * Write len bytes of buf to 'path' durably: to 'tmppath' first, fsynced,
+ * then durable_rename'd over 'path' (which fsyncs the file and the
+ * directory).  before_write, if not NULL, runs on the open temporary file
+ * first (a failpoint).
+ */
 void
-raft_storage_save_hard_state(RaftStorage *storage,
-							 const raft_hard_state *hard_state)
+raft_storage_write_file(const char *tmppath, const char *path,
+						const uint8 *buf, size_t len,
+						void (*before_write) (int fd, const void *arg),
+						const void *arg)
 {
-	uint8		buf[RAFT_STATE_SIZE];
-	char	   *tmppath = psprintf("%s/%s", storage->dir, RAFT_STATE_TMPNAME);
-	char	   *path = psprintf("%s/%s", storage->dir, RAFT_STATE_FILENAME);
 	int			fd;
 	ssize_t		written;
-
-	encode_state(storage, hard_state, buf);
 
 	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
 	if (fd < 0)
@@ -290,14 +417,12 @@ raft_storage_save_hard_state(RaftStorage *storage,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", tmppath)));
 
-	/* Tests only, one bool test otherwise: see failpoint_crash_mid_write. */
-	if (raft_fault_injection &&
-		raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE)
-		failpoint_crash_mid_write(fd, buf, tmppath, hard_state);
+	if (before_write != NULL)
+		before_write(fd, arg);
 
 	errno = 0;
-	written = pg_pwrite(fd, buf, RAFT_STATE_SIZE, 0);
-	if (written != RAFT_STATE_SIZE)
+	written = pg_pwrite(fd, buf, len, 0);
+	if (written != (ssize_t) len)
 	{
 		int			save_errno = errno ? errno : ENOSPC;
 
@@ -307,7 +432,7 @@ raft_storage_save_hard_state(RaftStorage *storage,
 				(errcode_for_file_access(),
 				 errmsg("could not write file \"%s\": %m", tmppath)));
 	}
-	if (pg_fsync(fd) != 0)
+	if (raft_storage_fsync_fd(fd) != 0)
 	{
 		int			save_errno = errno;
 
@@ -323,8 +448,44 @@ raft_storage_save_hard_state(RaftStorage *storage,
 				 errmsg("could not close file \"%s\": %m", tmppath)));
 
 	/* Atomic replacement; also fsyncs the directory. */
-	(void) durable_rename(tmppath, path, ERROR);
+	raft_storage_durable_rename(tmppath, path);
+}
 
+/* What the failpoint needs to know about the write it interrupts. */
+typedef struct StateWrite
+{
+	const uint8 *buf;
+	const char *tmppath;
+	const raft_hard_state *hs;
+} StateWrite;
+
+/* Tests only, one bool test otherwise: see failpoint_crash_mid_write. */
+static void
+state_before_write(int fd, const void *arg)
+{
+	const StateWrite *w = arg;
+
+	if (raft_fault_injection &&
+		raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE)
+		failpoint_crash_mid_write(fd, w->buf, w->tmppath, w->hs);
+}
+
+/* Write the hard state durably: temp file, fsync, durable_rename. */
+void
+raft_storage_save_hard_state(RaftStorage *storage,
+							 const raft_hard_state *hard_state)
+{
+	uint8		buf[RAFT_STATE_SIZE];
+	char	   *tmppath = psprintf("%s/%s", storage->dir, RAFT_STATE_TMPNAME);
+	char	   *path = psprintf("%s/%s", storage->dir, RAFT_STATE_FILENAME);
+	StateWrite	w;
+
+	encode_state(storage, hard_state, buf);
+	w.buf = buf;
+	w.tmppath = tmppath;
+	w.hs = hard_state;
+	raft_storage_write_file(tmppath, path, buf, RAFT_STATE_SIZE,
+							state_before_write, &w);
 	pfree(tmppath);
 	pfree(path);
 }
@@ -366,17 +527,68 @@ move_directory_aside(RaftStorage *storage, raft_id other_id)
 	return target;
 }
 
-/* Remove a state.tmp left by a crash before its rename (never acknowledged). */
+/*
+ * Remove the temporary files a crash before their rename left behind
+ * (state.tmp, bootstrap.tmp): they were never acknowledged.
+ */
 static void
 remove_stale_temp(RaftStorage *storage)
 {
-	char	   *tmppath = psprintf("%s/%s", storage->dir, RAFT_STATE_TMPNAME);
+	static const char *const names[] = {RAFT_STATE_TMPNAME, "bootstrap.tmp"};
 
-	if (unlink(tmppath) != 0 && errno != ENOENT)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not remove file \"%s\": %m", tmppath)));
-	pfree(tmppath);
+	for (size_t i = 0; i < lengthof(names); i++)
+	{
+		char	   *tmppath = psprintf("%s/%s", storage->dir, names[i]);
+
+		if (unlink(tmppath) != 0 && errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not remove file \"%s\": %m", tmppath)));
+		pfree(tmppath);
+	}
+}
+
+/*
+ * fsync everything the directory already holds, before any of it is used.
+ * A worker that crashed after a write() but before its fsync left data in
+ * the page cache only; reading it back now would make this node act on
+ * state (a vote, an entry) that a power failure could still take away.
+ * Every regular file of the state directory and of log/ is fsynced, then
+ * both directories and the parent, so their entries are durable too.
+ */
+static void
+sync_existing_state(RaftStorage *storage)
+{
+	const char *const dirs[] = {storage->log_dir, storage->dir};
+	char	   *parent;
+
+	for (size_t i = 0; i < lengthof(dirs); i++)
+	{
+		DIR		   *dir = AllocateDir(dirs[i]);
+		struct dirent *de;
+
+		while ((de = ReadDir(dir, dirs[i])) != NULL)
+		{
+			char	   *path;
+			struct stat st;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			path = psprintf("%s/%s", dirs[i], de->d_name);
+			if (lstat(path, &st) != 0)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not stat file \"%s\": %m", path)));
+			if (S_ISREG(st.st_mode))
+				raft_storage_fsync_path(path, false);
+			pfree(path);
+		}
+		FreeDir(dir);
+		raft_storage_fsync_dir(dirs[i]);
+	}
+	parent = parent_directory(storage->dir);
+	raft_storage_fsync_dir(parent);
+	pfree(parent);
 }
 
 /*
@@ -385,7 +597,8 @@ remove_stale_temp(RaftStorage *storage)
  */
 RaftStorage *
 raft_storage_open(const char *directory, raft_id node_id,
-				  const char *cluster_name, raft_hard_state *hard_state)
+				  const char *cluster_name, bool name_is_default,
+				  raft_hard_state *hard_state)
 {
 	MemoryContext mcxt;
 	MemoryContext oldcxt;
@@ -426,10 +639,24 @@ raft_storage_open(const char *directory, raft_id node_id,
 	(void) ensure_directory(storage->dir);
 	(void) ensure_directory(storage->log_dir);
 	remove_stale_temp(storage);
+	sync_existing_state(storage);
 
 	memset(&hs, 0, sizeof(hs));
 	if (read_state_file(storage, path, &hs, &file_node, file_cluster))
 	{
+		if (name_is_default &&
+			strcmp(file_cluster, RAFT_LEGACY_CLUSTER_NAME) == 0 &&
+			strcmp(storage->cluster_name, RAFT_LEGACY_CLUSTER_NAME) != 0)
+		{
+			ereport(LOG,
+					(errmsg("raft state directory \"%s\" belongs to cluster \"%s\", the default name of raft_ext 1.0; keeping that name",
+							storage->dir, file_cluster),
+					 errdetail("%s is not set; a new node would use \"%s\".",
+							   "raft_ext.cluster_name", storage->cluster_name),
+					 errhint("Set %s = '%s' on every member to keep this name explicitly.",
+							 "raft_ext.cluster_name", file_cluster)));
+			strlcpy(storage->cluster_name, file_cluster, RAFT_STORAGE_NAME_LEN);
+		}
 		if (strcmp(file_cluster, storage->cluster_name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -456,6 +683,7 @@ raft_storage_open(const char *directory, raft_id node_id,
 			(void) ensure_directory(storage->log_dir);
 			memset(&hs, 0, sizeof(hs));
 			raft_storage_save_hard_state(storage, &hs);
+			storage->created = true;
 		}
 		raft_storage_scan_log_dir(storage);
 	}
@@ -478,12 +706,20 @@ raft_storage_open(const char *directory, raft_id node_id,
 							 node_id, storage->dir, "raft_ext.node_id")));
 		/* A new node: stamp the directory with our id right away. */
 		raft_storage_save_hard_state(storage, &hs);
+		storage->created = true;
 	}
 
 	pfree(path);
 	MemoryContextSwitchTo(oldcxt);
 	*hard_state = hs;
 	return storage;
+}
+
+/* See storage.h. */
+const char *
+raft_storage_cluster_name(const RaftStorage *storage)
+{
+	return storage->cluster_name;
 }
 
 /* Make one ready batch durable; nothing returns before it is on disk. */

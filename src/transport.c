@@ -86,6 +86,9 @@ typedef struct TransportPeer
 } TransportPeer;
 
 static raft_id transport_self;
+static uint64 transport_incarnation;	/* sent in application_name */
+static bool duplicate_reported;		/* a peer said we run twice */
+static char duplicate_message[RAFT_ERROR_LEN];
 static char transport_cluster[RAFT_MAX_CLUSTER_NAME + 1];
 static raft_time transport_heartbeat;
 static raft_time transport_election_timeout;
@@ -156,6 +159,24 @@ queue_clear(TransportPeer *peer)
 {
 	while (peer->q_count > 0)
 		queue_pop(peer, true);
+}
+
+/* See transport.h. */
+void
+transport_set_incarnation(uint64 incarnation)
+{
+	transport_incarnation = incarnation;
+}
+
+/* See transport.h. */
+bool
+transport_take_duplicate(char *message, size_t len)
+{
+	if (!duplicate_reported)
+		return false;
+	strlcpy(message, duplicate_message, len);
+	duplicate_reported = false;
+	return true;
 }
 
 /* Set up for this node; called once per (re)start of Raft in the worker. */
@@ -359,8 +380,9 @@ peer_connect(TransportPeer *peer, raft_time now)
 	char		keepalives_idle[16];
 	int			n = 0;
 
-	snprintf(application_name, sizeof(application_name), "raft_ext_%u",
-			 transport_self);
+	/* receive.c reads the incarnation back: see check_incarnation there. */
+	snprintf(application_name, sizeof(application_name), "raft_ext_%u_%016llX",
+			 transport_self, (unsigned long long) transport_incarnation);
 	/* libpq counts whole seconds, and treats less than 2 as 2. */
 	snprintf(connect_timeout, sizeof(connect_timeout), "%d",
 			 (int) Max(2, (transport_election_timeout + 999) / 1000));
@@ -552,7 +574,18 @@ peer_read(TransportPeer *peer, raft_time now)
 			const char *severity =
 				PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
+			const char *sqlstate =
+				PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 			peer_set_error(peer, PQresultErrorMessage(res));
+			/* receive.c: another process sends as our node id. */
+			if (sqlstate != NULL && strcmp(sqlstate, "42710") == 0 &&
+				!duplicate_reported)
+			{
+				duplicate_reported = true;
+				snprintf(duplicate_message, sizeof(duplicate_message),
+						 "node %u: %s", peer->id, peer->stats.last_error);
+			}
 			/* A FATAL (the peer's server going away) ends the session. */
 			if (severity != NULL &&
 				(strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))

@@ -88,4 +88,18 @@ extern bool transport_peer_stats(raft_id id, TransportPeerStats *stats);
 /* Close every connection and forget every peer. */
 extern void transport_shutdown(void);
 
+/*
+ * The random incarnation of this worker process, sent in every connection's
+ * application_name so that peers can tell two processes with one node id
+ * apart (receive.c).  Set once, before transport_init.
+ */
+extern void transport_set_incarnation(uint64 incarnation);
+
+/*
+ * Whether a peer refused a batch because two processes send as this node id
+ * (SQLSTATE 42710 from its receive()); if so, copy its message (which peer
+ * said what) into message and forget it.
+ */
+extern bool transport_take_duplicate(char *message, size_t len);
+
 #endif							/* RAFT_TRANSPORT_H */

@@ -14,7 +14,9 @@
  * When Raft cannot run (bad settings, unreadable or corrupt state) the worker
  * does not exit: an exit would only be followed by a restart and the same
  * failure, once a second.  It logs the reason, publishes it in raft_status
- * and waits; a configuration reload (SIGHUP) makes it try again.
+ * and waits; a configuration reload (SIGHUP) makes it try again -- except
+ * after an fsync of the Raft state failed: the files may have lost writes
+ * the kernel reported done, so Raft stays stopped until the server restarts.
  *
  * Timing settings are read when Raft starts; the engine cannot change them
  * while it runs, so a reload that changes them only logs that they take
@@ -22,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -49,6 +52,10 @@ PGDLLEXPORT void raft_worker_main(Datum main_arg);
 /* Wait set size: latch, postmaster death, one socket per peer. */
 #define WORKER_WAIT_EVENTS	(2 + TRANSPORT_MAX_SOCKETS)
 
+/* raft_status.error, first words, once an fsync of the state failed. */
+#define RAFT_FSYNC_FAILED_MSG \
+	"Raft stays stopped on this node until the server restarts: an fsync of its state failed"
+
 static RaftWorker worker;
 static MemoryContext state_context;		/* storage, while Raft runs */
 static MemoryContext loop_context;		/* reset every iteration */
@@ -56,6 +63,7 @@ static uint8 *inbox_buffer;				/* one envelope from the inbox */
 static raft_entry decode_entries[RAFT_MAX_ENTRIES_PER_MSG];
 static RaftStatus status_buffer;		/* ~20 kB: not on the stack */
 static bool role_changed;				/* not yet told to the failover policy */
+static char worker_cluster[RAFT_MAX_CLUSTER_NAME + 1];	/* name in use */
 
 /* Drop our latch from shared memory and say that no worker runs. */
 static void
@@ -104,6 +112,74 @@ worker_bootstrap_membership(raft_membership *membership)
 				 errdetail("%s", error)));
 }
 
+/* "1, 2, 3" for a membership's ids (palloc'd), for messages. */
+static char *
+membership_ids(const raft_membership *m)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < m->count; i++)
+		appendStringInfo(&buf, "%s%u%s", i > 0 ? ", " : "",
+						 (unsigned) m->members[i].id,
+						 m->members[i].voter ? "" : " (non-voting)");
+	return buf.data;
+}
+
+/*
+ * The membership to hand to the engine: the one this node first started
+ * with, persisted in the state directory, with the addresses raft_ext.peers
+ * gives now.  Every membership change in the log applies to it, so a node
+ * whose raft_ext.peers names other members must not start: it would compute
+ * another configuration than its peers from the same log, and two
+ * configurations can have disjoint majorities.  A new node persists the
+ * configured membership; a directory from raft_ext 1.0 (state, no bootstrap
+ * file) adopts it once, with a LOG line.
+ */
+static void
+worker_effective_membership(RaftStorage *storage,
+							const raft_membership *configured,
+							raft_membership *effective)
+{
+	raft_membership *persisted = palloc0(sizeof(raft_membership));
+	raft_id		culprit;
+	const char *why;
+
+	if (!raft_storage_load_bootstrap(storage, persisted))
+	{
+		raft_storage_save_bootstrap(storage, configured);
+		if (!raft_storage_is_new(storage))
+			ereport(LOG,
+					(errmsg("raft_ext: raft state directory \"%s\" has no bootstrap membership; adopting the one %s names: %s",
+							raft_state_directory, "raft_ext.peers",
+							membership_ids(configured)),
+					 errdetail("The directory was written by an earlier version of raft_ext. "
+							   "From now on this node refuses to start if %s names other members.",
+							   "raft_ext.peers")));
+		*effective = *configured;
+		pfree(persisted);
+		return;
+	}
+
+	if (raft_bootstrap_check(persisted, configured, effective, &culprit,
+							 &why) != RAFT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s does not match this node's bootstrap membership",
+						"raft_ext.peers"),
+				 errdetail("This node first started with members %s; %s names %s (node %u: %s). "
+						   "Every membership change in the log applies to the bootstrap membership, "
+						   "so another one could give this node a configuration whose majorities "
+						   "do not overlap its peers'.",
+						   membership_ids(persisted), "raft_ext.peers",
+						   membership_ids(configured), (unsigned) culprit,
+						   why ? why : "no reason given"),
+				 errhint("Set %s back to the members this node first started with (only their addresses may change) and reload; "
+						 "change the membership of a running cluster with raft_ext.add_node() and raft_ext.remove_node().",
+						 "raft_ext.peers")));
+	pfree(persisted);
+}
+
 /*
  * Start Raft: check the settings, open storage, build the engine, load the
  * log.  Throws on any failure; the caller catches it.
@@ -113,10 +189,20 @@ worker_start_raft(void)
 {
 	raft_options options;
 	raft_hard_state hard_state;
+	raft_membership *configured;
 	raft_membership *bootstrap;
 	char	   *error = NULL;
 	raft_time	now;
 	uint64		seed;
+
+	if (raft_storage_fsync_has_failed())
+		ereport(ERROR,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("%s", RAFT_FSYNC_FAILED_MSG),
+				 errdetail("An fsync of the Raft state failed earlier (the server log says which file and why). "
+						   "The kernel may have dropped the writes it could not complete, so the files "
+						   "on disk can no longer be trusted to hold this node's term, vote and log."),
+				 errhint("Check the storage, then restart the server.")));
 
 	if (!raft_settings_validate(&error))
 		ereport(ERROR,
@@ -125,8 +211,9 @@ worker_start_raft(void)
 				 errdetail("%s", error),
 				 errhint("Fix the raft_ext settings and reload the configuration.")));
 
+	configured = palloc0(sizeof(raft_membership));
 	bootstrap = palloc0(sizeof(raft_membership));
-	worker_bootstrap_membership(bootstrap);
+	worker_bootstrap_membership(configured);
 
 	raft_options_from_settings(&options);
 	raft_failover_configure(&options);
@@ -146,10 +233,24 @@ worker_start_raft(void)
 	{
 		MemoryContext old = MemoryContextSwitchTo(state_context);
 
+		bool		name_is_default = (raft_cluster_name[0] == '\0');
+
+		if (name_is_default)
+			raft_default_cluster_name(worker_cluster);
+		else
+			strlcpy(worker_cluster, raft_cluster_name, sizeof(worker_cluster));
 		memset(&hard_state, 0, sizeof(hard_state));
 		worker.storage = raft_storage_open(raft_state_directory,
 										   (raft_id) raft_node_id,
-										   raft_cluster_name, &hard_state);
+										   worker_cluster, name_is_default,
+										   &hard_state);
+		strlcpy(worker_cluster, raft_storage_cluster_name(worker.storage),
+				sizeof(worker_cluster));
+		LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+		strlcpy(raft_shared->cluster_name, worker_cluster,
+				sizeof(raft_shared->cluster_name));
+		LWLockRelease(raft_shared->lock);
+		worker_effective_membership(worker.storage, configured, bootstrap);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -168,7 +269,7 @@ worker_start_raft(void)
 		MemoryContextSwitchTo(old);
 	}
 
-	transport_init((raft_id) raft_node_id, raft_cluster_name,
+	transport_init((raft_id) raft_node_id, worker_cluster,
 				   raft_heartbeat_interval, raft_election_timeout);
 	transport_set_membership(raft_get_membership(worker.node));
 
@@ -176,10 +277,11 @@ worker_start_raft(void)
 	worker.leader_since = GetCurrentTimestamp();
 	worker.force_publish = true;
 	ereport(LOG,
-			(errmsg("raft_ext: node %u started in term %llu with %llu log entries",
+			(errmsg("raft_ext: node %u started in term %llu with %llu log entries, cluster \"%s\"",
 					(unsigned) raft_node_id,
 					(unsigned long long) raft_get_term(worker.node),
-					(unsigned long long) raft_last_index(worker.node))));
+					(unsigned long long) raft_last_index(worker.node),
+					worker_cluster)));
 }
 
 /*
@@ -200,7 +302,11 @@ worker_handle_error(void)
 	ConditionVariableCancelSleep();
 	AtEOXact_Files(false);
 
-	if (edata->detail != NULL)
+	if (raft_storage_fsync_has_failed() &&
+		strcmp(edata->message, RAFT_FSYNC_FAILED_MSG) != 0)
+		snprintf(worker.error, RAFT_ERROR_LEN, "%s: %s",
+				 RAFT_FSYNC_FAILED_MSG, edata->message);
+	else if (edata->detail != NULL)
 		snprintf(worker.error, RAFT_ERROR_LEN, "%s: %s",
 				 edata->message, edata->detail);
 	else
@@ -260,7 +366,7 @@ worker_drain_inbox(void)
 		/* receive() checked all this; a second look costs little. */
 		if (raft_envelope_decode(inbox_buffer, len, &env, &why) != RAFT_OK ||
 			env.to != (raft_id) raft_node_id ||
-			strcmp(env.cluster_name, raft_cluster_name) != 0)
+			strcmp(env.cluster_name, worker_cluster) != 0)
 			continue;
 
 		if (raft_fault_injection && env.from >= 1 && env.from <= 64 &&
@@ -452,6 +558,28 @@ worker_failover(raft_time now)
 	raft_failover_step(worker.node, &status_buffer, now);
 }
 
+/*
+ * A peer refused our batches because another live process sends as this
+ * node id (receive.c).  Stop running Raft: two processes voting as one
+ * member could elect two leaders in one term.  Whichever of the two is the
+ * copy, neither votes until the operator has given one of them a new id.
+ */
+static void
+worker_check_duplicate(void)
+{
+	char		message[RAFT_ERROR_LEN];
+
+	if (!transport_take_duplicate(message, sizeof(message)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DUPLICATE_OBJECT),
+			 errmsg("another server is running as node %u", (unsigned) raft_node_id),
+			 errdetail("A peer refused this node's messages: %s", message),
+			 errhint("A copy of a member's data directory keeps its %s: give one of the two servers a new node id "
+					 "(and add it with raft_ext.add_node), or stop it; then reload to start Raft again.",
+					 "raft_ext.node_id")));
+}
+
 /* One turn of the loop while Raft runs. */
 static void
 worker_iteration(void)
@@ -471,6 +599,7 @@ worker_iteration(void)
 
 	now = raft_monotonic_now();
 	transport_poll(now);
+	worker_check_duplicate();
 	worker_build_status(&worker, &status_buffer);
 	worker_failover(now);
 
@@ -508,6 +637,12 @@ worker_reload(void)
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
 
+	if (worker.node == NULL && raft_storage_fsync_has_failed())
+	{
+		ereport(LOG,
+				(errmsg("raft_ext: configuration reloaded; Raft stays stopped until the server restarts, because an fsync of its state failed")));
+		return;
+	}
 	if (worker.node == NULL)
 	{
 		ereport(LOG,
@@ -594,6 +729,17 @@ raft_worker_main(Datum main_arg)
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	raft_shared->worker_latch = MyLatch;
 	LWLockRelease(raft_shared->lock);
+
+	/* Peers tell two processes with one node id apart by this (receive.c). */
+	{
+		uint64		incarnation = 0;
+
+		if (!pg_strong_random(&incarnation, sizeof(incarnation)) ||
+			incarnation == 0)
+			incarnation = ((uint64) MyProcPid << 32) ^
+				(uint64) GetCurrentTimestamp() ^ 1;
+		transport_set_incarnation(incarnation);
+	}
 
 	MemoryContextSwitchTo(loop_context);
 	worker_try_start();

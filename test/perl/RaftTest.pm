@@ -41,6 +41,10 @@ our @STATUS_COLUMNS =
   qw(node_id role term voted_for leader_id has_lease commit_index
   last_log_index error);
 
+# The raft_ext.cluster_name of create_cluster's nodes, for nodes a test
+# builds itself to join them.
+our $CLUSTER_NAME = 'raft_test';
+
 # Timing used by default: fast enough for tests, slow enough for a loaded CI
 # machine (the election timeout is 10 heartbeats).
 our %DEFAULT_TIMING = (
@@ -60,7 +64,9 @@ our %DEFAULT_TIMING = (
 Create, configure and start $n nodes named node1..node$n with raft_ext ids
 1..$n, and create the extension on each.  Options: timing => { setting =>
 value } overrides %DEFAULT_TIMING; extra_conf => a string appended to every
-postgresql.conf; cluster_name => raft_ext.cluster_name; start => 0 to leave
+postgresql.conf; cluster_name => raft_ext.cluster_name (default
+$RaftTest::CLUSTER_NAME: the nodes are separate initdb's, whose system
+identifiers, and so default cluster names, differ); start => 0 to leave
 the nodes stopped (and the extension not created); compare_positions => 1
 to keep the WAL position check in votes (by default it is off, with
 raft_ext.max_lag_on_failover = -1, because the nodes are separate initdb's
@@ -90,8 +96,10 @@ sub create_cluster
 		  . "log_statement = 'ddl'\n"
 		  . "raft_ext.node_id = $node->{raft_id}\n"
 		  . "raft_ext.peers = '$peers'\n";
-		$conf .= "raft_ext.cluster_name = '$opts{cluster_name}'\n"
-		  if defined $opts{cluster_name};
+		# Separate initdb's have different system identifiers, so the
+		# default name (derived from it) would differ: set one.
+		$conf .= "raft_ext.cluster_name = '"
+		  . ($opts{cluster_name} // $CLUSTER_NAME) . "'\n";
 		# Separate initdb's: WAL positions are unrelated, so voters must
 		# not compare them.
 		$conf .= "raft_ext.max_lag_on_failover = -1\n"

@@ -39,6 +39,7 @@ $node4->append_conf(
 	"shared_preload_libraries = 'raft_ext'\n"
 	  . "log_statement = 'ddl'\n"
 	  . "raft_ext.node_id = 4\n"
+	  . "raft_ext.cluster_name = '$RaftTest::CLUSTER_NAME'\n"
 	  . "raft_ext.peers = '$peers4'\n"
 	  # as RaftTest does: separate initdb's have unrelated WAL positions
 	  . "raft_ext.max_lag_on_failover = -1\n"
