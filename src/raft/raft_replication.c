@@ -164,7 +164,7 @@ raft__broadcast_append(raft_node *n, bool heartbeat)
 	}
 }
 
-/* Leader tick: heartbeats, CheckQuorum, transfer timeout, lease. */
+/* Leader tick: heartbeats, CheckQuorum, transfer, promotions, lease. */
 void
 raft__leader_tick(raft_node *n)
 {
@@ -192,6 +192,7 @@ raft__leader_tick(raft_node *n)
 		raft__broadcast_append(n, true);
 		n->heartbeat_due = n->now + n->opts.heartbeat_interval;
 	}
+	raft__maybe_promote(n);
 	raft__update_lease(n);
 }
 
