@@ -102,6 +102,8 @@ raft_options_validate(const raft_options *o, const char **why)
 	else if (o->lease_drift_margin < 0 ||
 			 o->lease_drift_margin >= o->election_timeout)
 		*why = "lease drift margin must be in [0, election timeout)";
+	else if (o->transfer_hold < 0 || o->transfer_hold > INT64_MAX / 4)
+		*why = "transfer hold must be in [0, INT64_MAX / 4]";
 	else if ((o->alloc == NULL) != (o->free == NULL) ||
 			 (o->alloc == NULL) != (o->realloc == NULL))
 		*why = "allocator functions must be given together or not at all";
