@@ -14,6 +14,7 @@
 
 #include "raft.h"
 
+#ifndef RAFT_MUTANT_ACCEPT_BOOTSTRAP_CHANGE
 /* Index of member 'id' in 'm', or -1. */
 static int
 find_member(const raft_membership *m, raft_id id)
@@ -23,6 +24,7 @@ find_member(const raft_membership *m, raft_id id)
 			return i;
 	return -1;
 }
+#endif
 
 /* Compare a configured bootstrap membership with the persisted one (raft.h). */
 int

@@ -475,17 +475,25 @@ inv_after_step(sim_cluster *c, sim_node *nd)
 
 			if (o == nd || o->raft == NULL)
 				continue;
-			/* a paused node's lease runs on in real time */
-			if (raft_has_lease(o->raft, sim_local_now(c, o)))
+			/*
+			 * A paused node's lease runs on in real time, and so does the
+			 * fence's window for commits under a lease dropped for a
+			 * transfer.
+			 */
+			if (raft_has_lease(o->raft, sim_local_now(c, o)) ||
+				o->fence_until > sim_local_now(c, o))
 			{
 				sim_fail(c, "one lease at a time",
 						 "at %lld ms n%u (term %llu, lease until +%lld ms) and "
-						 "n%u (term %llu, %s, lease until +%lld ms) both hold a lease",
+						 "n%u (term %llu, %s, lease until +%lld ms, fence until +%lld ms) "
+						 "both hold a lease",
 						 (long long) c->now, nd->id, (unsigned long long) term,
 						 (long long) (raft_lease_until(nd->raft) - now_local),
 						 o->id, (unsigned long long) raft_get_term(o->raft),
 						 o->state == NODE_PAUSED ? "paused" : "running",
-						 (long long) (raft_lease_until(o->raft) - sim_local_now(c, o)));
+						 (long long) (raft_lease_until(o->raft) - sim_local_now(c, o)),
+						 (long long) (o->fence_until > sim_local_now(c, o) ?
+									  o->fence_until - sim_local_now(c, o) : 0));
 				return;
 			}
 		}
