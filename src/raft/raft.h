@@ -351,6 +351,8 @@ extern int	raft_restore_entry(raft_node *node, const raft_entry *entry);
 extern void raft_tick(raft_node *node, raft_time now);
 extern void raft_receive(raft_node *node, const raft_message *msg, raft_time now);
 extern void raft_set_position(raft_node *node, raft_position position);
+/* Change options.transfer_hold (a reload of the fence's headroom); >= 0. */
+extern void raft_set_transfer_hold(raft_node *node, raft_time hold);
 
 /* Leader only: append an entry; *index receives its log index. */
 extern int	raft_propose(raft_node *node, raft_entry_type type,

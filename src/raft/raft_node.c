@@ -427,6 +427,18 @@ raft_set_position(raft_node *n, raft_position position)
 	n->position = position;
 }
 
+/*
+ * Change the transfer hold.  A transfer already holding keeps the end it
+ * computed: commits that passed the fence before its drop used the headroom
+ * of that moment.
+ */
+void
+raft_set_transfer_hold(raft_node *n, raft_time hold)
+{
+	if (hold >= 0 && hold <= INT64_MAX / 4)
+		n->opts.transfer_hold = hold;
+}
+
 /* Lexicographic comparison of positions. */
 int
 raft_position_compare(raft_position a, raft_position b)
