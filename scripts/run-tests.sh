@@ -3,8 +3,9 @@
 #
 #   1. engine unit tests + simulator seeds (normal build)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. a short libFuzzer run on the message decoder
-#   4. build, install, then pg_regress (make installcheck) and the TAP
+#   3. the mutants: each safety fix reverted must be caught by the simulator
+#   4. a short libFuzzer run on the message decoder
+#   5. build, install, then pg_regress (make installcheck) and the TAP
 #      suites on real PostgreSQL clusters, run as an unprivileged user
 #
 # Works as root (servers then run as the "postgres" user, on a private copy
@@ -53,6 +54,8 @@ suite "engine: unit tests and $SEEDS simulator seeds" \
     make -s -C test/raft check SEEDS="$SEEDS"
 suite "engine: unit tests and $SEEDS seeds under ASan+UBSan" \
     make -s -C test/raft check-sanitize SEEDS="$SEEDS"
+suite "engine: every mutant caught by the simulator (make mutants)" \
+    make -s -C test/raft mutants
 suite "engine: decoder fuzzing for $FUZZ_SECONDS s" \
     make -s -C test/raft fuzz FUZZ_SECONDS="$FUZZ_SECONDS"
 

@@ -132,6 +132,7 @@ typedef struct RaftPeerStatus
 	raft_id		id;
 	bool		is_self;
 	bool		voter;
+	bool		staged;			/* learner to be promoted once caught up */
 	bool		connected;
 	char		conninfo[RAFT_MAX_ADDRESS];
 	raft_time	last_contact;	/* monotonic ms of last message from it, 0 never */

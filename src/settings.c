@@ -27,6 +27,7 @@
 
 #include "libpq-fe.h"
 
+#include "fencing.h"
 #include "raft_ext.h"
 
 int			raft_node_id = 0;
@@ -425,6 +426,8 @@ raft_options_from_settings(raft_options *options)
 	options->election_timeout = raft_election_timeout;
 	options->election_spread = raft_election_spread;
 	options->lease_drift_margin = raft_lease_drift_margin;
+	/* a commit past the fence may take this long: transfers wait for it */
+	options->transfer_hold = raft_fencing_headroom;
 }
 
 /* See raft_ext.h: the checks that involve more than one setting. */

@@ -31,7 +31,7 @@ PG_FUNCTION_INFO_V1(raft_ext_status);
 PG_FUNCTION_INFO_V1(raft_ext_peers);
 
 #define STATUS_COLS 16
-#define PEERS_COLS 11
+#define PEERS_COLS 12
 
 /* An interval of ms milliseconds. */
 static Datum
@@ -177,6 +177,7 @@ configured_peers(RaftStatus *st)
 			peer->id = m->members[i].id;
 			peer->is_self = (peer->id == (raft_id) raft_node_id);
 			peer->voter = m->members[i].voter;
+			peer->staged = false;
 			strlcpy(peer->conninfo, m->members[i].address, RAFT_MAX_ADDRESS);
 		}
 		st->n_peers = m->count;
@@ -218,6 +219,7 @@ raft_ext_peers(PG_FUNCTION_ARGS)
 		values[i++] = Int32GetDatum((int32) peer->id);
 		values[i++] = BoolGetDatum(peer->is_self);
 		values[i++] = BoolGetDatum(peer->voter);
+		values[i++] = BoolGetDatum(peer->staged);
 		values[i++] = CStringGetTextDatum(show_secrets ? peer->conninfo :
 										  raft_conninfo_masked(peer->conninfo));
 		values[i++] = BoolGetDatum(peer->connected);

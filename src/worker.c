@@ -40,6 +40,7 @@
 #include "utils/wait_event.h"
 
 #include "failover.h"
+#include "fencing.h"
 #include "faults.h"
 #include "raft_ext.h"
 #include "storage.h"
@@ -414,13 +415,20 @@ worker_run_command(const RaftCommand *cmd, uint64 seq, raft_time now)
 						 cmd->target, cmd->target, worker.election_timeout);
 			break;
 		case RAFT_CMD_ADD_NODE:
-			change.op = RAFT_CHANGE_ADD_VOTER;
+
+			/*
+			 * Staged: a learner until it has caught up, then the leader
+			 * promotes it.  Added as a voter at once, a node that is not up
+			 * yet would count in the quorum at once, and with one member
+			 * already down the primary would lose its lease.
+			 */
+			change.op = RAFT_CHANGE_ADD_STAGED;
 			change.id = cmd->target;
 			strlcpy(change.address, cmd->conninfo, RAFT_MAX_ADDRESS);
 			rc = raft_propose_change(worker.node, &change, &index);
 			if (rc == RAFT_OK)
 				snprintf(message, sizeof(message),
-						 "adding node %u proposed at log index %llu",
+						 "adding node %u proposed at log index %llu (a learner until it has caught up, then a voter)",
 						 cmd->target, (unsigned long long) index);
 			break;
 		case RAFT_CMD_REMOVE_NODE:
@@ -657,6 +665,8 @@ worker_reload(void)
 				 errdetail("%s", error)));
 		return;
 	}
+	/* the fence uses the new headroom at once; so do transfers */
+	raft_set_transfer_hold(worker.node, raft_fencing_headroom);
 	if (raft_heartbeat_interval != worker.heartbeat_interval ||
 		raft_election_timeout != worker.election_timeout ||
 		raft_election_spread != worker.election_spread ||

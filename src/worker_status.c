@@ -30,6 +30,7 @@ fill_peer(const RaftWorker *worker, const raft_member *member,
 	peer->id = member->id;
 	peer->is_self = (member->id == (raft_id) raft_node_id);
 	peer->voter = member->voter;
+	peer->staged = member->staged;
 	strlcpy(peer->conninfo, member->address, RAFT_MAX_ADDRESS);
 
 	if (peer->is_self)

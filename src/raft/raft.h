@@ -161,6 +161,8 @@ typedef struct raft_member
 {
 	raft_id		id;
 	bool		voter;			/* false: a non-voting member (learner) */
+	bool		staged;			/* a learner to be promoted once caught up
+								 * (RAFT_CHANGE_ADD_STAGED); never a voter */
 	char		address[RAFT_MAX_ADDRESS];	/* NUL-terminated, opaque */
 } raft_member;
 
@@ -173,15 +175,25 @@ typedef struct raft_membership
 /*
  * Single-server membership change, carried in the log as a RAFT_ENTRY_CHANGE
  * entry.  A change takes effect on each node as soon as the entry is in its
- * log (and is undone if the entry is truncated away); a leader accepts a new
- * change only once the previous one is committed.
+ * log (and is undone if the entry is truncated away).  A leader accepts a new
+ * change only once the previous one is committed, and only once an entry of
+ * its own term (its opening NOOP) is committed: a change proposed before
+ * that can commit under a configuration that a rival's majority never saw
+ * (Ongaro, raft-dev 2015), and RAFT_EBUSY is returned until then.
+ *
+ * RAFT_CHANGE_ADD_STAGED adds a learner marked "staged": the leader of the
+ * day proposes RAFT_CHANGE_PROMOTE for it by itself once its match index has
+ * reached the leader's commit index and it answered within the election
+ * timeout.  The mark is in the log, so any later leader carries on.  Adding
+ * a voter that is down at once would instead count it in the quorum at once.
  */
 typedef enum raft_change_op
 {
 	RAFT_CHANGE_ADD_VOTER = 1,
 	RAFT_CHANGE_ADD_LEARNER = 2,
 	RAFT_CHANGE_PROMOTE = 3,	/* learner -> voter */
-	RAFT_CHANGE_REMOVE = 4
+	RAFT_CHANGE_REMOVE = 4,
+	RAFT_CHANGE_ADD_STAGED = 5	/* learner, promoted once caught up */
 } raft_change_op;
 
 typedef struct raft_change
@@ -262,6 +274,14 @@ typedef struct raft_message
 	bool		success;
 	raft_index	match_index;	/* success: last index known to match */
 	raft_index	reject_hint;	/* failure: follower's last index, a hint */
+
+	/*
+	 * APPEND_RESPONSE: the sender's own election timeout (ms, > 0), for
+	 * which it refuses votes after hearing the leader.  Nodes may run with
+	 * different timings (during a rolling change of settings), so the
+	 * leader sizes its lease with each acknowledging voter's own value.
+	 */
+	raft_time	timeout;
 } raft_message;
 
 typedef struct raft_options
@@ -278,6 +298,16 @@ typedef struct raft_options
 	bool		never_campaign; /* votes, never stands (failover_priority 0) */
 	uint64_t	max_position_lag;	/* see RAFT_POSITION_ANY */
 
+	/*
+	 * ms, >= 0: after a leadership transfer drops the lease, TIMEOUT_NOW
+	 * waits this long (but never past the dropped lease's end).  A commit
+	 * that the caller's fence let through just before the drop may still
+	 * be completing for that long, and the target, whose campaign skips
+	 * stickiness, could otherwise lead within a round trip.  The extension
+	 * sets it to raft_ext.fencing_headroom.
+	 */
+	raft_time	transfer_hold;
+
 	/* Allocator; NULL members mean malloc/realloc/free. */
 	void	   *(*alloc) (void *ctx, size_t size);
 	void	   *(*realloc) (void *ctx, void *ptr, size_t size);
@@ -285,7 +315,10 @@ typedef struct raft_options
 	void	   *alloc_ctx;
 } raft_options;
 
-/* Fill in the defaults: heartbeat 100, ET 1000, spread 500, margin 100, PreVote and CheckQuorum on, no position check. */
+/*
+ * Fill in the defaults: heartbeat 100, ET 1000, spread 500, margin 100,
+ * PreVote and CheckQuorum on, no position check, no transfer hold.
+ */
 extern void raft_options_init(raft_options *options, raft_id id);
 
 /* Check options; on failure return RAFT_EINVAL and point *why at a reason. */
@@ -318,6 +351,8 @@ extern int	raft_restore_entry(raft_node *node, const raft_entry *entry);
 extern void raft_tick(raft_node *node, raft_time now);
 extern void raft_receive(raft_node *node, const raft_message *msg, raft_time now);
 extern void raft_set_position(raft_node *node, raft_position position);
+/* Change options.transfer_hold (a reload of the fence's headroom); >= 0. */
+extern void raft_set_transfer_hold(raft_node *node, raft_time hold);
 
 /* Leader only: append an entry; *index receives its log index. */
 extern int	raft_propose(raft_node *node, raft_entry_type type,
@@ -333,8 +368,12 @@ extern int	raft_propose_change(raft_node *node, const raft_change *change,
  * an APPEND_RESPONSE) is not behind the leader's own position by more than
  * max_position_lag -- the rule voters apply, so the leader would otherwise
  * refuse its own successor.  With positions {0, 0} on either side only the
- * log counts.  Unless TIMEOUT_NOW can go at once, the target is sent an
- * APPEND at once and the check is made again on each of its responses.  Abandoned after one election timeout
+ * log counts.  TIMEOUT_NOW also waits for options.transfer_hold after the
+ * lease was dropped (at most until the dropped lease's end): commits the
+ * caller's fence let through under that lease may still be completing.
+ * Unless TIMEOUT_NOW can go at once, the target is sent an APPEND at once
+ * and the check is made again on each of its responses and ticks.
+ * Abandoned after the hold plus one election timeout
  * (raft_stats.transfers_abandoned); if TIMEOUT_NOW was never sent, the
  * leader carries on leading and regains its lease.
  * RAFT_EUNREACHABLE, with nothing changed, if the target has not answered
@@ -419,6 +458,7 @@ typedef struct raft_stats
 	uint64_t	prevotes_started;
 	uint64_t	leader_stepdowns;		/* CheckQuorum, removal, higher term */
 	uint64_t	transfers_abandoned;
+	uint64_t	promotions;				/* staged learners promoted */
 } raft_stats;
 
 extern const raft_stats *raft_get_stats(const raft_node *node);
@@ -455,7 +495,14 @@ extern int	raft_position_compare(raft_position a, raft_position b);
  *	  magic "RAFT", version, cluster name, from, to, count,
  *	  then count times (u32 length, message bytes).
  */
-#define RAFT_WIRE_VERSION 1
+#define RAFT_WIRE_VERSION 2
+
+/*
+ * Version byte of a membership-change payload.  These sit in the durable
+ * log, so they keep their own version: a wire-format change must not make
+ * old logs unreadable.
+ */
+#define RAFT_CHANGE_VERSION 1
 
 /* Bytes needed to encode 'msg'. */
 extern size_t raft_message_encoded_size(const raft_message *msg);

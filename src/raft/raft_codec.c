@@ -97,6 +97,16 @@ message_check(const raft_message *msg, const char **why)
 				break;
 			}
 
+		case RAFT_MSG_APPEND_RESPONSE:
+			/* the leader sizes its lease with it: zero would mean no lease */
+			if (msg->timeout <= 0)
+				return fail(why, "append response carries no election "
+							"timeout");
+			if (msg->timeout > (raft_time) UINT32_MAX)
+				return fail(why, "append response's election timeout "
+							"exceeds 32 bits");
+			break;
+
 		default:
 			break;
 	}
@@ -201,6 +211,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 			write_u64(buf, &pos, msg->reject_hint);
 			write_u64(buf, &pos, msg->position.major);
 			write_u64(buf, &pos, msg->position.minor);
+			write_u32(buf, &pos, (uint32_t) msg->timeout);
 			break;
 
 		default:				/* TIMEOUT_NOW: the header says it all */
@@ -312,6 +323,7 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 			msg->reject_hint = read_u64(&r);
 			msg->position.major = read_u64(&r);
 			msg->position.minor = read_u64(&r);
+			msg->timeout = (raft_time) read_u32(&r);
 			break;
 
 		default:				/* TIMEOUT_NOW: nothing after the header */

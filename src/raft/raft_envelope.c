@@ -17,14 +17,15 @@ static const uint8_t envelope_magic[4] = {'R', 'A', 'F', 'T'};
 static bool
 change_op_has_address(uint8_t op)
 {
-	return op == RAFT_CHANGE_ADD_VOTER || op == RAFT_CHANGE_ADD_LEARNER;
+	return op == RAFT_CHANGE_ADD_VOTER || op == RAFT_CHANGE_ADD_LEARNER ||
+		op == RAFT_CHANGE_ADD_STAGED;
 }
 
 /* Whether a change op is one of raft_change_op. */
 static bool
 change_op_valid(uint8_t op)
 {
-	return op >= RAFT_CHANGE_ADD_VOTER && op <= RAFT_CHANGE_REMOVE;
+	return op >= RAFT_CHANGE_ADD_VOTER && op <= RAFT_CHANGE_ADD_STAGED;
 }
 
 /* Encode a membership change as the payload of a RAFT_ENTRY_CHANGE entry. */
@@ -49,7 +50,7 @@ raft_change_encode(const raft_change *change, uint8_t *buf, size_t cap,
 	if (cap < CHANGE_FIXED_SIZE + alen)
 		return fail(why, "buffer too small");
 
-	write_u8(buf, &pos, RAFT_WIRE_VERSION);
+	write_u8(buf, &pos, RAFT_CHANGE_VERSION);
 	write_u8(buf, &pos, change->op);
 	write_u32(buf, &pos, change->id);
 	write_u16(buf, &pos, (uint16_t) alen);
@@ -74,8 +75,8 @@ raft_change_decode(const uint8_t *buf, size_t len, raft_change *change,
 	version = read_u8(&r);
 	if (r.truncated)
 		return fail(why, "truncated membership change");
-	if (version != RAFT_WIRE_VERSION)
-		return fail(why, raft__why_version[version]);
+	if (version != RAFT_CHANGE_VERSION)
+		return fail(why, raft__why_change_version[version]);
 	change->op = read_u8(&r);
 	change->id = read_u32(&r);
 	alen = read_u16(&r);

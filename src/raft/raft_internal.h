@@ -29,6 +29,7 @@ typedef struct raft_progress
 	bool		probing;		/* next is a guess: one message at a time */
 	raft_time	last_contact;	/* last message from it in this term */
 	raft_time	acked_echo;		/* newest send time it acknowledged, 0 none */
+	raft_time	acked_timeout;	/* its election timeout, as that ack said */
 	raft_position position;		/* as of its newest response in this term */
 } raft_progress;
 
@@ -106,6 +107,7 @@ struct raft_node
 	raft_id		transfer_target;
 	raft_time	transfer_deadline;
 	bool		timeout_now_sent;
+	raft_time	transfer_hold_until;	/* no TIMEOUT_NOW before this */
 	raft_time	lease_until;
 
 	/* output bookkeeping */
@@ -197,5 +199,6 @@ extern void raft__transfer_cancel(raft_node *n);
 
 /* raft_membership.c */
 extern void raft__membership_committed(raft_node *n);
+extern void raft__maybe_promote(raft_node *n);
 
 #endif							/* RAFT_INTERNAL_H */

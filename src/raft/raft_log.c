@@ -69,12 +69,14 @@ raft__membership_apply(raft_membership *m, const raft_change *c)
 	{
 		case RAFT_CHANGE_ADD_VOTER:
 		case RAFT_CHANGE_ADD_LEARNER:
+		case RAFT_CHANGE_ADD_STAGED:
 			if (slot >= 0 || m->count >= RAFT_MAX_MEMBERS)
 				return false;
 			if (memchr(c->address, '\0', RAFT_MAX_ADDRESS) == NULL)
 				return false;
 			m->members[m->count].id = c->id;
 			m->members[m->count].voter = c->op == RAFT_CHANGE_ADD_VOTER;
+			m->members[m->count].staged = c->op == RAFT_CHANGE_ADD_STAGED;
 			memcpy(m->members[m->count].address, c->address, RAFT_MAX_ADDRESS);
 			m->count++;
 			return true;
@@ -82,6 +84,7 @@ raft__membership_apply(raft_membership *m, const raft_change *c)
 			if (slot < 0 || m->members[slot].voter)
 				return false;
 			m->members[slot].voter = true;
+			m->members[slot].staged = false;
 			return true;
 		case RAFT_CHANGE_REMOVE:
 			if (slot < 0)

@@ -6,7 +6,19 @@
  * raft_change.  It takes effect on each node as soon as the entry is in its
  * log (raft_log.c).  Changing one server at a time keeps every old majority
  * and new majority overlapping, provided a leader starts a change only once
- * the previous one is committed.
+ * the previous one is committed -- and only once an entry of its own term
+ * is committed.  Without the second rule a new leader can append a change
+ * while the previous leader's uncommitted change sits in other logs; each
+ * is one server away from the configuration they share, but two apart from
+ * each other, so their majorities can be disjoint: the change commits under
+ * one while a leader elected under the other overwrites it (Ongaro's
+ * raft-dev post of 2015, test_change_after_leader_change_keeps_commits).
+ * Committing its NOOP proves that a majority of the current configuration
+ * holds this leader's log, so no stale change can win any more.
+ *
+ * Staged members (RAFT_CHANGE_ADD_STAGED) are learners that the leader
+ * promotes by itself once they have caught up: a node that is down when it
+ * is added never counts towards a quorum it cannot help to form.
  */
 #include <string.h>
 
@@ -63,6 +75,7 @@ check_change(const raft_node *n, const raft_change *c)
 	{
 		case RAFT_CHANGE_ADD_VOTER:
 		case RAFT_CHANGE_ADD_LEARNER:
+		case RAFT_CHANGE_ADD_STAGED:
 			if (slot >= 0 || n->config.count >= RAFT_MAX_MEMBERS)
 				return RAFT_EINVAL;
 			if (memchr(c->address, '\0', RAFT_MAX_ADDRESS) == NULL)
@@ -101,6 +114,10 @@ raft_propose_change(raft_node *n, const raft_change *change,
 		return RAFT_EBUSY;
 	if (n->last_change_index > n->commit)
 		return RAFT_EBUSY;		/* the previous change is not committed */
+#ifndef RAFT_MUTANT_CHANGE_BEFORE_OWN_TERM_COMMIT
+	if (raft__term_at(n, n->commit) != n->term)
+		return RAFT_EBUSY;		/* our opening NOOP is not committed yet */
+#endif
 	rc = check_change(n, change);
 	if (rc != RAFT_OK)
 		return rc;
@@ -121,4 +138,37 @@ raft__membership_committed(raft_node *n)
 		return;
 	if (!raft_is_voter(n, n->id))
 		raft__become_follower(n, n->term, RAFT_NOBODY);
+}
+
+/*
+ * Leader tick: promote one staged learner that has caught up -- it holds
+ * everything committed so far and answered within the election timeout --
+ * through the ordinary change path, so the usual rules (one change at a
+ * time, own term committed, no transfer under way) apply.  A staged member
+ * that never comes up stays a learner and never weighs on the quorum.
+ */
+void
+raft__maybe_promote(raft_node *n)
+{
+	if (n->role != RAFT_LEADER)
+		return;
+	for (int i = 0; i < n->config.count; i++)
+	{
+		const raft_member *mb = &n->config.members[i];
+		raft_progress *pr;
+		raft_change c;
+
+		if (!mb->staged || mb->voter || mb->id == n->id)
+			continue;
+		pr = raft__progress(n, mb->id);
+		if (pr == NULL || pr->match < n->commit || pr->match == 0 ||
+			n->now - pr->last_contact >= n->opts.election_timeout)
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.op = RAFT_CHANGE_PROMOTE;
+		c.id = mb->id;
+		if (raft_propose_change(n, &c, NULL) == RAFT_OK)
+			n->stats.promotions++;
+		return;					/* one change at a time anyway */
+	}
 }

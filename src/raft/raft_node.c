@@ -102,6 +102,8 @@ raft_options_validate(const raft_options *o, const char **why)
 	else if (o->lease_drift_margin < 0 ||
 			 o->lease_drift_margin >= o->election_timeout)
 		*why = "lease drift margin must be in [0, election timeout)";
+	else if (o->transfer_hold < 0 || o->transfer_hold > INT64_MAX / 4)
+		*why = "transfer hold must be in [0, INT64_MAX / 4]";
 	else if ((o->alloc == NULL) != (o->free == NULL) ||
 			 (o->alloc == NULL) != (o->realloc == NULL))
 		*why = "allocator functions must be given together or not at all";
@@ -423,6 +425,18 @@ void
 raft_set_position(raft_node *n, raft_position position)
 {
 	n->position = position;
+}
+
+/*
+ * Change the transfer hold.  A transfer already holding keeps the end it
+ * computed: commits that passed the fence before its drop used the headroom
+ * of that moment.
+ */
+void
+raft_set_transfer_hold(raft_node *n, raft_time hold)
+{
+	if (hold >= 0 && hold <= INT64_MAX / 4)
+		n->opts.transfer_hold = hold;
 }
 
 /* Lexicographic comparison of positions. */

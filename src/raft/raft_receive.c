@@ -66,6 +66,9 @@ message_valid(const raft_node *n, const raft_message *m)
 		case RAFT_MSG_TIMEOUT_NOW:
 			return m->term != 0;
 		case RAFT_MSG_APPEND_RESPONSE:
+			/* every node has an election timeout; our lease depends on it */
+			if (m->timeout <= 0)
+				return false;
 			/* nobody can hold more than we ever sent them */
 			if (m->success && m->term == n->term && n->role == RAFT_LEADER &&
 				m->match_index > raft__last_index(n))
@@ -136,6 +139,7 @@ answer_stale(raft_node *n, const raft_message *m)
 			r->reject_hint = raft__last_index(n);
 			r->echo = m->echo;
 			r->position = n->position;
+			r->timeout = n->opts.election_timeout;
 		}
 	}
 	else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE)

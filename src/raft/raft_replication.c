@@ -9,10 +9,17 @@
  * from match + 1, so a lost message costs at most one heartbeat interval.
  *
  * Every APPEND carries the leader's send time ("echo"), which followers
- * return.  The lease runs to the newest send time acknowledged by a
- * majority of voters (the leader counting itself at "now") plus ET minus
- * the drift margin: because of stickiness, no voter of that majority can
- * help elect anyone else before then.
+ * return together with their own election timeout.  A voter that
+ * acknowledged send time t refuses votes (stickiness) until at least t plus
+ * ITS OWN election timeout, which need not be the leader's: nodes may run
+ * with different timings while an operator rolls a change of settings
+ * through the cluster.  So each voter is sticky until t_i + ET_i (the
+ * leader itself until now + its ET), and the lease runs to the largest time
+ * by which a whole majority is still sticky -- the quorum-th largest of
+ * those -- minus the drift margin.  No voter of that majority can help elect
+ * anyone else before then.  Sizing it with the leader's ET alone let a
+ * leader with a long ET hold its lease while followers with a short one
+ * elected a rival (test_lease_sized_by_acknowledging_quorum_timeouts).
  */
 #include <string.h>
 
@@ -157,7 +164,7 @@ raft__broadcast_append(raft_node *n, bool heartbeat)
 	}
 }
 
-/* Leader tick: heartbeats, CheckQuorum, transfer timeout, lease. */
+/* Leader tick: heartbeats, CheckQuorum, transfer, promotions, lease. */
 void
 raft__leader_tick(raft_node *n)
 {
@@ -185,6 +192,7 @@ raft__leader_tick(raft_node *n)
 		raft__broadcast_append(n, true);
 		n->heartbeat_due = n->now + n->opts.heartbeat_interval;
 	}
+	raft__maybe_promote(n);
 	raft__update_lease(n);
 }
 
@@ -266,19 +274,29 @@ raft__update_lease(raft_node *n)
 	if (n->role != RAFT_LEADER || n->transfer_target != RAFT_NOBODY ||
 		!n->opts.check_quorum)
 		return;
+	/* when each voter stops being sticky; 0: it never acknowledged us */
 	if (raft_is_voter(n, n->id))
-		acked[count++] = (uint64_t) n->now;
+		acked[count++] = (uint64_t) (n->now + n->opts.election_timeout);
 	for (int i = 0; i < n->n_prs; i++)
-		if (raft_is_voter(n, n->prs[i].id))
-			acked[count++] = (uint64_t) n->prs[i].acked_echo;
+	{
+		const raft_progress *pr = &n->prs[i];
+		raft_time	timeout = pr->acked_timeout;
+
+		if (!raft_is_voter(n, pr->id))
+			continue;
+#ifdef RAFT_MUTANT_LEASE_OWN_TIMEOUT
+		timeout = n->opts.election_timeout;
+#endif
+		acked[count++] = pr->acked_echo >= n->term_start && pr->acked_echo > 0 ?
+			(uint64_t) (pr->acked_echo + timeout) : 0;
+	}
 	if (count < quorum)
 		return;
 	sort_desc(acked, count);
 	newest = (raft_time) acked[quorum - 1];
-	if (newest <= 0 || newest < n->term_start)
+	if (newest <= 0)
 		return;
-	n->lease_until = newest + n->opts.election_timeout -
-		n->opts.lease_drift_margin;
+	n->lease_until = newest - n->opts.lease_drift_margin;
 }
 
 /* Follower: the last index <= 'index' whose term is <= 'term'. */
@@ -347,6 +365,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 		r->match_index = new_last;
 		r->echo = m->echo;
 		r->position = n->position;
+		r->timeout = n->opts.election_timeout;
 		return;
 	}
 
@@ -361,6 +380,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 							  m->prev_log_term);
 	r->echo = m->echo;
 	r->position = n->position;
+	r->timeout = n->opts.election_timeout;
 }
 
 /* Leader: handle an APPEND_RESPONSE of our term. */
@@ -379,7 +399,11 @@ raft__handle_append_response(raft_node *n, const raft_message *m)
 	pr->last_contact = n->now;
 	if (m->echo >= n->term_start && m->echo <= n->now &&
 		m->echo > pr->acked_echo)
+	{
+		/* the timeout goes with the ack it came in: it sized that promise */
 		pr->acked_echo = m->echo;
+		pr->acked_timeout = m->timeout;
+	}
 
 	/*
 	 * Its position as it reports it now.  Responses may arrive out of

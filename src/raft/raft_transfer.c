@@ -22,6 +22,16 @@
  * sends reports its position and re-runs the check.  A report may be older
  * than the leader's current position, but positions only move forward, so
  * an old report that passes means a current one would too.
+ *
+ * The hold.  Dropping the lease stops new commits at the caller's fence,
+ * but a commit that passed the fence just before may still be completing
+ * (the extension's fence lets a commit through only while the lease runs
+ * at least raft_ext.fencing_headroom longer, and that is how long it may
+ * take).  The target's campaign skips stickiness and can win within a
+ * round trip, so TIMEOUT_NOW waits until options.transfer_hold after the
+ * drop -- or until the dropped lease would have ended, if sooner, since no
+ * commit can outlast the lease it passed under
+ * (test_timeout_now_held_after_lease_drop).
  */
 #include "raft_internal.h"
 
@@ -48,6 +58,8 @@ raft__transfer_check(raft_node *n, raft_progress *pr)
 	if (n->role != RAFT_LEADER || n->transfer_target == RAFT_NOBODY ||
 		pr == NULL || pr->id != n->transfer_target || n->timeout_now_sent)
 		return;
+	if (n->now < n->transfer_hold_until)
+		return;					/* raft__transfer_tick checks again */
 	if (pr->match < raft__last_index(n))
 		return;
 	if (raft__position_behind(n, n->position, pr->position))
@@ -58,13 +70,22 @@ raft__transfer_check(raft_node *n, raft_progress *pr)
 	n->timeout_now_sent = true;
 }
 
-/* Leader tick: abandon a transfer that has taken longer than ET. */
+/*
+ * Leader tick: send TIMEOUT_NOW once the hold is over (no response may come
+ * to trigger it), abandon a transfer that has taken longer than the hold
+ * plus ET.
+ */
 void
 raft__transfer_tick(raft_node *n)
 {
-	bool		sent = n->timeout_now_sent;
+	bool		sent;
 
-	if (n->transfer_target == RAFT_NOBODY || n->now < n->transfer_deadline)
+	if (n->transfer_target == RAFT_NOBODY)
+		return;
+	if (!n->timeout_now_sent && n->now >= n->transfer_hold_until)
+		raft__transfer_check(n, raft__progress(n, n->transfer_target));
+	sent = n->timeout_now_sent;
+	if (n->now < n->transfer_deadline)
 		return;
 	n->stats.transfers_abandoned++;
 	raft__transfer_cancel(n);
@@ -101,7 +122,13 @@ raft_transfer_leadership(raft_node *n, raft_id target, raft_time now)
 		n->now - pr->last_contact >= n->opts.election_timeout)
 		return RAFT_EUNREACHABLE;
 	n->transfer_target = target;
-	n->transfer_deadline = n->now + n->opts.election_timeout;
+	n->transfer_hold_until = n->now;
+#ifndef RAFT_MUTANT_NO_TRANSFER_HOLD
+	if (n->lease_until > n->now)
+		n->transfer_hold_until = n->now + n->opts.transfer_hold < n->lease_until ?
+			n->now + n->opts.transfer_hold : n->lease_until;
+#endif
+	n->transfer_deadline = n->transfer_hold_until + n->opts.election_timeout;
 	n->timeout_now_sent = false;
 	n->lease_until = 0;
 	raft__transfer_check(n, pr);

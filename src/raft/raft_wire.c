@@ -24,6 +24,9 @@
 #define WHY_VERSION(n) \
 	"unsupported wire version " #n " (this build speaks version " \
 	STRINGIFY(RAFT_WIRE_VERSION) ")",
+#define WHY_CHANGE_VERSION(n) \
+	"unsupported membership change version " #n " (this build reads " \
+	"version " STRINGIFY(RAFT_CHANGE_VERSION) ")",
 #define WHY_MSG_TYPE(n) "unknown message type " #n,
 #define WHY_ENTRY_TYPE(n) "unknown entry type " #n,
 #define WHY_REFUSAL(n) "unknown vote refusal code " #n,
@@ -35,6 +38,7 @@
 	STRINGIFY(RAFT_MAX_CLUSTER_NAME),
 
 const char *const raft__why_version[] = {BYTE_VALUES(WHY_VERSION)};
+const char *const raft__why_change_version[] = {BYTE_VALUES(WHY_CHANGE_VERSION)};
 const char *const raft__why_msg_type[] = {BYTE_VALUES(WHY_MSG_TYPE)};
 const char *const raft__why_entry_type[] = {BYTE_VALUES(WHY_ENTRY_TYPE)};
 const char *const raft__why_refusal[] = {BYTE_VALUES(WHY_REFUSAL)};

@@ -22,7 +22,7 @@
 #define VOTE_RESPONSE_BODY_SIZE	2	/* PREVOTE_RESPONSE, VOTE_RESPONSE */
 #define APPEND_BODY_SIZE		33	/* APPEND, before its entries */
 #define ENTRY_HEADER_SIZE		21	/* term, index, type, len */
-#define APPEND_RESPONSE_BODY_SIZE 41	/* echo .. reject_hint, position */
+#define APPEND_RESPONSE_BODY_SIZE 45	/* echo .. position, timeout */
 #define ENVELOPE_FIXED_SIZE		18	/* all of the header but the name */
 #define FRAME_PREFIX_SIZE		4	/* u32 length before each message */
 #define CHANGE_FIXED_SIZE		8	/* version, op, id, address length */
@@ -45,6 +45,7 @@ _Static_assert(RAFT_MAX_ADDRESS == 1024,
  * formatted at run time.
  */
 extern const char *const raft__why_version[256];
+extern const char *const raft__why_change_version[256];
 extern const char *const raft__why_msg_type[256];
 extern const char *const raft__why_entry_type[256];
 extern const char *const raft__why_refusal[256];

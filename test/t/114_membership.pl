@@ -2,7 +2,8 @@
 
 # Membership changes while the cluster keeps a leader:
 #  1. a fourth instance, configured with raft_ext.peers naming all four, is
-#     added with raft_ext.add_node on the leader; it catches up and follows;
+#     added with raft_ext.add_node on the leader; it catches up, follows and
+#     is promoted from staged learner to voter by the leader;
 #  2. one of the original followers is removed with raft_ext.remove_node and
 #     stopped for good;
 #  3. all the remaining nodes restart: the membership they rebuild from their
@@ -95,9 +96,11 @@ ok( $node4->poll_query_until(
 		"SELECT last_log_index >= $leader_commit AND commit_index >= $leader_commit
 		 FROM raft_ext.raft_status"),
 	'node 4 caught up with the leader\'s log');
-is( $leader2->safe_psql(
-		'postgres', 'SELECT voter FROM raft_ext.raft_peers WHERE peer_id = 4'),
-	't', 'node 4 is a voter');
+# add_node stages the member: a learner, promoted once it has caught up.
+ok( $leader2->poll_query_until(
+		'postgres',
+		'SELECT voter AND NOT staged FROM raft_ext.raft_peers WHERE peer_id = 4'),
+	'node 4 was promoted to voter');
 
 # 2. Remove a follower other than node 4, then stop it for good.
 ($leader, $term) = RaftTest::wait_for_leader(\@four);

@@ -54,7 +54,8 @@ typedef enum sim_ev_kind
 	EV_CLIENT,					/* the client proposes / changes / transfers */
 	EV_TAIL,					/* faults end: heal everything */
 	EV_CHECK,					/* periodic liveness check in the tail */
-	EV_CRASH					/* crash a node and restart it at once */
+	EV_CRASH,					/* crash a node and restart it at once */
+	EV_CHANGE					/* a new leader proposes a change at once */
 } sim_ev_kind;
 
 typedef struct sim_event
@@ -138,6 +139,29 @@ typedef struct sim_node
 	bool		crash_armed;	/* crash somewhere inside the next ready */
 	bool		never_campaign;
 
+	/* timing of this node's next incarnation (nodes may differ) */
+	bool		aggressive;
+	raft_time	hb;
+	raft_time	et;
+	raft_time	spread;
+	raft_time	margin;
+	raft_time	down_until;		/* a lowered ET: stay down until then */
+
+	/*
+	 * The bootstrap membership the host persisted at the first start, and
+	 * whether the configured one is wrong for the next restart (the host
+	 * then refuses to start, as the worker does with raft_bootstrap_check).
+	 */
+	raft_membership boot_persisted;
+	bool		boot_known;
+	bool		boot_wrong;
+
+	/*
+	 * The fence's in-flight commit window: a lease dropped for a
+	 * leadership transfer still counts as held until this local time.
+	 */
+	raft_time	fence_until;
+
 	/* paused: packets that arrived meanwhile, delivered on resume */
 	sim_packet *pending_head;
 	sim_packet *pending_tail;
@@ -169,6 +193,13 @@ typedef struct sim_config
 	bool		prevote;
 	bool		check_quorum;
 	int			never_campaign_slot;	/* -1: none */
+	double		spread_ratio;	/* spread = ratio x ET, for every node */
+	int			tick_div;		/* tick = hb / tick_div, for every node */
+	bool		mixed_timing;	/* each node draws its own profile */
+	bool		retime;			/* rolling changes of timing (restarts) */
+	bool		bootstrap_faults;	/* restarts with a wrong bootstrap list */
+	bool		eager_changes;	/* a new leader proposes a change at once */
+	raft_time	transfer_hold;	/* = the fence's headroom */
 
 	/* network */
 	double		loss;
@@ -272,6 +303,8 @@ typedef struct sim_stats
 	uint64_t	committed;
 	uint64_t	changes;
 	uint64_t	transfers;
+	uint64_t	retimes;
+	uint64_t	boot_refused;
 	raft_time	sim_ms;
 } sim_stats;
 
@@ -355,6 +388,8 @@ extern void faults_start(sim_cluster *c);
 extern void faults_event(sim_cluster *c, const sim_event *ev);
 extern void faults_heal_all(sim_cluster *c);
 extern void client_event(sim_cluster *c);
+extern void eager_change_event(sim_cluster *c, const sim_event *ev);
+extern void sim_node_profile(sim_cluster *c, sim_node *nd, bool aggressive);
 
 /* sim_invariants.c */
 extern void inv_init(sim_inv *inv);

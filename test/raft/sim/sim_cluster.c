@@ -15,6 +15,16 @@
 
 #include "sim.h"
 
+/* Slot of member id in a membership, or -1. */
+static int
+member_slot(const raft_membership *m, raft_id id)
+{
+	for (int i = 0; i < m->count; i++)
+		if (m->members[i].id == id)
+			return i;
+	return -1;
+}
+
 /* Crash points inside one ready. */
 enum
 {
@@ -109,8 +119,9 @@ sim_cluster_init(sim_cluster *c, uint64_t seed, const sim_config *cfg,
 		nd->state = NODE_DOWN;
 		/* machines do not share a monotonic origin */
 		nd->clock_offset = rng_range(&c->rng, 1000, 1000000000);
-		nd->tick_period = cfg->tick;
 		nd->never_campaign = (i == cfg->never_campaign_slot);
+		sim_node_profile(c, nd, cfg->mixed_timing ? rng_chance(&c->rng, 0.5) :
+						 cfg->aggressive);
 		sim_node_start(c, nd);
 	}
 }
@@ -159,15 +170,45 @@ sim_cluster_destroy(sim_cluster *c)
 	c->ring = NULL;
 }
 
+/*
+ * Give a node the default or the aggressive profile for its next
+ * incarnation (the spread ratio and tick divisor are the seed's).  Without
+ * mixed timing or retimes every node gets exactly the seed's timing.
+ */
+void
+sim_node_profile(sim_cluster *c, sim_node *nd, bool aggressive)
+{
+	const sim_config *cfg = &c->cfg;
+
+	nd->aggressive = aggressive;
+	if (!cfg->mixed_timing && !cfg->retime)
+	{
+		nd->hb = cfg->hb;
+		nd->et = cfg->et;
+		nd->spread = cfg->spread;
+		nd->margin = cfg->margin;
+		nd->tick_period = cfg->tick;
+		return;
+	}
+	nd->hb = aggressive ? 20 : 100;
+	nd->et = aggressive ? 200 : 1000;
+	nd->spread = (raft_time) (cfg->spread_ratio * (double) nd->et);
+	if (nd->spread < 1)
+		nd->spread = 1;
+	nd->margin = nd->et / 10;
+	nd->tick_period = nd->hb / cfg->tick_div > 0 ? nd->hb / cfg->tick_div : 1;
+}
+
 /* Engine options of a node for one incarnation. */
 static void
 node_options(sim_cluster *c, sim_node *nd, raft_options *o)
 {
 	raft_options_init(o, nd->id);
-	o->heartbeat_interval = c->cfg.hb;
-	o->election_timeout = c->cfg.et;
-	o->election_spread = c->cfg.spread;
-	o->lease_drift_margin = c->cfg.margin;
+	o->heartbeat_interval = nd->hb;
+	o->election_timeout = nd->et;
+	o->election_spread = nd->spread;
+	o->lease_drift_margin = nd->margin;
+	o->transfer_hold = c->cfg.transfer_hold;
 	o->seed = rng_next(&c->rng);
 	o->prevote = c->cfg.prevote;
 	o->check_quorum = c->cfg.check_quorum;
@@ -175,13 +216,119 @@ node_options(sim_cluster *c, sim_node *nd, raft_options *o)
 	o->max_position_lag = c->cfg.position_lag;
 }
 
+/*
+ * The bootstrap list an operator configured wrongly for this restart: a
+ * member left out, one that is not a member, a voting right flipped.  The
+ * addresses also change now and then, which is allowed.
+ */
+static void
+wrong_bootstrap(sim_cluster *c, sim_node *nd, raft_membership *m)
+{
+	int			kind = (int) rng_below(&c->rng, 3);
+
+	*m = nd->boot_persisted;
+	if (kind == 0 && m->count > 1)
+	{
+		/* keep ourselves and maybe one more: a majority of our own */
+		int			keep = (int) rng_below(&c->rng, (uint64_t) m->count);
+		raft_membership out;
+
+		out.count = 0;
+		for (int i = 0; i < m->count; i++)
+			if (m->members[i].id == nd->id || i == keep)
+				out.members[out.count++] = m->members[i];
+		*m = out;
+	}
+	else if (kind == 1 && m->count < c->cfg.n_slots)
+	{
+		for (int s = 0; s < c->cfg.n_slots; s++)
+			if (member_slot(m, (raft_id) (s + 1)) < 0)
+			{
+				raft_member *x = &m->members[m->count++];
+
+				memset(x, 0, sizeof(*x));
+				x->id = (raft_id) (s + 1);
+				x->voter = true;
+				snprintf(x->address, sizeof(x->address), "host=n%d", s + 1);
+				break;
+			}
+	}
+	else if (m->count > 0)
+	{
+		int			k = (int) rng_below(&c->rng, (uint64_t) m->count);
+
+		m->members[k].voter = !m->members[k].voter;
+	}
+}
+
+/*
+ * The bootstrap membership of this incarnation, as the worker decides it:
+ * the configured list checked against the persisted one.  False when the
+ * host refuses to start the node (it stays down until the list is fixed).
+ */
+static bool
+start_bootstrap(sim_cluster *c, sim_node *nd, raft_membership *eff)
+{
+	raft_membership configured = c->bootstrap;
+	raft_id		culprit = RAFT_NOBODY;
+	const char *why = NULL;
+
+	if (!nd->boot_known)
+	{
+		nd->boot_persisted = c->bootstrap;
+		nd->boot_known = true;
+	}
+	if (nd->boot_wrong)
+		wrong_bootstrap(c, nd, &configured);
+	else if (c->cfg.bootstrap_faults && rng_chance(&c->rng, 0.1))
+	{
+		/* a host moved: only addresses change, which must be accepted */
+		for (int i = 0; i < configured.count; i++)
+			snprintf(configured.members[i].address, RAFT_MAX_ADDRESS,
+					 "host=n%u-moved-%llu", configured.members[i].id,
+					 (unsigned long long) nd->incarnations);
+	}
+	if (raft_bootstrap_check(&nd->boot_persisted, &configured, eff, &culprit,
+							 &why) != RAFT_OK)
+	{
+		TRACE(c, nd->slot, "bootstrap list refused (n%u: %s); stays down",
+			  culprit, why ? why : "?");
+		c->stats.boot_refused++;
+		return false;
+	}
+	if (eff->count != nd->boot_persisted.count && !nd->boot_wrong)
+	{
+		sim_fail(c, "bootstrap", "n%u: an address change altered the membership",
+				 nd->id);
+		return false;
+	}
+	if (nd->boot_wrong)
+		TRACE(c, nd->slot, "bootstrap list changed (%d members) and ACCEPTED",
+			  eff->count);
+	return true;
+}
+
 /* Start (or restart) a node from exactly what its disk holds. */
 void
 sim_node_start(sim_cluster *c, sim_node *nd)
 {
 	raft_options o;
+	raft_membership boot;
 	const char *why = NULL;
 
+	if (!start_bootstrap(c, nd, &boot))
+	{
+		/* the operator fixes the list and starts it again later */
+		raft_time	at = c->now + (c->tail ? 1 : rng_range(&c->rng, 1, 2 * c->cfg.et));
+
+		nd->boot_wrong = false;
+		nd->life_gen++;
+		if (at < nd->down_until)
+			at = nd->down_until;
+		sim_schedule(c, at, EV_RESTART, nd->slot, nd->life_gen, NULL);
+		return;
+	}
+	nd->boot_wrong = false;
 	node_options(c, nd, &o);
 	if (raft_options_validate(&o, &why) != RAFT_OK)
 	{
@@ -189,7 +336,7 @@ sim_node_start(sim_cluster *c, sim_node *nd)
 				 why ? why : "?");
 		return;
 	}
-	nd->raft = raft_new(&o, &nd->disk.hs, &c->bootstrap, sim_local_now(c, nd));
+	nd->raft = raft_new(&o, &nd->disk.hs, &boot, sim_local_now(c, nd));
 	if (nd->raft == NULL)
 	{
 		sim_fail(c, "restart", "raft_new failed for n%u (term %llu, %zu entries)",
@@ -222,8 +369,11 @@ sim_node_start(sim_cluster *c, sim_node *nd)
 	nd->crash_armed = false;
 	nd->incarnations++;
 	nd->tick_gen++;
-	TRACE(c, nd->slot, "start (incarnation %llu) term=%llu vote=%u commit=%llu log=%zu",
-		  (unsigned long long) nd->incarnations,
+	nd->fence_until = 0;
+	TRACE(c, nd->slot, "start (incarnation %llu, hb %lld ET %lld) term=%llu vote=%u "
+		  "commit=%llu log=%zu",
+		  (unsigned long long) nd->incarnations, (long long) nd->hb,
+		  (long long) nd->et,
 		  (unsigned long long) nd->disk.hs.term, nd->disk.hs.voted_for,
 		  (unsigned long long) nd->disk.hs.commit, nd->disk.len);
 	/* first tick at a random phase of the tick period */
@@ -256,6 +406,8 @@ sim_node_crash(sim_cluster *c, sim_node *nd, const char *when)
 			down = 0;
 		else
 			down = rng_range(&c->rng, 1, 3 * c->cfg.et);
+		if (c->now + down < nd->down_until)
+			down = nd->down_until - c->now;
 		sim_schedule(c, c->now + down, EV_RESTART, nd->slot, nd->life_gen, NULL);
 	}
 }
@@ -425,7 +577,12 @@ sim_process_ready(sim_cluster *c, sim_node *nd)
 			TRACE(c, nd->slot, "ROLE %s term=%llu leader=%u",
 				  raft_role_name(r.role), (unsigned long long) r.term, r.leader);
 			if (r.role == RAFT_LEADER)
+			{
 				inv_leader_seen(c, nd, r.term);
+				/* a change proposed the moment a leader takes office */
+				if (c->cfg.eager_changes && !c->tail && rng_chance(&c->rng, 0.9))
+					sim_schedule(c, c->now, EV_CHANGE, nd->slot, nd->life_gen, NULL);
+			}
 		}
 		/* commitment is a fact of the cluster, whatever happens to us next */
 		if (r.n_committed > 0)
@@ -563,6 +720,9 @@ sim_dispatch(sim_cluster *c, const sim_event *ev)
 			break;
 		case EV_CHECK:
 			inv_tail_check(c);
+			break;
+		case EV_CHANGE:
+			eager_change_event(c, ev);
 			break;
 		default:
 			faults_event(c, ev);

@@ -6,10 +6,14 @@
  * (isolated leader, isolated minority, split, a bridge node that sees both
  * halves, one-way link loss), bursts of bad network, crashes (some of them
  * armed to strike inside a ready, between its persisting and its sending),
- * and pauses (a stopped process whose clock jumps when it resumes).  At the
- * end of the fault phase everything heals and the fault-free tail checks
- * liveness.  The client proposes entries, changes the membership and asks
- * for leadership transfers.
+ * pauses (a stopped process whose clock jumps when it resumes), rolling
+ * changes of timing (a node restarts with the other profile), and restarts
+ * with a wrongly configured bootstrap list (refused by the host, as the
+ * worker refuses it).  At the end of the fault phase everything heals and
+ * the fault-free tail checks liveness.  The client proposes entries,
+ * changes the membership (also the moment a leader takes office, and then
+ * sometimes cuts the leader off with one other node, so that the change
+ * reaches a minority) and asks for leadership transfers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,7 @@ enum
 	FAULT_CRASH,
 	FAULT_PAUSE,
 	FAULT_LEADER_LINK,
+	FAULT_RETIME,
 	FAULT_KINDS
 };
 
@@ -192,6 +197,59 @@ leader_link(sim_cluster *c)
 				 ++c->partition_gen, NULL);
 }
 
+/*
+ * A rolling change of timing reaches one node: it stops and comes back with
+ * the other profile.  A node whose election timeout shrinks stays down for
+ * the difference, the rule docs give operators: the acknowledgements it sent
+ * before stopping promised stickiness for its old timeout, and a leader's
+ * lease was sized by them.
+ */
+static void
+retime(sim_cluster *c)
+{
+	sim_node   *nd = pick_node(c, 0.4, false);
+	raft_time	old_et;
+
+	if (nd == NULL)
+		return;
+	old_et = nd->et;
+	sim_node_profile(c, nd, !nd->aggressive);
+	if (nd->et < old_et)
+		nd->down_until = c->now + (old_et - nd->et);
+	c->stats.retimes++;
+	TRACE(c, nd->slot, "RETIME to hb %lld ET %lld (down until %lld)",
+		  (long long) nd->hb, (long long) nd->et, (long long) nd->down_until);
+	sim_node_crash(c, nd, "for a timing change");
+}
+
+/*
+ * Cut a leader off with one other node only, just after it proposed a
+ * change: the change reaches a minority, and the others elect a leader
+ * that does not have it.
+ */
+static void
+cut_with_one(sim_cluster *c, sim_node *l, int changed)
+{
+	int			side[SIM_MAX_NODES];
+	int			buddy;
+
+	if (c->cfg.n_slots < 3)
+		return;
+	/* often the very node the change is about: only it learns of it */
+	buddy = rng_chance(&c->rng, 0.5) ? changed :
+		(int) rng_below(&c->rng, (uint64_t) c->cfg.n_slots);
+	if (buddy == l->slot)
+		return;
+	memset(side, 0, sizeof(side));
+	side[l->slot] = side[buddy] = 1;
+	apply_sides(c, side);
+	TRACE(c, -1, "PARTITION leader n%u with n%d only, after its change", l->id,
+		  buddy + 1);
+	c->stats.partitions++;
+	sim_schedule(c, c->now + fault_length(c, 3, 20), EV_HEAL_LINKS, -1,
+				 ++c->partition_gen, NULL);
+}
+
 /* Calm network: the per-seed base weather. */
 static void
 base_weather(sim_cluster *c)
@@ -239,6 +297,9 @@ start_fault(sim_cluster *c)
 		case FAULT_CRASH:
 			if (!c->cfg.crashes || (nd = pick_node(c, 0.4, true)) == NULL)
 				break;
+			/* the node comes back with a wrong bootstrap list */
+			if (c->cfg.bootstrap_faults && rng_chance(&c->rng, 0.3))
+				nd->boot_wrong = true;
 			if (nd->state == NODE_UP && rng_chance(&c->rng, 0.5))
 			{
 				TRACE(c, nd->slot, "crash armed for the next ready");
@@ -250,6 +311,10 @@ start_fault(sim_cluster *c)
 		case FAULT_LEADER_LINK:
 			if (c->cfg.partitions)
 				leader_link(c);
+			break;
+		case FAULT_RETIME:
+			if (c->cfg.retime)
+				retime(c);
 			break;
 		case FAULT_PAUSE:
 			if (!c->cfg.pauses || (nd = pick_node(c, 0.5, false)) == NULL)
@@ -326,7 +391,11 @@ faults_heal_all(sim_cluster *c)
 		else if (nd->state == NODE_DOWN)
 		{
 			nd->life_gen++;
-			sim_node_start(c, nd);
+			if (nd->down_until > c->now)
+				sim_schedule(c, nd->down_until, EV_RESTART, nd->slot,
+							 nd->life_gen, NULL);
+			else
+				sim_node_start(c, nd);
 		}
 	}
 	sim_schedule(c, c->now + c->cfg.hb, EV_CHECK, -1, 0, NULL);
@@ -418,7 +487,10 @@ change(sim_cluster *c, sim_node *l)
 	ch.id = (raft_id) (target + 1);
 	if (!member[target])
 	{
-		ch.op = rng_chance(&c->rng, 0.2) ? RAFT_CHANGE_ADD_VOTER : RAFT_CHANGE_ADD_LEARNER;
+		double		r = rng_unit(&c->rng);
+
+		ch.op = r < (c->cfg.eager_changes ? 0.5 : 0.2) ? RAFT_CHANGE_ADD_VOTER :
+			r < 0.8 ? RAFT_CHANGE_ADD_LEARNER : RAFT_CHANGE_ADD_STAGED;
 		snprintf(ch.address, sizeof(ch.address), "host=n%d", target + 1);
 	}
 	else if (!voter[target])
@@ -456,6 +528,9 @@ change(sim_cluster *c, sim_node *l)
 		c->stats.changes++;
 	c->stats.node_steps++;
 	sim_process_ready(c, l);
+	if (rc == RAFT_OK && c->cfg.partitions && !c->tail && l->raft != NULL &&
+		rng_chance(&c->rng, c->cfg.eager_changes ? 0.7 : 0.3))
+		cut_with_one(c, l, target);
 }
 
 /* Ask the leader to hand over to a random voter. */
@@ -463,11 +538,28 @@ static void
 transfer(sim_cluster *c, sim_node *l)
 {
 	int			target = (int) rng_below(&c->rng, (uint64_t) c->cfg.n_slots);
+	raft_time	local = sim_local_now(c, l);
+	raft_time	lease;
 	int			rc;
 
 	if (target == l->slot || !raft_is_voter(l->raft, (raft_id) (target + 1)))
 		return;
-	rc = raft_transfer_leadership(l->raft, (raft_id) (target + 1), sim_local_now(c, l));
+	lease = raft_lease_until(l->raft);
+	rc = raft_transfer_leadership(l->raft, (raft_id) (target + 1), local);
+
+	/*
+	 * The fence's in-flight window: a commit that passed the fence under the
+	 * dropped lease may take the fence's headroom (= transfer_hold) to
+	 * complete, but no longer than the lease ran.
+	 */
+	if (rc == RAFT_OK && lease > local)
+	{
+		raft_time	until = local + c->cfg.transfer_hold < lease ?
+			local + c->cfg.transfer_hold : lease;
+
+		if (until > l->fence_until)
+			l->fence_until = until;
+	}
 	TRACE(c, l->slot, "transfer to n%d -> %s", target + 1, raft_strerror(rc));
 	if (rc == RAFT_OK)
 		c->stats.transfers++;
@@ -502,4 +594,16 @@ client_event(sim_cluster *c)
 	}
 	else
 		propose(c, l);
+}
+
+/* A leader that has just taken office proposes a change at once. */
+void
+eager_change_event(sim_cluster *c, const sim_event *ev)
+{
+	sim_node   *nd = &c->nodes[(int) ev->node];
+
+	if (c->tail || ev->gen != nd->life_gen || nd->state != NODE_UP ||
+		raft_get_role(nd->raft) != RAFT_LEADER)
+		return;
+	change(c, nd);
 }

@@ -143,7 +143,16 @@ inv_hard_state(sim_cluster *c, sim_node *nd, const raft_hard_state *hs)
 	nd->vote_for = hs->voted_for;
 }
 
-/* A truncation must never remove an entry known to be committed. */
+/*
+ * A truncation must never remove a committed entry on the word of a leader
+ * that should have had it: one whose term is at least the term in which the
+ * entry was first reported committed (Leader Completeness).  A node that
+ * lags behind may still hear from a deposed leader of an older term (a
+ * paused node's queued packets) and drop an entry that a later leader
+ * committed; Raft allows that, the later leader repairs it, and the node
+ * never applied it (seen in a soak: entry of term 5 committed in term 7,
+ * truncated by an APPEND of term 6).
+ */
 void
 inv_truncate(sim_cluster *c, sim_node *nd, raft_index from)
 {
@@ -152,7 +161,8 @@ inv_truncate(sim_cluster *c, sim_node *nd, raft_index from)
 	if (from == 0 || from > nd->disk.len)
 		return;
 	if (from <= inv->canon_len &&
-		nd->disk.log[from - 1].prefix == inv->canon[from - 1].prefix)
+		nd->disk.log[from - 1].prefix == inv->canon[from - 1].prefix &&
+		raft_get_term(nd->raft) >= inv->canon[from - 1].commit_term)
 		sim_fail(c, "committed entry truncated",
 				 "n%u truncates from %llu but entry %llu (term %llu) is committed",
 				 nd->id, (unsigned long long) from, (unsigned long long) from,
@@ -475,17 +485,26 @@ inv_after_step(sim_cluster *c, sim_node *nd)
 
 			if (o == nd || o->raft == NULL)
 				continue;
-			/* a paused node's lease runs on in real time */
-			if (raft_has_lease(o->raft, sim_local_now(c, o)))
+			/*
+			 * A paused node's lease runs on in real time, and so does the
+			 * fence's window for commits under a lease dropped for a
+			 * transfer.
+			 */
+			if (raft_has_lease(o->raft, sim_local_now(c, o)) ||
+				o->fence_until > sim_local_now(c, o))
 			{
 				sim_fail(c, "one lease at a time",
 						 "at %lld ms n%u (term %llu, lease until +%lld ms) and "
-						 "n%u (term %llu, %s, lease until +%lld ms) both hold a lease",
+						 "n%u (term %llu, %s, lease until +%lld ms, fence until +%lld ms) "
+						 "both hold a lease",
 						 (long long) c->now, nd->id, (unsigned long long) term,
 						 (long long) (raft_lease_until(nd->raft) - now_local),
 						 o->id, (unsigned long long) raft_get_term(o->raft),
 						 o->state == NODE_PAUSED ? "paused" : "running",
-						 (long long) (raft_lease_until(o->raft) - sim_local_now(c, o)));
+						 (long long) (raft_lease_until(o->raft) > sim_local_now(c, o) ?
+									  raft_lease_until(o->raft) - sim_local_now(c, o) : 0),
+						 (long long) (o->fence_until > sim_local_now(c, o) ?
+									  o->fence_until - sim_local_now(c, o) : 0));
 				return;
 			}
 		}

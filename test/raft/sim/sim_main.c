@@ -7,6 +7,7 @@
  *	  sim --soak SECONDS [ARGS]              fresh seeds until time runs out
  *	  sim --bench [SECONDS] [ARGS]           simulated node-steps per second
  *	  sim --elections N [--spread-ratio r]   split votes and time to elect
+ *	  sim --hunt N [--max-seconds T]         seeds until the first failure
  *
  * Wall-clock time is read here only, by the harness, to report speed and to
  * bound a soak; simulated runs never see it.
@@ -28,6 +29,9 @@ static const char *usage =
 "                              (--trace-from MS: only from that sim time on)\n"
 "  --soak SECONDS              run fresh seeds (from the clock) until time is up\n"
 "  --bench [SECONDS]           report simulated node-steps per second (default 5 s)\n"
+"  --hunt N                    run seeds from S until the first failure, at most N\n"
+"                              seeds (and --max-seconds T); exit 0 when one fails,\n"
+"                              1 when all pass (for mutants of the engine)\n"
 "  --elections N               measure split votes / time to elect over N rounds\n"
 "                              with a crashed leader, per spread ratio (all four\n"
 "                              of 0.1 0.25 0.5 1.0 unless --spread-ratio; 3 voters\n"
@@ -156,6 +160,39 @@ run_many(uint64_t first, uint64_t n, double deadline, const sim_overrides *ov,
 	return failures ? 1 : 0;
 }
 
+/*
+ * --hunt: run seeds until one fails, for an engine built with a fix
+ * reverted (make mutants).  Success means the checker caught the mutant.
+ */
+static int
+hunt(uint64_t first, uint64_t n, double max_seconds, const sim_overrides *ov)
+{
+	double		t0 = wall_seconds();
+
+	for (uint64_t k = 0; k < n; k++)
+	{
+		char		failure[1024];
+		uint64_t	seed = first + k;
+
+		if (max_seconds > 0 && wall_seconds() - t0 >= max_seconds)
+			break;
+		if (!sim_run_seed(seed, ov, TRACE_OFF, NULL, failure, sizeof(failure)))
+		{
+			char	   *nl = strchr(failure, '\n');
+
+			if (nl)
+				*nl = '\0';
+			printf("caught: seed %llu after %llu seeds, %.2f s: %s\n",
+				   (unsigned long long) seed, (unsigned long long) k + 1,
+				   wall_seconds() - t0, failure);
+			return 0;
+		}
+	}
+	printf("SURVIVED: no failure in %.2f s from seed %llu\n", wall_seconds() - t0,
+		   (unsigned long long) first);
+	return 1;
+}
+
 /* --bench: node-steps per second over the usual random seeds. */
 static int
 bench(double seconds, const sim_overrides *ov)
@@ -196,6 +233,8 @@ main(int argc, char **argv)
 	double		soak = 0;
 	double		bench_secs = -1;
 	int			elections = 0;
+	uint64_t	hunt_seeds = 0;
+	double		max_seconds = 0;
 	bool		trace = false;
 	bool		quiet = false;
 	char		extra[512] = "";
@@ -264,6 +303,18 @@ main(int argc, char **argv)
 		{
 			NEED_VALUE();
 			elections = atoi(v);
+			is_override = false;
+		}
+		else if (strcmp(a, "--hunt") == 0)
+		{
+			NEED_VALUE();
+			hunt_seeds = strtoull(v, NULL, 10);
+			is_override = false;
+		}
+		else if (strcmp(a, "--max-seconds") == 0)
+		{
+			NEED_VALUE();
+			max_seconds = atof(v);
 			is_override = false;
 		}
 		else if (strcmp(a, "--trace") == 0)
@@ -363,6 +414,8 @@ main(int argc, char **argv)
 	}
 	if (bench_secs >= 0)
 		return bench(bench_secs, &ov);
+	if (hunt_seeds > 0)
+		return hunt(first, hunt_seeds, max_seconds, &ov);
 	if (seeds > 0)
 		return run_many(first, seeds, 0, &ov, extra, quiet, "sim");
 	fputs(usage, stderr);

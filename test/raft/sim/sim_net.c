@@ -56,7 +56,8 @@ msg_equal(const raft_message *a, const raft_message *b)
 				a->match_index == b->match_index &&
 				a->reject_hint == b->reject_hint &&
 				a->position.major == b->position.major &&
-				a->position.minor == b->position.minor;
+				a->position.minor == b->position.minor &&
+				a->timeout == b->timeout;
 		default:
 			return true;
 	}

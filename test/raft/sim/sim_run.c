@@ -34,10 +34,12 @@ sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg)
 	cfg->spread = (raft_time) (ratio * (double) cfg->et);
 	if (cfg->spread < 1)
 		cfg->spread = 1;
+	cfg->spread_ratio = ratio;
 	cfg->margin = cfg->et / 10;
-	cfg->tick = cfg->hb / tick_divs[rng_below(&r, 5)];
+	cfg->tick_div = tick_divs[rng_below(&r, 5)];
 	if (ov->tick_div > 0)
-		cfg->tick = cfg->hb / ov->tick_div;
+		cfg->tick_div = ov->tick_div;
+	cfg->tick = cfg->hb / cfg->tick_div;
 	if (cfg->tick < 1)
 		cfg->tick = 1;
 	cfg->prevote = rng_chance(&r, 0.9);
@@ -79,6 +81,57 @@ sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg)
 		cfg->position_lag = rng_chance(&r, 0.5) ? 1000000 : 3;
 	cfg->bursts = rng_chance(&r, 0.4);
 	cfg->impossible = cfg->faults && rng_chance(&r, 0.3) ? 0.005 : 0;
+
+	/*
+	 * Drawn last, so that the draws above stay what they were.  Mixed
+	 * timing: nodes run different profiles (as during a rolling change of
+	 * settings), and with retime the fault schedule rolls changes of
+	 * profile through restarts.  The cluster-wide timing above then is the
+	 * slower profile, which sizes every bound.
+	 */
+	cfg->mixed_timing = ov->profile < 0 && cfg->n_voters >= 2 &&
+		rng_chance(&r, 0.35);
+	cfg->retime = cfg->faults && ov->profile < 0 && cfg->n_voters >= 2 &&
+		rng_chance(&r, 0.3);
+
+	/*
+	 * Only as the extension runs: with PreVote and CheckQuorum.  Without
+	 * PreVote a node on the short timeout whose log is stale forces a new
+	 * term every 200 ms and the nodes on 1000 ms never get to stand (seen
+	 * in soaks): a liveness limit of running without PreVote, not a bug.
+	 */
+	if (!cfg->prevote || !cfg->check_quorum)
+		cfg->mixed_timing = cfg->retime = false;
+	if (cfg->mixed_timing || cfg->retime)
+	{
+		cfg->aggressive = false;
+		cfg->hb = 100;
+		cfg->et = 1000;
+		cfg->spread = (raft_time) (ratio * (double) cfg->et);
+		if (cfg->spread < 1)
+			cfg->spread = 1;
+		cfg->margin = cfg->et / 10;
+		cfg->tick = cfg->hb / cfg->tick_div;
+	}
+	cfg->bootstrap_faults = cfg->faults && cfg->crashes && rng_chance(&r, 0.25);
+	cfg->eager_changes = cfg->changes && rng_chance(&r, 0.7);
+
+	/*
+	 * Single-server changes can only break after a leader change when the
+	 * configuration they start from has an even number of voters (then
+	 * "add one" and "remove one" have disjoint majorities).  So seeds with
+	 * eager changes often start with 4 or 6 voters and keep two spare
+	 * slots, room for the additions.
+	 */
+	if (cfg->eager_changes && ov->nodes == 0 &&
+		(cfg->n_voters == 3 || cfg->n_voters == 5) && rng_chance(&r, 0.8))
+		cfg->n_voters++;
+	if (cfg->eager_changes)
+		cfg->n_slots = cfg->n_voters + 2 <= SIM_MAX_NODES ? cfg->n_voters + 2 :
+			SIM_MAX_NODES;
+	/* the fence's headroom: a fraction of the smaller election timeout */
+	cfg->transfer_hold = cfg->transfers && rng_chance(&r, 0.8) ?
+		(raft_time) rng_range(&r, 10, 40) * (cfg->aggressive ? 200 : 1000) / 200 : 0;
 }
 
 /* A one-line description of a configuration (for traces and failures). */
@@ -93,7 +146,7 @@ sim_describe_config(const sim_config *cfg, char *buf, size_t cap)
 			 "%d voters (+%d spare), hb %lld ET %lld spread %lld margin %lld tick %lld, "
 			 "prevote %d check_quorum %d, loss %.2f dup %.2f corrupt %.2f delay %lld+%lld, "
 			 "faults %lld ms every ~%lld ms [%s%s%s%s], client every ~%lld ms, "
-			 "changes %d transfers %d bursts %d position lag %s%s",
+			 "changes %d (eager %d) transfers %d (hold %lld) bursts %d position lag %s%s%s%s%s",
 			 cfg->n_voters, cfg->n_slots - cfg->n_voters, (long long) cfg->hb,
 			 (long long) cfg->et, (long long) cfg->spread, (long long) cfg->margin,
 			 (long long) cfg->tick, cfg->prevote, cfg->check_quorum, cfg->loss,
@@ -102,9 +155,13 @@ sim_describe_config(const sim_config *cfg, char *buf, size_t cap)
 			 (long long) cfg->fault_phase, (long long) cfg->fault_interval,
 			 cfg->crashes ? "crash " : "", cfg->pauses ? "pause " : "",
 			 cfg->partitions ? "partition " : "", cfg->weather ? "weather" : "",
-			 (long long) cfg->client_interval, cfg->changes, cfg->transfers, cfg->bursts,
+			 (long long) cfg->client_interval, cfg->changes, cfg->eager_changes,
+			 cfg->transfers, (long long) cfg->transfer_hold, cfg->bursts,
 			 lag,
-			 cfg->never_campaign_slot >= 0 ? ", one never-campaign node" : "");
+			 cfg->never_campaign_slot >= 0 ? ", one never-campaign node" : "",
+			 cfg->mixed_timing ? ", mixed timing" : "",
+			 cfg->retime ? ", rolling timing changes" : "",
+			 cfg->bootstrap_faults ? ", wrong bootstrap lists" : "");
 }
 
 /* Run events until 'until', the run fails, or the tail is satisfied. */

@@ -136,11 +136,13 @@ sample_message(int which)
 			m.match_index = 13;
 			m.position.major = 2;
 			m.position.minor = UINT64_C(0x0000000123456789);
+			m.timeout = UINT32_MAX;
 			break;
 		case 7:					/* a refusal; position unknown */
 			m.type = RAFT_MSG_APPEND_RESPONSE;
 			m.echo = 77;
 			m.reject_hint = 5;
+			m.timeout = 200;
 			break;
 		default:
 			m.type = RAFT_MSG_TIMEOUT_NOW;
@@ -174,6 +176,7 @@ assert_msg_equal(const raft_message *a, const raft_message *b)
 	assert_int_equal(a->success, b->success);
 	assert_true(a->match_index == b->match_index);
 	assert_true(a->reject_hint == b->reject_hint);
+	assert_true(a->timeout == b->timeout);
 	assert_int_equal(a->n_entries, b->n_entries);
 	for (uint32_t i = 0; i < a->n_entries; i++)
 	{

@@ -462,6 +462,9 @@ h_msg_make(int type, raft_id from, raft_id to, raft_term term)
 	m.from = from;
 	m.to = to;
 	m.term = term;
+	/* every real response carries its sender's election timeout */
+	if (type == RAFT_MSG_APPEND_RESPONSE)
+		m.timeout = H_ET;
 	return m;
 }
 

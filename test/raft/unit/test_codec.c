@@ -97,7 +97,7 @@ static void
 test_golden_vote(void **state)
 {
 	static const uint8_t expected[] = {
-		0x01, 0x03,				/* version, type */
+		0x02, 0x03,				/* version, type */
 		0x01, 0x00, 0x00, 0x00,	/* from */
 		0x02, 0x00, 0x00, 0x00,	/* to */
 		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
@@ -124,12 +124,15 @@ test_golden_vote(void **state)
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 }
 
-/* The bytes of an APPEND_RESPONSE, position last (docs/wire-format.md). */
+/*
+ * The bytes of an APPEND_RESPONSE, the sender's election timeout last
+ * (docs/wire-format.md).
+ */
 static void
 test_golden_append_response(void **state)
 {
 	static const uint8_t expected[] = {
-		0x01, 0x06,				/* version, type */
+		0x02, 0x06,				/* version, type */
 		0x02, 0, 0, 0, 0x01, 0, 0, 0,	/* from, to */
 		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0xe8, 0x03, 0, 0, 0, 0, 0, 0,	/* echo = 1000 */
@@ -138,6 +141,7 @@ test_golden_append_response(void **state)
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* reject_hint */
 		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.major */
 		0x60, 0x00, 0x00, 0x03, 0, 0, 0, 0, /* position.minor */
+		0xc8, 0x00, 0x00, 0x00,	/* timeout = 200 ms */
 	};
 	raft_message m;
 	raft_message d;
@@ -155,8 +159,9 @@ test_golden_append_response(void **state)
 	m.match_index = 7;
 	m.position.major = 1;
 	m.position.minor = 0x03000060;
+	m.timeout = 200;
 	len = encode_ok(&m);
-	assert_int_equal(len, 59);
+	assert_int_equal(len, 63);
 	assert_int_equal(len, sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 	assert_int_equal(raft_message_decode(expected, sizeof(expected), &d,
@@ -185,7 +190,7 @@ test_append_response_position_round_trip(void **state)
 
 			m.position = positions[i];
 			len = encode_ok(&m);
-			assert_int_equal(len, 59);
+			assert_int_equal(len, 63);
 			assert_int_equal(raft_message_decode(big_buf, len, &d,
 												 decoded_entries, &why),
 							 RAFT_OK);
@@ -201,12 +206,12 @@ static void
 test_golden_envelope(void **state)
 {
 	static const uint8_t expected[] = {
-		'R', 'A', 'F', 'T', 0x01,	/* magic, version */
+		'R', 'A', 'F', 'T', 0x02,	/* magic, version */
 		0x02, 'c', '1',			/* cluster name */
 		0x01, 0, 0, 0, 0x02, 0, 0, 0,	/* from, to */
 		0x01, 0, 0, 0,			/* count */
 		76, 0, 0, 0,			/* frame length: 51 + 21 + 4 */
-		0x01, 0x05, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
+		0x02, 0x05, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
 		0x02, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* prev_log_index */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* prev_log_term */
@@ -321,7 +326,7 @@ test_change_round_trip(void **state)
 	(void) state;
 	memset(longest, 'h', sizeof(longest) - 1);
 	longest[sizeof(longest) - 1] = '\0';
-	for (uint8_t op = RAFT_CHANGE_ADD_VOTER; op <= RAFT_CHANGE_REMOVE; op++)
+	for (uint8_t op = RAFT_CHANGE_ADD_VOTER; op <= RAFT_CHANGE_ADD_STAGED; op++)
 	{
 		for (int a = 0; a < 4; a++)
 		{
@@ -331,7 +336,8 @@ test_change_round_trip(void **state)
 			size_t		len = 0;
 			const char *why;
 			const char *addr = addresses[a] ? addresses[a] : longest;
-			bool		has_addr = op <= RAFT_CHANGE_ADD_LEARNER;
+			bool		has_addr = op <= RAFT_CHANGE_ADD_LEARNER ||
+				op == RAFT_CHANGE_ADD_STAGED;
 
 			memset(&c, 0, sizeof(c));
 			c.op = op;
@@ -520,6 +526,12 @@ write_seeds(const char *dir)
 	(void) sample_message(5);	/* fills change_buf[0] */
 	rc |= write_seed(dir, "change-add-voter", change_buf[0],
 					 sample_entries[2].len);
+	{
+		raft_entry	e = change_entry(1, 1, 1, RAFT_CHANGE_ADD_STAGED, 5,
+									 "host=db5 port=5432");
+
+		rc |= write_seed(dir, "change-add-staged", e.data, e.len);
+	}
 	return rc;
 }
 

@@ -99,12 +99,16 @@ test_reject_bad_header(void **state)
 	size_t		len;
 
 	(void) state;
-	len = patched(8, OFF_VERSION, 2);
-	assert_decode_fails(big_buf, len, "unsupported wire version 2 (this build "
-						"speaks version 1)");
+	/* version 1 lacked the election timeout of APPEND_RESPONSE */
+	len = patched(8, OFF_VERSION, 1);
+	assert_decode_fails(big_buf, len, "unsupported wire version 1 (this build "
+						"speaks version 2)");
+	len = patched(8, OFF_VERSION, 3);
+	assert_decode_fails(big_buf, len, "unsupported wire version 3 (this build "
+						"speaks version 2)");
 	len = patched(8, OFF_VERSION, 0);
 	assert_decode_fails(big_buf, len, "unsupported wire version 0 (this build "
-						"speaks version 1)");
+						"speaks version 2)");
 	len = patched(8, OFF_TYPE, 9);
 	assert_decode_fails(big_buf, len, "unknown message type 9");
 	len = patched(8, OFF_TYPE, 0);
@@ -116,7 +120,7 @@ test_reject_bad_header(void **state)
 	assert_decode_fails(big_buf, len, "message sender is node id 0");
 	len = patched(2, OFF_TO, 0);
 	assert_decode_fails(big_buf, len, "message destination is node id 0");
-	len = patched(2, 0, 1);
+	len = patched(2, 0, RAFT_WIRE_VERSION);
 	big_buf[len] = 0;
 	assert_decode_fails(big_buf, len + 1, "trailing bytes after message");
 }
@@ -140,7 +144,10 @@ test_reject_bad_vote_fields(void **state)
 	assert_decode_fails(big_buf, len, "success flag is neither 0 nor 1");
 }
 
-/* An APPEND_RESPONSE without its position (the old 43 bytes) is refused. */
+/*
+ * An APPEND_RESPONSE without its position (the old 43 bytes) or without its
+ * election timeout (the 59 bytes of wire version 1) is refused.
+ */
 static void
 test_reject_append_response_without_position(void **state)
 {
@@ -148,12 +155,38 @@ test_reject_append_response_without_position(void **state)
 	size_t		len = encode_ok(&m);
 
 	(void) state;
-	assert_int_equal(len, 59);
+	assert_int_equal(len, 63);
 	assert_decode_fails(big_buf, 43, "truncated message body");
 	assert_decode_fails(big_buf, 51, "truncated message body");
 	assert_decode_fails(big_buf, 58, "truncated message body");
+	assert_decode_fails(big_buf, 59, "truncated message body");
+	assert_decode_fails(big_buf, 62, "truncated message body");
 	big_buf[len] = 0;
 	assert_decode_fails(big_buf, len + 1, "trailing bytes after message");
+}
+
+/*
+ * The leader sizes its lease with the election timeout a response carries:
+ * zero is refused on both sides, as is a value the u32 field cannot hold.
+ */
+static void
+test_reject_append_response_without_timeout(void **state)
+{
+	raft_message m = sample_message(7);
+	size_t		len;
+
+	(void) state;
+	len = encode_ok(&m);
+	memset(big_buf + len - 4, 0, 4);
+	assert_decode_fails(big_buf, len, "append response carries no election "
+						"timeout");
+	m.timeout = 0;
+	assert_encode_fails(&m, "append response carries no election timeout");
+	m.timeout = -1;
+	assert_encode_fails(&m, "append response carries no election timeout");
+	m.timeout = (raft_time) UINT32_MAX + 1;
+	assert_encode_fails(&m, "append response's election timeout exceeds "
+						"32 bits");
 }
 
 /* Bad entry counts, types, lengths, indexes and terms are refused. */
@@ -260,8 +293,13 @@ test_reject_bad_change(void **state)
 
 	buf[0] = 3;
 	assert_int_equal(raft_change_decode(buf, len, &d, &why), RAFT_EINVAL);
-	assert_string_equal(why, "unsupported wire version 3 (this build speaks "
-						"version 1)");
+	assert_string_equal(why, "unsupported membership change version 3 (this "
+						"build reads version 1)");
+	/* changes keep version 1 in a wire version 2 build: old logs read */
+	buf[0] = 2;
+	assert_int_equal(raft_change_decode(buf, len, &d, &why), RAFT_EINVAL);
+	assert_string_equal(why, "unsupported membership change version 2 (this "
+						"build reads version 1)");
 	buf[0] = 1;
 	buf[1] = 0;
 	assert_int_equal(raft_change_decode(buf, len, &d, &why), RAFT_EINVAL);
@@ -281,10 +319,10 @@ test_reject_bad_change(void **state)
 	assert_string_equal(why, "member address length exceeds limit 1023");
 
 	/* encoder side */
-	c.op = 5;
+	c.op = 6;
 	assert_int_equal(raft_change_encode(&c, buf, sizeof(buf), &len, &why),
 					 RAFT_EINVAL);
-	assert_string_equal(why, "unknown membership change op 5");
+	assert_string_equal(why, "unknown membership change op 6");
 	c.op = RAFT_CHANGE_ADD_VOTER;
 	c.id = 0;
 	assert_int_equal(raft_change_encode(&c, buf, sizeof(buf), &len, &why),
@@ -327,8 +365,11 @@ test_reject_bad_envelope(void **state)
 	buf[0] = 'R';
 	buf[ENV_OFF_VERSION] = 9;
 	EXPECT_ENV_FAIL(len, "unsupported wire version 9 (this build speaks "
-					"version 1)");
+					"version 2)");
 	buf[ENV_OFF_VERSION] = 1;
+	EXPECT_ENV_FAIL(len, "unsupported wire version 1 (this build speaks "
+					"version 2)");
+	buf[ENV_OFF_VERSION] = RAFT_WIRE_VERSION;
 	buf[ENV_OFF_NAMELEN] = 64;
 	EXPECT_ENV_FAIL(len, "cluster name length 64 exceeds limit 63");
 	buf[ENV_OFF_NAMELEN] = 2;
@@ -573,6 +614,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_reject_bad_header),
 		cmocka_unit_test(test_reject_bad_vote_fields),
 		cmocka_unit_test(test_reject_append_response_without_position),
+		cmocka_unit_test(test_reject_append_response_without_timeout),
 		cmocka_unit_test(test_reject_bad_entries),
 		cmocka_unit_test(test_reject_bad_change_entry),
 		cmocka_unit_test(test_reject_bad_change),

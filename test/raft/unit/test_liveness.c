@@ -554,6 +554,91 @@ test_at_most_one_lease_across_partition(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * Rule (lease): the lease ends before any voter of the acknowledging
+ * quorum can stop refusing votes -- each voter's stickiness lasts ITS OWN
+ * election timeout, which it reports in its APPEND_RESPONSEs.  Leader ET
+ * 100 ms, followers 30 ms: sized with the leader's ET the lease ran 90 ms
+ * past the last ack while the followers elected a rival after about 35.
+ */
+static void
+test_lease_sized_by_acknowledging_quorum_timeouts(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_time	sent;
+	bool		rival = false;
+
+	(void) state;
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+	{
+		net.opts[i].prevote = true;
+		net.opts[i].check_quorum = true;
+	}
+	for (int i = 2; i <= 3; i++)
+	{
+		net.opts[i].election_timeout = 30;
+		net.opts[i].election_spread = 5;
+	}
+	h_start(&net);
+	h_elect(&net, 1);
+	l = h_node(&net, 1);
+	h_clear(&net);
+	h_tick(&net, 1, H_HB);
+	sent = net.now;
+	net.now += 3;
+	h_deliver(&net);
+	/* the followers' 30 ms, not the leader's 100 */
+	assert_int_equal(raft_lease_until(l), sent + 30 - H_MARGIN);
+
+	h_isolate(&net, 1);
+	for (int ms = 0; ms < 3 * H_ET && !rival; ms++)
+	{
+		h_tick(&net, 0, 1);
+		h_deliver(&net);
+		for (raft_id id = 2; id <= 3; id++)
+			if (raft_get_role(h_node(&net, id)) == RAFT_LEADER)
+				rival = true;
+		if (rival)
+			assert_false(raft_has_lease(l, net.now));
+	}
+	assert_true(rival);
+	h_destroy(&net);
+}
+
+/* Lease: the leader's own ET counts too, when it is the smallest. */
+static void
+test_lease_counts_leader_own_timeout(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_time	sent;
+
+	(void) state;
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+	{
+		net.opts[i].prevote = true;
+		net.opts[i].check_quorum = true;
+		net.opts[i].election_timeout = i == 2 ? 100 : 30;
+	}
+	h_start(&net);
+	h_elect(&net, 1);
+	l = h_node(&net, 1);
+	h_clear(&net);
+	h_tick(&net, 1, H_HB);
+	sent = net.now;
+	h_deliver(&net);
+	/*
+	 * Sticky until: 1 at now + 30, 2 at sent + 100, 3 at sent + 30.  The
+	 * best majority is {1, 2}, bound by the leader's own 30 (counting the
+	 * leader with 100 would give {1, 2} until sent + 100).
+	 */
+	assert_int_equal(raft_lease_until(l), sent + 30 - H_MARGIN);
+	h_destroy(&net);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -580,6 +665,8 @@ main(void)
 		cmocka_unit_test(test_no_lease_while_transferring),
 		cmocka_unit_test(test_lease_expires_when_isolated),
 		cmocka_unit_test(test_at_most_one_lease_across_partition),
+		cmocka_unit_test(test_lease_sized_by_acknowledging_quorum_timeouts),
+		cmocka_unit_test(test_lease_counts_leader_own_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

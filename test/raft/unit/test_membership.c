@@ -32,7 +32,8 @@ change(raft_change_op op, raft_id id)
 	memset(&c, 0, sizeof(c));
 	c.op = (uint8_t) op;
 	c.id = id;
-	if (op == RAFT_CHANGE_ADD_VOTER || op == RAFT_CHANGE_ADD_LEARNER)
+	if (op == RAFT_CHANGE_ADD_VOTER || op == RAFT_CHANGE_ADD_LEARNER ||
+		op == RAFT_CHANGE_ADD_STAGED)
 		snprintf(c.address, sizeof(c.address), "host=node%u", id);
 	return c;
 }
@@ -487,6 +488,190 @@ test_change_busy_until_committed(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * Rule: a leader accepts a membership change only once an entry of its own
+ * term (its opening NOOP) has committed; RAFT_EBUSY until then.
+ */
+static void
+test_change_refused_until_own_term_entry_committed(void **state)
+{
+	h_net		net;
+	raft_change c = change(RAFT_CHANGE_ADD_LEARNER, 4);
+	raft_node  *l;
+
+	(void) state;
+	h_setup(&net, 4);
+	net.boot.count = 3;
+	h_start(&net);
+	h_tick(&net, 1, H_ET + H_SPREAD);
+	h_deliver_once(&net);		/* vote requests */
+	h_deliver_once(&net);		/* answers: node 1 leads, NOOP sent */
+	l = h_node(&net, 1);
+	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	assert_int_equal(raft_commit_index(l), 0);
+	/* no change is in the log, so only the new rule can refuse it */
+	assert_int_equal(raft_propose_change(l, &c, NULL), RAFT_EBUSY);
+	assert_int_equal(raft_last_index(l), 1);
+	h_deliver(&net);
+	assert_int_equal(raft_commit_index(l), 1);
+	assert_int_equal(raft_propose_change(l, &c, NULL), RAFT_OK);
+	h_destroy(&net);
+}
+
+/*
+ * The single-server flaw (Ongaro, raft-dev 2015) that the rule above
+ * closes.  Members {1,2,3,4}.  Leader 1 (term 1) appends "add 5", which only
+ * node 5 receives; node 1 goes down.  Node 2 wins term 2 with 2, 3, 4 and
+ * at once appends "remove 1"; node 3 receives it, so it commits under
+ * {2,3,4}.  Node 2 goes down; node 1 returns and wins term 3 with 1, 4, 5,
+ * a majority of {1..5}, and commits its own entry at the same index.
+ * Without the rule index 3 is committed as term 2 by node 2 and as term 3
+ * by node 1.  With it, node 2's change is refused (EBUSY) until its NOOP is
+ * committed, which node 4 would have to hold, and then 4 would refuse 1.
+ */
+static void
+test_change_after_leader_change_keeps_commits(void **state)
+{
+	h_net		net;
+	raft_change add5 = change(RAFT_CHANGE_ADD_VOTER, 5);
+	raft_change rm1 = change(RAFT_CHANGE_REMOVE, 1);
+	raft_node  *n2;
+
+	(void) state;
+	h_setup(&net, 5);
+	net.boot.count = 4;
+	h_start(&net);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	assert_int_equal(raft_commit_index(h_node(&net, 1)), 1);
+
+	/* term 1: "add 5" reaches node 5 only */
+	net.cut[1][2] = net.cut[1][3] = net.cut[1][4] = true;
+	assert_int_equal(raft_propose_change(h_node(&net, 1), &add5, NULL), RAFT_OK);
+	h_tick(&net, 1, H_HB);
+	h_deliver(&net);
+	assert_int_equal(raft_last_index(h_node(&net, 5)), 2);
+	assert_int_equal(raft_last_index(h_node(&net, 4)), 1);
+	h_crash(&net, 1);
+	h_heal(&net);
+
+	/* term 2: node 2 leads with 2, 3, 4 and proposes "remove 1" at once */
+	h_tick(&net, 2, H_ET + H_SPREAD);
+	h_deliver_once(&net);		/* vote requests */
+	h_deliver_once(&net);		/* answers: node 2 leads */
+	n2 = h_node(&net, 2);
+	assert_int_equal(raft_get_role(n2), RAFT_LEADER);
+	(void) raft_propose_change(n2, &rm1, NULL);
+	net.cut[2][4] = net.cut[2][5] = true;	/* only node 3 hears node 2 */
+	h_deliver(&net);
+	h_crash(&net, 2);
+	h_heal(&net);
+
+	/* term 3 (or later): node 1 returns and leads with 1, 4, 5 */
+	h_isolate(&net, 3);
+	h_restart(&net, 1);
+	h_elect(&net, 1);
+	h_run(&net, 3 * H_HB, 1);
+
+	/* nobody ever committed two different entries at one index */
+	for (raft_index i = 1; i < 16; i++)
+	{
+		raft_term	seen = 0;
+
+		for (raft_id id = 1; id <= 5; id++)
+		{
+			if (net.applied[id] < i || net.applied_term[id][i] == 0)
+				continue;
+			if (seen == 0)
+				seen = net.applied_term[id][i];
+			assert_int_equal(net.applied_term[id][i], seen);
+		}
+	}
+	h_destroy(&net);
+}
+
+/* Count the voters of a node's configuration. */
+static int
+voters_of(raft_node *n)
+{
+	const raft_membership *m = raft_get_membership(n);
+	int			v = 0;
+
+	for (int i = 0; i < m->count; i++)
+		if (m->members[i].voter)
+			v++;
+	return v;
+}
+
+/*
+ * Rule (staged addition): RAFT_CHANGE_ADD_STAGED adds a learner, marked in
+ * the log; the leader promotes it by itself once its match index reached
+ * the commit index and it answered recently.  Added while it is down, to a
+ * cluster with one voter already down, it never costs the quorum.
+ */
+static void
+test_staged_member_promoted_once_caught_up(void **state)
+{
+	h_net		net;
+	raft_index	idx;
+	raft_node  *l;
+	int			slot;
+
+	(void) state;
+	init_members(&net, 4, 3);
+	l = h_node(&net, 1);
+	h_crash(&net, 4);			/* the new member is down */
+	h_crash(&net, 3);			/* and so is one voter */
+	assert_int_equal(propose(&net, RAFT_CHANGE_ADD_STAGED, 4, &idx), RAFT_OK);
+	h_run(&net, 3 * H_HB, 1);
+	assert_int_equal(raft_commit_index(l), idx);
+	slot = raft_get_membership(l)->count - 1;
+	assert_int_equal(raft_get_membership(l)->members[slot].id, 4);
+	assert_true(raft_get_membership(l)->members[slot].staged);
+	assert_false(raft_is_voter(l, 4));
+	assert_int_equal(voters_of(l), 3);
+	/* still writable: 1 and 2 are a majority of the three voters */
+	assert_int_equal(h_propose(&net, 1, "still writable", &idx), RAFT_OK);
+	h_run(&net, 5 * H_HB, 1);
+	assert_int_equal(raft_commit_index(l), idx);
+	assert_int_equal(raft_get_stats(l)->promotions, 0);
+
+	/* it comes up, catches up, and the leader promotes it */
+	h_restart(&net, 4);
+	h_run(&net, 10 * H_HB, 1);
+	assert_true(raft_is_voter(l, 4));
+	assert_false(raft_get_membership(l)->members[slot].staged);
+	assert_int_equal(raft_get_stats(l)->promotions, 1);
+	assert_true(raft_is_voter(h_node(&net, 4), 4));
+	assert_int_equal(raft_commit_index(l), raft_last_index(l));
+	h_destroy(&net);
+}
+
+/* The staged mark is in the log: a later leader promotes the member. */
+static void
+test_staged_mark_survives_leader_change(void **state)
+{
+	h_net		net;
+	raft_index	idx;
+	raft_node  *l2;
+
+	(void) state;
+	init_members(&net, 4, 3);
+	h_crash(&net, 4);
+	assert_int_equal(propose(&net, RAFT_CHANGE_ADD_STAGED, 4, &idx), RAFT_OK);
+	h_run(&net, 3 * H_HB, 1);
+	assert_int_equal(raft_commit_index(h_node(&net, 2)), idx);
+	h_crash(&net, 1);
+	h_elect(&net, 2);
+	l2 = h_node(&net, 2);
+	assert_false(raft_is_voter(l2, 4));
+	h_restart(&net, 4);
+	h_run(&net, 10 * H_HB, 1);
+	assert_true(raft_is_voter(l2, 4));
+	assert_int_equal(raft_get_stats(l2)->promotions, 1);
+	h_destroy(&net);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -508,6 +693,10 @@ main(void)
 		cmocka_unit_test(test_membership_restored_from_log),
 		cmocka_unit_test(test_uncommitted_change_from_previous_term_blocks),
 		cmocka_unit_test(test_change_busy_until_committed),
+		cmocka_unit_test(test_change_refused_until_own_term_entry_committed),
+		cmocka_unit_test(test_change_after_leader_change_keeps_commits),
+		cmocka_unit_test(test_staged_member_promoted_once_caught_up),
+		cmocka_unit_test(test_staged_mark_survives_leader_change),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -495,6 +495,92 @@ test_transfer_position_rule(void **state)
 									 (raft_position) {1, 20000}, POS_LAG));
 }
 
+/*
+ * Rule (transfer hold): TIMEOUT_NOW waits transfer_hold after the lease was
+ * dropped, since a commit the fence let through under that lease may still
+ * be completing, and the target's campaign skips stickiness.
+ */
+static void
+test_timeout_now_held_after_lease_drop(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_time	dropped;
+	raft_time	sent_at = 0;
+
+	(void) state;
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+	{
+		net.opts[i].prevote = true;
+		net.opts[i].check_quorum = true;
+	}
+	net.opts[1].transfer_hold = 25;
+	h_start(&net);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	l = h_node(&net, 1);
+	assert_true(raft_lease_until(l) > net.now + 25);
+	dropped = net.now;
+	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_OK);
+	assert_int_equal(raft_lease_until(l), 0);
+	for (int ms = 0; ms < 2 * H_ET && sent_at == 0; ms++)
+	{
+		if (h_count(&net, RAFT_MSG_TIMEOUT_NOW, 1, 2) > 0)
+			sent_at = net.now;
+		else
+		{
+			h_deliver(&net);
+			h_tick(&net, 0, 1);
+		}
+	}
+	assert_int_equal(sent_at, dropped + 25);
+	h_deliver(&net);
+	assert_int_equal(raft_get_role(h_node(&net, 2)), RAFT_LEADER);
+	assert_int_equal(raft_get_stats(l)->transfers_abandoned, 0);
+	h_destroy(&net);
+}
+
+/* The hold never outlasts the dropped lease: no commit can outlast it. */
+static void
+test_timeout_now_hold_capped_by_lease(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_time	lease;
+	raft_time	sent_at = 0;
+
+	(void) state;
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+	{
+		net.opts[i].prevote = true;
+		net.opts[i].check_quorum = true;
+	}
+	net.opts[1].transfer_hold = 10 * H_ET;
+	h_start(&net);
+	h_elect(&net, 1);
+	h_run(&net, H_HB, 1);
+	l = h_node(&net, 1);
+	lease = raft_lease_until(l);
+	assert_true(lease > net.now);
+	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_OK);
+	for (int ms = 0; ms < 2 * H_ET && sent_at == 0; ms++)
+	{
+		if (h_count(&net, RAFT_MSG_TIMEOUT_NOW, 1, 2) > 0)
+			sent_at = net.now;
+		else
+		{
+			h_deliver(&net);
+			h_tick(&net, 0, 1);
+		}
+	}
+	assert_int_equal(sent_at, lease);
+	h_deliver(&net);
+	assert_int_equal(raft_get_role(h_node(&net, 2)), RAFT_LEADER);
+	h_destroy(&net);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -515,6 +601,8 @@ main(void)
 		cmocka_unit_test(test_transfer_waits_for_target_position),
 		cmocka_unit_test(test_transfer_abandoned_when_position_stays_behind),
 		cmocka_unit_test(test_transfer_position_rule),
+		cmocka_unit_test(test_timeout_now_held_after_lease_drop),
+		cmocka_unit_test(test_timeout_now_hold_capped_by_lease),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,98 @@
+
+# Copyright: the raft_ext authors.
+
+# Adding a member that is down never costs the quorum (issue 9).  Three
+# nodes, one of them stopped; raft_ext.add_node adds a fourth that is not
+# running yet.  add_node stages it: a learner until it has caught up, so the
+# leader keeps its lease and keeps committing writes with two of the three
+# voters.  (As a voter at once, node 4 would have made a quorum of three out
+# of four with only two up, and fenced the primary.)  Then node 4 starts,
+# catches up and the leader promotes it by itself; the stopped node comes
+# back.  The invariant checker samples every node throughout.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use RaftFaults;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $started = time();
+my @nodes = RaftTest::create_cluster(3);
+
+# The fourth instance, configured but not started.
+my $node4 = PostgreSQL::Test::Cluster->new('node4');
+$node4->init;
+$node4->{raft_id} = 4;
+my $peers4 = RaftTest::peers_value(@nodes, $node4);
+my %timing = %RaftTest::DEFAULT_TIMING;
+$node4->append_conf(
+	'postgresql.conf',
+	"shared_preload_libraries = 'raft_ext'\n"
+	  . "log_statement = 'ddl'\n"
+	  . "raft_ext.node_id = 4\n"
+	  . "raft_ext.peers = '$peers4'\n"
+	  . "raft_ext.max_lag_on_failover = -1\n"
+	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
+
+my $checker = RaftChecker->start([ @nodes, $node4 ]);
+my $faults = RaftFaults->new([ @nodes, $node4 ]);
+
+my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my ($down) = grep { $_ != $leader } @nodes;
+$faults->stop($down);
+my @up = grep { $_ != $down } @nodes;
+($leader, $term) = RaftTest::wait_for_leader(\@up);
+note('leader ' . $leader->name . " in term $term, " . $down->name . ' stopped');
+
+$leader->safe_psql('postgres',
+	q{SELECT raft_ext.add_node(4, '} . RaftTest::conninfo($node4) . q{')});
+pass('add_node(4) accepted while node 4 is down');
+
+ok( $leader->poll_query_until(
+		'postgres',
+		q{SELECT staged AND NOT voter FROM raft_ext.raft_peers WHERE peer_id = 4}),
+	'node 4 is a staged learner in the leader\'s raft_peers');
+
+# Longer than an election timeout and CheckQuorum's window: a quorum that
+# counted node 4 would have cost the lease and the leadership by now.
+RaftFaults::hold(3 * RaftFaults::election_timeout(),
+	'node 4 and ' . $down->name . ' down');
+my ($still, $still_term) = RaftTest::wait_for_leader(\@up);
+is($still->name, $leader->name, 'the leader kept leading');
+is($still_term, $term, 'in the same term');
+is(RaftTest::status($leader)->{has_lease}, 't', 'and it holds the lease');
+$leader->safe_psql('postgres',
+	'CREATE TABLE staged_add (x int); INSERT INTO staged_add VALUES (1)');
+is($leader->safe_psql('postgres', 'SELECT count(*) FROM staged_add'),
+	'1', 'the primary stays writable (the fence let the write commit)');
+
+# Node 4 comes up: it catches up and the leader promotes it by itself.
+$node4->start;
+$node4->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
+ok( $leader->poll_query_until(
+		'postgres',
+		q{SELECT voter AND NOT staged FROM raft_ext.raft_peers WHERE peer_id = 4}),
+	'node 4 was promoted to voter once it had caught up');
+ok( $node4->poll_query_until(
+		'postgres',
+		q{SELECT voter FROM raft_ext.raft_peers WHERE peer_id = 4}),
+	'node 4 sees itself as a voter');
+
+$faults->start($down);
+my @all = (@nodes, $node4);
+my ($final, $final_term) = RaftTest::wait_for_leader(\@all);
+ok(defined $final, 'all four agree on a leader: ' . $final->name);
+
+$checker->stop_and_check('117_staged_add_node_down');
+cmp_ok($faults->count, '>=', 1, 'faults injected: ' . $faults->count);
+note(sprintf('runtime %.1f s', time() - $started));
+$_->stop for @all;
+done_testing();
