@@ -1,0 +1,41 @@
+# Copyright: the raft_ext authors.
+
+# A real partition cuts the primary off from every standby, while the
+# clients still reach it; synchronous replication (ANY 1).
+#
+# Three rounds: the primary is cut off (router blackhole rules, both ways),
+# a standby is elected and promotes, writes resume on it, the old primary
+# is fenced (no lease, writes refused with 25006) for as long as the cut
+# lasts and after the heal; then scripts/rejoin-standby.sh makes it a
+# standby again, so that the next round starts from full redundancy.
+# Afterwards: no invariant breach, no split-brain write, every
+# acknowledged write is on the final primary.  Prints the time from the
+# partition to the first write acknowledged by the new primary.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Utils;
+use RaftNetns;
+use RaftNetnsSteps;
+use Test::More;
+
+my $c = RaftNetns->new(nodes => 3, sync => 1);
+my $run = RaftNetnsSteps->begin($c);
+
+for my $round (1 .. 3)
+{
+	my ($new, $old) = $run->isolate_primary(hold => 2, label => "round $round");
+	my ($leader, $former) = $run->heal_and_settle;
+	is_deeply([ map { $_->name } @$former ], [ $old->name ],
+		"round $round: the old primary " . $old->name . ' is the one former primary');
+	is($leader && $leader->name, $new && $new->name,
+		"round $round: the new primary still leads after the heal");
+	$run->rejoin_former($leader, $former);
+}
+
+$run->conclude;
+done_testing();
