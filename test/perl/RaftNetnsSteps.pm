@@ -92,10 +92,11 @@ sub status
 
 =pod
 
-=item $run->expect_failover($old, $fault_at, $label)
+=item $run->expect_failover($old, $fault_at, $label, $old_term [, \@among])
 
 After a fault at $fault_at cut the primary $old off: another node must
-lead as primary in a higher term, and writes must resume on it.  Records
+lead as primary in a term above $old_term, agreed by the nodes of @among
+(default: every other running node), and writes must resume on it.  Records
 the time from the fault to the first write acknowledged by the new primary
 (printed, and kept for the counts).  Returns the new primary.
 
@@ -103,9 +104,9 @@ the time from the fault to the first write acknowledged by the new primary
 
 sub expect_failover
 {
-	my ($self, $old, $fault_at, $label, $old_term) = @_;
+	my ($self, $old, $fault_at, $label, $old_term, $among) = @_;
 	my $c = $self->{c};
-	my @others = grep { $_ != $old && $_->{_pid} } $c->nodes;
+	my @others = @{ $among // [ grep { $_ != $old && $_->{_pid} } $c->nodes ] };
 	my ($new, $term) = $c->wait_primary(among => \@others,
 		min_term => ($old_term // 0) + 1);
 	ok(defined $new, "$label: a new primary leads in a higher term")

@@ -1,0 +1,41 @@
+# Copyright: the raft_ext authors.
+
+# Five nodes split 2 | 3 with the primary in the minority; synchronous
+# replication ANY 2 (five voters, majority three: k = 5 - 3).
+#
+# The majority elects one of its own, which promotes; the minority's
+# primary loses the lease and is fenced, and cannot commit anyway (one
+# synchronous standby in reach, two needed); the minority's terms do not
+# move (PreVote).  After the heal: one primary, every standby streaming
+# from it, the old primary fenced; no acknowledged write lost, no
+# split-brain write.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Utils;
+use RaftFaults;
+use RaftNetns;
+use RaftNetnsSteps;
+use Test::More;
+
+my $c = RaftNetns->new(nodes => 5, sync => 1);
+my $run = RaftNetnsSteps->begin($c);
+my ($primary, $term) = $c->wait_primary;
+my ($buddy, @majority) = grep { $_ != $primary } $c->nodes;
+
+my $at = $c->partition([ $primary, $buddy ], \@majority);
+my $new = $run->expect_failover($primary, $at, '2 | 3 split', $term, \@majority);
+ok($new && (grep { $_ == $new } @majority), 'the new primary is in the majority');
+RaftFaults::hold(2, 'the split lasts');
+$run->expect_fenced($primary, 'the old primary in the minority');
+is($run->status($buddy)->{term}, $term, 'the minority standby did not raise its term');
+
+my ($leader, $former) = $run->heal_and_settle;
+is_deeply([ map { $_->name } @$former ], [ $primary->name ],
+	'the old primary is the one former primary');
+$run->conclude(settled => [ $leader, $former ]);
+done_testing();
