@@ -29,12 +29,12 @@ my $run = RaftNetnsSteps->begin($c);
 for my $round (1 .. 3)
 {
 	my ($new, $old) = $run->isolate_primary(hold => 2, label => "round $round");
-	my ($leader, $former) = $run->heal_and_settle;
+	my ($leader, $former, $diverged) = $run->heal_and_settle;
 	is_deeply([ map { $_->name } @$former ], [ $old->name ],
 		"round $round: the old primary " . $old->name . ' is the one former primary');
 	is($leader && $leader->name, $new && $new->name,
 		"round $round: the new primary still leads after the heal");
-	$run->rejoin_former($leader, $former);
+	$run->rejoin_former($leader, $former, $diverged);
 }
 
 $run->conclude;

@@ -30,10 +30,10 @@ my $run = RaftNetnsSteps->begin($c);
 for my $round (1 .. 2)
 {
 	my ($new, $old) = $run->isolate_primary(hold => 2, label => "round $round");
-	my ($leader, $former) = $run->heal_and_settle;
+	my ($leader, $former, $diverged) = $run->heal_and_settle;
 	is_deeply([ map { $_->name } @$former ], [ $old->name ],
 		"round $round: the old primary " . $old->name . ' is the one former primary');
-	$run->rejoin_former($leader, $former);
+	$run->rejoin_former($leader, $former, $diverged);
 }
 
 my $counts = $run->conclude;

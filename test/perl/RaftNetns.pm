@@ -896,6 +896,32 @@ sub reload
 	return;
 }
 
+=pod
+
+=item $node->mark_log / $node->log_since_heal
+
+Remember the server log's current size; what the log gained since.
+
+=cut
+
+sub mark_log
+{
+	my ($self) = @_;
+	$self->{log_mark} = -s $self->{logfile} // 0;
+	return;
+}
+
+sub log_since_heal
+{
+	my ($self) = @_;
+	open(my $fh, '<', $self->{logfile}) or return '';
+	seek($fh, $self->{log_mark} // 0, 0);
+	local $/;
+	my $text = <$fh> // '';
+	close $fh;
+	return $text;
+}
+
 sub log_tail
 {
 	my ($self, $lines) = @_;
