@@ -86,7 +86,11 @@ sub start
 	    'host=' . join(',', map { $_->{addr} } @nodes)
 	  . " port=$RaftNetns::PORT dbname=postgres user=postgres"
 	  . ' target_session_attrs=read-write';
-	my $self = bless { procs => {}, files => {} }, $class;
+	my $self = bless {
+		procs => {},
+		files => {},
+		node_of => { map { ($_->{addr} => $_->{raft_id}) } @nodes },
+	}, $class;
 	my $tag = "$cluster->{test}_$cluster->{prefix}_" . int(time() * 1000);
 	my $lib = dirname(__FILE__);
 
@@ -153,7 +157,9 @@ sub DESTROY
 
 =item $w->attempts
 
-Every attempt recorded so far by every writer (hash references as above).
+Every attempt recorded so far by every writer (hash references as above;
+node is the one that served it: for an acknowledged attempt as the server
+said, otherwise the node whose address the connection went to).
 
 =cut
 
@@ -169,6 +175,9 @@ sub attempts
 		{
 			# A line cut short by a SIGKILL is not an attempt.
 			my $a = eval { $json->decode($line) } or next;
+			# A refused or unanswered attempt was served by the node its
+			# connection went to.
+			$a->{node} //= $self->{node_of}{ $a->{host} // '' };
 			push @all, $a;
 		}
 		close $fh;
