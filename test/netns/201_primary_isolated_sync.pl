@@ -6,9 +6,10 @@
 # Three rounds (the last cut lasts 8 s, long enough for every TCP
 # connection across it to time out): the primary is cut off (router
 # blackhole rules, both ways), a standby is elected and promotes, writes
-# resume on it, the old primary is fenced (no lease, writes refused with 25006) for as long as the cut
-# lasts and after the heal; then scripts/rejoin-standby.sh makes it a
-# standby again, so that the next round starts from full redundancy.
+# resume on it, the old primary is fenced (no lease, writes refused with
+# 25006) for as long as the cut lasts and after the heal; then
+# scripts/rejoin-standby.sh makes it a standby again, so that the next
+# round starts from full redundancy.
 # Afterwards: no invariant breach, no split-brain write, every
 # acknowledged write is on the final primary.  Prints the time from the
 # partition to the first write acknowledged by the new primary.
