@@ -14,6 +14,7 @@ history file of a scenario, and the per-scenario counts that
   use RaftHistory;
 
   my @breaches = RaftHistory::split_brain(\@attempts);
+  my @forks = RaftHistory::timeline_regressions(\@attempts);
   my ($lost, $extra) = RaftHistory::lost_writes($final_primary, \@attempts);
   RaftHistory::write_history($file, faults => [...], attempts => [...],
       samples => [...]);
@@ -28,10 +29,17 @@ with the lease in a higher term.  A split-brain write is an acknowledged
 commit that started after a commit of a newer primary had been
 acknowledged: the client saw the newer primary's write, then an older
 primary accepted one.  The check compares every acknowledged attempt with
-the highest term (and, separately, the highest timeline) among the attempts
-acknowledged before it started.  Acknowledged attempts without a term (the
-node had no lease when the INSERT ran, yet the commit passed) are reported
-as breaches too: the fence should have refused them.
+the highest term among the attempts acknowledged before it started.
+Acknowledged attempts without a term (the node had no lease when the INSERT
+ran, yet the commit passed) are reported as breaches too: the fence should
+have refused them.
+
+B<Timeline regression.>  The same comparison on timelines: an acknowledged
+commit on a lower timeline than one acknowledged before it started.  A
+primary elected in a higher term but on an older timeline (a former
+primary that a majority of nodes on old timelines re-elected) writes on a
+history that lacks the newer timeline's commits: those are lost, and the
+two histories have forked.
 
 B<Lost write.>  An acknowledged attempt whose row is not on the final
 primary.  With synchronous replication there must be none; without it they
@@ -56,42 +64,49 @@ use PostgreSQL::Test::Utils;
 
 =over
 
-=item split_brain(\@attempts)
+=item split_brain(\@attempts) / timeline_regressions(\@attempts)
 
-Descriptions of every split-brain write (empty: none).
+Descriptions of every split-brain write, or of every timeline regression
+(empty: none).
 
 =cut
 
 sub split_brain
 {
 	my ($attempts) = @_;
+	my @breaches = map {
+		"$_->{id} acknowledged by node $_->{node} without a fencing token "
+		  . '(no lease when it wrote)'
+	} grep { $_->{outcome} eq 'ok' && !defined $_->{term} } @$attempts;
+	return (@breaches,
+		_went_back($attempts, 'term', sub { $_[0]{term} }));
+}
+
+sub timeline_regressions
+{
+	my ($attempts) = @_;
+	return _went_back($attempts, 'timeline', sub { hex($_[0]{tli} // '0') });
+}
+
+# Acknowledged attempts whose $key is below the highest $key acknowledged
+# before they started.
+sub _went_back
+{
+	my ($attempts, $what, $key) = @_;
 	my @acked = sort { $a->{end} <=> $b->{end} }
-	  grep { $_->{outcome} eq 'ok' } @$attempts;
-	my @breaches;
+	  grep { $_->{outcome} eq 'ok' && defined $key->($_) } @$attempts;
+	my (@prefix, $best, @breaches);
 
-	# Running maximum of term and timeline over acknowledgements in order.
-	my (@prefix, $best_term, $best_tli);
+	# Running maximum over acknowledgements in order.
 	for my $a (@acked)
 	{
-		my $tli = hex($a->{tli} // '0');
-		$best_term = $a
-		  if defined $a->{term}
-		  && (!$best_term || $a->{term} > $best_term->{term});
-		$best_tli = $a if !$best_tli || $tli > hex($best_tli->{tli} // '0');
-		push @prefix, [ $a->{end}, $best_term, $best_tli ];
+		$best = $a if !$best || $key->($a) > $key->($best);
+		push @prefix, [ $a->{end}, $best ];
 	}
-
 	for my $a (@acked)
 	{
-		if (!defined $a->{term})
-		{
-			push @breaches, "$a->{id} acknowledged by node $a->{node} "
-			  . 'without a fencing token (no lease when it wrote)';
-			next;
-		}
 		# The last acknowledgement before $a started.
-		my ($lo, $hi) = (0, $#prefix);
-		my $idx = -1;
+		my ($lo, $hi, $idx) = (0, $#prefix, -1);
 		while ($lo <= $hi)
 		{
 			my $mid = int(($lo + $hi) / 2);
@@ -99,26 +114,47 @@ sub split_brain
 			else { $hi = $mid - 1; }
 		}
 		next if $idx < 0;
-		my (undef, $t, $l) = @{ $prefix[$idx] };
-		if ($t && $t->{term} > $a->{term})
-		{
-			push @breaches, sprintf(
-				'%s acknowledged by node %d in term %d, started at %.1f, after '
-				  . '%s had been acknowledged by node %d in term %d at %.1f',
-				$a->{id}, $a->{node}, $a->{term}, $a->{start},
-				$t->{id}, $t->{node}, $t->{term}, $t->{end});
-		}
-		elsif ($l && hex($l->{tli}) > hex($a->{tli}))
-		{
-			push @breaches, sprintf(
-				'%s acknowledged by node %d on timeline %s, started at %.1f, '
-				  . 'after %s had been acknowledged by node %d on timeline %s '
-				  . 'at %.1f',
-				$a->{id}, $a->{node}, $a->{tli}, $a->{start},
-				$l->{id}, $l->{node}, $l->{tli}, $l->{end});
-		}
+		my $b = $prefix[$idx][1];
+		next unless $key->($b) > $key->($a);
+		push @breaches, sprintf(
+			'%s acknowledged by node %d in %s %s, started at %.1f, after %s '
+			  . 'had been acknowledged by node %d in %s %s at %.1f',
+			$a->{id}, $a->{node}, $what, $key->($a), $a->{start},
+			$b->{id}, $b->{node}, $what, $key->($b), $b->{end});
 	}
 	return @breaches;
+}
+
+=pod
+
+=item self_test()
+
+Runs split_brain and timeline_regressions on a synthetic history with known
+answers; returns [name, expected, found] triples for the caller to assert
+(299_netns_summary.pl does).
+
+=cut
+
+sub self_test
+{
+	my $A = sub {
+		my ($id, $start, $end, $node, $term, $tli) = @_;
+		return { id => $id, outcome => 'ok', start => $start, end => $end,
+			node => $node, term => $term, tli => sprintf('%08X', $tli) };
+	};
+	my @h = (
+		$A->('old', 0, 10, 1, 2, 1),
+		$A->('new', 20, 30, 2, 3, 2),
+		$A->('concurrent', 25, 35, 1, 2, 1),    # started before 'new' was acked
+		$A->('stale', 40, 45, 1, 2, 1),         # started after: split brain
+		$A->('forked', 50, 55, 1, 4, 1),        # newer term, older timeline
+		$A->('tokenless', 60, 65, 2, undef, 2),
+		{ id => 'refused', outcome => 'error', start => 70, end => 71, node => 1 });
+	return (
+		[ 'split-brain writes', 2, scalar(() = split_brain(\@h)) ],
+		[ 'timeline regressions', 2, scalar(() = timeline_regressions(\@h)) ],
+		[ 'a clean handover', 0,
+		  scalar(() = split_brain([ @h[ 0 .. 2 ] ])) ]);
 }
 
 =pod

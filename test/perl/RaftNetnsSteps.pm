@@ -300,7 +300,8 @@ then check and record:
 =item - the checker's invariants (one leader per term, leases never
 overlap, terms never go back, one vote per term);
 
-=item - no split-brain write (RaftHistory::split_brain);
+=item - no split-brain write (RaftHistory::split_brain); with synchronous
+replication no timeline regression either (counted without);
 
 =item - with synchronous replication, every acknowledged write is on the
 final primary; without it, lost writes are counted and printed;
@@ -335,6 +336,13 @@ sub conclude
 	is(scalar @sb, 0, 'no split-brain write in ' . scalar(@acked)
 		  . ' acknowledged writes');
 	diag("split-brain write: $_") for @sb[ 0 .. ($#sb < 9 ? $#sb : 9) ];
+	my @tr = RaftHistory::timeline_regressions(\@attempts);
+	if ($c->{sync})
+	{
+		is(scalar @tr, 0, 'synchronous replication: no write acknowledged '
+			  . 'on an older timeline after one on a newer timeline');
+	}
+	diag("timeline regression: $_") for @tr[ 0 .. ($#tr < 9 ? $#tr : 9) ];
 
 	my ($lost, $extra) = $leader ? RaftHistory::lost_writes($leader, \@attempts) : ([], 0);
 	if ($c->{sync})
@@ -375,6 +383,7 @@ sub conclude
 		indeterminate_committed => $extra,
 		sync => $c->{sync} ? 1 : 0,
 		split_brain => scalar @sb,
+		timeline_regressions => scalar @tr,
 		breaches => scalar @{ $r->{breaches} },
 		failover_ms => join(',', map { int } @{ $self->{failovers} }) || '-',
 		diverged_standbys => $self->{diverged} // 0,
