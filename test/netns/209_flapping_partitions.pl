@@ -1,9 +1,10 @@
 # Copyright: the raft_ext authors.
 
 # A random schedule of real partitions, driven by a seed, for at least
-# NETNS_SECONDS seconds (default 60): each step cuts the network one way
-# (a node cut off, two nodes cut from each other, a node's packets to one
-# or both others lost), holds it for 0.3-2.5 s, heals, waits until the
+# NETNS_SECONDS seconds (default 60) on NETNS_NODES nodes (default 3): each
+# step cuts the network one way (a node cut off, two nodes cut from each
+# other, a node's packets to one or two others lost, a minority cut from
+# the majority), holds it for 0.3-2.5 s, heals, waits until the
 # cluster has settled (one primary, streaming standbys, former primaries
 # fenced), rejoins any former primary with rejoin-standby.sh, and waits
 # 0.2-1.2 s before the next step.  The seed is printed; NETNS_SEED=<seed>
@@ -29,12 +30,14 @@ use Time::HiRes qw(time);
 my $seed = $ENV{NETNS_SEED} // (int(time() * 1000) ^ $$) % 1_000_000;
 my $seconds = $ENV{NETNS_SECONDS} // 60;
 my $sync = $ENV{NETNS_ASYNC} ? 0 : 1;
-diag("flapping partitions: seed $seed, $seconds s, "
+my $n = $ENV{NETNS_NODES} // 3;
+die "NETNS_NODES must be 3 or more\n" unless $n =~ /^\d+$/ && $n >= 3;
+diag("flapping partitions: seed $seed, $seconds s, $n nodes, "
 	  . ($sync ? 'synchronous' : 'asynchronous')
-	  . " replication (replay with NETNS_SEED=$seed)");
+	  . " replication (replay with NETNS_SEED=$seed NETNS_NODES=$n)");
 srand($seed);
 
-my $c = RaftNetns->new(nodes => 3, sync => $sync);
+my $c = RaftNetns->new(nodes => $n, sync => $sync);
 my $run = RaftNetnsSteps->begin($c);
 my $end = time() + $seconds;
 my $step = 0;
@@ -44,17 +47,25 @@ while (time() < $end)
 	$step++;
 	# Every step draws the same number of values, so that a seed gives
 	# the same schedule whatever the cluster did.
-	my $kind = int(rand(4));
+	my $kind = int(rand(5));
 	my @ids = map { $_->[1] } sort { $a->[0] <=> $b->[0] }
-	  map { [ rand(), $_ ] } 1 .. 3;
+	  map { [ rand(), $_ ] } 1 .. $n;
 	my $hold = 0.3 + rand(2.2);
 	my $gap = 0.2 + rand(1.0);
-	my ($p, $q, $r) = map { $c->node($_) } @ids;
+	my @nodes = map { $c->node($_) } @ids;
+	my ($p, $q, $r) = @nodes;
+	my $minority = int(($n - 1) / 2);
 
 	if ($kind == 0) { $c->isolate($p); }
 	elsif ($kind == 1) { $c->partition([$p], [$q]); }
 	elsif ($kind == 2) { $c->one_way($p, [ $q, $r ]); }
-	else { $c->one_way($p, [$q]); }
+	elsif ($kind == 3) { $c->one_way($p, [$q]); }
+	else
+	{
+		# A minority and a majority (with three nodes: one node cut off).
+		$c->partition([ @nodes[ 0 .. $minority - 1 ] ],
+			[ @nodes[ $minority .. $n - 1 ] ]);
+	}
 	note(sprintf('step %d: %s for %.2f s, then %.2f s healed',
 			$step, ($c->faults)[-1]{what}, $hold, $gap));
 	RaftFaults::hold($hold, "step $step");
