@@ -527,7 +527,8 @@ sub wait_catchup
 
 Poll until exactly one running node leads, agreed by every running node,
 holds the lease and is out of recovery.  min_term => T; among => \@nodes
-(default every running node).  Returns ($node, $term), or () on timeout.
+(default every running node); timeout => s (default the framework's).
+Returns ($node, $term), or () on timeout.
 
 =cut
 
@@ -547,7 +548,7 @@ sub wait_primary
 			$found = [ $leader, $term ];
 			return 1;
 		},
-		'a primary that leads');
+		'a primary that leads', $opts{timeout});
 	return $found ? @$found : ();
 }
 

@@ -39,6 +39,8 @@ use RaftWriter;
 use Test::More;
 use Time::HiRes qw(time);
 
+our $TODO;
+
 =pod
 
 =head1 METHODS
@@ -95,11 +97,13 @@ sub status
 
 =pod
 
-=item $run->expect_failover($old, $fault_at, $label, $old_term [, \@among])
+=item $run->expect_failover($old, $fault_at, $label, $old_term [, \@among [, $todo]])
 
 After a fault at $fault_at cut the primary $old off: another node must
 lead as primary in a term above $old_term, agreed by the nodes of @among
-(default: every other running node), and writes must resume on it.  Records
+(default: every other running node), and writes must resume on it.  With
+$todo (a reason), these are TODO tests and the wait is 20 election
+timeouts, not the framework's timeout: a known bug that a test records.  Records
 the time from the fault to the first write acknowledged by the new primary
 (printed, and kept for the counts).  Returns the new primary.
 
@@ -107,13 +111,18 @@ the time from the fault to the first write acknowledged by the new primary
 
 sub expect_failover
 {
-	my ($self, $old, $fault_at, $label, $old_term, $among) = @_;
+	my ($self, $old, $fault_at, $label, $old_term, $among, $todo) = @_;
 	my $c = $self->{c};
 	my @others = @{ $among // [ grep { $_ != $old && $_->{_pid} } $c->nodes ] };
+	local $TODO = $todo if defined $todo;
 	my ($new, $term) = $c->wait_primary(among => \@others,
-		min_term => ($old_term // 0) + 1);
-	ok(defined $new, "$label: a new primary leads in a higher term")
-	  or return undef;
+		min_term => ($old_term // 0) + 1,
+		timeout => defined $todo ? 20 * RaftFaults::election_timeout() : undef);
+	unless (ok(defined $new, "$label: a new primary leads in a higher term"))
+	{
+		$self->dump_state;
+		return undef;
+	}
 	my $first = $self->{writers}->wait_acked(1, node => $new->{raft_id},
 		since => $fault_at);
 	ok(defined $first, "$label: writes resume on " . $new->name);
@@ -128,6 +137,35 @@ sub expect_failover
 }
 
 =pod
+
+=item $run->dump_state
+
+Print every running node's raft_status and raft_peers (diag): what a
+failed wait needs to be understood.
+
+=cut
+
+sub dump_state
+{
+	my ($self) = @_;
+	for my $n (grep { $_->{_pid} } $self->{c}->nodes)
+	{
+		my ($st, $peers) = ('', '');
+		$n->psql('postgres',
+			q{SELECT role, term, voted_for, leader_id, has_lease, commit_index,
+			   last_log_index, in_recovery, wal_position, timeline,
+			   last_contact, error FROM raft_ext.raft_status},
+			stdout => \$st, timeout => 10);
+		$n->psql('postgres',
+			q{SELECT peer_id, voter, connected, last_contact, match_index,
+			   msgs_sent, msgs_received, msgs_dropped, last_error
+			   FROM raft_ext.raft_peers ORDER BY peer_id},
+			stdout => \$peers, timeout => 10);
+		diag($n->name . " raft_status: $st\n  peers:\n    "
+			  . join("\n    ", split /\n/, $peers));
+	}
+	return;
+}
 
 =item $run->isolate_primary(hold => s, label => ...)
 
@@ -176,7 +214,9 @@ sub expect_fenced
 =item $run->settle(%opts)
 
 After a heal: poll until one node leads as primary with the lease, agreed
-by every running node, and every other running node is either a standby
+by every running node, its Raft transport is connected again to every
+running member (heard from within a second), and every other running node
+is either a standby
 streaming from it, a former primary (out of recovery) without the lease,
 or a diverged standby: one whose log shows, since the last heal, that the
 new primary's timeline forked off before its own replay position (it
@@ -198,6 +238,21 @@ sub settle
 		sub {
 			($leader) = $c->wait_primary;
 			return 0 unless $leader;
+			# The Raft transport has reconnected to every running member
+			# (after a cut it backs off up to an election timeout).
+			my $peers = '';
+			$leader->psql('postgres',
+				q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+				  FROM raft_ext.raft_peers
+				  WHERE NOT is_self AND connected
+				    AND last_contact < interval '1 s'},
+				stdout => \$peers, timeout => 10);
+			my %up = map { $_ => 1 } split /,/, $peers;
+			my @down = grep { $_ != $leader && $_->{_pid}
+				  && !$up{ $_->{raft_id} } } $c->nodes;
+			$why = 'the leader is not connected to '
+			  . join(', ', map { $_->name } @down);
+			return 0 if @down;
 			@former = ();
 			@diverged = ();
 			for my $n (grep { $_ != $leader && $_->{_pid} } $c->nodes)
