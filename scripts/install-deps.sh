@@ -16,6 +16,7 @@ packages=(
     libclang-rt-14-dev
     gnuplot-nox
     rsync
+    iproute2
 )
 
 missing=()

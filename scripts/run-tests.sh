@@ -7,6 +7,8 @@
 #   4. a short libFuzzer run on the message decoder
 #   5. build, install, then pg_regress (make installcheck) and the TAP
 #      suites on real PostgreSQL clusters, run as an unprivileged user
+#   5. the real network partition suite (test/netns), as root: network
+#      namespaces need it; the servers still run as the postgres user
 #
 # Works as root (servers then run as the "postgres" user, on a private copy
 # of the tree) or as a normal user with sudo for the install step.
@@ -79,10 +81,22 @@ suite "postgres: pg_regress on one node (make installcheck)" \
     as_runner make -s -C "$work" installcheck TAP_TESTS= PG_CONFIG="$PG_CONFIG"
 suite "postgres: TAP tests on real clusters (test/t)" \
     as_runner make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG"
+# Real network partitions: every node in its own network namespace, so this
+# suite runs as root (it starts the servers as the postgres user itself);
+# without root it says why and fails.
+# It has its own copy of the tree: make installcheck empties tmp_check, and
+# the TAP suite's logs must stay for the report below.
+netns_work=$(mktemp -d /tmp/raft_ext_netns.XXXXXX)
+trap '$SUDO rm -rf "$netns_work"; [ "$work" = "$top" ] || rm -rf "$work"' EXIT
+rsync -a --exclude .git --exclude test/raft/build --exclude 'tmp_check*' "$top/" "$netns_work/"
+suite "postgres: real network partitions (test/netns, as root)" \
+    $SUDO env PATH="$PATH" make -s -C "$netns_work" installcheck REGRESS= \
+    PG_CONFIG="$PG_CONFIG" PROVE_TESTS='test/netns/*.pl'
 
 if [ "$failed" -ne 0 ]; then
     # Show what the failing server tests left behind.
-    for f in "$work"/regression.diffs "$work"/tmp_check/log/regress_log_*; do
+    for f in "$work"/regression.diffs "$work"/tmp_check/log/regress_log_* \
+        "$netns_work"/tmp_check/log/regress_log_*; do
         [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 40 "$f"; }
     done
 fi

@@ -1,0 +1,50 @@
+# Copyright: the raft_ext authors.
+
+# A real partition cuts one standby off from every other node: nothing may
+# change.
+#
+# Each standby in turn is cut off (both ways) for three election timeouts
+# under synchronous replication (ANY 1: the other standby keeps
+# acknowledging).  The primary keeps its leadership and its term and keeps
+# acknowledging writes during the cut; the cut-off standby does not raise
+# its term (PreVote); after the heal it streams from the primary again and
+# nobody's term has moved.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Utils;
+use RaftFaults;
+use RaftNetns;
+use RaftNetnsSteps;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $c = RaftNetns->new(nodes => 3, sync => 1);
+my $run = RaftNetnsSteps->begin($c);
+my ($primary, $term) = $c->wait_primary;
+
+for my $standby (grep { $_ != $primary } $c->nodes)
+{
+	my $label = $standby->name . ' cut off';
+	my $at = $c->isolate($standby);
+	RaftFaults::hold(3 * RaftFaults::election_timeout(), $label);
+	ok(defined $run->writers->wait_acked(10, node => $primary->{raft_id}, since => $at),
+		"$label: the primary acknowledges writes during the cut");
+	my $st = $run->status($primary);
+	ok($st->{role} eq 'leader' && $st->{term} == $term && $st->{has_lease},
+		"$label: the primary still leads in term $term with the lease");
+	my $s = $run->status($standby);
+	is($s->{term}, $term, "$label: its term did not move");
+	my ($leader, $former) = $run->heal_and_settle;
+	is($leader && $leader->name, $primary->name, "$label: the same primary after the heal");
+	is(scalar @$former, 0, "$label: no former primary");
+	is($run->status($_)->{term}, $term, "$label: " . $_->name . " still in term $term")
+	  for $c->nodes;
+}
+
+$run->conclude;
+done_testing();

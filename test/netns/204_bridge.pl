@@ -1,0 +1,47 @@
+# Copyright: the raft_ext authors.
+
+# A bridge: the primary and one standby cannot reach each other (both
+# directions cut), a third node reaches both.
+#
+# The primary still hears a majority (itself and the bridge), so it keeps
+# leading; the cut-off standby's PreVote is refused by the bridge, which
+# hears the leader (stickiness), so nobody's term moves.  Writes continue
+# (ANY 1: the bridge acknowledges).  After the heal the cut-off standby
+# streams from the primary again.  Twice, with either standby as the bridge.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Utils;
+use RaftFaults;
+use RaftNetns;
+use RaftNetnsSteps;
+use Test::More;
+
+my $c = RaftNetns->new(nodes => 3, sync => 1);
+my $run = RaftNetnsSteps->begin($c);
+my ($primary, $term) = $c->wait_primary;
+
+for my $cut (grep { $_ != $primary } $c->nodes)
+{
+	my ($bridge) = grep { $_ != $primary && $_ != $cut } $c->nodes;
+	my $label = 'bridge ' . $bridge->name . ', ' . $primary->name . ' x ' . $cut->name;
+	my $at = $c->partition([$primary], [$cut]);
+	RaftFaults::hold(3 * RaftFaults::election_timeout(), $label);
+	ok(defined $run->writers->wait_acked(10, node => $primary->{raft_id}, since => $at),
+		"$label: the primary acknowledges writes");
+	my $st = $run->status($primary);
+	ok($st->{role} eq 'leader' && $st->{term} == $term && $st->{has_lease},
+		"$label: the primary still leads in term $term with the lease");
+	is($run->status($_)->{term}, $term, "$label: " . $_->name . "'s term did not move")
+	  for ($cut, $bridge);
+	my ($leader, $former) = $run->heal_and_settle;
+	is($leader && $leader->name, $primary->name, "$label: the same primary after the heal");
+	is(scalar @$former, 0, "$label: no former primary");
+}
+
+$run->conclude;
+done_testing();
