@@ -483,8 +483,8 @@ extern int	raft_bootstrap_check(const raft_membership *persisted,
 extern int	raft_position_compare(raft_position a, raft_position b);
 
 /*
- * Message encoding (raft_codec.c)
- * -------------------------------
+ * Message encoding (raft_envelope.c, raft_codec.c, raft_change_codec.c)
+ * ----------------------------------------------------------------------
  * The wire format is versioned and length-prefixed; every integer is
  * little-endian; every field is bounds-checked on decode.  Decoding never
  * reads outside [buf, buf + len) and never allocates: decoded entries point

@@ -9,8 +9,9 @@
  * refused.  Decoding never allocates; decoded entries point into the
  * caller's buffer.  The layout is canonical (one message has exactly one
  * encoding), which is what lets the fuzzer check that decode followed by
- * encode gives back the input bytes.  Envelopes and membership-change
- * payloads are in raft_envelope.c; the shared primitives in raft_wire.h.
+ * encode gives back the input bytes.  Envelopes (which call this file) are
+ * in raft_envelope.c, membership-change payloads (which this file calls) in
+ * raft_change_codec.c, the shared primitives in raft_wire.h.
  */
 #include "raft_wire.h"
 

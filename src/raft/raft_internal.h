@@ -14,6 +14,13 @@
  *	  raft_transfer.c	 leadership transfer (TimeoutNow)
  *	  raft_membership.c	 single-server membership changes
  *	  raft_bootstrap.c	 the bootstrap membership may not change across restarts
+ *
+ * The wire codec beside it (raft_wire.h, not this header; calls go one way,
+ * envelope -> message -> change):
+ *	  raft_envelope.c	 envelopes: cluster name, from, to, framed messages
+ *	  raft_codec.c		 messages
+ *	  raft_change_codec.c membership-change payloads (log entries)
+ *	  raft_wire.[ch]	 bounds-checked little-endian primitives, reasons
  */
 #ifndef RAFT_INTERNAL_H
 #define RAFT_INTERNAL_H

@@ -1,9 +1,9 @@
 /*
  * raft_wire.h
- *	  Internals of the wire codec shared by raft_codec.c (messages) and
- *	  raft_envelope.c (envelopes and membership changes): the fixed sizes of
- *	  the layout, a bounds-checked little-endian reader and writer, and the
- *	  tables of failure reasons.  Nothing outside the codec includes it.
+ *	  Internals of the wire codec shared by raft_envelope.c (envelopes),
+ *	  raft_codec.c (messages) and raft_change_codec.c (membership-change
+ *	  payloads): the fixed sizes of the layout, a bounds-checked
+ *	  little-endian reader and writer, and the tables of failure reasons.  Nothing outside the codec includes it.
  *
  * Integers are little-endian and are assembled byte by byte, so the format
  * does not depend on the host's endianness or alignment.  The layout is

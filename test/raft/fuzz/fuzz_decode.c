@@ -1,6 +1,7 @@
 /*
  * fuzz_decode.c
- *	  libFuzzer target for the wire decoders of src/raft/raft_codec.c.
+ *	  libFuzzer target for the wire decoders of src/raft/ (raft_envelope.c,
+ *	  raft_codec.c, raft_change_codec.c).
  *
  * Every input goes to all three decoders: as an envelope (then message by
  * message through raft_envelope_next), as a bare message and as a
