@@ -6,9 +6,11 @@
 #   3. the mutants: each safety fix reverted must be caught by the simulator
 #   4. a short libFuzzer run on the message decoder
 #   5. build, install, then pg_regress (make installcheck) and the TAP
-#      suites on real PostgreSQL clusters, run as an unprivileged user
-#   5. the real network partition suite (test/netns), as root: network
-#      namespaces need it; the servers still run as the postgres user
+#      suites on real PostgreSQL clusters, run as an unprivileged user,
+#      then the totals of the TAP run (scripts/test-summary.pl)
+#   6. the real network partition suite (test/netns), as root: network
+#      namespaces need it; the servers still run as the postgres user;
+#      then its totals
 #
 # Works as root (servers then run as the "postgres" user, on a private copy
 # of the tree) or as a normal user with sudo for the install step.
@@ -81,6 +83,10 @@ suite "postgres: pg_regress on one node (make installcheck)" \
     as_runner make -s -C "$work" installcheck TAP_TESTS= PG_CONFIG="$PG_CONFIG"
 suite "postgres: TAP tests on real clusters (test/t)" \
     as_runner make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG"
+# The totals across the files of that run (faults injected, breaches);
+# after prove, so that they hold whatever order or subset prove ran.
+suite "postgres: fault totals of the TAP run (scripts/test-summary.pl)" \
+    scripts/test-summary.pl faults "$work"
 # Real network partitions: every node in its own network namespace, so this
 # suite runs as root (it starts the servers as the postgres user itself);
 # without root it says why and fails.
@@ -92,6 +98,8 @@ rsync -a --exclude .git --exclude test/raft/build --exclude 'tmp_check*' "$top/"
 suite "postgres: real network partitions (test/netns, as root)" \
     $SUDO env PATH="$PATH" make -s -C "$netns_work" installcheck REGRESS= \
     PG_CONFIG="$PG_CONFIG" PROVE_TESTS='test/netns/*.pl'
+suite "postgres: real network partitions, totals (scripts/test-summary.pl)" \
+    $SUDO scripts/test-summary.pl netns "$netns_work"
 
 if [ "$failed" -ne 0 ]; then
     # Show what the failing server tests left behind.

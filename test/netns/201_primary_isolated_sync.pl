@@ -17,9 +17,6 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use PostgreSQL::Test::Utils;
 use RaftNetns;
 use RaftNetnsSteps;

@@ -13,9 +13,6 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use PostgreSQL::Test::Utils;
 use RaftFaults;
 use RaftNetns;

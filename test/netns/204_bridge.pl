@@ -12,9 +12,6 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use PostgreSQL::Test::Utils;
 use RaftFaults;
 use RaftNetns;

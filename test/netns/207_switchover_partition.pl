@@ -16,9 +16,6 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use PostgreSQL::Test::Utils;
 use RaftFaults;
 use RaftNetns;

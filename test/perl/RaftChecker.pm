@@ -456,7 +456,7 @@ sub samples
 
 Stop, print "checker: N samples, M breaches" (and every breach), pass or
 fail one TAP test on "no breach", fail if there was no sample at all, and
-record (samples, faults, breaches) for 199_fault_summary.pl.  Faults are
+record (samples, faults, breaches) for scripts/test-summary.pl.  Faults are
 those counted by RaftFaults in this process since the previous record.
 
 =cut
@@ -712,7 +712,7 @@ sub _at
 
 Runs check_samples on synthetic histories, each with a known number of
 breaches.  Returns a list of [name, expected, found, breaches] for the
-caller to assert (199_fault_summary.pl does).
+caller to assert (119_checker_self_test.pl does).
 
 =cut
 

@@ -25,7 +25,7 @@ restarts, network partitions (raft_ext.fault_drop), and pgbench load.
 
 Every fault (kill9, pause, a partition or cut, a stop, a restart of a
 running node) adds one to the object's count and to the process-wide
-RaftFaults::total(), which RaftChecker records for 199_fault_summary.pl.
+RaftFaults::total(), which RaftChecker records for scripts/test-summary.pl.
 Ending a fault (resume, heal, starting a stopped or killed node) does not
 count.  Partitions need raft_ext.fault_injection = on in every node's
 postgresql.conf (create_cluster below sets it).

@@ -7,7 +7,7 @@
 
 RaftHistory - Jepsen-style checks on the attempts RaftWriter recorded, the
 history file of a scenario, and the per-scenario counts that
-299_netns_summary.pl adds up.
+scripts/test-summary.pl adds up after prove.
 
 =head1 SYNOPSIS
 
@@ -131,7 +131,7 @@ sub _went_back
 
 Runs split_brain and timeline_regressions on a synthetic history with known
 answers; returns [name, expected, found] triples for the caller to assert
-(299_netns_summary.pl does).
+(200_history_self_test.pl does).
 
 =cut
 

@@ -8,7 +8,6 @@
 use strict;
 use warnings;
 
-use lib 'test/perl';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use RaftTest;

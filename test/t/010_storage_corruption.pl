@@ -16,8 +16,6 @@ use strict;
 use warnings;
 
 use File::Copy;
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;

@@ -19,9 +19,6 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use RaftTest;

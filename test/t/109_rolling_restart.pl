@@ -9,21 +9,17 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my @nodes = RaftFaults::create_replicated_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 is($nodes[$_]->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't',
 	$nodes[$_]->name . ' is a hot standby') for 1, 2;
@@ -50,8 +46,4 @@ $nodes[0]->wait_for_catchup($_) for @nodes[ 1, 2 ];
 is($_->safe_psql('postgres', 'SELECT count(*) FROM rolled'), '1',
 	$_->name . ' replays the primary after the restarts') for @nodes[ 1, 2 ];
 
-$checker->stop_and_check('109_rolling_restart');
-cmp_ok($faults->count, '>=', 6, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 6);

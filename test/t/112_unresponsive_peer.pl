@@ -20,9 +20,6 @@
 use strict;
 use warnings;
 
-use FindBin;
-use lib "$FindBin::RealBin/../perl";
-
 use IO::Socket::INET;
 use POSIX ();
 use PostgreSQL::Test::Cluster;
