@@ -467,6 +467,7 @@ sub assert_clean
 	$name //= basename($0, '.pl');
 	my $r = $self->stop;
 	my $n = scalar @{ $r->{breaches} };
+	$self->{checked} = 1;
 	diag("checker breach: $_") for @{ $r->{breaches} };
 	note(sprintf(
 			"checker: %d samples, %d breaches (%d node-rounds, %d unknown, "
@@ -492,6 +493,9 @@ sub assert_clean
 }
 
 sub stop_and_check { my $self = shift; return $self->assert_clean(@_); }
+
+# Whether assert_clean (stop_and_check) has given its verdict.
+sub checked { return $_[0]{checked}; }
 
 =pod
 

@@ -17,13 +17,12 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $started = time();
 my @nodes = RaftFaults::create_cluster(3, start => 0);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 # Poll until $node's worker runs Raft (any role but "stopped").
 sub wait_running
@@ -76,8 +75,4 @@ my $st = RaftTest::status($down);
 is($st->{role}, 'follower', 'the late node is a follower');
 is($st->{leader_id}, RaftTest::raft_id($leader4), 'the late node follows the leader');
 
-$checker->stop_and_check('100_startup');
-cmp_ok($faults->count, '>=', 6, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 6);

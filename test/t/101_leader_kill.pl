@@ -17,13 +17,12 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 my @kills;
@@ -105,7 +104,4 @@ for my $node (@nodes)
 	is($changed, 0, $node->name . ': one vote per term across its restarts ('
 		  . scalar(keys %vote) . ' terms with a vote)');
 }
-cmp_ok($faults->count, '>=', 3, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 3);

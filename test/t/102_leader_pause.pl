@@ -17,14 +17,13 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my $et = RaftFaults::election_timeout();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 my @pauses;
@@ -87,7 +86,4 @@ for my $p (@pauses)
 		"node $id holds no lease in term $old_term after SIGCONT ("
 		  . scalar(@after) . ' samples in that term)');
 }
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -15,14 +15,13 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my $et = RaftFaults::election_timeout();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 my $leader_id = RaftTest::raft_id($leader);
@@ -43,8 +42,4 @@ for my $follower ((grep { $_ != $leader } @nodes) x 2)
 	is($after_term, $term, "after $name rejoins the term is still $term");
 }
 
-$checker->stop_and_check('104_partition_isolated_follower');
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

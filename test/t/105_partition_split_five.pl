@@ -18,14 +18,13 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my $et = RaftFaults::election_timeout();
 my @nodes = RaftFaults::create_cluster(5);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 
@@ -86,8 +85,4 @@ $faults->heal;
 my ($last, $last_term) = RaftTest::wait_for_leader(\@nodes, min_term => $term);
 cmp_ok($last_term - $term, '<=', 2, "after healing: term $last_term (was $term)");
 
-$checker->stop_and_check('105_partition_split_five');
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -19,14 +19,13 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my $et = RaftFaults::election_timeout();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 my ($bridge, $far) = grep { $_ != $leader } @nodes;
@@ -55,8 +54,4 @@ bridge_round('follower is the bridge', $leader, $far);
 bridge_round('leader is the bridge', $bridge, $far);
 bridge_round('the other follower is the bridge', $leader, $bridge);
 
-$checker->stop_and_check('106_partition_bridge');
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -23,14 +23,13 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my $et = RaftFaults::election_timeout();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 my ($f1, $f2) = grep { $_ != $leader } @nodes;
@@ -88,8 +87,4 @@ $faults->heal;
 cmp_ok($healed_term - $deaf_term, '<=', 1,
 	"after healing: term $healed_term (was $deaf_term)");
 
-$checker->stop_and_check('107_partition_one_way');
-cmp_ok($faults->count, '>=', 3, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 3);

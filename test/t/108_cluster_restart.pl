@@ -16,13 +16,12 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 for my $mode ('fast', 'immediate', 'kill -9')
@@ -50,8 +49,4 @@ for my $mode ('fast', 'immediate', 'kill -9')
 	($leader, $term) = ($after, $after_term);
 }
 
-$checker->stop_and_check('108_cluster_restart');
-cmp_ok($faults->count, '>=', 6, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 6);

@@ -42,13 +42,12 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $started = time();
 my @nodes = RaftFaults::create_cluster(5);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 # Term and vote in a node's state file (state.c's layout: u64 term at 80,
 # u32 voted_for at 88), or () if it cannot be read whole.
@@ -230,7 +229,4 @@ for my $firing (@all_fired)
 	  or diag(explain \%votes);
 }
 
-cmp_ok($faults->count, '>=', 6, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 6);

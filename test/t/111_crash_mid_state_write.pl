@@ -31,13 +31,12 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $started = time();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 # Size of a file, or undef if it does not exist.
 sub size_of
@@ -154,8 +153,4 @@ my ($final, $final_term) =
   RaftTest::wait_for_leader(\@nodes, min_term => $new_term // $term + 1);
 ok(defined $final, 'all three agree on a leader after the old one restarts');
 
-$checker->stop_and_check;
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -27,10 +27,9 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(usleep time);
-
-my $started = time();
 
 # The silent member: accept, hold the socket, never read or write.
 my $listener = IO::Socket::INET->new(
@@ -65,8 +64,7 @@ for my $node (@nodes)
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
 }
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 # The silent member is this scenario's first fault.
 $faults->record_fault("member 5: 127.0.0.1 port $silent_port accepts and never answers");
 # 1. Member 5 never answers.
@@ -105,10 +103,6 @@ my ($final, $final_term) =
   RaftTest::wait_for_leader(\@nodes, min_term => $new_term);
 is(RaftTest::status($stopped)->{role}, 'follower', 'the resumed node follows');
 
-$checker->stop_and_check;
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
 kill 'KILL', $silent_pid;
 waitpid($silent_pid, 0);
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

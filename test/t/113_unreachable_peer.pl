@@ -33,10 +33,9 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(usleep time);
-
-my $started = time();
 
 # Member 4: a port that was free a moment ago and that nobody listens on.
 my $probe = IO::Socket::INET->new(
@@ -66,12 +65,10 @@ for my $node (@nodes)
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
 }
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 # The two members that cannot be reached are this scenario's faults.
 $faults->record_fault("member 4: nothing listens on 127.0.0.1 port $refused_port");
 $faults->record_fault("member 5: no socket directory $missing_dir");
-
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 note('leader: ' . $leader->name . " in term $term");
@@ -105,8 +102,4 @@ my @new_followers = grep { $_ != $new_leader } @nodes;
 is(RaftTest::steady_leader_failures($new_leader, $new_term, \@new_followers, 2), 0,
 	'the new leader is steady too');
 
-$checker->stop_and_check;
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -20,10 +20,10 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my @nodes = RaftTest::create_cluster(3);
 
 # The fourth instance: same settings, its own id, peers naming all four.
@@ -43,8 +43,7 @@ $node4->append_conf(
 	  . "raft_ext.max_lag_on_failover = -1\n"
 	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
 
-my $checker = RaftChecker->start([ @nodes, $node4 ]);
-my $faults = RaftFaults->new([ @nodes, $node4 ]);
+my ($checker, $faults) = RaftScenario::watch([ @nodes, $node4 ]);
 
 # Members as $node sees them: "id,id,..." in id order.
 sub members
@@ -123,8 +122,4 @@ ok(defined $leader4, 'the three remaining nodes elect a leader after restart');
 is(members($_), $want, $_->name . " sees members $want after restart")
   for @remaining;
 
-$checker->stop_and_check;
-cmp_ok($faults->count, '>=', 3, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @remaining;
-done_testing();
+RaftScenario::finish($checker, $faults, \@remaining, 3);

@@ -19,13 +19,12 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-my $started = time();
 my @nodes = RaftFaults::create_cluster(3);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 # One value from a node ('' for NULL).
 sub value
@@ -133,8 +132,4 @@ $faults->restart($down);
 ($after, $after_term) = RaftTest::wait_for_leader(\@nodes, min_term => $term);
 is(RaftTest::status($down)->{role}, 'follower', 'the restarted node follows');
 
-$checker->stop_and_check;
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -19,10 +19,9 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
-
-my $started = time();
 
 my @nodes = RaftFaults::create_replicated_cluster(3);
 my ($primary, $standby1, $standby2) = @nodes;
@@ -34,8 +33,7 @@ is( $standby1->safe_psql(
 		'postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'raft_ext'}),
 	'1', 'the extension reached the standby through WAL');
 
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 # 1. One leader, agreed on by all three.
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
@@ -107,8 +105,4 @@ ok( $primary->poll_query_until(
 		q{SELECT count(*) = 2 FROM pg_stat_replication WHERE state = 'streaming'}),
 	'both standbys stream from the primary again');
 
-$checker->stop_and_check;
-cmp_ok($faults->count, '>=', 2, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 2);

@@ -18,10 +18,10 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $started = time();
 my @nodes = RaftTest::create_cluster(3);
 
 # The fourth instance, configured but not started.
@@ -39,8 +39,7 @@ $node4->append_conf(
 	  . "raft_ext.max_lag_on_failover = -1\n"
 	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
 
-my $checker = RaftChecker->start([ @nodes, $node4 ]);
-my $faults = RaftFaults->new([ @nodes, $node4 ]);
+my ($checker, $faults) = RaftScenario::watch([ @nodes, $node4 ]);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 my ($down) = grep { $_ != $leader } @nodes;
@@ -88,8 +87,4 @@ my @all = (@nodes, $node4);
 my ($final, $final_term) = RaftTest::wait_for_leader(\@all);
 ok(defined $final, 'all four agree on a leader: ' . $final->name);
 
-$checker->stop_and_check('117_staged_add_node_down');
-cmp_ok($faults->count, '>=', 1, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @all;
-done_testing();
+RaftScenario::finish($checker, $faults, \@all, 1);

@@ -19,6 +19,7 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
+use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -33,10 +34,8 @@ my %aggressive = (
 	election_spread => '100ms',
 	lease_drift_margin => '20ms',);
 
-my $started = time();
 my @nodes = RaftTest::create_cluster(3, timing => \%default);
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
+my ($checker, $faults) = RaftScenario::watch(\@nodes);
 
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 note('leader ' . $leader->name . " in term $term on the default profile");
@@ -74,8 +73,4 @@ $leader->safe_psql('postgres',
 is($leader->safe_psql('postgres', 'SELECT count(*) FROM retimed'), '1',
 	'the leader commits a write on the aggressive profile');
 
-$checker->stop_and_check('118_rolling_timing_change');
-cmp_ok($faults->count, '>=', 3, 'faults injected: ' . $faults->count);
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
-done_testing();
+RaftScenario::finish($checker, $faults, \@nodes, 3);
