@@ -1,6 +1,6 @@
 # Copyright: the raft_ext authors.
 
-# The invariant checker can see breaches at all: RaftChecker::self_test
+# The invariant checker can see breaches at all: RaftInvariants::self_test
 # feeds it synthetic histories with known breaches (two leaders in a term, a
 # term going back, two votes in a term, overlapping leases, ...), and two
 # independent one-node clusters sampled as if they were one must show
@@ -14,10 +14,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftChecker;
+use RaftInvariants;
 use Test::More;
 
 # The checker detects what it should, and nothing else.
-for my $case (RaftChecker::self_test())
+for my $case (RaftInvariants::self_test())
 {
 	my ($name, $want, $got, $breaches) = @$case;
 	is($got, $want, "checker self-test: $name ($want breach"
