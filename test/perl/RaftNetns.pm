@@ -70,10 +70,22 @@ use RaftFaults;
 use RaftTest;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use RaftNetns::Net;
+use RaftNetns::Node;
+use parent -norequire, 'RaftNetns::Net';
 
-our $NET = '10.213';
+# The plumbing's functions, under the names the tests and RaftNetns::Node
+# have always used.
+BEGIN
+{
+	no strict 'refs';
+	*{"RaftNetns::$_"} = \&{"RaftNetns::Net::$_"}
+	  for qw(run must preflight require_netns);
+}
+
+our $NET = $RaftNetns::Net::NET;
 our $PORT = 5432;
-our $CLIENT_NET = 250;
+our $CLIENT_NET = $RaftNetns::Net::CLIENT_NET;
 our $SCRIPTS = dirname(__FILE__) . '/../../scripts';
 
 # Waits are for seconds, not minutes.
@@ -108,108 +120,11 @@ sub bindir
 
 =pod
 
-=head1 FUNCTIONS
-
-=over
-
-=item RaftNetns::run(\@cmd, %opts)
-
-Run a command (timeout => seconds, default 60; stdin => string).  Returns
-(ok, stdout, stderr).
-
-=cut
-
-sub run
-{
-	my ($cmd, %opts) = @_;
-	my ($in, $out, $err) = ($opts{stdin} // '', '', '');
-	my $ok = eval {
-		IPC::Run::run($cmd, '<', \$in, '>', \$out, '2>', \$err,
-			IPC::Run::timeout($opts{timeout} // 60));
-	};
-	$err .= $@ if $@;
-	return ($ok ? 1 : 0, $out, $err);
-}
-
-# Run a command; die with its output when it fails.
-sub must
-{
-	my ($cmd, %opts) = @_;
-	my ($ok, $out, $err) = run($cmd, %opts);
-	croak "command failed: @$cmd\n$out$err" unless $ok;
-	return $out;
-}
-
-=pod
-
-=item RaftNetns::preflight()
-
-Why this machine cannot run the suite (a sentence), or undef when it can:
-root, the ip command, network namespaces, veth pairs and policy rules, a
-postgres user, the PostgreSQL binaries.
-
-=cut
-
-sub preflight
-{
-	return "it must run as root (network namespaces, veth pairs and routing "
-	  . "rules need CAP_NET_ADMIN); it runs as uid $>"
-	  if $> != 0;
-	return 'there is no "postgres" user to run the servers as'
-	  unless defined getpwnam('postgres');
-	my $bin = bindir();
-	return "no PostgreSQL binaries (pg_config --bindir gave '$bin')"
-	  unless $bin ne '' && -x "$bin/postgres";
-	my ($ok, $out, $err) = run([ 'ip', '-V' ], timeout => 10);
-	return "the ip command (iproute2) is missing: $err" unless $ok;
-
-	my $ns = "rx${$}pre";
-	my @steps = (
-		[ 'ip', 'netns', 'add', "$ns-a" ],
-		[ 'ip', 'netns', 'add', "$ns-b" ],
-		[ 'ip', 'link', 'add', 'eth0', 'netns', "$ns-a", 'type', 'veth',
-		  'peer', 'name', 'eth0', 'netns', "$ns-b" ],
-		[ 'ip', '-n', "$ns-a", 'rule', 'add', 'from', "$NET.1.2",
-		  'to', "$NET.2.2", 'blackhole', 'priority', '100' ],
-		[ 'ip', 'netns', 'exec', "$ns-a", 'sysctl', '-q', '-w',
-		  'net.ipv4.ip_forward=1' ]);
-	my $why;
-	for my $step (@steps)
-	{
-		($ok, $out, $err) = run($step, timeout => 10);
-		next if $ok;
-		$why = "'@$step' failed: $err";
-		$why =~ s/\s+$//;
-		last;
-	}
-	run([ 'ip', 'netns', 'del', $_ ], timeout => 10) for ("$ns-a", "$ns-b");
-	return $why;
-}
-
-=pod
-
-=item RaftNetns::require_netns()
-
-preflight(), and when it finds a reason: print it, fail the test and exit
-(the suite never passes by skipping).
-
-=cut
-
-sub require_netns
-{
-	my $why = preflight();
-	return unless defined $why;
-	diag("the network partition suite cannot run: $why");
-	fail("network namespaces are usable: $why");
-	done_testing();
-	exit 1;
-}
-
-=pod
-
-=back
-
 =head1 METHODS
+
+The network methods (cut, partition, isolate, one_way, heal, faults,
+router, client_ns, in_client) and the functions run, must, preflight and
+require_netns are RaftNetns::Net's; a cluster is one.
 
 =over
 
@@ -284,49 +199,7 @@ sub new
 	return $self;
 }
 
-# Namespaces: a router, a client, and one per node, each wired to the router.
-sub _network
-{
-	my ($self) = @_;
-	my $r = $self->router;
-	$self->_add_ns($r);
-	must([ 'ip', 'netns', 'exec', $r, 'sysctl', '-q', '-w',
-		   'net.ipv4.ip_forward=1' ]);
-	$self->_wire($self->client_ns, $CLIENT_NET);
-	$self->_wire("$self->{prefix}-n$_", $_) for 1 .. $self->{n};
-	return;
-}
-
-sub _add_ns
-{
-	my ($self, $ns) = @_;
-	must([ 'ip', 'netns', 'add', $ns ]);
-	push @{ $self->{namespaces} }, $ns;
-	must([ 'ip', '-n', $ns, 'link', 'set', 'lo', 'up' ]);
-	return;
-}
-
-# One namespace on subnet $net: a veth pair to the router.
-sub _wire
-{
-	my ($self, $ns, $net) = @_;
-	my $r = $self->router;
-	$self->_add_ns($ns);
-	must([ 'ip', 'link', 'add', 'eth0', 'netns', $ns, 'type', 'veth',
-		   'peer', 'name', "v$net", 'netns', $r ]);
-	must([ 'ip', '-n', $ns, 'addr', 'add', "$NET.$net.2/24", 'dev', 'eth0' ]);
-	must([ 'ip', '-n', $ns, 'link', 'set', 'eth0', 'up' ]);
-	must([ 'ip', '-n', $ns, 'route', 'add', 'default', 'via', "$NET.$net.1" ]);
-	must([ 'ip', '-n', $r, 'addr', 'add', "$NET.$net.1/24", 'dev', "v$net" ]);
-	must([ 'ip', '-n', $r, 'link', 'set', "v$net", 'up' ]);
-	return;
-}
-
 =pod
-
-=item $c->router / $c->client_ns
-
-Names of the router and client namespaces.
 
 =item $c->nodes / $c->node($id)
 
@@ -334,8 +207,6 @@ The nodes (RaftNetns::Node), or one by raft id.
 
 =cut
 
-sub router { return "$_[0]{prefix}-r"; }
-sub client_ns { return "$_[0]{prefix}-c"; }
 sub nodes { return @{ $_[0]{nodes} }; }
 
 sub node
@@ -343,20 +214,6 @@ sub node
 	my ($self, $id) = @_;
 	my ($node) = grep { $_->{raft_id} == $id } @{ $self->{nodes} };
 	return $node;
-}
-
-=pod
-
-=item $c->in_client(@cmd)
-
-The command line that runs @cmd in the client namespace.
-
-=cut
-
-sub in_client
-{
-	my ($self, @cmd) = @_;
-	return ('ip', 'netns', 'exec', $self->client_ns, @cmd);
 }
 
 # The raft_ext.peers value naming @nodes by their network address.
@@ -554,115 +411,6 @@ sub wait_primary
 
 =pod
 
-=item $c->cut(\@edges [, $what]) / partition(\@g1, \@g2, ...) / isolate($node) / one_way($from, \@to) / heal
-
-Replace the cuts in place by the directed links [from, to] of @edges (nodes
-or raft ids): the router drops every packet from the first node's address
-to the second's.  partition cuts both ways between nodes of different
-groups (nodes in no group keep their links: a bridge); isolate cuts one
-node from every other node (never from the client); one_way cuts the
-links from $from to each of @to only.  heal removes every cut.  Each call
-but heal is one fault: counted, timed and logged.  Returns the fault's time
-(epoch seconds, taken once the rules are in place).
-
-=cut
-
-sub cut
-{
-	my ($self, $edges, $what) = @_;
-	$self->_clear_rules;
-	my $r = $self->router;
-	for my $e (@$edges)
-	{
-		my ($from, $to) = map { ref $_ ? $_ : $self->node($_) } @$e;
-		my @rule = ('from', $from->{addr}, 'to', $to->{addr}, 'blackhole',
-			'priority', 100);
-		must([ 'ip', '-n', $r, 'rule', 'add', @rule ]);
-		push @{ $self->{rules} }, \@rule;
-	}
-	my $at = time();
-	$what //= 'cut ' . join(' ', map { _id($_->[0]) . '->' . _id($_->[1]) } @$edges);
-	push @{ $self->{faults} },
-	  {
-		type => 'fault',
-		t => $at * 1000,
-		what => $what,
-		edges => [ map { [ _id($_->[0]), _id($_->[1]) ] } @$edges ]
-	  };
-	$self->{fault_counter}->record_fault("real partition: $what");
-	return $at;
-}
-
-sub _id { return ref $_[0] ? $_[0]{raft_id} : $_[0]; }
-
-sub partition
-{
-	my ($self, @groups) = @_;
-	my (%g, @edges);
-	for my $i (0 .. $#groups)
-	{
-		$g{ _id($_) } = $i for @{ $groups[$i] };
-	}
-	for my $a (sort keys %g)
-	{
-		push @edges, map { [ $a, $_ ] } grep { $g{$_} != $g{$a} } sort keys %g;
-	}
-	return $self->cut(\@edges,
-		'partition ' . join(' | ', map { join(',', sort map { _id($_) } @$_) } @groups));
-}
-
-sub isolate
-{
-	my ($self, $node) = @_;
-	my @rest = grep { $_->{raft_id} != _id($node) } $self->nodes;
-	return $self->partition([$node], \@rest);
-}
-
-sub one_way
-{
-	my ($self, $from, $to) = @_;
-	my @edges = map { [ $from, $_ ] } @$to;
-	return $self->cut(\@edges,
-		'one-way ' . _id($from) . ' -> ' . join(',', map { _id($_) } @$to));
-}
-
-sub heal
-{
-	my ($self) = @_;
-	$self->_clear_rules;
-	push @{ $self->{faults} }, { type => 'heal', t => time() * 1000 };
-	note('healed: every cut removed');
-	return time();
-}
-
-sub _clear_rules
-{
-	my ($self) = @_;
-	for my $rule (@{ $self->{rules} })
-	{
-		run([ 'ip', '-n', $self->router, 'rule', 'del', @$rule ], timeout => 10);
-	}
-	$self->{rules} = [];
-	return;
-}
-
-=pod
-
-=item $c->faults
-
-The fault log: hashes { type => 'fault' | 'heal', t (epoch ms), what, edges }.
-
-=item $c->fault_count
-
-Faults (cuts) injected into this cluster.
-
-=cut
-
-sub faults { return @{ $_[0]{faults} }; }
-sub fault_count { return scalar grep { $_->{type} eq 'fault' } @{ $_[0]{faults} }; }
-
-=pod
-
 =item $c->rejoin($node, $leader)
 
 Make a former primary a standby of $leader with scripts/rejoin-standby.sh,
@@ -745,263 +493,5 @@ sub cleanup
 =back
 
 =cut
-
-package RaftNetns::Node;
-
-=pod
-
-=head1 RaftNetns::Node
-
-One PostgreSQL instance in its own namespace.  It offers the part of
-PostgreSQL::Test::Cluster's interface that RaftTest, RaftFaults and
-RaftChecker use (name, host, port, data_dir, psql, safe_psql,
-poll_query_until, the _pid and raft_id attributes), over its Unix socket,
-plus: ns, addr, tcp_conninfo, repl_conninfo, start, stop, reload,
-append_conf, log_tail, is_primary.
-
-=cut
-
-use strict;
-use warnings;
-
-use Carp;
-use PostgreSQL::Test::Utils ();
-use Time::HiRes qw(time usleep);
-
-sub new
-{
-	my ($class, $cluster, $id, $ns) = @_;
-	my $dir = "$cluster->{base}/node$id";
-	my $self = bless {
-		cluster => $cluster,
-		raft_id => $id,
-		ns => $ns,
-		name => "node$id",
-		addr => "$RaftNetns::NET.$id.2",
-		sockdir => "$dir/s",
-		datadir => "$dir/data",
-		logfile => "$dir/server.log",
-		_pid => undef,
-	}, $class;
-	my ($uid, $gid) = (getpwnam('postgres'))[ 2, 3 ];
-	for my $d ($dir, $self->{sockdir})
-	{
-		mkdir $d, 0700 or croak "mkdir $d: $!";
-		chown $uid, $gid, $d;
-	}
-	return $self;
-}
-
-sub name { return $_[0]{name}; }
-sub host { return $_[0]{sockdir}; }
-sub port { return $RaftNetns::PORT; }
-sub data_dir { return $_[0]{datadir}; }
-
-# How peers, standbys and the client namespace reach this node.
-sub tcp_conninfo
-{
-	my ($self) = @_;
-	return "host=$self->{addr} port=$RaftNetns::PORT dbname=postgres user=postgres";
-}
-
-sub repl_conninfo
-{
-	my ($self) = @_;
-	return "host=$self->{addr} port=$RaftNetns::PORT user=postgres";
-}
-
-# Run a command as postgres (no namespace needed: files and Unix sockets).
-sub as_postgres
-{
-	my ($self, $cmd, %opts) = @_;
-	return RaftNetns::must([ 'runuser', '-u', 'postgres', '--', @$cmd ], %opts);
-}
-
-sub append_conf
-{
-	my ($self, $file, $text) = @_;
-	my $path = "$self->{datadir}/$file";
-	open(my $fh, '>>', $path) or croak "open $path: $!";
-	print $fh $text;
-	close $fh;
-	return;
-}
-
-=pod
-
-=item $node->start
-
-Start the postmaster in the node's namespace as postgres; dies with the
-log's tail when it does not start.  A postmaster killed earlier must be gone
-first: this waits (bounded) for its pid to disappear.
-
-=cut
-
-sub start
-{
-	my ($self) = @_;
-	my $old = $self->{last_pid};
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	usleep(50_000) while defined $old && kill(0, $old) && time() < $deadline;
-	my ($ok, $out, $err) = RaftNetns::run(
-		[
-			'ip', 'netns', 'exec', $self->{ns},
-			'runuser', '-u', 'postgres', '--',
-			"$self->{cluster}{bindir}/pg_ctl", '-D', $self->{datadir},
-			'-l', $self->{logfile}, '-w', '-t', '60', '-s', 'start'
-		],
-		timeout => 90);
-	unless ($ok)
-	{
-		croak "could not start " . $self->name . " in namespace $self->{ns}: "
-		  . "$out$err\nlast lines of $self->{logfile}:\n" . $self->log_tail(30);
-	}
-	open(my $fh, '<', "$self->{datadir}/postmaster.pid")
-	  or croak "no postmaster.pid for " . $self->name;
-	my $pid = <$fh>;
-	close $fh;
-	chomp $pid;
-	$self->{_pid} = $self->{last_pid} = $pid;
-	return;
-}
-
-=pod
-
-=item $node->stop([$mode])
-
-pg_ctl stop (fast by default); an immediate stop that fails ends with
-SIGKILL of the postmaster.
-
-=cut
-
-sub stop
-{
-	my ($self, $mode) = @_;
-	$mode //= 'fast';
-	my ($ok) = RaftNetns::run(
-		[
-			'runuser', '-u', 'postgres', '--',
-			"$self->{cluster}{bindir}/pg_ctl", '-D', $self->{datadir},
-			'-m', $mode, '-w', '-t', '30', '-s', 'stop'
-		],
-		timeout => 45);
-	kill 'KILL', $self->{_pid} if !$ok && $self->{_pid};
-	$self->{_pid} = undef;
-	return;
-}
-
-sub reload
-{
-	my ($self) = @_;
-	kill 'HUP', $self->{_pid} if $self->{_pid};
-	return;
-}
-
-=pod
-
-=item $node->mark_log / $node->log_since_heal
-
-Remember the server log's current size; what the log gained since.
-
-=cut
-
-sub mark_log
-{
-	my ($self) = @_;
-	$self->{log_mark} = -s $self->{logfile} // 0;
-	return;
-}
-
-sub log_since_heal
-{
-	my ($self) = @_;
-	open(my $fh, '<', $self->{logfile}) or return '';
-	seek($fh, $self->{log_mark} // 0, 0);
-	local $/;
-	my $text = <$fh> // '';
-	close $fh;
-	return $text;
-}
-
-sub log_tail
-{
-	my ($self, $lines) = @_;
-	open(my $fh, '<', $self->{logfile}) or return "(no log)\n";
-	my @all = <$fh>;
-	close $fh;
-	my $from = @all > $lines ? @all - $lines : 0;
-	return join '', @all[ $from .. $#all ];
-}
-
-=pod
-
-=item $node->psql($db, $sql, %params)
-
-As PostgreSQL::Test::Cluster's: stdout => \$, stderr => \$, on_error_die
-(default 0 here), timeout => s, timed_out => \$, extra_params => [...].
-Returns psql's exit code (-1 on timeout).
-
-=cut
-
-sub psql
-{
-	my ($self, $db, $sql, %p) = @_;
-	my ($out, $err) = ('', '');
-	my @cmd = ("$self->{cluster}{bindir}/psql", '-XAtq', '-v', 'ON_ERROR_STOP=1',
-		'-h', $self->{sockdir}, '-p', $RaftNetns::PORT, '-U', 'postgres',
-		'-d', $db, @{ $p{extra_params} // [] }, '-f', '-');
-	my $timed_out = 0;
-	my $ret;
-	eval {
-		IPC::Run::run(\@cmd, '<', \$sql, '>', \$out, '2>', \$err,
-			IPC::Run::timeout($p{timeout} // 60));
-		$ret = $? >> 8;
-		1;
-	} or do {
-		$timed_out = 1 if $@ =~ /timeout/;
-		$err .= $@;
-		$ret = -1;
-	};
-	chomp $out;
-	${ $p{stdout} } = $out if $p{stdout};
-	${ $p{stderr} } = $err if $p{stderr};
-	${ $p{timed_out} } = $timed_out if $p{timed_out};
-	croak "psql on " . $self->name . " failed: $err" if $ret && $p{on_error_die};
-	return $ret;
-}
-
-sub safe_psql
-{
-	my ($self, $db, $sql, %p) = @_;
-	my ($out, $err);
-	$self->psql($db, $sql, %p, stdout => \$out, stderr => \$err,
-		on_error_die => 1);
-	return $out;
-}
-
-sub poll_query_until
-{
-	my ($self, $db, $sql, $expected) = @_;
-	$expected //= 't';
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	my $out;
-	while (time() < $deadline)
-	{
-		my $ret = $self->psql($db, $sql, stdout => \$out, timeout => 10);
-		return 1 if $ret == 0 && $out eq $expected;
-		usleep(100_000);
-	}
-	Test::More::diag($self->name . ": '$sql' did not return '$expected' (last: "
-		  . ($out // 'nothing') . ')');
-	return 0;
-}
-
-sub is_primary
-{
-	my ($self) = @_;
-	my $out;
-	return $self->psql('postgres', 'SELECT pg_is_in_recovery()',
-		stdout => \$out, timeout => 10) == 0 && $out eq 'f';
-}
 
 1;
