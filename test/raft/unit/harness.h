@@ -103,6 +103,8 @@ extern void h_run(h_net *net, raft_time ms, raft_time step);
 
 /* Make node id leader through an ordinary election. */
 extern void h_elect(h_net *net, raft_id id);
+/* Make node 1 leader, its first APPENDs left undelivered (cleared). */
+extern void h_elect_quietly(h_net *net);
 
 /* Isolate a node (cut both ways with everyone) or heal all cuts. */
 extern void h_isolate(h_net *net, raft_id id);
