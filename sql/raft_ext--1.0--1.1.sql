@@ -3,6 +3,49 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION raft_ext UPDATE" to load this file. \quit
 
--- 1.1 has the objects of 1.0 unchanged: this path exists so that upgrades
--- are tested (test/sql/upgrade.sql) before the first one that changes
--- something.  What changes in raft_ext--1.1.sql goes here as well.
+-- 1.1: raft_ext.peers() gains the "staged" column (a member added by
+-- add_node that is still catching up as a non-voter).  A function's OUT
+-- columns cannot change in place, so the function and the views over it are
+-- made again, with the same comments and grants.
+DROP VIEW IF EXISTS public.raft_peers;
+DROP VIEW raft_ext.raft_peers;
+DROP FUNCTION raft_ext.peers();
+
+CREATE FUNCTION raft_ext.peers(
+	OUT peer_id int,
+	OUT is_self boolean,
+	OUT voter boolean,
+	OUT staged boolean,
+	OUT conninfo text,
+	OUT connected boolean,
+	OUT last_contact interval,
+	OUT match_index bigint,
+	OUT msgs_sent bigint,
+	OUT msgs_received bigint,
+	OUT msgs_dropped bigint,
+	OUT last_error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'raft_ext_peers'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION raft_ext.peers() IS
+'Members of the Raft cluster as this node sees them (passwords masked for non-superusers)';
+
+CREATE VIEW raft_ext.raft_peers AS SELECT * FROM raft_ext.peers();
+
+COMMENT ON VIEW raft_ext.raft_peers IS
+'Members of the Raft cluster as this node sees them (passwords masked for non-superusers)';
+
+-- public.raft_peers again only where 1.0 made the public views.
+DO $$
+BEGIN
+	IF to_regclass('public.raft_status') IS NOT NULL THEN
+		CREATE VIEW public.raft_peers AS SELECT * FROM raft_ext.peers();
+		COMMENT ON VIEW public.raft_peers IS 'Same as raft_ext.raft_peers';
+		GRANT SELECT ON public.raft_peers TO PUBLIC;
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION raft_ext.peers() TO PUBLIC;
+GRANT SELECT ON raft_ext.raft_peers TO PUBLIC;

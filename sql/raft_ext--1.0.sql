@@ -44,7 +44,6 @@ CREATE FUNCTION raft_ext.peers(
 	OUT peer_id int,
 	OUT is_self boolean,
 	OUT voter boolean,
-	OUT staged boolean,
 	OUT conninfo text,
 	OUT connected boolean,
 	OUT last_contact interval,
