@@ -23,7 +23,7 @@
 
 #include "libpq-fe.h"
 
-#include "raft_ext.h"
+#include "conninfo.h"
 
 /* What replaces a secret. */
 #define RAFT_MASK	"********"
@@ -54,7 +54,7 @@ append_conninfo_value(StringInfo buf, const char *value)
 	appendStringInfoChar(buf, '\'');
 }
 
-/* See raft_ext.h. */
+/* See conninfo.h. */
 char *
 raft_conninfo_masked(const char *conninfo)
 {
@@ -116,7 +116,7 @@ harmless_quoted(const char *piece, size_t len)
 	return known;
 }
 
-/* See raft_ext.h. */
+/* See conninfo.h. */
 char *
 raft_conninfo_mask_message(const char *message)
 {
@@ -152,7 +152,7 @@ raft_conninfo_mask_message(const char *message)
 	return buf.data;
 }
 
-/* See raft_ext.h. */
+/* See conninfo.h. */
 char *
 raft_conninfo_problem(const char *conninfo)
 {

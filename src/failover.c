@@ -48,6 +48,8 @@
 
 #include "libpq-fe.h"
 
+#include "settings.h"
+#include "status.h"
 #include "failover.h"
 
 int			raft_max_lag_on_failover = 0;

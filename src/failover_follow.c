@@ -35,6 +35,8 @@
 
 #include "libpq-fe.h"
 
+#include "conninfo.h"
+#include "settings.h"
 #include "failover.h"
 
 #define AUTOCONF_TEMP	PG_AUTOCONF_FILENAME ".tmp"

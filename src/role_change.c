@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "clock.h"
 #include "failover.h"
 
 /* Longest a command may run before it is killed. */

@@ -28,7 +28,9 @@
 #include "libpq-fe.h"
 
 #include "fencing.h"
-#include "raft_ext.h"
+#include "conninfo.h"
+#include "settings.h"
+#include "shmem.h"
 
 int			raft_node_id = 0;
 char	   *raft_peers = NULL;
@@ -389,7 +391,7 @@ raft_define_settings(void)
 
 }
 
-/* See raft_ext.h. */
+/* See settings.h. */
 void
 raft_default_cluster_name(char *out)
 {
@@ -397,7 +399,7 @@ raft_default_cluster_name(char *out)
 			 GetSystemIdentifier());
 }
 
-/* See raft_ext.h. */
+/* See settings.h. */
 void
 raft_effective_cluster_name(char *out)
 {
@@ -430,7 +432,7 @@ raft_options_from_settings(raft_options *options)
 	options->transfer_hold = raft_fencing_headroom;
 }
 
-/* See raft_ext.h: the checks that involve more than one setting. */
+/* See settings.h: the checks that involve more than one setting. */
 bool
 raft_settings_validate(char **error)
 {

@@ -21,7 +21,11 @@
 #include "utils/wait_event.h"
 
 
-#include "raft_ext.h"
+#include "clock.h"
+#include "conninfo.h"
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_is_leader);
 PG_FUNCTION_INFO_V1(raft_ext_leader_id);

@@ -40,7 +40,8 @@
 #include "utils/memutils.h"
 
 #include "faults.h"
-#include "raft_ext.h"
+#include "settings.h"
+#include "shmem.h"
 #include "storage.h"
 #include "storage_internal.h"
 

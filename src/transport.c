@@ -28,6 +28,9 @@
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 #include "transport.h"
 
 /* Most messages queued for one peer, and most bytes. */

@@ -9,7 +9,7 @@
 #ifndef RAFT_WORKER_H
 #define RAFT_WORKER_H
 
-#include "raft_ext.h"
+#include "status.h"
 #include "storage.h"
 
 typedef struct RaftWorker
