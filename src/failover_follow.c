@@ -36,8 +36,9 @@
 #include "libpq-fe.h"
 
 #include "conninfo.h"
-#include "settings.h"
 #include "failover.h"
+#include "settings.h"
+#include "storage.h"
 
 #define AUTOCONF_TEMP	PG_AUTOCONF_FILENAME ".tmp"
 
@@ -187,52 +188,6 @@ read_whole_file(const char *path, StringInfo buf)
 	return true;
 }
 
-/* Write 'content' to 'path', fsync it; false (logged) on failure. */
-static bool
-write_whole_file(const char *path, const StringInfo content)
-{
-	int			fd;
-
-	fd = OpenTransientFile(path, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
-	if (fd < 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not open file \"%s\": %m", path)));
-		return false;
-	}
-	errno = 0;
-	if (write(fd, content->data, content->len) != content->len)
-	{
-		if (errno == 0)
-			errno = ENOSPC;
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not write file \"%s\": %m", path)));
-		CloseTransientFile(fd);
-		unlink(path);
-		return false;
-	}
-	if (pg_fsync(fd) != 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not fsync file \"%s\": %m", path)));
-		CloseTransientFile(fd);
-		unlink(path);
-		return false;
-	}
-	if (CloseTransientFile(fd) != 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not close file \"%s\": %m", path)));
-		unlink(path);
-		return false;
-	}
-	return true;
-}
-
 /*
  * Build the new file: every line but those setting primary_conninfo, then
  * ours.  *changed says whether that differs from what the file holds.
@@ -290,8 +245,8 @@ rewrite_auto_conf(const char *line, bool *changed)
 	{
 		replace_conninfo_line(&old, line, &out, changed);
 		if (*changed)
-			ok = write_whole_file(AUTOCONF_TEMP, &out) &&
-				durable_rename(AUTOCONF_TEMP, PG_AUTOCONF_FILENAME, LOG) == 0;
+			ok = raft_write_file_durably(AUTOCONF_TEMP, PG_AUTOCONF_FILENAME,
+										 out.data, out.len, false, LOG);
 	}
 	LWLockRelease(AutoFileLock);
 

@@ -83,7 +83,7 @@ raft_storage_save_bootstrap(RaftStorage *storage, const raft_membership *m)
 	raft_put_u32(buf + off, raft_storage_crc(buf, off));
 	off += 4;
 
-	raft_storage_write_file(tmppath, path, buf, off, NULL, NULL);
+	(void) raft_write_file_durably(tmppath, path, buf, off, true, ERROR);
 	pfree(buf);
 	pfree(tmppath);
 	pfree(path);

@@ -154,74 +154,99 @@ raft_storage_fsync_dir(const char *path)
  * durable_rename for the Raft state.  durable_rename cannot say whether
  * the rename or one of its fsyncs failed (it logs which); either way the
  * files cannot be trusted any more, so the failure is remembered as an
- * fsync failure.
+ * fsync failure.  Reported at elevel; false if it failed.
  */
-void
-raft_storage_durable_rename(const char *from, const char *to)
+bool
+raft_storage_durable_rename(const char *from, const char *to, int elevel)
 {
 	if (durable_rename(from, to, LOG) != 0)
 	{
 		storage_fsync_failed();
-		ereport(ERROR,
+		ereport(elevel,
 				(errcode(ERRCODE_IO_ERROR),
 				 errmsg("could not durably rename file \"%s\" to \"%s\"", from, to),
 				 errdetail("The log line before this one says why.")));
+		return false;
 	}
+	return true;
 }
 
 /*
- * Write len bytes of buf to 'path' durably: to 'tmppath' first, fsynced,
- * then durable_rename'd over 'path' (which fsyncs the file and the
- * directory).  before_write, if not NULL, runs on the open temporary file
- * first (a failpoint).
+ * Clean up after a failed write of a temporary file: close it (fd >= 0),
+ * and remove it unless the caller reports at ERROR (storage.c removes the
+ * temporary files at the next open).
  */
-void
-raft_storage_write_file(const char *tmppath, const char *path,
-						const uint8 *buf, size_t len,
-						void (*before_write) (int fd, const void *arg),
-						const void *arg)
+static void
+write_failed(int fd, const char *tmppath, int elevel)
+{
+	if (fd >= 0)
+		CloseTransientFile(fd);
+	if (elevel < ERROR)
+		unlink(tmppath);
+}
+
+/*
+ * Write len bytes of buf to 'path' durably, as PostgreSQL's SaveSlotToPath
+ * does: into 'tmppath' (created or truncated), fsync, close, then
+ * durable_rename over 'path' (which fsyncs the file and its directory).  A
+ * failure is reported at elevel; below ERROR the temporary file is removed
+ * (unless the rename failed) and the function returns false.  raft_state:
+ * the file is part of the Raft state, so a failed fsync or rename is
+ * remembered and Raft stays stopped until the server restarts.
+ */
+bool
+raft_write_file_durably(const char *tmppath, const char *path,
+						const void *buf, size_t len, bool raft_state,
+						int elevel)
 {
 	int			fd;
-	ssize_t		written;
+	int			save_errno;
 
 	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
 	if (fd < 0)
-		ereport(ERROR,
+	{
+		ereport(elevel,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", tmppath)));
-
-	if (before_write != NULL)
-		before_write(fd, arg);
+		return false;
+	}
 
 	errno = 0;
-	written = pg_pwrite(fd, buf, len, 0);
-	if (written != (ssize_t) len)
+	if (pg_pwrite(fd, buf, len, 0) != (ssize_t) len)
 	{
-		int			save_errno = errno ? errno : ENOSPC;
-
-		CloseTransientFile(fd);
+		save_errno = errno ? errno : ENOSPC;
+		write_failed(fd, tmppath, elevel);
 		errno = save_errno;
-		ereport(ERROR,
+		ereport(elevel,
 				(errcode_for_file_access(),
 				 errmsg("could not write file \"%s\": %m", tmppath)));
+		return false;
 	}
-	if (raft_storage_fsync_fd(fd) != 0)
+	if ((raft_state ? raft_storage_fsync_fd(fd) : pg_fsync(fd)) != 0)
 	{
-		int			save_errno = errno;
-
-		CloseTransientFile(fd);
+		save_errno = errno;
+		write_failed(fd, tmppath, elevel);
 		errno = save_errno;
-		ereport(ERROR,
+		ereport(elevel,
 				(errcode_for_file_access(),
 				 errmsg("could not fsync file \"%s\": %m", tmppath)));
+		return false;
 	}
 	if (CloseTransientFile(fd) != 0)
-		ereport(ERROR,
+	{
+		save_errno = errno;
+		write_failed(-1, tmppath, elevel);
+		errno = save_errno;
+		ereport(elevel,
 				(errcode_for_file_access(),
 				 errmsg("could not close file \"%s\": %m", tmppath)));
+		return false;
+	}
 
 	/* Atomic replacement; also fsyncs the directory. */
-	raft_storage_durable_rename(tmppath, path);
+	if (raft_state)
+		return raft_storage_durable_rename(tmppath, path, elevel);
+	return durable_rename(tmppath, path, elevel) == 0;
 }
 
 /* Read all of 'path' into a palloc'd buffer; *size receives its length. */

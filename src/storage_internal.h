@@ -121,20 +121,12 @@ extern void raft_storage_fsync_dir(const char *path);
  * Every fsync of the Raft state goes through these: a failure is remembered
  * in shared memory, and Raft then stays stopped until the server restarts
  * (raft_storage_fsync_has_failed).  raft_storage_fsync_fd returns pg_fsync's
- * result; the others ERROR.
+ * result; raft_storage_fsync_path ERRORs.
  */
 extern int	raft_storage_fsync_fd(int fd);
 extern void raft_storage_fsync_path(const char *path, bool isdir);
-extern void raft_storage_durable_rename(const char *from, const char *to);
-
-/*
- * Write a small file durably: tmppath, fsync, durable rename over path.
- * before_write (may be NULL) runs on the open temporary file first.
- */
-extern void raft_storage_write_file(const char *tmppath, const char *path,
-									const uint8 *buf, size_t len,
-									void (*before_write) (int fd, const void *arg),
-									const void *arg);
+extern bool raft_storage_durable_rename(const char *from, const char *to,
+										int elevel);
 
 /* Read a whole file into a palloc'd buffer; *size receives its length. */
 extern uint8 *raft_storage_read_file(const char *path, off_t *size);

@@ -106,7 +106,6 @@ raft_segment_create(RaftStorage *storage, raft_index first)
 	uint8		header[RAFT_SEGMENT_HEADER];
 	char	   *path = raft_segment_path(storage, first);
 	char	   *tmppath = psprintf("%s.tmp", path);
-	int			fd;
 
 	memset(header, 0, sizeof(header));
 	raft_put_u32(header, RAFT_SEGMENT_MAGIC);
@@ -116,25 +115,8 @@ raft_segment_create(RaftStorage *storage, raft_index first)
 	raft_put_u64(header + 76, first);
 	raft_put_u32(header + 84, raft_storage_crc(header, 84));
 
-	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", tmppath)));
-	errno = 0;
-	if (pg_pwrite(fd, header, sizeof(header), 0) != sizeof(header) ||
-		raft_storage_fsync_fd(fd) != 0)
-	{
-		int			save_errno = errno ? errno : ENOSPC;
-
-		CloseTransientFile(fd);
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-	}
-	CloseTransientFile(fd);
-	raft_storage_durable_rename(tmppath, path);
+	(void) raft_write_file_durably(tmppath, path, header, sizeof(header),
+								   true, ERROR);
 
 	raft_segment_add(storage, first);
 	pfree(tmppath);

@@ -176,11 +176,12 @@ raft_storage_read_state(RaftStorage *storage, const char *path, raft_hard_state 
  * restart the worker alone (see test/t/111_crash_mid_state_write.pl).
  */
 static void
-failpoint_crash_mid_write(int fd, const uint8 *buf, const char *tmppath,
+failpoint_crash_mid_write(const uint8 *buf, const char *tmppath,
 						  const raft_hard_state *hs)
 {
 	bool		armed;
 	ssize_t		written;
+	int			fd;
 
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	armed = raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE;
@@ -190,6 +191,11 @@ failpoint_crash_mid_write(int fd, const uint8 *buf, const char *tmppath,
 	if (!armed)
 		return;
 
+	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmppath)));
 	written = pg_pwrite(fd, buf, RAFT_STATE_SIZE / 2, 0);
 	(void) pg_fsync(fd);
 	ereport(LOG,
@@ -197,25 +203,6 @@ failpoint_crash_mid_write(int fd, const uint8 *buf, const char *tmppath,
 					(int) written, RAFT_STATE_SIZE, tmppath,
 					(unsigned long long) hs->term, (unsigned) hs->voted_for)));
 	proc_exit(1);
-}
-
-/* What the failpoint needs to know about the write it interrupts. */
-typedef struct StateWrite
-{
-	const uint8 *buf;
-	const char *tmppath;
-	const raft_hard_state *hs;
-} StateWrite;
-
-/* Tests only, one bool test otherwise: see failpoint_crash_mid_write. */
-static void
-state_before_write(int fd, const void *arg)
-{
-	const StateWrite *w = arg;
-
-	if (raft_fault_injection &&
-		raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE)
-		failpoint_crash_mid_write(fd, w->buf, w->tmppath, w->hs);
 }
 
 /* Write the hard state durably: temp file, fsync, durable_rename. */
@@ -226,14 +213,14 @@ raft_storage_save_hard_state(RaftStorage *storage,
 	uint8		buf[RAFT_STATE_SIZE];
 	char	   *tmppath = psprintf("%s/%s", storage->dir, RAFT_STATE_TMPNAME);
 	char	   *path = psprintf("%s/%s", storage->dir, RAFT_STATE_FILENAME);
-	StateWrite	w;
 
 	encode_state(storage, hard_state, buf);
-	w.buf = buf;
-	w.tmppath = tmppath;
-	w.hs = hard_state;
-	raft_storage_write_file(tmppath, path, buf, RAFT_STATE_SIZE,
-							state_before_write, &w);
+	/* Tests only, one bool test otherwise. */
+	if (raft_fault_injection &&
+		raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE)
+		failpoint_crash_mid_write(buf, tmppath, hard_state);
+	(void) raft_write_file_durably(tmppath, path, buf, RAFT_STATE_SIZE,
+								   true, ERROR);
 	pfree(tmppath);
 	pfree(path);
 }
