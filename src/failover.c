@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include <netdb.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,11 +47,10 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "libpq-fe.h"
-
+#include "conninfo.h"
+#include "failover.h"
 #include "settings.h"
 #include "status.h"
-#include "failover.h"
 
 int			raft_max_lag_on_failover = 0;
 int			raft_failover_priority = 1;
@@ -205,58 +205,6 @@ raft_failover_configure(raft_options *options)
 		options->max_position_lag = (uint64) raft_max_lag_on_failover * 1024;
 }
 
-/* Host and port a conninfo names (libpq's defaults filled in). */
-static bool
-conninfo_target(const char *conninfo, char *host, size_t hostlen, int *port)
-{
-	PQconninfoOption *options;
-	char	   *error = NULL;
-	const char *h = NULL;
-	const char *hostaddr = NULL;
-	const char *pt = NULL;
-
-	options = PQconninfoParse(conninfo, &error);
-	if (options == NULL)
-	{
-		if (error)
-			PQfreemem(error);
-		return false;
-	}
-	for (PQconninfoOption *o = options; o->keyword; o++)
-	{
-		if (o->val == NULL || o->val[0] == '\0')
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			h = o->val;
-		else if (strcmp(o->keyword, "hostaddr") == 0)
-			hostaddr = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			pt = o->val;
-	}
-	/* The walreceiver reports hostaddr's value when only that is given. */
-	strlcpy(host, h ? h : (hostaddr ? hostaddr : DEFAULT_PGSOCKET_DIR), hostlen);
-	*port = pt ? atoi(pt) : DEF_PGPORT;
-	PQconninfoFree(options);
-	return true;
-}
-
-/* Whether two conninfos name the same server (host and port). */
-static bool
-same_target(const char *a, const char *b)
-{
-	char		host_a[NI_MAXHOST];
-	char		host_b[NI_MAXHOST];
-	int			port_a;
-	int			port_b;
-
-	if (a == NULL || b == NULL)
-		return false;
-	if (!conninfo_target(a, host_a, sizeof(host_a), &port_a) ||
-		!conninfo_target(b, host_b, sizeof(host_b), &port_b))
-		return false;
-	return port_a == port_b && strcmp(host_a, host_b) == 0;
-}
-
 /* Copy what the WAL receiver reports about its upstream. */
 static void
 read_upstream(UpstreamInfo *up)
@@ -295,7 +243,7 @@ upstream_member(const RaftStatus *status, const UpstreamInfo *up)
 		int			port;
 
 		if (peer->is_self ||
-			!conninfo_target(peer->conninfo, host, sizeof(host), &port))
+			!raft_conninfo_target(peer->conninfo, host, sizeof(host), &port))
 			continue;
 		if (port == up->port && strcmp(host, up->host) == 0)
 			return peer;
@@ -591,7 +539,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	leader = find_member(status, status->leader_id);
 	if (leader == NULL || leader->conninfo[0] == '\0')
 		return;
-	if (same_target(PrimaryConnInfo, leader->conninfo))
+	if (raft_conninfo_same_server(PrimaryConnInfo, leader->conninfo))
 		return;
 
 	/*

@@ -42,51 +42,12 @@
 
 #define AUTOCONF_TEMP	PG_AUTOCONF_FILENAME ".tmp"
 
-/* Whether a conninfo keyword says where to connect. */
-static bool
-is_target_keyword(const char *keyword)
-{
-	return strcmp(keyword, "host") == 0 || strcmp(keyword, "hostaddr") == 0 ||
-		strcmp(keyword, "port") == 0;
-}
-
-/* Append keyword='value' to a conninfo, quoting as libpq expects. */
-static void
-append_conninfo_pair(StringInfo buf, const char *keyword, const char *value)
-{
-	if (buf->len > 0)
-		appendStringInfoChar(buf, ' ');
-	appendStringInfo(buf, "%s='", keyword);
-	for (const char *p = value; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '\'');
-}
-
-/* Parse a conninfo, or NULL (an empty or unparsable one). */
-static PQconninfoOption *
-parse_conninfo(const char *conninfo)
-{
-	PQconninfoOption *options;
-	char	   *error = NULL;
-
-	if (conninfo == NULL || conninfo[0] == '\0')
-		return NULL;
-	options = PQconninfoParse(conninfo, &error);
-	if (error != NULL)
-		PQfreemem(error);
-	return options;
-}
-
 /* See failover.h. */
 char *
 raft_follow_build_conninfo(const char *leader_conninfo)
 {
-	PQconninfoOption *current = parse_conninfo(PrimaryConnInfo);
-	PQconninfoOption *leader = parse_conninfo(leader_conninfo);
+	PQconninfoOption *current = raft_conninfo_parse(PrimaryConnInfo);
+	PQconninfoOption *leader = raft_conninfo_parse(leader_conninfo);
 	PQconninfoOption *base = current ? current : leader;
 	const char *appname = NULL;
 	StringInfoData buf;
@@ -102,14 +63,14 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 	/* Where to connect: the leader's address. */
 	for (PQconninfoOption *o = leader; o->keyword; o++)
 	{
-		if (o->val != NULL && o->val[0] != '\0' && is_target_keyword(o->keyword))
-			append_conninfo_pair(&buf, o->keyword, o->val);
+		if (o->val != NULL && o->val[0] != '\0' && raft_conninfo_is_target(o->keyword))
+			raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
 
 	/* How to connect: the current setting (or the leader's address). */
 	for (PQconninfoOption *o = base; o->keyword; o++)
 	{
-		if (o->val == NULL || o->val[0] == '\0' || is_target_keyword(o->keyword))
+		if (o->val == NULL || o->val[0] == '\0' || raft_conninfo_is_target(o->keyword))
 			continue;
 		if (strcmp(o->keyword, "application_name") == 0)
 		{
@@ -121,17 +82,17 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 		if (strcmp(o->keyword, "dbname") == 0 ||
 			strcmp(o->keyword, "replication") == 0)
 			continue;
-		append_conninfo_pair(&buf, o->keyword, o->val);
+		raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
 
 	if (appname != NULL)
-		append_conninfo_pair(&buf, "application_name", appname);
+		raft_conninfo_append(&buf, "application_name", appname, true);
 	else
 	{
 		char		name[32];
 
 		snprintf(name, sizeof(name), "node%d", raft_node_id);
-		append_conninfo_pair(&buf, "application_name", name);
+		raft_conninfo_append(&buf, "application_name", name, true);
 	}
 
 	if (current)
@@ -263,6 +224,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	char	   *conninfo;
 	char	   *problem;
 	StringInfoData line;
+	char	   *escaped;
 	bool		changed = false;
 	bool		ok = false;
 
@@ -291,16 +253,18 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 		return false;
 	}
 
-	/* The configuration file's quoting: double quotes and backslashes. */
+	/*
+	 * The configuration file's quoting (quotes and backslashes doubled),
+	 * with the function ALTER SYSTEM uses for the same file.
+	 */
+	escaped = escape_single_quotes_ascii(conninfo);
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	initStringInfo(&line);
-	appendStringInfoString(&line, "primary_conninfo = '");
-	for (const char *p = conninfo; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendStringInfoChar(&line, *p);
-		appendStringInfoChar(&line, *p);
-	}
-	appendStringInfoString(&line, "'\n");
+	appendStringInfo(&line, "primary_conninfo = '%s'\n", escaped);
+	free(escaped);
 
 	/* A failure here must not stop Raft: log it and let the caller retry. */
 	PG_TRY();

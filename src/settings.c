@@ -25,8 +25,6 @@
 #include "storage/lwlock.h"
 #include "utils/guc.h"
 
-#include "libpq-fe.h"
-
 #include "fencing.h"
 #include "conninfo.h"
 #include "settings.h"
@@ -71,29 +69,6 @@ membership_has(const raft_membership *m, raft_id id)
 			return true;
 	}
 	return false;
-}
-
-/*
- * Copy one conninfo out of a peers value, stopping at the first ';' that is
- * not quoted or escaped, so that a quoted password may contain ';'.  Returns
- * the position after the conninfo (at the ';' or the end).
- */
-static const char *
-scan_conninfo(const char *p, StringInfo buf)
-{
-	bool		quoted = false;
-
-	while (*p && (quoted || *p != ';'))
-	{
-		if (*p == '\\' && p[1] != '\0')
-		{
-			appendStringInfoChar(buf, *p++);
-		}
-		else if (*p == '\'')
-			quoted = !quoted;
-		appendStringInfoChar(buf, *p++);
-	}
-	return p;
 }
 
 /* Strip trailing white space from buf in place. */
@@ -177,7 +152,7 @@ raft_parse_peers(const char *value, raft_membership *out, char **error)
 
 		/* its conninfo */
 		resetStringInfo(&conninfo);
-		p = scan_conninfo(p, &conninfo);
+		p = raft_conninfo_scan(p, &conninfo);
 		trim_trailing_space(&conninfo);
 		if (conninfo.len == 0)
 		{
