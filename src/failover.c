@@ -313,7 +313,7 @@ request_promotion(void)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not create promote signal file \"%s\": %m",
+				 errmsg("could not create promote signal file \"%s\": %m",
 						PROMOTE_SIGNAL_FILE)));
 		return false;
 	}
@@ -321,7 +321,7 @@ request_promotion(void)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not write promote signal file \"%s\": %m",
+				 errmsg("could not write promote signal file \"%s\": %m",
 						PROMOTE_SIGNAL_FILE)));
 		unlink(PROMOTE_SIGNAL_FILE);
 		return false;
@@ -329,7 +329,7 @@ request_promotion(void)
 	if (kill(PostmasterPid, SIGUSR1) != 0)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: could not signal the postmaster to promote: %m")));
+				(errmsg("could not signal the postmaster to promote: %m")));
 		unlink(PROMOTE_SIGNAL_FILE);
 		return false;
 	}
@@ -359,12 +359,12 @@ transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
 	rc = raft_transfer_leadership(node, target, now);
 	if (rc == RAFT_OK)
 		ereport(LOG,
-				(errmsg("raft_ext: node %u hands leadership to node %u", (unsigned) raft_node_id,
+				(errmsg("node %u hands leadership to node %u", (unsigned) raft_node_id,
 						(unsigned) target),
 				 errdetail("%s", why)));
 	else
 		ereport(LOG,
-				(errmsg("raft_ext: node %u could not hand leadership to node %u: %s",
+				(errmsg("node %u could not hand leadership to node %u: %s",
 						(unsigned) raft_node_id, (unsigned) target, raft_strerror(rc)),
 				 errdetail("%s", why)));
 	return rc == RAFT_OK ? TRANSFER_STARTED : TRANSFER_REFUSED;
@@ -415,7 +415,7 @@ handback_failed(raft_id target, raft_time now)
 	fo.handback_failures++;
 	fo.handback_next = now + handback_backoff(fo.handback_failures);
 	ereport(LOG,
-			(errmsg("raft_ext: node %u stops handing leadership back to node %u for %lld ms",
+			(errmsg("node %u stops handing leadership back to node %u for %lld ms",
 					(unsigned) raft_node_id, (unsigned) target,
 					(long long) handback_backoff(fo.handback_failures)),
 			 errdetail("Handing leadership back %d time(s) in a row failed: node %u did not become the leader "
@@ -490,8 +490,9 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 		{
 			fo.logged_term = status->term;
 			ereport(LOG,
-					(errmsg("raft_ext: node %u leads but does not promote: its WAL receiver streams from a live server that is not a member (%s:%d)",
-							(unsigned) raft_node_id, up.host, up.port),
+					(errmsg("node %u leads but does not promote", (unsigned) raft_node_id),
+					 errdetail("Its WAL receiver streams from %s:%d, a live server that is not a member.",
+							   up.host, up.port),
 					 errhint("Make the primary a member (raft_ext.add_node) or stop its replication.")));
 		}
 		return;
@@ -514,7 +515,7 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	if (request_promotion())
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: node %u is the Raft leader in term %llu with the lease: promoting this standby",
+				(errmsg("node %u is the Raft leader in term %llu with the lease: promoting this standby",
 						(unsigned) raft_node_id,
 						(unsigned long long) status->term),
 				 fo.promote_requested ?
@@ -558,7 +559,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 
 	if (raft_follow_write_conninfo(leader->conninfo))
 		ereport(LOG,
-				(errmsg("raft_ext: node %u now follows the Raft leader, node %u",
+				(errmsg("node %u now follows the Raft leader, node %u",
 						(unsigned) raft_node_id, (unsigned) status->leader_id),
 				 errdetail("primary_conninfo was rewritten in %s and the configuration reloaded.",
 						   PG_AUTOCONF_FILENAME)));
@@ -573,7 +574,7 @@ step_primary_follower(const RaftStatus *status)
 		return;
 	fo.logged_fenced_leader = status->leader_id;
 	ereport(LOG,
-			(errmsg("raft_ext: node %u is a primary but node %u is the Raft leader: writes here are refused",
+			(errmsg("node %u is a primary but node %u is the Raft leader: writes here are refused",
 					(unsigned) raft_node_id, (unsigned) status->leader_id),
 			 errhint("Rejoin this node as a standby of the leader, e.g. with scripts/rejoin-standby.sh, "
 					 "or hand leadership to it.")));

@@ -132,7 +132,7 @@ read_whole_file(const char *path, StringInfo buf)
 			return true;
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not open file \"%s\": %m", path)));
+				 errmsg("could not open file \"%s\": %m", path)));
 		return false;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
@@ -141,7 +141,7 @@ read_whole_file(const char *path, StringInfo buf)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not read file \"%s\": %m", path)));
+				 errmsg("could not read file \"%s\": %m", path)));
 		CloseTransientFile(fd);
 		return false;
 	}
@@ -232,7 +232,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	if (conninfo[0] == '\0')
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: cannot follow the leader: its member address \"%s\" is not a valid conninfo",
+				(errmsg("cannot follow the leader: its member address \"%s\" is not a valid conninfo",
 						raft_conninfo_masked(leader_conninfo))));
 		return false;
 	}
@@ -247,7 +247,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	if (problem != NULL)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: cannot follow the leader: its member address \"%s\" cannot be written to %s",
+				(errmsg("cannot follow the leader: its member address \"%s\" cannot be written to %s",
 						raft_conninfo_masked(leader_conninfo), PG_AUTOCONF_FILENAME),
 				 errdetail("%s", problem)));
 		return false;
@@ -281,7 +281,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 		edata = CopyErrorData();
 		FlushErrorState();
 		ereport(LOG,
-				(errmsg("raft_ext: could not rewrite %s: %s",
+				(errmsg("could not rewrite %s: %s",
 						PG_AUTOCONF_FILENAME, edata->message)));
 		FreeErrorData(edata);
 		ok = false;
@@ -290,6 +290,6 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 
 	if (ok && changed && kill(PostmasterPid, SIGHUP) != 0)
 		ereport(LOG,
-				(errmsg("raft_ext: could not signal the postmaster to reload: %m")));
+				(errmsg("could not signal the postmaster to reload: %m")));
 	return ok && changed;
 }

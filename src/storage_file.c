@@ -88,7 +88,7 @@ failpoint_fsync_fail(void)
 	LWLockRelease(raft_shared->lock);
 	if (armed)
 		ereport(LOG,
-				(errmsg("raft_ext: failpoint %s: failing the next fsync with EIO",
+				(errmsg("failpoint %s: failing the next fsync with EIO",
 						raft_failpoint_names[RAFT_FAILPOINT_FSYNC_FAIL])));
 	return armed;
 }

@@ -199,7 +199,7 @@ failpoint_crash_mid_write(const uint8 *buf, const char *tmppath,
 	written = pg_pwrite(fd, buf, RAFT_STATE_SIZE / 2, 0);
 	(void) pg_fsync(fd);
 	ereport(LOG,
-			(errmsg("raft_ext: failpoint crash-mid-state-write: wrote %d of %d bytes of \"%s\" (term %llu, vote %u); exiting before the rename",
+			(errmsg("failpoint crash-mid-state-write: wrote %d of %d bytes of \"%s\" (term %llu, vote %u); exiting before the rename",
 					(int) written, RAFT_STATE_SIZE, tmppath,
 					(unsigned long long) hs->term, (unsigned) hs->voted_for)));
 	proc_exit(1);

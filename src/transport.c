@@ -347,11 +347,11 @@ peer_fail(TransportPeer *peer, raft_time now, const char *fmt,...)
 	{
 		if (was_connected)
 			ereport(LOG,
-					(errmsg("raft_ext: lost connection to node %u: %s",
+					(errmsg("lost connection to node %u: %s",
 							peer->id, peer->stats.last_error)));
 		else
 			ereport(LOG,
-					(errmsg("raft_ext: could not connect to node %u: %s",
+					(errmsg("could not connect to node %u: %s",
 							peer->id, peer->stats.last_error)));
 		peer->failure_logged = true;
 	}
@@ -368,7 +368,7 @@ transport_notice_receiver(void *arg, const PGresult *res)
 	TransportPeer *peer = (TransportPeer *) arg;
 
 	ereport(DEBUG1,
-			(errmsg_internal("raft_ext: notice from node %u: %s",
+			(errmsg_internal("notice from node %u: %s",
 							 peer->id, PQresultErrorMessage(res))));
 }
 
@@ -480,7 +480,7 @@ peer_continue_connect(TransportPeer *peer, raft_time now)
 	peer->flushing = false;
 	if (peer->failure_logged)
 		ereport(LOG,
-				(errmsg("raft_ext: connected to node %u", peer->id)));
+				(errmsg("connected to node %u", peer->id)));
 	peer->failure_logged = false;
 	peer->stats.last_error[0] = '\0';
 }
@@ -618,7 +618,7 @@ peer_read(TransportPeer *peer, raft_time now)
 	if (refused && !peer->refusal_logged)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: node %u refused messages: %s",
+				(errmsg("node %u refused messages: %s",
 						peer->id, peer->stats.last_error)));
 		peer->refusal_logged = true;
 	}

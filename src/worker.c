@@ -154,11 +154,11 @@ worker_effective_membership(RaftStorage *storage,
 		raft_storage_save_bootstrap(storage, configured);
 		if (!raft_storage_is_new(storage))
 			ereport(LOG,
-					(errmsg("raft_ext: raft state directory \"%s\" has no bootstrap membership; adopting the one %s names: %s",
-							raft_state_directory, "raft_ext.peers",
-							membership_ids(configured)),
-					 errdetail("The directory was written by an earlier version of raft_ext. "
+					(errmsg("raft state directory \"%s\" has no bootstrap membership; adopting the one %s names",
+							raft_state_directory, "raft_ext.peers"),
+					 errdetail("%s names nodes %s. The directory was written by an earlier version of raft_ext. "
 							   "From now on this node refuses to start if %s names other members.",
+							   "raft_ext.peers", membership_ids(configured),
 							   "raft_ext.peers")));
 		*effective = *configured;
 		pfree(persisted);
@@ -281,7 +281,7 @@ worker_start_raft(void)
 	worker.leader_since = GetCurrentTimestamp();
 	worker.force_publish = true;
 	ereport(LOG,
-			(errmsg("raft_ext: node %u started in term %llu with %llu log entries, cluster \"%s\"",
+			(errmsg("node %u started in term %llu with %llu log entries, cluster \"%s\"",
 					(unsigned) raft_node_id,
 					(unsigned long long) raft_get_term(worker.node),
 					(unsigned long long) raft_last_index(worker.node),
@@ -317,7 +317,7 @@ worker_handle_error(void)
 		strlcpy(worker.error, edata->message, RAFT_ERROR_LEN);
 
 	ereport(LOG,
-			(errmsg("raft_ext: Raft stopped on node %u: %s",
+			(errmsg("Raft stopped on node %u: %s",
 					(unsigned) raft_node_id, edata->message),
 			 edata->detail ? errdetail("%s", edata->detail) : 0,
 			 edata->hint ? errhint("%s", edata->hint) : 0));
@@ -383,7 +383,7 @@ worker_drain_inbox(void)
 		while ((rc = raft_envelope_next(&env, &offset, &msg, decode_entries,
 										&why)) == RAFT_OK)
 		{
-			elog(DEBUG2, "raft_ext: received %s from node %u in term %llu (granted %d, refusal %d, transfer %d)",
+			elog(DEBUG2, "received %s from node %u in term %llu (granted %d, refusal %d, transfer %d)",
 				 raft_msg_type_name(msg.type), msg.from,
 				 (unsigned long long) msg.term, msg.granted, msg.refusal,
 				 msg.transfer);
@@ -504,7 +504,7 @@ worker_failpoint_after_vote(const raft_hard_state *hard_state)
 		return;
 
 	ereport(LOG,
-			(errmsg("raft_ext: failpoint %s: node %u persisted its vote for node %u in term %llu, exiting",
+			(errmsg("failpoint %s: node %u persisted its vote for node %u in term %llu, exiting",
 					raft_failpoint_names[RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST],
 					(unsigned) raft_node_id, hard_state->voted_for,
 					(unsigned long long) hard_state->term)));
@@ -536,7 +536,7 @@ worker_process_ready(void)
 			transport_set_membership(raft_get_membership(worker.node));
 		for (size_t i = 0; i < ready.n_messages; i++)
 		{
-			elog(DEBUG2, "raft_ext: sending %s to node %u in term %llu",
+			elog(DEBUG2, "sending %s to node %u in term %llu",
 				 raft_msg_type_name(ready.messages[i].type),
 				 ready.messages[i].to,
 				 (unsigned long long) ready.messages[i].term);
@@ -548,7 +548,7 @@ worker_process_ready(void)
 			role_changed = true;
 			worker.leader_since = GetCurrentTimestamp();
 			ereport(LOG,
-					(errmsg("raft_ext: node %u is now %s in term %llu (leader %u)",
+					(errmsg("node %u is now %s in term %llu (leader %u)",
 							(unsigned) raft_node_id,
 							raft_role_name(ready.role),
 							(unsigned long long) ready.term,
@@ -651,20 +651,21 @@ worker_reload(void)
 	if (worker.node == NULL && raft_storage_fsync_has_failed())
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: configuration reloaded; Raft stays stopped until the server restarts, because an fsync of its state failed")));
+				(errmsg("configuration reloaded, but Raft stays stopped until the server restarts"),
+				 errdetail("An fsync of the Raft state failed earlier; the files may have lost writes that the kernel reported done.")));
 		return;
 	}
 	if (worker.node == NULL)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: configuration reloaded, starting Raft again")));
+				(errmsg("configuration reloaded, starting Raft again")));
 		worker_try_start();
 		return;
 	}
 	if (!raft_settings_validate(&error))
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: the reloaded settings are not valid; Raft keeps running on the settings it started with"),
+				(errmsg("the reloaded settings are not valid; Raft keeps running on the settings it started with"),
 				 errdetail("%s", error)));
 		return;
 	}
@@ -675,7 +676,7 @@ worker_reload(void)
 		raft_election_spread != worker.election_spread ||
 		raft_lease_drift_margin != worker.lease_drift_margin)
 		ereport(LOG,
-				(errmsg("raft_ext: new timing settings take effect when the raft_ext worker restarts"),
+				(errmsg("new timing settings take effect when the raft_ext worker restarts"),
 				 errhint("Restart the server, or terminate the worker (pid %d) and the postmaster starts it again.",
 						 MyProcPid)));
 }
