@@ -19,8 +19,8 @@
  * so the transport keeps its own deadlines.
  *
  * This file keeps the peer table, the queues, the deadlines and the wait
- * set; one peer's connection (connect, send a batch, read the result,
- * close, fail with backoff) is transport_peer.c.
+ * set; one peer's queue and connection (connect, send a batch, read the
+ * result, close, fail with backoff) are transport_peer.c.
  *
  * Known limit: a host name in a peer's conninfo is resolved synchronously by
  * PQconnectStartParams; use hostaddr, or a resolver that answers quickly.
@@ -52,7 +52,7 @@ TransportPeer transport_peers[RAFT_MAX_MEMBERS];
 bool		transport_sockets_dirty;
 
 /* Find the peer with 'id', or NULL. */
-TransportPeer *
+static TransportPeer *
 transport_peer_find(raft_id id)
 {
 	for (int i = 0; i < RAFT_MAX_MEMBERS; i++)
@@ -61,29 +61,6 @@ transport_peer_find(raft_id id)
 			return &transport_peers[i];
 	}
 	return NULL;
-}
-
-/* Drop the oldest queued message; 'count' says whether it was lost. */
-void
-transport_queue_pop(TransportPeer *peer, bool count)
-{
-	QueuedFrame *frame = peer->queue[peer->q_head];
-
-	peer->queue[peer->q_head] = NULL;
-	peer->q_head = (peer->q_head + 1) % TRANSPORT_QUEUE_MAX;
-	peer->q_count--;
-	peer->q_bytes -= frame->len;
-	if (count)
-		peer->stats.msgs_dropped++;
-	pfree(frame);
-}
-
-/* Forget everything queued for the peer, counting it as lost. */
-void
-transport_queue_clear(TransportPeer *peer)
-{
-	while (peer->q_count > 0)
-		transport_queue_pop(peer, true);
 }
 
 /* See transport.h. */

@@ -1,7 +1,8 @@
 /*
  * transport_internal.h
- *	  Private declarations shared by transport.c (peer table, queues,
- *	  deadlines, wait set) and transport_peer.c (one peer's connection).
+ *	  Private declarations shared by transport.c (peer table, deadlines,
+ *	  wait set) and transport_peer.c (one peer's queue and connection);
+ *	  transport.c calls transport_peer.c, never the other way.
  *	  Nothing else includes this file; the public contract is transport.h.
  */
 #ifndef RAFT_TRANSPORT_INTERNAL_H
@@ -78,12 +79,9 @@ extern MemoryContext transport_context;
 extern TransportPeer transport_peers[RAFT_MAX_MEMBERS];
 extern bool transport_sockets_dirty;
 
-/* transport.c: the queue of one peer. */
-extern TransportPeer *transport_peer_find(raft_id id);
+/* transport_peer.c: one peer's queue and connection. */
 extern void transport_queue_pop(TransportPeer *peer, bool count);
 extern void transport_queue_clear(TransportPeer *peer);
-
-/* transport_peer.c: one peer's connection. */
 extern void transport_peer_set_error(TransportPeer *peer, const char *message);
 extern void transport_peer_close(TransportPeer *peer);
 extern void transport_peer_fail(TransportPeer *peer, raft_time now,

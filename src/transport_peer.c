@@ -1,12 +1,12 @@
 /*
  * transport_peer.c
- *	  One peer's outgoing libpq connection: connect without blocking, send
- *	  one batch as "SELECT raft_ext.receive($1)", read its result, flush,
- *	  close, and fail with backoff.
+ *	  One peer's queue and outgoing libpq connection: connect without
+ *	  blocking, send one batch as "SELECT raft_ext.receive($1)", read its
+ *	  result, flush, close, and fail with backoff.
  *
- * The peer table, the queues, the deadlines and the wait set are in
- * transport.c, which drives these functions from transport_poll; this file
- * calls nothing in transport.c but the queue helpers.
+ * Also the two queue operations both files need.  The peer table, the
+ * deadlines and the wait set are in transport.c, which drives these
+ * functions from transport_poll; this file calls nothing in transport.c.
  */
 #include "postgres.h"
 
@@ -21,6 +21,29 @@
 #include "status.h"
 #include "transport.h"
 #include "transport_internal.h"
+
+/* Drop the oldest queued message; 'count' says whether it was lost. */
+void
+transport_queue_pop(TransportPeer *peer, bool count)
+{
+	QueuedFrame *frame = peer->queue[peer->q_head];
+
+	peer->queue[peer->q_head] = NULL;
+	peer->q_head = (peer->q_head + 1) % TRANSPORT_QUEUE_MAX;
+	peer->q_count--;
+	peer->q_bytes -= frame->len;
+	if (count)
+		peer->stats.msgs_dropped++;
+	pfree(frame);
+}
+
+/* Forget everything queued for the peer, counting it as lost. */
+void
+transport_queue_clear(TransportPeer *peer)
+{
+	while (peer->q_count > 0)
+		transport_queue_pop(peer, true);
+}
 
 /*
  * Remember why the peer is unreachable, on one line: libpq's messages end
