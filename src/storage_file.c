@@ -172,17 +172,24 @@ raft_storage_durable_rename(const char *from, const char *to, int elevel)
 }
 
 /*
- * Clean up after a failed write of a temporary file: close it (fd >= 0),
- * and remove it unless the caller reports at ERROR (storage.c removes the
- * temporary files at the next open).
+ * Report a failed step of writing a temporary file at elevel: close it
+ * (fd >= 0) and, below ERROR, remove it (at ERROR storage.c removes the
+ * temporary files at the next open).  errno is the step's.  Returns false.
  */
-static void
-write_failed(int fd, const char *tmppath, int elevel)
+static bool
+write_failed(int fd, const char *tmppath, int elevel, const char *message)
 {
+	int			save_errno = errno;
+
 	if (fd >= 0)
 		CloseTransientFile(fd);
 	if (elevel < ERROR)
 		unlink(tmppath);
+	errno = save_errno;
+	ereport(elevel,
+			(errcode_for_file_access(),
+			 errmsg(message, tmppath)));
+	return false;
 }
 
 /*
@@ -200,7 +207,6 @@ raft_write_file_durably(const char *tmppath, const char *path,
 						int elevel)
 {
 	int			fd;
-	int			save_errno;
 
 	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
 	if (fd < 0)
@@ -214,34 +220,17 @@ raft_write_file_durably(const char *tmppath, const char *path,
 	errno = 0;
 	if (pg_pwrite(fd, buf, len, 0) != (ssize_t) len)
 	{
-		save_errno = errno ? errno : ENOSPC;
-		write_failed(fd, tmppath, elevel);
-		errno = save_errno;
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-		return false;
+		if (errno == 0)
+			errno = ENOSPC;
+		return write_failed(fd, tmppath, elevel,
+							gettext_noop("could not write file \"%s\": %m"));
 	}
 	if ((raft_state ? raft_storage_fsync_fd(fd) : pg_fsync(fd)) != 0)
-	{
-		save_errno = errno;
-		write_failed(fd, tmppath, elevel);
-		errno = save_errno;
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("could not fsync file \"%s\": %m", tmppath)));
-		return false;
-	}
+		return write_failed(fd, tmppath, elevel,
+							gettext_noop("could not fsync file \"%s\": %m"));
 	if (CloseTransientFile(fd) != 0)
-	{
-		save_errno = errno;
-		write_failed(-1, tmppath, elevel);
-		errno = save_errno;
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", tmppath)));
-		return false;
-	}
+		return write_failed(-1, tmppath, elevel,
+							gettext_noop("could not close file \"%s\": %m"));
 
 	/* Atomic replacement; also fsyncs the directory. */
 	if (raft_state)
