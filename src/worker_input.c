@@ -87,6 +87,7 @@ worker_run_command(RaftWorker *worker, const RaftCommand *cmd, uint64 seq,
 	raft_change change;
 	raft_index	index = 0;
 	int			rc;
+	bool		add;
 	char		message[RAFT_ERROR_LEN];
 
 	memset(&change, 0, sizeof(change));
@@ -103,30 +104,26 @@ worker_run_command(RaftWorker *worker, const RaftCommand *cmd, uint64 seq,
 						 cmd->target, cmd->target, worker->election_timeout);
 			break;
 		case RAFT_CMD_ADD_NODE:
+		case RAFT_CMD_REMOVE_NODE:
 
 			/*
-			 * Staged: a learner until it has caught up, then the leader
-			 * promotes it.  Added as a voter at once, a node that is not up
-			 * yet would count in the quorum at once, and with one member
-			 * already down the primary would lose its lease.
+			 * Added staged: a learner until it has caught up, then the
+			 * leader promotes it.  Added as a voter at once, a node that is
+			 * not up yet would count in the quorum at once, and with one
+			 * member already down the primary would lose its lease.
 			 */
-			change.op = RAFT_CHANGE_ADD_STAGED;
+			add = (cmd->kind == RAFT_CMD_ADD_NODE);
+			change.op = add ? RAFT_CHANGE_ADD_STAGED : RAFT_CHANGE_REMOVE;
 			change.id = cmd->target;
-			strlcpy(change.address, cmd->conninfo, RAFT_MAX_ADDRESS);
+			if (add)
+				strlcpy(change.address, cmd->conninfo, RAFT_MAX_ADDRESS);
 			rc = raft_propose_change(worker->node, &change, &index);
 			if (rc == RAFT_OK)
 				snprintf(message, sizeof(message),
-						 "adding node %u proposed at log index %llu (a learner until it has caught up, then a voter)",
-						 cmd->target, (unsigned long long) index);
-			break;
-		case RAFT_CMD_REMOVE_NODE:
-			change.op = RAFT_CHANGE_REMOVE;
-			change.id = cmd->target;
-			rc = raft_propose_change(worker->node, &change, &index);
-			if (rc == RAFT_OK)
-				snprintf(message, sizeof(message),
-						 "removing node %u proposed at log index %llu",
-						 cmd->target, (unsigned long long) index);
+						 "%s node %u proposed at log index %llu%s",
+						 add ? "adding" : "removing", cmd->target,
+						 (unsigned long long) index,
+						 add ? " (a learner until it has caught up, then a voter)" : "");
 			break;
 		default:
 			rc = RAFT_EINVAL;
