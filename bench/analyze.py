@@ -88,12 +88,12 @@ def trial(args):
     old_port = args[1]
     write_ms, new_port = first_write(args[2], kill_ms, exclude_port=old_port)
     lines = read_logs(args[3:])
-    detect, _ = first(lines, r"raft_ext: node \d+ is now (precandidate|candidate) in term", kill_ms)
-    leader, text = first(lines, r"raft_ext: node \d+ is now leader in term", kill_ms)
+    detect, _ = first(lines, r"node \d+ is now (precandidate|candidate) in term", kill_ms)
+    leader, text = first(lines, r"node \d+ is now leader in term", kill_ms)
     promoting = promoted = None
     if leader is not None:
         node = re.search(r"node (\d+) is now leader", text).group(1)
-        promoting, _ = first(lines, r"raft_ext: node %s is the Raft leader in term .* promoting" % node, leader)
+        promoting, _ = first(lines, r"node %s is the Raft leader in term .* promoting" % node, leader)
         if promoting is not None:
             promoted, _ = first(lines, r"database system is ready to accept connections", promoting)
     row = [diff(leader, kill_ms), diff(write_ms, kill_ms), diff(detect, kill_ms),
@@ -107,8 +107,8 @@ def switch(args):
     target_port = args[1]
     write_ms, _ = first_write(args[2], start_ms, port=target_port)
     lines = read_logs(args[3:])
-    leader, _ = first(lines, r"raft_ext: node \d+ is now leader in term", start_ms)
-    promoting, _ = first(lines, r"raft_ext: node \d+ is the Raft leader in term .* promoting", start_ms)
+    leader, _ = first(lines, r"node \d+ is now leader in term", start_ms)
+    promoting, _ = first(lines, r"node \d+ is the Raft leader in term .* promoting", start_ms)
     promoted, _ = first(lines, r"database system is ready to accept connections", start_ms)
     row = [diff(leader, start_ms), diff(promoted, start_ms), diff(write_ms, start_ms),
            diff(promoting, leader)]

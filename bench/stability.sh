@@ -10,7 +10,7 @@
 # -j THREADS -T DURATION (TPC-B-like) against the primary, which saturates
 # both cores of a 2-core machine with the standbys replaying.  With
 # raft_ext it counts, over the run:
-#   leader changes   "raft_ext: node N is now ..." role-change lines in any
+#   leader changes   "node N is now ..." role-change lines in any
 #                    node's log, and the term before/after (target 0);
 #   fencing events   commits refused ("fenced node") or warned about ("lease
 #                    ran out") in any node's log (target 0);
@@ -104,7 +104,7 @@ done
 
 tps() { awk '/^tps = / { print $3; exit }' "$res/$1-pgbench.txt"; }
 field() { grep -m1 "$2" "$res/$1-pgbench.txt" | sed 's/^[^=:]*[=:] *//'; }
-changes=$(cat "$res"/raft_ext*-node*.log | grep -c "raft_ext: node [0-9]* is now" || true)
+changes=$(cat "$res"/raft_ext*-node*.log | grep -c "LOG:  node [0-9]* is now" || true)
 fenced=$(cat "$res"/raft_ext*-node*.log | grep -c "fenced node\|lease ran out" || true)
 {
     echo "# stability, $(date -u '+%Y-%m-%d %H:%M UTC'), pgbench -s $scale -c $clients -j $threads -T $seconds, $rounds round(s)"

@@ -113,7 +113,7 @@ while [ -z "$new" ]; do
 done
 echo "first write acknowledged by node $new, $(ms_since "$start") ms after the kill ($attempts attempts)"
 show_status $(seq 3 | grep -vx "$primary")
-grep -h "raft_ext: node $new is now leader\|raft_ext: node $new is the Raft leader\|promoted\|ready to accept" "$(node_log "$new")" | tail -n 4 | sed 's/^/  log: /'
+grep -h "node $new is now leader\|node $new is the Raft leader\|promoted\|ready to accept" "$(node_log "$new")" | tail -n 4 | sed 's/^/  log: /'
 
 say "the other standby follows the new primary"
 other=$(seq 3 | grep -vx "$primary" | grep -vx "$new")

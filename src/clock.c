@@ -21,7 +21,7 @@
 
 #include <time.h>
 
-#include "raft_ext.h"
+#include "clock.h"
 
 #ifdef CLOCK_BOOTTIME
 #define RAFT_CLOCK_ID		CLOCK_BOOTTIME

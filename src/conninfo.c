@@ -1,8 +1,9 @@
 /*
  * conninfo.c
- *	  Member addresses (libpq conninfo strings): the check every address
- *	  passes before it is accepted, and the masked forms in which an address
- *	  or a libpq complaint about one may be shown.
+ *	  Member addresses (libpq conninfo strings): parsing, the one quoting
+ *	  function, the check every address passes before it is accepted, the
+ *	  masked forms in which an address or a libpq complaint about one may be
+ *	  shown, and the server (host, port) an address names.
  *
  * An address reaches places where its bytes matter: the transport hands it
  * to libpq, and auto_follow writes it into postgresql.auto.conf, where a
@@ -18,27 +19,58 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <netdb.h>
 
 #include "lib/stringinfo.h"
 
 #include "libpq-fe.h"
 
-#include "raft_ext.h"
+#include "conninfo.h"
 
 /* What replaces a secret. */
 #define RAFT_MASK	"********"
 
-/* Append value to buf as a conninfo value, quoted if it needs to be. */
-static void
-append_conninfo_value(StringInfo buf, const char *value)
+/* See conninfo.h. */
+PQconninfoOption *
+raft_conninfo_parse(const char *conninfo)
 {
-	bool		quote = (*value == '\0');
+	PQconninfoOption *options;
+	char	   *error = NULL;
+
+	if (conninfo == NULL || conninfo[0] == '\0')
+		return NULL;
+	options = PQconninfoParse(conninfo, &error);
+	if (error != NULL)
+		PQfreemem(error);
+	return options;
+}
+
+/* See conninfo.h. */
+bool
+raft_conninfo_is_target(const char *keyword)
+{
+	return strcmp(keyword, "host") == 0 || strcmp(keyword, "hostaddr") == 0 ||
+		strcmp(keyword, "port") == 0;
+}
+
+/*
+ * See conninfo.h.  The quoting libpq reads: single quotes around the value,
+ * a backslash before every quote and backslash inside.
+ */
+void
+raft_conninfo_append(StringInfo buf, const char *keyword, const char *value,
+					 bool always_quote)
+{
+	bool		quote = always_quote || (*value == '\0');
 
 	for (const char *p = value; *p && !quote; p++)
 	{
 		if (isspace((unsigned char) *p) || *p == '\'' || *p == '\\')
 			quote = true;
 	}
+	if (buf->len > 0)
+		appendStringInfoChar(buf, ' ');
+	appendStringInfo(buf, "%s=", keyword);
 	if (!quote)
 	{
 		appendStringInfoString(buf, value);
@@ -54,7 +86,7 @@ append_conninfo_value(StringInfo buf, const char *value)
 	appendStringInfoChar(buf, '\'');
 }
 
-/* See raft_ext.h. */
+/* See conninfo.h. */
 char *
 raft_conninfo_masked(const char *conninfo)
 {
@@ -77,13 +109,14 @@ raft_conninfo_masked(const char *conninfo)
 	{
 		if (o->val == NULL)
 			continue;
-		if (buf.len > 0)
-			appendStringInfoChar(&buf, ' ');
-		appendStringInfo(&buf, "%s=", o->keyword);
 		if (o->dispchar != NULL && o->dispchar[0] == '*')
-			appendStringInfoString(&buf, RAFT_MASK);
+		{
+			if (buf.len > 0)
+				appendStringInfoChar(&buf, ' ');
+			appendStringInfo(&buf, "%s=%s", o->keyword, RAFT_MASK);
+		}
 		else
-			append_conninfo_value(&buf, o->val);
+			raft_conninfo_append(&buf, o->keyword, o->val, false);
 	}
 	PQconninfoFree(options);
 	return buf.data;
@@ -116,7 +149,7 @@ harmless_quoted(const char *piece, size_t len)
 	return known;
 }
 
-/* See raft_ext.h. */
+/* See conninfo.h. */
 char *
 raft_conninfo_mask_message(const char *message)
 {
@@ -152,7 +185,7 @@ raft_conninfo_mask_message(const char *message)
 	return buf.data;
 }
 
-/* See raft_ext.h. */
+/* See conninfo.h. */
 char *
 raft_conninfo_problem(const char *conninfo)
 {
@@ -180,4 +213,74 @@ raft_conninfo_problem(const char *conninfo)
 	problem = raft_conninfo_mask_message(error);
 	PQfreemem(error);
 	return psprintf("It does not parse: %s.", problem);
+}
+
+/*
+ * Copy one conninfo out of a peers value, stopping at the first ';' that is
+ * not quoted or escaped, so that a quoted password may contain ';'.  Returns
+ * the position after the conninfo (at the ';' or the end).
+ */
+const char *
+raft_conninfo_scan(const char *p, StringInfo buf)
+{
+	bool		quoted = false;
+
+	while (*p && (quoted || *p != ';'))
+	{
+		if (*p == '\\' && p[1] != '\0')
+		{
+			appendStringInfoChar(buf, *p++);
+		}
+		else if (*p == '\'')
+			quoted = !quoted;
+		appendStringInfoChar(buf, *p++);
+	}
+	return p;
+}
+
+/* Host and port a conninfo names (libpq's defaults filled in). */
+bool
+raft_conninfo_target(const char *conninfo, char *host, size_t hostlen, int *port)
+{
+	PQconninfoOption *options;
+	const char *h = NULL;
+	const char *hostaddr = NULL;
+	const char *pt = NULL;
+
+	options = raft_conninfo_parse(conninfo);
+	if (options == NULL)
+		return false;
+	for (PQconninfoOption *o = options; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			h = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			pt = o->val;
+	}
+	/* The walreceiver reports hostaddr's value when only that is given. */
+	strlcpy(host, h ? h : (hostaddr ? hostaddr : DEFAULT_PGSOCKET_DIR), hostlen);
+	*port = pt ? atoi(pt) : DEF_PGPORT;
+	PQconninfoFree(options);
+	return true;
+}
+
+/* Whether two conninfos name the same server (host and port). */
+bool
+raft_conninfo_same_server(const char *a, const char *b)
+{
+	char		host_a[NI_MAXHOST];
+	char		host_b[NI_MAXHOST];
+	int			port_a;
+	int			port_b;
+
+	if (a == NULL || b == NULL)
+		return false;
+	if (!raft_conninfo_target(a, host_a, sizeof(host_a), &port_a) ||
+		!raft_conninfo_target(b, host_b, sizeof(host_b), &port_b))
+		return false;
+	return port_a == port_b && strcmp(host_a, host_b) == 0;
 }

@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include <netdb.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,9 +47,10 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "libpq-fe.h"
-
+#include "conninfo.h"
 #include "failover.h"
+#include "settings.h"
+#include "status.h"
 
 int			raft_max_lag_on_failover = 0;
 int			raft_failover_priority = 1;
@@ -203,58 +205,6 @@ raft_failover_configure(raft_options *options)
 		options->max_position_lag = (uint64) raft_max_lag_on_failover * 1024;
 }
 
-/* Host and port a conninfo names (libpq's defaults filled in). */
-static bool
-conninfo_target(const char *conninfo, char *host, size_t hostlen, int *port)
-{
-	PQconninfoOption *options;
-	char	   *error = NULL;
-	const char *h = NULL;
-	const char *hostaddr = NULL;
-	const char *pt = NULL;
-
-	options = PQconninfoParse(conninfo, &error);
-	if (options == NULL)
-	{
-		if (error)
-			PQfreemem(error);
-		return false;
-	}
-	for (PQconninfoOption *o = options; o->keyword; o++)
-	{
-		if (o->val == NULL || o->val[0] == '\0')
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			h = o->val;
-		else if (strcmp(o->keyword, "hostaddr") == 0)
-			hostaddr = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			pt = o->val;
-	}
-	/* The walreceiver reports hostaddr's value when only that is given. */
-	strlcpy(host, h ? h : (hostaddr ? hostaddr : DEFAULT_PGSOCKET_DIR), hostlen);
-	*port = pt ? atoi(pt) : DEF_PGPORT;
-	PQconninfoFree(options);
-	return true;
-}
-
-/* Whether two conninfos name the same server (host and port). */
-static bool
-same_target(const char *a, const char *b)
-{
-	char		host_a[NI_MAXHOST];
-	char		host_b[NI_MAXHOST];
-	int			port_a;
-	int			port_b;
-
-	if (a == NULL || b == NULL)
-		return false;
-	if (!conninfo_target(a, host_a, sizeof(host_a), &port_a) ||
-		!conninfo_target(b, host_b, sizeof(host_b), &port_b))
-		return false;
-	return port_a == port_b && strcmp(host_a, host_b) == 0;
-}
-
 /* Copy what the WAL receiver reports about its upstream. */
 static void
 read_upstream(UpstreamInfo *up)
@@ -293,7 +243,7 @@ upstream_member(const RaftStatus *status, const UpstreamInfo *up)
 		int			port;
 
 		if (peer->is_self ||
-			!conninfo_target(peer->conninfo, host, sizeof(host), &port))
+			!raft_conninfo_target(peer->conninfo, host, sizeof(host), &port))
 			continue;
 		if (port == up->port && strcmp(host, up->host) == 0)
 			return peer;
@@ -363,7 +313,7 @@ request_promotion(void)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not create promote signal file \"%s\": %m",
+				 errmsg("could not create promote signal file \"%s\": %m",
 						PROMOTE_SIGNAL_FILE)));
 		return false;
 	}
@@ -371,7 +321,7 @@ request_promotion(void)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not write promote signal file \"%s\": %m",
+				 errmsg("could not write promote signal file \"%s\": %m",
 						PROMOTE_SIGNAL_FILE)));
 		unlink(PROMOTE_SIGNAL_FILE);
 		return false;
@@ -379,7 +329,7 @@ request_promotion(void)
 	if (kill(PostmasterPid, SIGUSR1) != 0)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: could not signal the postmaster to promote: %m")));
+				(errmsg("could not signal the postmaster to promote: %m")));
 		unlink(PROMOTE_SIGNAL_FILE);
 		return false;
 	}
@@ -409,12 +359,12 @@ transfer_to(raft_node *node, raft_id target, raft_time now, const char *why)
 	rc = raft_transfer_leadership(node, target, now);
 	if (rc == RAFT_OK)
 		ereport(LOG,
-				(errmsg("raft_ext: node %u hands leadership to node %u", (unsigned) raft_node_id,
+				(errmsg("node %u hands leadership to node %u", (unsigned) raft_node_id,
 						(unsigned) target),
 				 errdetail("%s", why)));
 	else
 		ereport(LOG,
-				(errmsg("raft_ext: node %u could not hand leadership to node %u: %s",
+				(errmsg("node %u could not hand leadership to node %u: %s",
 						(unsigned) raft_node_id, (unsigned) target, raft_strerror(rc)),
 				 errdetail("%s", why)));
 	return rc == RAFT_OK ? TRANSFER_STARTED : TRANSFER_REFUSED;
@@ -465,7 +415,7 @@ handback_failed(raft_id target, raft_time now)
 	fo.handback_failures++;
 	fo.handback_next = now + handback_backoff(fo.handback_failures);
 	ereport(LOG,
-			(errmsg("raft_ext: node %u stops handing leadership back to node %u for %lld ms",
+			(errmsg("node %u stops handing leadership back to node %u for %lld ms",
 					(unsigned) raft_node_id, (unsigned) target,
 					(long long) handback_backoff(fo.handback_failures)),
 			 errdetail("Handing leadership back %d time(s) in a row failed: node %u did not become the leader "
@@ -540,8 +490,9 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 		{
 			fo.logged_term = status->term;
 			ereport(LOG,
-					(errmsg("raft_ext: node %u leads but does not promote: its WAL receiver streams from a live server that is not a member (%s:%d)",
-							(unsigned) raft_node_id, up.host, up.port),
+					(errmsg("node %u leads but does not promote", (unsigned) raft_node_id),
+					 errdetail("Its WAL receiver streams from %s:%d, a live server that is not a member.",
+							   up.host, up.port),
 					 errhint("Make the primary a member (raft_ext.add_node) or stop its replication.")));
 		}
 		return;
@@ -564,7 +515,7 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	if (request_promotion())
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: node %u is the Raft leader in term %llu with the lease: promoting this standby",
+				(errmsg("node %u is the Raft leader in term %llu with the lease: promoting this standby",
 						(unsigned) raft_node_id,
 						(unsigned long long) status->term),
 				 fo.promote_requested ?
@@ -589,7 +540,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	leader = find_member(status, status->leader_id);
 	if (leader == NULL || leader->conninfo[0] == '\0')
 		return;
-	if (same_target(PrimaryConnInfo, leader->conninfo))
+	if (raft_conninfo_same_server(PrimaryConnInfo, leader->conninfo))
 		return;
 
 	/*
@@ -608,7 +559,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 
 	if (raft_follow_write_conninfo(leader->conninfo))
 		ereport(LOG,
-				(errmsg("raft_ext: node %u now follows the Raft leader, node %u",
+				(errmsg("node %u now follows the Raft leader, node %u",
 						(unsigned) raft_node_id, (unsigned) status->leader_id),
 				 errdetail("primary_conninfo was rewritten in %s and the configuration reloaded.",
 						   PG_AUTOCONF_FILENAME)));
@@ -623,7 +574,7 @@ step_primary_follower(const RaftStatus *status)
 		return;
 	fo.logged_fenced_leader = status->leader_id;
 	ereport(LOG,
-			(errmsg("raft_ext: node %u is a primary but node %u is the Raft leader: writes here are refused",
+			(errmsg("node %u is a primary but node %u is the Raft leader: writes here are refused",
 					(unsigned) raft_node_id, (unsigned) status->leader_id),
 			 errhint("Rejoin this node as a standby of the leader, e.g. with scripts/rejoin-standby.sh, "
 					 "or hand leadership to it.")));

@@ -19,7 +19,7 @@
 #ifndef RAFT_FAILOVER_H
 #define RAFT_FAILOVER_H
 
-#include "raft_ext.h"
+#include "status.h"
 
 /* Settings (failover.c). */
 extern int	raft_max_lag_on_failover;	/* kB; -1 = no position check */

@@ -35,55 +35,19 @@
 
 #include "libpq-fe.h"
 
+#include "conninfo.h"
 #include "failover.h"
+#include "settings.h"
+#include "storage.h"
 
 #define AUTOCONF_TEMP	PG_AUTOCONF_FILENAME ".tmp"
-
-/* Whether a conninfo keyword says where to connect. */
-static bool
-is_target_keyword(const char *keyword)
-{
-	return strcmp(keyword, "host") == 0 || strcmp(keyword, "hostaddr") == 0 ||
-		strcmp(keyword, "port") == 0;
-}
-
-/* Append keyword='value' to a conninfo, quoting as libpq expects. */
-static void
-append_conninfo_pair(StringInfo buf, const char *keyword, const char *value)
-{
-	if (buf->len > 0)
-		appendStringInfoChar(buf, ' ');
-	appendStringInfo(buf, "%s='", keyword);
-	for (const char *p = value; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '\'');
-}
-
-/* Parse a conninfo, or NULL (an empty or unparsable one). */
-static PQconninfoOption *
-parse_conninfo(const char *conninfo)
-{
-	PQconninfoOption *options;
-	char	   *error = NULL;
-
-	if (conninfo == NULL || conninfo[0] == '\0')
-		return NULL;
-	options = PQconninfoParse(conninfo, &error);
-	if (error != NULL)
-		PQfreemem(error);
-	return options;
-}
 
 /* See failover.h. */
 char *
 raft_follow_build_conninfo(const char *leader_conninfo)
 {
-	PQconninfoOption *current = parse_conninfo(PrimaryConnInfo);
-	PQconninfoOption *leader = parse_conninfo(leader_conninfo);
+	PQconninfoOption *current = raft_conninfo_parse(PrimaryConnInfo);
+	PQconninfoOption *leader = raft_conninfo_parse(leader_conninfo);
 	PQconninfoOption *base = current ? current : leader;
 	const char *appname = NULL;
 	StringInfoData buf;
@@ -99,14 +63,14 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 	/* Where to connect: the leader's address. */
 	for (PQconninfoOption *o = leader; o->keyword; o++)
 	{
-		if (o->val != NULL && o->val[0] != '\0' && is_target_keyword(o->keyword))
-			append_conninfo_pair(&buf, o->keyword, o->val);
+		if (o->val != NULL && o->val[0] != '\0' && raft_conninfo_is_target(o->keyword))
+			raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
 
 	/* How to connect: the current setting (or the leader's address). */
 	for (PQconninfoOption *o = base; o->keyword; o++)
 	{
-		if (o->val == NULL || o->val[0] == '\0' || is_target_keyword(o->keyword))
+		if (o->val == NULL || o->val[0] == '\0' || raft_conninfo_is_target(o->keyword))
 			continue;
 		if (strcmp(o->keyword, "application_name") == 0)
 		{
@@ -118,17 +82,17 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 		if (strcmp(o->keyword, "dbname") == 0 ||
 			strcmp(o->keyword, "replication") == 0)
 			continue;
-		append_conninfo_pair(&buf, o->keyword, o->val);
+		raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
 
 	if (appname != NULL)
-		append_conninfo_pair(&buf, "application_name", appname);
+		raft_conninfo_append(&buf, "application_name", appname, true);
 	else
 	{
 		char		name[32];
 
 		snprintf(name, sizeof(name), "node%d", raft_node_id);
-		append_conninfo_pair(&buf, "application_name", name);
+		raft_conninfo_append(&buf, "application_name", name, true);
 	}
 
 	if (current)
@@ -168,7 +132,7 @@ read_whole_file(const char *path, StringInfo buf)
 			return true;
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not open file \"%s\": %m", path)));
+				 errmsg("could not open file \"%s\": %m", path)));
 		return false;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
@@ -177,57 +141,11 @@ read_whole_file(const char *path, StringInfo buf)
 	{
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not read file \"%s\": %m", path)));
+				 errmsg("could not read file \"%s\": %m", path)));
 		CloseTransientFile(fd);
 		return false;
 	}
 	CloseTransientFile(fd);
-	return true;
-}
-
-/* Write 'content' to 'path', fsync it; false (logged) on failure. */
-static bool
-write_whole_file(const char *path, const StringInfo content)
-{
-	int			fd;
-
-	fd = OpenTransientFile(path, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
-	if (fd < 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not open file \"%s\": %m", path)));
-		return false;
-	}
-	errno = 0;
-	if (write(fd, content->data, content->len) != content->len)
-	{
-		if (errno == 0)
-			errno = ENOSPC;
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not write file \"%s\": %m", path)));
-		CloseTransientFile(fd);
-		unlink(path);
-		return false;
-	}
-	if (pg_fsync(fd) != 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not fsync file \"%s\": %m", path)));
-		CloseTransientFile(fd);
-		unlink(path);
-		return false;
-	}
-	if (CloseTransientFile(fd) != 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("raft_ext: could not close file \"%s\": %m", path)));
-		unlink(path);
-		return false;
-	}
 	return true;
 }
 
@@ -288,8 +206,8 @@ rewrite_auto_conf(const char *line, bool *changed)
 	{
 		replace_conninfo_line(&old, line, &out, changed);
 		if (*changed)
-			ok = write_whole_file(AUTOCONF_TEMP, &out) &&
-				durable_rename(AUTOCONF_TEMP, PG_AUTOCONF_FILENAME, LOG) == 0;
+			ok = raft_write_file_durably(AUTOCONF_TEMP, PG_AUTOCONF_FILENAME,
+										 out.data, out.len, false, LOG);
 	}
 	LWLockRelease(AutoFileLock);
 
@@ -306,6 +224,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	char	   *conninfo;
 	char	   *problem;
 	StringInfoData line;
+	char	   *escaped;
 	bool		changed = false;
 	bool		ok = false;
 
@@ -313,7 +232,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	if (conninfo[0] == '\0')
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: cannot follow the leader: its member address \"%s\" is not a valid conninfo",
+				(errmsg("cannot follow the leader: its member address \"%s\" is not a valid conninfo",
 						raft_conninfo_masked(leader_conninfo))));
 		return false;
 	}
@@ -328,22 +247,24 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 	if (problem != NULL)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: cannot follow the leader: its member address \"%s\" cannot be written to %s",
+				(errmsg("cannot follow the leader: its member address \"%s\" cannot be written to %s",
 						raft_conninfo_masked(leader_conninfo), PG_AUTOCONF_FILENAME),
 				 errdetail("%s", problem)));
 		return false;
 	}
 
-	/* The configuration file's quoting: double quotes and backslashes. */
+	/*
+	 * The configuration file's quoting (quotes and backslashes doubled),
+	 * with the function ALTER SYSTEM uses for the same file.
+	 */
+	escaped = escape_single_quotes_ascii(conninfo);
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	initStringInfo(&line);
-	appendStringInfoString(&line, "primary_conninfo = '");
-	for (const char *p = conninfo; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendStringInfoChar(&line, *p);
-		appendStringInfoChar(&line, *p);
-	}
-	appendStringInfoString(&line, "'\n");
+	appendStringInfo(&line, "primary_conninfo = '%s'\n", escaped);
+	free(escaped);
 
 	/* A failure here must not stop Raft: log it and let the caller retry. */
 	PG_TRY();
@@ -360,7 +281,7 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 		edata = CopyErrorData();
 		FlushErrorState();
 		ereport(LOG,
-				(errmsg("raft_ext: could not rewrite %s: %s",
+				(errmsg("could not rewrite %s: %s",
 						PG_AUTOCONF_FILENAME, edata->message)));
 		FreeErrorData(edata);
 		ok = false;
@@ -369,6 +290,6 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 
 	if (ok && changed && kill(PostmasterPid, SIGHUP) != 0)
 		ereport(LOG,
-				(errmsg("raft_ext: could not signal the postmaster to reload: %m")));
+				(errmsg("could not signal the postmaster to reload: %m")));
 	return ok && changed;
 }

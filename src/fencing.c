@@ -40,7 +40,10 @@
 #include "utils/guc.h"
 
 #include "fencing.h"
-#include "raft_ext.h"
+#include "clock.h"
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 
 bool		raft_fencing = true;
 int			raft_fencing_headroom = 50;

@@ -16,7 +16,8 @@
 #include "utils/guc.h"
 #include "storage/ipc.h"
 
-#include "raft_ext.h"
+#include "settings.h"
+#include "shmem.h"
 #include "failover.h"
 #include "fencing.h"
 

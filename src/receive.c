@@ -21,7 +21,9 @@
 #include "varatt.h"
 #endif
 
-#include "raft_ext.h"
+#include "clock.h"
+#include "settings.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_receive);
 

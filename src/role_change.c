@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "clock.h"
 #include "failover.h"
 
 /* Longest a command may run before it is killed. */
@@ -154,7 +155,7 @@ start_command(const RoleEvent *event)
 	if (pid < 0)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: could not start the on_role_change command: %m"),
+				(errmsg("could not start the on_role_change command: %m"),
 				 errdetail("The command was: %s", command)));
 		pfree(command);
 		return;
@@ -170,7 +171,7 @@ start_command(const RoleEvent *event)
 	running_command = MemoryContextStrdup(TopMemoryContext, command);
 	pfree(command);
 	ereport(DEBUG1,
-			(errmsg_internal("raft_ext: on_role_change command started (pid %d): %s",
+			(errmsg_internal("on_role_change command started (pid %d): %s",
 							 (int) pid, running_command)));
 }
 
@@ -182,17 +183,17 @@ report_exit(int status)
 		return;
 	if (WIFEXITED(status))
 		ereport(LOG,
-				(errmsg("raft_ext: on_role_change command failed with exit code %d",
+				(errmsg("on_role_change command failed with exit code %d",
 						WEXITSTATUS(status)),
 				 errdetail("The failed command was: %s", running_command)));
 	else if (WIFSIGNALED(status))
 		ereport(LOG,
-				(errmsg("raft_ext: on_role_change command was terminated by signal %d: %s",
+				(errmsg("on_role_change command was terminated by signal %d: %s",
 						WTERMSIG(status), pg_strsignal(WTERMSIG(status))),
 				 errdetail("The failed command was: %s", running_command)));
 	else
 		ereport(LOG,
-				(errmsg("raft_ext: on_role_change command exited with unrecognized status %d",
+				(errmsg("on_role_change command exited with unrecognized status %d",
 						status),
 				 errdetail("The failed command was: %s", running_command)));
 }
@@ -220,7 +221,7 @@ raft_role_command_poll(void)
 				 raft_monotonic_now() - running_since > ROLE_COMMAND_TIMEOUT_MS)
 		{
 			ereport(LOG,
-					(errmsg("raft_ext: on_role_change command ran longer than %d s, killing it",
+					(errmsg("on_role_change command ran longer than %d s, killing it",
 							ROLE_COMMAND_TIMEOUT_MS / 1000),
 					 errdetail("The command was: %s", running_command)));
 			(void) kill(-running_pid, SIGKILL);
@@ -233,7 +234,7 @@ raft_role_command_poll(void)
 		event_pending = false;
 		if (events_coalesced > 0)
 			ereport(LOG,
-					(errmsg("raft_ext: on_role_change skipped %d role changes that happened while the command ran",
+					(errmsg("on_role_change skipped %d role changes that happened while the command ran",
 							events_coalesced),
 					 errdetail("The command runs for the latest: %s in term " UINT64_FORMAT ".",
 							   raft_role_name(pending_event.role),

@@ -25,10 +25,10 @@
 #include "storage/lwlock.h"
 #include "utils/guc.h"
 
-#include "libpq-fe.h"
-
 #include "fencing.h"
-#include "raft_ext.h"
+#include "conninfo.h"
+#include "settings.h"
+#include "shmem.h"
 
 int			raft_node_id = 0;
 char	   *raft_peers = NULL;
@@ -69,29 +69,6 @@ membership_has(const raft_membership *m, raft_id id)
 			return true;
 	}
 	return false;
-}
-
-/*
- * Copy one conninfo out of a peers value, stopping at the first ';' that is
- * not quoted or escaped, so that a quoted password may contain ';'.  Returns
- * the position after the conninfo (at the ';' or the end).
- */
-static const char *
-scan_conninfo(const char *p, StringInfo buf)
-{
-	bool		quoted = false;
-
-	while (*p && (quoted || *p != ';'))
-	{
-		if (*p == '\\' && p[1] != '\0')
-		{
-			appendStringInfoChar(buf, *p++);
-		}
-		else if (*p == '\'')
-			quoted = !quoted;
-		appendStringInfoChar(buf, *p++);
-	}
-	return p;
 }
 
 /* Strip trailing white space from buf in place. */
@@ -175,7 +152,7 @@ raft_parse_peers(const char *value, raft_membership *out, char **error)
 
 		/* its conninfo */
 		resetStringInfo(&conninfo);
-		p = scan_conninfo(p, &conninfo);
+		p = raft_conninfo_scan(p, &conninfo);
 		trim_trailing_space(&conninfo);
 		if (conninfo.len == 0)
 		{
@@ -389,7 +366,7 @@ raft_define_settings(void)
 
 }
 
-/* See raft_ext.h. */
+/* See settings.h. */
 void
 raft_default_cluster_name(char *out)
 {
@@ -397,7 +374,7 @@ raft_default_cluster_name(char *out)
 			 GetSystemIdentifier());
 }
 
-/* See raft_ext.h. */
+/* See settings.h. */
 void
 raft_effective_cluster_name(char *out)
 {
@@ -430,7 +407,7 @@ raft_options_from_settings(raft_options *options)
 	options->transfer_hold = raft_fencing_headroom;
 }
 
-/* See raft_ext.h: the checks that involve more than one setting. */
+/* See settings.h: the checks that involve more than one setting. */
 bool
 raft_settings_validate(char **error)
 {

@@ -1,8 +1,9 @@
 /*
  * shmem.c
- *	  raft_ext's shared memory: the worker's published status, the inbox of
- *	  envelopes that backends received for the worker, and the one-slot
- *	  command mailbox from backends to the worker.
+ *	  raft_ext's shared memory: the structure that holds the worker's
+ *	  published status (read and written through status.c), the inbox of
+ *	  envelopes that backends received for the worker, the one-slot command
+ *	  mailbox from backends to the worker, and the peers' incarnations.
  *
  * One LWLock (a named tranche) protects all of it.  Every critical section
  * is a copy, never a wait, so the worker is never held up by a slow backend.
@@ -16,7 +17,9 @@
 #include "storage/shmem.h"
 #include "utils/wait_event.h"
 
-#include "raft_ext.h"
+#include "clock.h"
+#include "shmem.h"
+#include "status.h"
 
 RaftShared *raft_shared = NULL;
 
@@ -146,47 +149,6 @@ raft_inbox_take(uint8 *buf, uint32 cap)
 }
 
 /*
- * Publish the worker's status.  inbox_dropped belongs to the inbox, which
- * counts it under the same lock, so the published copy does not overwrite it.
- */
-void
-raft_publish_status(const RaftStatus *status)
-{
-	uint64		dropped;
-
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	dropped = raft_shared->status.inbox_dropped;
-	memcpy(&raft_shared->status, status, sizeof(RaftStatus));
-	raft_shared->status.inbox_dropped = dropped;
-	raft_publish_lease(raft_status_running(status) ? status->lease_until : 0);
-	LWLockRelease(raft_shared->lock);
-
-	ConditionVariableBroadcast(&raft_shared->status_cv);
-}
-
-/*
- * Worker: publish the lease horizon the commit-time fence reads.  The barrier
- * makes a lease given up visible to every backend before the caller goes on
- * to send anything: a leadership transfer's TIMEOUT_NOW must never leave
- * while this node's backends can still see the old lease.
- */
-void
-raft_publish_lease(raft_time lease_until)
-{
-	pg_atomic_write_u64(&raft_shared->lease_until, (uint64) lease_until);
-	pg_memory_barrier();
-}
-
-/* Copy the current status snapshot. */
-void
-raft_read_status(RaftStatus *status)
-{
-	LWLockAcquire(raft_shared->lock, LW_SHARED);
-	memcpy(status, &raft_shared->status, sizeof(RaftStatus));
-	LWLockRelease(raft_shared->lock);
-}
-
-/*
  * Worker: the pending command, if there is one this process has not taken
  * yet.  A worker that restarts takes an unfinished command again.
  */
@@ -308,7 +270,7 @@ command_enqueue(const RaftCommand *cmd, raft_time deadline, Latch **latch)
 	return seq;
 }
 
-/* See raft_ext.h. */
+/* See shmem.h. */
 int
 raft_command_submit(const RaftCommand *cmd, int timeout_ms, char *message_out)
 {
@@ -395,7 +357,7 @@ incarnation_conflict(const RaftIncarnation *slot, raft_time now,
 		now - slot->previous_seen < window;
 }
 
-/* See raft_ext.h. */
+/* See shmem.h. */
 bool
 raft_incarnation_seen(raft_id id, uint64 incarnation, raft_time now,
 					  raft_time window, uint64 *other)
@@ -433,7 +395,7 @@ raft_incarnation_seen(raft_id id, uint64 incarnation, raft_time now,
 	return conflict;
 }
 
-/* See raft_ext.h. */
+/* See shmem.h. */
 bool
 raft_incarnation_conflict(raft_id id, raft_time now, raft_time window)
 {

@@ -20,7 +20,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "raft_ext.h"
+#include "settings.h"
+#include "shmem.h"
 #include "faults.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_fault_drop);

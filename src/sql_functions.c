@@ -21,7 +21,11 @@
 #include "utils/wait_event.h"
 
 
-#include "raft_ext.h"
+#include "clock.h"
+#include "conninfo.h"
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_is_leader);
 PG_FUNCTION_INFO_V1(raft_ext_leader_id);
@@ -365,23 +369,41 @@ conninfo_arg(FunctionCallInfo fcinfo, int argno, raft_id id)
 	return conninfo;
 }
 
+/*
+ * Check a membership change against the snapshot (running, the node a
+ * member or not as the change needs, this node the leader) and hand it to
+ * the worker.
+ */
+static void
+change_membership(RaftCommandKind kind, raft_id id, const char *conninfo)
+{
+	bool		add = (kind == RAFT_CMD_ADD_NODE);
+	RaftStatus *st = read_status();
+
+	require_running(st);
+	if (add && status_has_member(st, id, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("node %u is already a member of the raft cluster",
+						(unsigned) id)));
+	if (!add && st->n_peers > 0 && !status_has_member(st, id, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("node %u is not a member of the raft cluster",
+						(unsigned) id)));
+	require_leader(st, add ? "raft_ext.add_node()" : "raft_ext.remove_node()");
+
+	run_command(add ? "adding a node" : "removing a node", kind, id, conninfo);
+}
+
 /* raft_ext.add_node(id int, conninfo text): add a member (leader only). */
 Datum
 raft_ext_add_node(PG_FUNCTION_ARGS)
 {
 	raft_id		id = node_id_arg(fcinfo, 0);
 	const char *conninfo = conninfo_arg(fcinfo, 1, id);
-	RaftStatus *st = read_status();
 
-	require_running(st);
-	if (status_has_member(st, id, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("node %u is already a member of the raft cluster",
-						(unsigned) id)));
-	require_leader(st, "raft_ext.add_node()");
-
-	run_command("adding a node", RAFT_CMD_ADD_NODE, id, conninfo);
+	change_membership(RAFT_CMD_ADD_NODE, id, conninfo);
 	PG_RETURN_VOID();
 }
 
@@ -390,17 +412,8 @@ Datum
 raft_ext_remove_node(PG_FUNCTION_ARGS)
 {
 	raft_id		id = node_id_arg(fcinfo, 0);
-	RaftStatus *st = read_status();
 
-	require_running(st);
-	if (st->n_peers > 0 && !status_has_member(st, id, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("node %u is not a member of the raft cluster",
-						(unsigned) id)));
-	require_leader(st, "raft_ext.remove_node()");
-
-	run_command("removing a node", RAFT_CMD_REMOVE_NODE, id, NULL);
+	change_membership(RAFT_CMD_REMOVE_NODE, id, NULL);
 	PG_RETURN_VOID();
 }
 

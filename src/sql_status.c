@@ -24,7 +24,11 @@
 #include "utils/timestamp.h"
 
 
-#include "raft_ext.h"
+#include "clock.h"
+#include "conninfo.h"
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 #include "wal_position.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_status);
@@ -41,24 +45,6 @@ interval_from_ms(int64 ms)
 
 	iv->time = ms * INT64CONST(1000);
 	return IntervalPGetDatum(iv);
-}
-
-/* Whether the snapshot describes a worker that is running Raft. */
-bool
-raft_status_running(const RaftStatus *st)
-{
-	return st->worker_running && st->error[0] == '\0';
-}
-
-/* The leader known to the snapshot: this node while it leads. */
-raft_id
-raft_status_leader(const RaftStatus *st)
-{
-	if (!raft_status_running(st))
-		return RAFT_NOBODY;
-	if (st->role == RAFT_LEADER)
-		return st->node_id != RAFT_NOBODY ? st->node_id : (raft_id) raft_node_id;
-	return st->leader_id;
 }
 
 /* raft_ext.status(): one row describing this node. */

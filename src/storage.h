@@ -79,4 +79,16 @@ extern void raft_storage_sync(RaftStorage *storage);
 
 extern void raft_storage_close(RaftStorage *storage);
 
+/*
+ * Write a small file durably (storage_file.c): temporary file, write,
+ * fsync, durable_rename, directory fsync.  Failures are reported at elevel;
+ * below ERROR the function returns false.  raft_state: the file belongs to
+ * the Raft state, so a failed fsync keeps Raft stopped until the server
+ * restarts (raft_storage_fsync_has_failed).  Also used for
+ * postgresql.auto.conf (failover_follow.c), with raft_state false.
+ */
+extern bool raft_write_file_durably(const char *tmppath, const char *path,
+									const void *buf, size_t len,
+									bool raft_state, int elevel);
+
 #endif							/* RAFT_STORAGE_H */

@@ -42,7 +42,6 @@
 #define RAFT_BOOTSTRAP_MAX		(RAFT_BOOTSTRAP_HEADER + \
 								 RAFT_MAX_MEMBERS * (RAFT_BOOTSTRAP_MEMBER + RAFT_MAX_ADDRESS) + 4)
 #define RAFT_BOOTSTRAP_FILENAME	"bootstrap"
-#define RAFT_BOOTSTRAP_TMPNAME	"bootstrap.tmp"
 
 /* Path of the bootstrap file (palloc'd). */
 static char *
@@ -84,7 +83,7 @@ raft_storage_save_bootstrap(RaftStorage *storage, const raft_membership *m)
 	raft_put_u32(buf + off, raft_storage_crc(buf, off));
 	off += 4;
 
-	raft_storage_write_file(tmppath, path, buf, off, NULL, NULL);
+	(void) raft_write_file_durably(tmppath, path, buf, off, true, ERROR);
 	pfree(buf);
 	pfree(tmppath);
 	pfree(path);
@@ -119,7 +118,7 @@ raft_storage_load_bootstrap(RaftStorage *storage, raft_membership *m)
 								  psprintf("The file is %lld bytes long; a bootstrap membership file is at most %d bytes.",
 										   (long long) st.st_size, RAFT_BOOTSTRAP_MAX));
 
-	buf = raft_segment_read(path, &size);
+	buf = raft_storage_read_file(path, &size);
 	if (size < RAFT_BOOTSTRAP_HEADER + 4)
 		raft_report_corrupt_state(storage, path,
 								  psprintf("The file is %lld bytes long, shorter than its %d-byte header.",
@@ -196,11 +195,4 @@ raft_storage_load_bootstrap(RaftStorage *storage, raft_membership *m)
 	pfree(buf);
 	pfree(path);
 	return true;
-}
-
-/* See storage.h. */
-bool
-raft_storage_is_new(const RaftStorage *storage)
-{
-	return storage->created;
 }

@@ -1,7 +1,8 @@
 /*
  * storage_internal.h
- *	  Private declarations shared by storage_state.c (directory, hard state
- *	  file) and storage_log.c (log segments).  Nothing outside storage*.c
+ *	  Private declarations shared by the storage files: storage.c (entry
+ *	  point), storage_state.c, storage_bootstrap.c, storage_log.c,
+ *	  storage_segment.c, storage_file.c.  Nothing outside storage*.c
  *	  includes this file; the public contract is storage.h.
  *
  * Every on-disk integer is little-endian, written byte by byte, so a state
@@ -21,7 +22,7 @@
 /* Name of the log directory inside the state directory. */
 #define RAFT_LOG_DIRNAME		"log"
 
-/* Log segments (format: storage_log.c). */
+/* Log segments (format: storage_segment.c). */
 #define RAFT_SEGMENT_MAGIC		0x4C464152	/* "RAFL" little-endian */
 #define RAFT_SEGMENT_VERSION	1
 #define RAFT_SEGMENT_HEADER		88
@@ -95,7 +96,20 @@ raft_get_u64(const uint8 *p)
 	return (uint64) raft_get_u32(p) | ((uint64) raft_get_u32(p + 4) << 32);
 }
 
-/* ---- storage_state.c ---- */
+/* File names in the state directory. */
+#define RAFT_STATE_FILENAME		"state"
+#define RAFT_STATE_TMPNAME		"state.tmp"
+#define RAFT_BOOTSTRAP_TMPNAME	"bootstrap.tmp"
+
+/*
+ * Calls go one way:
+ *	  storage.c -> storage_state.c, storage_log.c, storage_segment.c
+ *	  storage_bootstrap.c -> storage_state.c (its corruption report)
+ *	  storage_log.c -> storage_segment.c
+ *	  all of them -> storage_file.c
+ */
+
+/* ---- storage_file.c: durable file primitives ---- */
 
 /* CRC32C of a byte range. */
 extern uint32 raft_storage_crc(const uint8 *data, size_t len);
@@ -107,27 +121,33 @@ extern void raft_storage_fsync_dir(const char *path);
  * Every fsync of the Raft state goes through these: a failure is remembered
  * in shared memory, and Raft then stays stopped until the server restarts
  * (raft_storage_fsync_has_failed).  raft_storage_fsync_fd returns pg_fsync's
- * result; the others ERROR.
+ * result; raft_storage_fsync_path ERRORs.
  */
 extern int	raft_storage_fsync_fd(int fd);
 extern void raft_storage_fsync_path(const char *path, bool isdir);
-extern void raft_storage_durable_rename(const char *from, const char *to);
+extern bool raft_storage_durable_rename(const char *from, const char *to,
+										int elevel);
+
+/* Read a whole file into a palloc'd buffer; *size receives its length. */
+extern uint8 *raft_storage_read_file(const char *path, off_t *size);
+
+/* ---- storage_state.c: the hard state file ---- */
 
 /*
- * Write a small file durably: tmppath, fsync, durable rename over path.
- * before_write (may be NULL) runs on the open temporary file first.
+ * Read and check the state file at path: false if it does not exist, else
+ * *hs, *file_node and file_cluster (RAFT_STORAGE_NAME_LEN bytes) are set.
+ * A damaged file is an ERROR.
  */
-extern void raft_storage_write_file(const char *tmppath, const char *path,
-									const uint8 *buf, size_t len,
-									void (*before_write) (int fd, const void *arg),
-									const void *arg);
+extern bool raft_storage_read_state(RaftStorage *storage, const char *path,
+									raft_hard_state *hs, raft_id *file_node,
+									char *file_cluster);
 
 /* ERROR: a damaged small file (state, bootstrap), with what to do. */
 extern void raft_report_corrupt_state(const RaftStorage *storage,
 									  const char *path, const char *detail)
 			pg_attribute_noreturn();
 
-/* ---- storage_log.c ---- */
+/* ---- storage_segment.c: the segment format ---- */
 
 /* Path of the segment whose first entry is 'first' (palloc'd). */
 extern char *raft_segment_path(const RaftStorage *storage, raft_index first);
@@ -135,30 +155,42 @@ extern char *raft_segment_path(const RaftStorage *storage, raft_index first);
 /* Add a segment at the end of storage->segments. */
 extern RaftSegment *raft_segment_add(RaftStorage *storage, raft_index first);
 
+/* Create the segment starting at 'first' durably, and add it. */
+extern void raft_segment_create(RaftStorage *storage, raft_index first);
+
+/* Encode one entry as a record at 'out'; returns its length. */
+extern size_t raft_segment_encode_record(const raft_entry *e, uint8 *out);
+
 /* ERROR: a damaged log segment, with what failed and what to do. */
 extern void raft_report_corrupt_segment(const RaftStorage *storage,
 										const char *path, const char *detail)
 			pg_attribute_noreturn();
 
-/* Fsync the open segment and the log directory if they changed. */
-extern void raft_storage_sync_log(RaftStorage *storage);
-
-/* Close the open segment, if any (no fsync). */
-extern void raft_storage_close_log(RaftStorage *storage);
-
-/* ---- storage_load.c ---- */
-
 /* List log/ (no file is read yet): fills storage->segments. */
 extern void raft_storage_scan_log_dir(RaftStorage *storage);
 
-/* Read a whole segment into a palloc'd buffer. */
-extern uint8 *raft_segment_read(const char *path, off_t *size);
+/* ERROR unless a segment header matches its name and our identity. */
+extern void raft_segment_check_header(const RaftStorage *storage,
+									  const char *path, const uint8 *buf,
+									  off_t size, raft_index first);
 
 /* NULL if the record at 'off' is sound (*rec_len set), else why not. */
 extern char *raft_segment_check_record(const uint8 *buf, off_t off, off_t size,
 									   raft_index expected, size_t *rec_len);
 
+/* Whether the bad record at 'off' of the last segment is a torn append. */
+extern bool raft_segment_is_torn_tail(const uint8 *buf, off_t off, off_t size,
+									  raft_index expected);
+
 /* Cut the file at 'path' to 'length' bytes and fsync it. */
 extern void raft_segment_cut(const char *path, off_t length);
+
+/* ---- storage_log.c: the log ---- */
+
+/* Fsync the open segment if it changed. */
+extern void raft_storage_sync_log(RaftStorage *storage);
+
+/* Close the open segment, if any (no fsync). */
+extern void raft_storage_close_log(RaftStorage *storage);
 
 #endif							/* RAFT_STORAGE_INTERNAL_H */

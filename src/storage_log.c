@@ -1,29 +1,22 @@
 /*
  * storage_log.c
- *	  The Raft log on disk: CRC32C-framed records in segment files.
- *
- * log/ holds segment files named by the index of their first entry
- * (%016llX).  Each starts with a header stamped with the node id and the
- * cluster name, followed by records:
- *
- *	  u32 payload length | u64 index | u64 term | u8 type | payload |
- *	  u32 CRC32C of everything before it in the record
+ *	  The Raft log on disk: appending, truncating, syncing, and reading it
+ *	  back at startup (segment format: storage_segment.c).
  *
  * Appends go to the end of the last segment; a new segment starts once the
- * last one has grown past RAFT_SEGMENT_TARGET.  A segment is created under a
- * temporary name with its header, fsynced and durably renamed, so a segment
- * with a damaged header was never written by a crash: it is an ERROR.
- * Truncation (a follower dropping a conflicting suffix) removes whole
- * segments, newest first, and cuts the segment holding the first dropped
- * entry at its record boundary.
- *
+ * last one has grown past RAFT_SEGMENT_TARGET.  Truncation (a follower
+ * dropping a conflicting suffix) removes whole segments, newest first, and
+ * cuts the segment holding the first dropped entry at its record boundary.
  * Only one segment file is open at a time (the last one).
  *
- * Reading the log back at startup is storage_load.c.
- *
- * Header layout, version 1, little-endian (88 bytes):
- *	  0 u32 magic 'RAFL', 4 u32 version, 8 u32 node id,
- *	  12 char[64] cluster name, 76 u64 first index, 84 u32 CRC32C of 0..83
+ * At startup the segments are read in index order, one at a time, and every
+ * record is checked: CRC, index continuity, type.  Each entry goes to
+ * raft_restore_entry() while its segment's buffer is still in memory (the
+ * engine copies the payload).  The one damage a crash can cause is a torn
+ * last record in the last segment: a batch that was being appended when the
+ * machine stopped, never fsynced and therefore never acknowledged.  That
+ * record is cut away with a LOG message.  Anything else is reported as
+ * corruption and stops the node (raft_segment_is_torn_tail draws the line).
  */
 #include "postgres.h"
 
@@ -37,13 +30,6 @@
 #include "storage.h"
 #include "storage_internal.h"
 
-/* Path of the segment whose first entry is 'first'. */
-char *
-raft_segment_path(const RaftStorage *storage, raft_index first)
-{
-	return psprintf("%s/%016llX", storage->log_dir, (unsigned long long) first);
-}
-
 /* Index of the last entry on disk (0 for an empty log). */
 static raft_index
 log_last_index(const RaftStorage *storage)
@@ -51,46 +37,6 @@ log_last_index(const RaftStorage *storage)
 	if (storage->n_segments == 0)
 		return 0;
 	return storage->segments[storage->n_segments - 1].last_index;
-}
-
-/* Report a damaged log segment, with the same hint as the state file. */
-void
-raft_report_corrupt_segment(const RaftStorage *storage, const char *path,
-							const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("raft log segment \"%s\" is corrupt", path),
-			 errdetail("%s", detail),
-			 errhint("Restore the state directory \"%s\" from a copy taken while this node was stopped, or "
-					 "remove node %u from the cluster, delete the directory and "
-					 "add this server back under a new node id (%s).",
-					 storage->dir, storage->node_id, "raft_ext.node_id")));
-}
-
-/* Add one segment at the end of the in-memory list. */
-RaftSegment *
-raft_segment_add(RaftStorage *storage, raft_index first)
-{
-	RaftSegment *seg;
-
-	if (storage->n_segments == storage->max_segments)
-	{
-		int			newmax = Max(16, storage->max_segments * 2);
-
-		if (storage->segments == NULL)
-			storage->segments = MemoryContextAlloc(storage->mcxt,
-												   newmax * sizeof(RaftSegment));
-		else
-			storage->segments = repalloc(storage->segments,
-										 newmax * sizeof(RaftSegment));
-		storage->max_segments = newmax;
-	}
-	seg = &storage->segments[storage->n_segments++];
-	seg->first_index = first;
-	seg->last_index = first - 1;
-	seg->size = RAFT_SEGMENT_HEADER;
-	return seg;
 }
 
 /* Write len bytes at offset; on failure cut the partial write and ERROR. */
@@ -141,48 +87,6 @@ finish_open_segment(RaftStorage *storage)
 	storage->fd = -1;
 }
 
-/* Create the segment starting at 'first': header under a temp name, rename. */
-static void
-create_segment(RaftStorage *storage, raft_index first)
-{
-	uint8		header[RAFT_SEGMENT_HEADER];
-	char	   *path = raft_segment_path(storage, first);
-	char	   *tmppath = psprintf("%s.tmp", path);
-	int			fd;
-
-	memset(header, 0, sizeof(header));
-	raft_put_u32(header, RAFT_SEGMENT_MAGIC);
-	raft_put_u32(header + 4, RAFT_SEGMENT_VERSION);
-	raft_put_u32(header + 8, storage->node_id);
-	memcpy(header + 12, storage->cluster_name, RAFT_STORAGE_NAME_LEN);
-	raft_put_u64(header + 76, first);
-	raft_put_u32(header + 84, raft_storage_crc(header, 84));
-
-	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", tmppath)));
-	errno = 0;
-	if (pg_pwrite(fd, header, sizeof(header), 0) != sizeof(header) ||
-		raft_storage_fsync_fd(fd) != 0)
-	{
-		int			save_errno = errno ? errno : ENOSPC;
-
-		CloseTransientFile(fd);
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-	}
-	CloseTransientFile(fd);
-	raft_storage_durable_rename(tmppath, path);
-
-	raft_segment_add(storage, first);
-	pfree(tmppath);
-	pfree(path);
-}
-
 /* Open the last segment for writing if it is not open yet. */
 static void
 open_last_segment(RaftStorage *storage)
@@ -200,22 +104,6 @@ open_last_segment(RaftStorage *storage)
 				 errmsg("could not open file \"%s\": %m", path)));
 	storage->fd_dirty = false;
 	pfree(path);
-}
-
-/* Encode one entry as a record at 'out'; returns its length. */
-static size_t
-encode_record(const raft_entry *e, uint8 *out)
-{
-	size_t		total = RAFT_RECORD_OVERHEAD + e->len;
-
-	raft_put_u32(out, e->len);
-	raft_put_u64(out + 4, e->index);
-	raft_put_u64(out + 12, e->term);
-	out[20] = e->type;
-	if (e->len > 0)
-		memcpy(out + RAFT_RECORD_HEAD, e->data, e->len);
-	raft_put_u32(out + total - 4, raft_storage_crc(out, total - 4));
-	return total;
 }
 
 /* Make sure the write buffer holds at least 'need' bytes. */
@@ -269,7 +157,7 @@ raft_storage_append(RaftStorage *storage, const raft_entry *entries,
 			storage->segments[storage->n_segments - 1].size >= RAFT_SEGMENT_TARGET)
 		{
 			finish_open_segment(storage);
-			create_segment(storage, entries[i].index);
+			raft_segment_create(storage, entries[i].index);
 		}
 		open_last_segment(storage);
 		seg = &storage->segments[storage->n_segments - 1];
@@ -282,7 +170,7 @@ raft_storage_append(RaftStorage *storage, const raft_entry *entries,
 			const raft_entry *e = &entries[i];
 
 			reserve_wbuf(storage, used + RAFT_RECORD_OVERHEAD + e->len);
-			used += encode_record(e, storage->wbuf + used);
+			used += raft_segment_encode_record(e, storage->wbuf + used);
 			seg->last_index = e->index;
 			i++;
 		}
@@ -301,7 +189,7 @@ find_record(const RaftStorage *storage, const RaftSegment *seg,
 			const char *path, raft_index index)
 {
 	off_t		size;
-	uint8	   *buf = raft_segment_read(path, &size);
+	uint8	   *buf = raft_storage_read_file(path, &size);
 	off_t		off = RAFT_SEGMENT_HEADER;
 	raft_index	at = seg->first_index;
 
@@ -397,4 +285,81 @@ raft_storage_close_log(RaftStorage *storage)
 		CloseTransientFile(storage->fd);
 		storage->fd = -1;
 	}
+}
+
+/* Feed every persisted log entry, in order, to raft_restore_entry(). */
+void
+raft_storage_load_log(RaftStorage *storage, raft_node *node)
+{
+	raft_index	expected = 1;
+	int			i;
+
+	if (storage->loaded)
+		elog(ERROR, "raft log loaded twice");
+
+	for (i = 0; i < storage->n_segments; i++)
+	{
+		RaftSegment *seg = &storage->segments[i];
+		bool		last = (i == storage->n_segments - 1);
+		char	   *path = raft_segment_path(storage, seg->first_index);
+		off_t		size;
+		off_t		off;
+		uint8	   *buf = raft_storage_read_file(path, &size);
+
+		raft_segment_check_header(storage, path, buf, size, seg->first_index);
+		if (seg->first_index != expected)
+			raft_report_corrupt_segment(storage, path,
+										psprintf("The segment starts at index %llu, but the log so far ends at index %llu.",
+												 (unsigned long long) seg->first_index,
+												 (unsigned long long) (expected - 1)));
+
+		off = RAFT_SEGMENT_HEADER;
+		while (off < size)
+		{
+			size_t		rec_len = 0;
+			char	   *why = raft_segment_check_record(buf, off, size, expected, &rec_len);
+			raft_entry	entry;
+			int			rc;
+
+			if (why != NULL)
+			{
+				if (!last || !raft_segment_is_torn_tail(buf, off, size, expected))
+					raft_report_corrupt_segment(storage, path, why);
+				ereport(LOG,
+						(errmsg("removing torn record at the end of raft log segment \"%s\"", path),
+						 errdetail("%s The last append before a crash did not complete; it was never acknowledged. "
+								   "%lld bytes are removed.",
+								   why, (long long) (size - off))));
+				raft_segment_cut(path, off);
+				size = off;
+				break;
+			}
+
+			entry.len = raft_get_u32(buf + off);
+			entry.index = raft_get_u64(buf + off + 4);
+			entry.term = raft_get_u64(buf + off + 12);
+			entry.type = buf[off + 20];
+			entry.data = entry.len > 0 ? buf + off + RAFT_RECORD_HEAD : NULL;
+			rc = raft_restore_entry(node, &entry);
+			if (rc != RAFT_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("raft log in \"%s\" is inconsistent", storage->log_dir),
+						 errdetail("Restoring entry %llu (term %llu) from segment \"%s\" failed: %s.",
+								   (unsigned long long) entry.index,
+								   (unsigned long long) entry.term, path,
+								   raft_strerror(rc))));
+			expected++;
+			off += rec_len;
+		}
+
+		seg->last_index = expected - 1;
+		seg->size = size;
+		if (!last && seg->last_index < seg->first_index)
+			raft_report_corrupt_segment(storage, path,
+										pstrdup("The segment holds no record but is not the last one."));
+		pfree(buf);
+		pfree(path);
+	}
+	storage->loaded = true;
 }

@@ -22,7 +22,7 @@
 
 #include "storage/latch.h"
 
-#include "raft_ext.h"
+#include "status.h"
 
 /* Counters and state of one peer, for the peers view. */
 typedef struct TransportPeerStats

@@ -42,7 +42,10 @@
 #include "failover.h"
 #include "fencing.h"
 #include "faults.h"
-#include "raft_ext.h"
+#include "clock.h"
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 #include "storage.h"
 #include "transport.h"
 #include "wal_position.h"
@@ -60,11 +63,8 @@ PGDLLEXPORT void raft_worker_main(Datum main_arg);
 static RaftWorker worker;
 static MemoryContext state_context;		/* storage, while Raft runs */
 static MemoryContext loop_context;		/* reset every iteration */
-static uint8 *inbox_buffer;				/* one envelope from the inbox */
-static raft_entry decode_entries[RAFT_MAX_ENTRIES_PER_MSG];
 static RaftStatus status_buffer;		/* ~20 kB: not on the stack */
 static bool role_changed;				/* not yet told to the failover policy */
-static char worker_cluster[RAFT_MAX_CLUSTER_NAME + 1];	/* name in use */
 
 /* Drop our latch from shared memory and say that no worker runs. */
 static void
@@ -151,11 +151,11 @@ worker_effective_membership(RaftStorage *storage,
 		raft_storage_save_bootstrap(storage, configured);
 		if (!raft_storage_is_new(storage))
 			ereport(LOG,
-					(errmsg("raft_ext: raft state directory \"%s\" has no bootstrap membership; adopting the one %s names: %s",
-							raft_state_directory, "raft_ext.peers",
-							membership_ids(configured)),
-					 errdetail("The directory was written by an earlier version of raft_ext. "
+					(errmsg("raft state directory \"%s\" has no bootstrap membership; adopting the one %s names",
+							raft_state_directory, "raft_ext.peers"),
+					 errdetail("%s names nodes %s. The directory was written by an earlier version of raft_ext. "
 							   "From now on this node refuses to start if %s names other members.",
+							   "raft_ext.peers", membership_ids(configured),
 							   "raft_ext.peers")));
 		*effective = *configured;
 		pfree(persisted);
@@ -237,18 +237,18 @@ worker_start_raft(void)
 		bool		name_is_default = (raft_cluster_name[0] == '\0');
 
 		if (name_is_default)
-			raft_default_cluster_name(worker_cluster);
+			raft_default_cluster_name(worker.cluster_name);
 		else
-			strlcpy(worker_cluster, raft_cluster_name, sizeof(worker_cluster));
+			strlcpy(worker.cluster_name, raft_cluster_name, sizeof(worker.cluster_name));
 		memset(&hard_state, 0, sizeof(hard_state));
 		worker.storage = raft_storage_open(raft_state_directory,
 										   (raft_id) raft_node_id,
-										   worker_cluster, name_is_default,
+										   worker.cluster_name, name_is_default,
 										   &hard_state);
-		strlcpy(worker_cluster, raft_storage_cluster_name(worker.storage),
-				sizeof(worker_cluster));
+		strlcpy(worker.cluster_name, raft_storage_cluster_name(worker.storage),
+				sizeof(worker.cluster_name));
 		LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-		strlcpy(raft_shared->cluster_name, worker_cluster,
+		strlcpy(raft_shared->cluster_name, worker.cluster_name,
 				sizeof(raft_shared->cluster_name));
 		LWLockRelease(raft_shared->lock);
 		worker_effective_membership(worker.storage, configured, bootstrap);
@@ -270,7 +270,7 @@ worker_start_raft(void)
 		MemoryContextSwitchTo(old);
 	}
 
-	transport_init((raft_id) raft_node_id, worker_cluster,
+	transport_init((raft_id) raft_node_id, worker.cluster_name,
 				   raft_heartbeat_interval, raft_election_timeout);
 	transport_set_membership(raft_get_membership(worker.node));
 
@@ -278,11 +278,11 @@ worker_start_raft(void)
 	worker.leader_since = GetCurrentTimestamp();
 	worker.force_publish = true;
 	ereport(LOG,
-			(errmsg("raft_ext: node %u started in term %llu with %llu log entries, cluster \"%s\"",
+			(errmsg("node %u started in term %llu with %llu log entries, cluster \"%s\"",
 					(unsigned) raft_node_id,
 					(unsigned long long) raft_get_term(worker.node),
 					(unsigned long long) raft_last_index(worker.node),
-					worker_cluster)));
+					worker.cluster_name)));
 }
 
 /*
@@ -314,7 +314,7 @@ worker_handle_error(void)
 		strlcpy(worker.error, edata->message, RAFT_ERROR_LEN);
 
 	ereport(LOG,
-			(errmsg("raft_ext: Raft stopped on node %u: %s",
+			(errmsg("Raft stopped on node %u: %s",
 					(unsigned) raft_node_id, edata->message),
 			 edata->detail ? errdetail("%s", edata->detail) : 0,
 			 edata->hint ? errhint("%s", edata->hint) : 0));
@@ -341,143 +341,6 @@ worker_try_start(void)
 }
 
 /*
- * Feed every envelope waiting in the inbox to the engine.  Each is stamped
- * with the clock read when it is taken, never earlier: a follower's
- * stickiness runs from when it heard the leader, and a stamp older than the
- * leader's send time would end it before the leader's lease.
- */
-static void
-worker_drain_inbox(void)
-{
-	uint32		len;
-
-	while ((len = raft_inbox_take(inbox_buffer, RAFT_INBOX_SIZE)) > 0)
-	{
-		raft_time	now = raft_monotonic_now();
-		raft_envelope env;
-		size_t		offset = 0;
-		const char *why = NULL;
-		raft_message msg;
-		uint32		received = 0;
-		int			rc;
-
-		if (worker.node == NULL)
-			continue;			/* stopped: nothing can use it */
-
-		/* receive() checked all this; a second look costs little. */
-		if (raft_envelope_decode(inbox_buffer, len, &env, &why) != RAFT_OK ||
-			env.to != (raft_id) raft_node_id ||
-			strcmp(env.cluster_name, worker_cluster) != 0)
-			continue;
-
-		if (raft_fault_injection && env.from >= 1 && env.from <= 64 &&
-			(raft_shared->fault_drop_from & (UINT64CONST(1) << (env.from - 1))) != 0)
-		{
-			transport_note_received(env.from, 0, env.count, now);
-			continue;
-		}
-
-		while ((rc = raft_envelope_next(&env, &offset, &msg, decode_entries,
-										&why)) == RAFT_OK)
-		{
-			elog(DEBUG2, "raft_ext: received %s from node %u in term %llu (granted %d, refusal %d, transfer %d)",
-				 raft_msg_type_name(msg.type), msg.from,
-				 (unsigned long long) msg.term, msg.granted, msg.refusal,
-				 msg.transfer);
-			raft_receive(worker.node, &msg, now);
-			received++;
-		}
-		transport_note_received(env.from, received,
-								rc == RAFT_EINVAL ? 1 : 0, now);
-	}
-}
-
-/* Carry out one command from a SQL backend and report its outcome. */
-static void
-worker_run_command(const RaftCommand *cmd, uint64 seq, raft_time now)
-{
-	raft_change change;
-	raft_index	index = 0;
-	int			rc;
-	char		message[RAFT_ERROR_LEN];
-
-	memset(&change, 0, sizeof(change));
-	switch (cmd->kind)
-	{
-		case RAFT_CMD_TRANSFER:
-			rc = raft_transfer_leadership(worker.node, cmd->target, now);
-			if (rc == RAFT_OK)
-				snprintf(message, sizeof(message),
-						 "leadership transfer to node %u started", cmd->target);
-			else if (rc == RAFT_EUNREACHABLE)
-				snprintf(message, sizeof(message),
-						 "leadership transfer to node %u refused: node %u is not responding (no answer within the election timeout of %d ms)",
-						 cmd->target, cmd->target, worker.election_timeout);
-			break;
-		case RAFT_CMD_ADD_NODE:
-
-			/*
-			 * Staged: a learner until it has caught up, then the leader
-			 * promotes it.  Added as a voter at once, a node that is not up
-			 * yet would count in the quorum at once, and with one member
-			 * already down the primary would lose its lease.
-			 */
-			change.op = RAFT_CHANGE_ADD_STAGED;
-			change.id = cmd->target;
-			strlcpy(change.address, cmd->conninfo, RAFT_MAX_ADDRESS);
-			rc = raft_propose_change(worker.node, &change, &index);
-			if (rc == RAFT_OK)
-				snprintf(message, sizeof(message),
-						 "adding node %u proposed at log index %llu (a learner until it has caught up, then a voter)",
-						 cmd->target, (unsigned long long) index);
-			break;
-		case RAFT_CMD_REMOVE_NODE:
-			change.op = RAFT_CHANGE_REMOVE;
-			change.id = cmd->target;
-			rc = raft_propose_change(worker.node, &change, &index);
-			if (rc == RAFT_OK)
-				snprintf(message, sizeof(message),
-						 "removing node %u proposed at log index %llu",
-						 cmd->target, (unsigned long long) index);
-			break;
-		default:
-			rc = RAFT_EINVAL;
-			break;
-	}
-
-	if (rc == RAFT_ENOTLEADER)
-		snprintf(message, sizeof(message),
-				 "node %u is not the leader (the leader is node %u)",
-				 (unsigned) raft_node_id, raft_get_leader(worker.node));
-	else if (rc != RAFT_OK && rc != RAFT_EUNREACHABLE)
-		snprintf(message, sizeof(message), "%s", raft_strerror(rc));
-	raft_command_finish(seq, rc, message);
-	worker.force_publish = true;
-}
-
-/* Take pending commands; with Raft stopped, refuse them. */
-static void
-worker_take_commands(raft_time now)
-{
-	RaftCommand cmd;
-	uint64		seq;
-
-	while (raft_command_take(&cmd, &seq))
-	{
-		if (worker.node == NULL)
-		{
-			char		message[RAFT_ERROR_LEN];
-
-			snprintf(message, sizeof(message), "Raft is stopped on this node: %s",
-					 worker.error);
-			raft_command_finish(seq, RAFT_EINVAL, message);
-			continue;
-		}
-		worker_run_command(&cmd, seq, now);
-	}
-}
-
-/*
  * Failpoint crash-after-vote-persist: a vote granted to another node is
  * durable but its reply has not been sent.  Exit as a crash would, so that a
  * test can check that the restarted worker remembers the vote.  The
@@ -501,7 +364,7 @@ worker_failpoint_after_vote(const raft_hard_state *hard_state)
 		return;
 
 	ereport(LOG,
-			(errmsg("raft_ext: failpoint %s: node %u persisted its vote for node %u in term %llu, exiting",
+			(errmsg("failpoint %s: node %u persisted its vote for node %u in term %llu, exiting",
 					raft_failpoint_names[RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST],
 					(unsigned) raft_node_id, hard_state->voted_for,
 					(unsigned long long) hard_state->term)));
@@ -533,7 +396,7 @@ worker_process_ready(void)
 			transport_set_membership(raft_get_membership(worker.node));
 		for (size_t i = 0; i < ready.n_messages; i++)
 		{
-			elog(DEBUG2, "raft_ext: sending %s to node %u in term %llu",
+			elog(DEBUG2, "sending %s to node %u in term %llu",
 				 raft_msg_type_name(ready.messages[i].type),
 				 ready.messages[i].to,
 				 (unsigned long long) ready.messages[i].term);
@@ -545,7 +408,7 @@ worker_process_ready(void)
 			role_changed = true;
 			worker.leader_since = GetCurrentTimestamp();
 			ereport(LOG,
-					(errmsg("raft_ext: node %u is now %s in term %llu (leader %u)",
+					(errmsg("node %u is now %s in term %llu (leader %u)",
 							(unsigned) raft_node_id,
 							raft_role_name(ready.role),
 							(unsigned long long) ready.term,
@@ -594,7 +457,7 @@ worker_iteration(void)
 {
 	raft_time	now;
 
-	worker_drain_inbox();
+	worker_drain_inbox(&worker);
 	if (worker.node == NULL)
 		return;
 	now = raft_monotonic_now();
@@ -602,7 +465,7 @@ worker_iteration(void)
 	worker.position = raft_wal_position();
 	raft_set_position(worker.node, worker.position);
 	raft_tick(worker.node, now);
-	worker_take_commands(now);
+	worker_take_commands(&worker, now);
 	worker_process_ready();
 
 	now = raft_monotonic_now();
@@ -648,20 +511,21 @@ worker_reload(void)
 	if (worker.node == NULL && raft_storage_fsync_has_failed())
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: configuration reloaded; Raft stays stopped until the server restarts, because an fsync of its state failed")));
+				(errmsg("configuration reloaded, but Raft stays stopped until the server restarts"),
+				 errdetail("An fsync of the Raft state failed earlier; the files may have lost writes that the kernel reported done.")));
 		return;
 	}
 	if (worker.node == NULL)
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: configuration reloaded, starting Raft again")));
+				(errmsg("configuration reloaded, starting Raft again")));
 		worker_try_start();
 		return;
 	}
 	if (!raft_settings_validate(&error))
 	{
 		ereport(LOG,
-				(errmsg("raft_ext: the reloaded settings are not valid; Raft keeps running on the settings it started with"),
+				(errmsg("the reloaded settings are not valid; Raft keeps running on the settings it started with"),
 				 errdetail("%s", error)));
 		return;
 	}
@@ -672,7 +536,7 @@ worker_reload(void)
 		raft_election_spread != worker.election_spread ||
 		raft_lease_drift_margin != worker.lease_drift_margin)
 		ereport(LOG,
-				(errmsg("raft_ext: new timing settings take effect when the raft_ext worker restarts"),
+				(errmsg("new timing settings take effect when the raft_ext worker restarts"),
 				 errhint("Restart the server, or terminate the worker (pid %d) and the postmaster starts it again.",
 						 MyProcPid)));
 }
@@ -731,7 +595,7 @@ raft_worker_main(Datum main_arg)
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "raft_ext loop",
 										 ALLOCSET_DEFAULT_SIZES);
-	inbox_buffer = MemoryContextAlloc(TopMemoryContext, RAFT_INBOX_SIZE);
+	worker_input_init();
 	memset(&worker, 0, sizeof(worker));
 	worker.heartbeat_interval = raft_heartbeat_interval;
 
@@ -796,8 +660,8 @@ raft_worker_main(Datum main_arg)
 			else
 			{
 				/* Stopped: discard what arrives, refuse commands. */
-				worker_drain_inbox();
-				worker_take_commands(now);
+				worker_drain_inbox(&worker);
+				worker_take_commands(&worker, now);
 				worker_publish();
 			}
 		}

@@ -9,7 +9,7 @@
 #ifndef RAFT_WORKER_H
 #define RAFT_WORKER_H
 
-#include "raft_ext.h"
+#include "status.h"
 #include "storage.h"
 
 typedef struct RaftWorker
@@ -20,6 +20,7 @@ typedef struct RaftWorker
 	TimestampTz leader_since;	/* wall clock of the last role change */
 	raft_position position;		/* last given to raft_set_position */
 	char		error[RAFT_ERROR_LEN];	/* why Raft is stopped; "" if running */
+	char		cluster_name[RAFT_MAX_CLUSTER_NAME + 1];	/* name in use */
 
 	/* Timing the engine was built with (the engine cannot change it live). */
 	int			heartbeat_interval;
@@ -41,5 +42,12 @@ extern void worker_publish_status(RaftWorker *worker, const RaftStatus *status,
 
 /* Publish "no worker" on exit: no latch, no lease. */
 extern void worker_publish_exit(void);
+
+/* worker_input.c: the inbox and the command mailbox. */
+extern void worker_input_init(void);
+/* Feed every envelope waiting in the inbox to the engine. */
+extern void worker_drain_inbox(RaftWorker *worker);
+/* Take pending commands; with Raft stopped, refuse them. */
+extern void worker_take_commands(RaftWorker *worker, raft_time now);
 
 #endif							/* RAFT_WORKER_H */

@@ -13,6 +13,10 @@
 #include "miscadmin.h"
 #include "storage/lwlock.h"
 
+#include "clock.h"
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
 #include "transport.h"
 #include "worker.h"
 

@@ -24,7 +24,7 @@ note('first leader: ' . $leader->name . " in term $term");
 
 # Every node's peers are connected to the leader: its log shows it.
 $leader->wait_for_log(
-	qr/raft_ext: node \d+ is now leader in term $term/, 0);
+	qr/node \d+ is now leader in term $term/, 0);
 pass('the leader logged its election');
 
 # 2. Kill the leader; the survivors elect a new one in a higher term.

@@ -117,7 +117,7 @@ my $error = $n1->safe_psql('postgres', 'SELECT error FROM raft_status');
 note("raft_status.error: $error");
 like($error, qr/first started with members 1, 2, 3; raft_ext\.peers names 1, 2, 4, 5 \(node 3: /,
 	'the error names both memberships and the missing member');
-ok($n1->log_contains(qr/LOG:  raft_ext: Raft stopped on node 1: raft_ext\.peers does not match/, $offset),
+ok($n1->log_contains(qr/LOG:  Raft stopped on node 1: raft_ext\.peers does not match/, $offset),
 	'and the server log says so');
 is($n1->safe_psql('postgres', 'SELECT raft_ext.is_leader()'), 'f',
 	'node 1 does not lead');
@@ -154,7 +154,7 @@ $n1->stop;
 unlink "$state_dir/bootstrap" or die "unlink: $!";
 $offset = -s $n1->logfile;
 $n1->start;
-$n1->wait_for_log(qr/has no bootstrap membership; adopting the one raft_ext\.peers names: 1, 3, 2/, $offset);
+$n1->wait_for_log(qr/has no bootstrap membership; adopting the one raft_ext\.peers names\n.*DETAIL:  raft_ext\.peers names nodes 1, 3, 2\./, $offset);
 pass('a directory without a bootstrap file adopts raft_ext.peers, with a LOG line');
 ok(wait_members([$n1], '1,2,3,4'), 'and node 1 runs');
 ok(-f "$state_dir/bootstrap", 'the adopted membership is persisted');

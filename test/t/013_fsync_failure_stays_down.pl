@@ -108,7 +108,7 @@ like($error, qr/could not fsync/, 'raft_status.error names the failed fsync');
 is($victim->safe_psql('postgres', 'SELECT raft_ext.is_leader()'), 'f', 'the node does not lead');
 
 $victim->safe_psql('postgres', 'SELECT pg_reload_conf()');
-$victim->wait_for_log(qr/Raft stays stopped until the server restarts, because an fsync of its state failed/, $offset);
+$victim->wait_for_log(qr/configuration reloaded, but Raft stays stopped until the server restarts\n.*DETAIL:  An fsync of the Raft state failed earlier/, $offset);
 is(error_of($victim), $error, 'a reload leaves Raft stopped, with the same error');
 
 restart_worker($victim);

@@ -37,7 +37,7 @@ is($leader->name, 'node1', 'the primary leads');
 # The default cluster name: "pg-" and the shared system identifier.
 my $sysid = $node1->safe_psql('postgres',
 	'SELECT system_identifier FROM pg_control_system()');
-ok($node3->log_contains(qr/raft_ext: node 3 started in term \d+ with \d+ log entries, cluster "pg-$sysid"/),
+ok($node3->log_contains(qr/node 3 started in term \d+ with \d+ log entries, cluster "pg-$sysid"/),
 	'unset, the cluster name is derived from the system identifier');
 
 # node 3's id the way an operator sets it: ALTER SYSTEM (a standby can).

@@ -46,9 +46,9 @@ for my $round (1 .. 4)
 	$faults->restart($leader);
 	push @kills, [ $leader, $killed_at, $restarted_at ];
 	# The state it reloaded: never older than what it showed before.
-	$leader->wait_for_log(qr/raft_ext: node \d+ started in term (\d+)/, $log_offset);
+	$leader->wait_for_log(qr/node \d+ started in term (\d+)/, $log_offset);
 	my ($loaded) = slurp_file($leader->logfile, $log_offset)
-	  =~ /raft_ext: node \d+ started in term (\d+)/;
+	  =~ /node \d+ started in term (\d+)/;
 	cmp_ok($loaded, '>=', $before->{term},
 		"round $round: the killed node reloads term $loaded >= $before->{term}");
 

@@ -104,7 +104,7 @@ sub watch
 				offset => $offset->{$name});
 			@f{qw(file_term file_vote)} = state_file($node);
 			$log = slurp_file($node->logfile, $offset->{$name});
-			$f{read_while_down} = $log !~ /$fp_re.*raft_ext: node \d+ started/s;
+			$f{read_while_down} = $log !~ /$fp_re.*LOG:  node \d+ started/s;
 			$fired{$name} = \%f;
 			push @all_fired, [ $node, \%f ];
 			$faults->record_fault("$name: worker exit after persisting its vote "
@@ -141,11 +141,11 @@ sub check_fired
 	}
 
 	# The restarted worker starts in the voted term.
-	$node->wait_for_log(qr/$fp_re.*raft_ext: node \d+ started in term \d+/s,
+	$node->wait_for_log(qr/$fp_re.*LOG:  node \d+ started in term \d+/s,
 		$f->{offset});
 	my $after = slurp_file($node->logfile, $f->{offset});
 	my (undef, undef, undef, $start_term) =
-	  $after =~ /$fp_re.*?raft_ext: node \d+ started in term (\d+)/s;
+	  $after =~ /$fp_re.*?LOG:  node \d+ started in term (\d+)/s;
 	is($start_term, $f->{term},
 		"$name: the restarted worker starts in the voted term");
 

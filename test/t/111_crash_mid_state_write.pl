@@ -88,7 +88,7 @@ while (time() < $deadline)
 		$f{tmp_size} = size_of("$dir/state.tmp");
 		$f{file_term} = file_term("$dir/state");
 		$log = slurp_file($node->logfile, $offset{ $node->name });
-		$f{read_while_down} = $log !~ /$fp_re.*raft_ext: node \d+ started/s;
+		$f{read_while_down} = $log !~ /$fp_re.*LOG:  node \d+ started/s;
 		$fired{ $node->name } = \%f;
 		$faults->record_fault($node->name
 			  . ": worker exit halfway through writing term $f{new_term}");
@@ -128,11 +128,11 @@ for my $node (grep { $fired{ $_->name } } @followers)
 	}
 
 	# The restarted worker starts from the old state.
-	$node->wait_for_log(qr/$fp_re.*raft_ext: node \d+ started in term \d+/s,
+	$node->wait_for_log(qr/$fp_re.*LOG:  node \d+ started in term \d+/s,
 		$offset{$name});
 	my $after = slurp_file($node->logfile, $offset{$name});
 	my (undef, undef, undef, undef, $start_term) =
-	  $after =~ /$fp_re.*?raft_ext: node \d+ started in term (\d+)/s;
+	  $after =~ /$fp_re.*?LOG:  node \d+ started in term (\d+)/s;
 	cmp_ok($start_term, '>=', $before{$name},
 		"$name: the restarted worker starts in term $start_term, not below the term seen before");
 	cmp_ok($start_term, '<', $f->{new_term},

@@ -1,17 +1,25 @@
 /*
- * storage_load.c
- *	  Reading the Raft log back at startup, and checking every byte of it.
+ * storage_segment.c
+ *	  The log segment format: file names, the header, the record framing,
+ *	  and every check made on them (the torn tail a crash can leave versus
+ *	  corruption), with the ERROR that reports a damaged segment.
  *
- * The segments of log/ (format: storage_log.c) are read in index order, one
- * at a time, and every record is checked: CRC, index continuity, type.
- * Each entry goes to raft_restore_entry() while its segment's buffer is
- * still in memory (the engine copies the payload).
+ * log/ holds segment files named by the index of their first entry
+ * (%016llX).  Each starts with a header stamped with the node id and the
+ * cluster name, followed by records:
  *
- * The one damage a crash can cause is a torn last record in the last
- * segment: a batch that was being appended when the machine stopped, never
- * fsynced and therefore never acknowledged.  That record is cut away with a
- * LOG message.  Anything else is reported as corruption and stops the node:
- * see is_torn_tail() for where the line is drawn.
+ *	  u32 payload length | u64 index | u64 term | u8 type | payload |
+ *	  u32 CRC32C of everything before it in the record
+ *
+ * Header layout, version 1, little-endian (88 bytes):
+ *	  0 u32 magic 'RAFL', 4 u32 version, 8 u32 node id,
+ *	  12 char[64] cluster name, 76 u64 first index, 84 u32 CRC32C of 0..83
+ *
+ * A segment is created under a temporary name with its header, fsynced and
+ * durably renamed, so a segment with a damaged header was never written by
+ * a crash: it is an ERROR.  Writing, truncating and reading the log back
+ * is storage_log.c, which calls this file; this file calls only
+ * storage_file.c.
  */
 #include "postgres.h"
 
@@ -27,6 +35,93 @@
 
 /* Granularity at which a torn write leaves unwritten (zero) bytes. */
 #define RAFT_SECTOR_SIZE		512
+
+/* Path of the segment whose first entry is 'first'. */
+char *
+raft_segment_path(const RaftStorage *storage, raft_index first)
+{
+	return psprintf("%s/%016llX", storage->log_dir, (unsigned long long) first);
+}
+
+/* Report a damaged log segment, with the same hint as the state file. */
+void
+raft_report_corrupt_segment(const RaftStorage *storage, const char *path,
+							const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("raft log segment \"%s\" is corrupt", path),
+			 errdetail("%s", detail),
+			 errhint("Restore the state directory \"%s\" from a copy taken while this node was stopped, or "
+					 "remove node %u from the cluster, delete the directory and "
+					 "add this server back under a new node id (%s).",
+					 storage->dir, storage->node_id, "raft_ext.node_id")));
+}
+
+/* Add one segment at the end of the in-memory list. */
+RaftSegment *
+raft_segment_add(RaftStorage *storage, raft_index first)
+{
+	RaftSegment *seg;
+
+	if (storage->n_segments == storage->max_segments)
+	{
+		int			newmax = Max(16, storage->max_segments * 2);
+
+		if (storage->segments == NULL)
+			storage->segments = MemoryContextAlloc(storage->mcxt,
+												   newmax * sizeof(RaftSegment));
+		else
+			storage->segments = repalloc(storage->segments,
+										 newmax * sizeof(RaftSegment));
+		storage->max_segments = newmax;
+	}
+	seg = &storage->segments[storage->n_segments++];
+	seg->first_index = first;
+	seg->last_index = first - 1;
+	seg->size = RAFT_SEGMENT_HEADER;
+	return seg;
+}
+
+/* Encode one entry as a record at 'out'; returns its length. */
+size_t
+raft_segment_encode_record(const raft_entry *e, uint8 *out)
+{
+	size_t		total = RAFT_RECORD_OVERHEAD + e->len;
+
+	raft_put_u32(out, e->len);
+	raft_put_u64(out + 4, e->index);
+	raft_put_u64(out + 12, e->term);
+	out[20] = e->type;
+	if (e->len > 0)
+		memcpy(out + RAFT_RECORD_HEAD, e->data, e->len);
+	raft_put_u32(out + total - 4, raft_storage_crc(out, total - 4));
+	return total;
+}
+
+/* Create the segment starting at 'first': header under a temp name, rename. */
+void
+raft_segment_create(RaftStorage *storage, raft_index first)
+{
+	uint8		header[RAFT_SEGMENT_HEADER];
+	char	   *path = raft_segment_path(storage, first);
+	char	   *tmppath = psprintf("%s.tmp", path);
+
+	memset(header, 0, sizeof(header));
+	raft_put_u32(header, RAFT_SEGMENT_MAGIC);
+	raft_put_u32(header + 4, RAFT_SEGMENT_VERSION);
+	raft_put_u32(header + 8, storage->node_id);
+	memcpy(header + 12, storage->cluster_name, RAFT_STORAGE_NAME_LEN);
+	raft_put_u64(header + 76, first);
+	raft_put_u32(header + 84, raft_storage_crc(header, 84));
+
+	(void) raft_write_file_durably(tmppath, path, header, sizeof(header),
+								   true, ERROR);
+
+	raft_segment_add(storage, first);
+	pfree(tmppath);
+	pfree(path);
+}
 
 /* qsort comparator: segments by first index. */
 static int
@@ -105,52 +200,6 @@ raft_storage_scan_log_dir(RaftStorage *storage)
 	if (storage->n_segments > 1)
 		qsort(storage->segments, storage->n_segments, sizeof(RaftSegment),
 			  segment_cmp);
-}
-
-/* Read all of 'path' into a palloc'd buffer; *size receives its length. */
-uint8 *
-raft_segment_read(const char *path, off_t *size)
-{
-	int			fd;
-	struct stat st;
-	uint8	   *buf;
-	off_t		done = 0;
-
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", path)));
-	if (fstat(fd, &st) != 0)
-	{
-		int			save_errno = errno;
-
-		CloseTransientFile(fd);
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	}
-	buf = palloc_extended(Max(st.st_size, 1), MCXT_ALLOC_HUGE);
-	while (done < st.st_size)
-	{
-		ssize_t		r = pg_pread(fd, buf + done, st.st_size - done, done);
-
-		if (r <= 0)
-		{
-			int			save_errno = r < 0 ? errno : EIO;
-
-			CloseTransientFile(fd);
-			errno = save_errno;
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", path)));
-		}
-		done += r;
-	}
-	CloseTransientFile(fd);
-	*size = st.st_size;
-	return buf;
 }
 
 /*
@@ -234,8 +283,8 @@ has_zero_sector(const uint8 *buf, off_t from, off_t to)
  * a sound record with the next index follows it, the bad record was once
  * complete: that is corruption, whatever it looks like.
  */
-static bool
-is_torn_tail(const uint8 *buf, off_t off, off_t size, raft_index expected)
+bool
+raft_segment_is_torn_tail(const uint8 *buf, off_t off, off_t size, raft_index expected)
 {
 	uint32		len;
 	off_t		end;
@@ -295,8 +344,8 @@ raft_segment_cut(const char *path, off_t length)
 }
 
 /* Check a segment header against its name and our identity. */
-static void
-check_segment_header(const RaftStorage *storage, const char *path,
+void
+raft_segment_check_header(const RaftStorage *storage, const char *path,
 					 const uint8 *buf, off_t size, raft_index first)
 {
 	uint32		crc;
@@ -335,81 +384,3 @@ check_segment_header(const RaftStorage *storage, const char *path,
 											 (unsigned long long) raft_get_u64(buf + 76),
 											 (unsigned long long) first));
 }
-
-/* Feed every persisted log entry, in order, to raft_restore_entry(). */
-void
-raft_storage_load_log(RaftStorage *storage, raft_node *node)
-{
-	raft_index	expected = 1;
-	int			i;
-
-	if (storage->loaded)
-		elog(ERROR, "raft log loaded twice");
-
-	for (i = 0; i < storage->n_segments; i++)
-	{
-		RaftSegment *seg = &storage->segments[i];
-		bool		last = (i == storage->n_segments - 1);
-		char	   *path = raft_segment_path(storage, seg->first_index);
-		off_t		size;
-		off_t		off;
-		uint8	   *buf = raft_segment_read(path, &size);
-
-		check_segment_header(storage, path, buf, size, seg->first_index);
-		if (seg->first_index != expected)
-			raft_report_corrupt_segment(storage, path,
-										psprintf("The segment starts at index %llu, but the log so far ends at index %llu.",
-												 (unsigned long long) seg->first_index,
-												 (unsigned long long) (expected - 1)));
-
-		off = RAFT_SEGMENT_HEADER;
-		while (off < size)
-		{
-			size_t		rec_len = 0;
-			char	   *why = raft_segment_check_record(buf, off, size, expected, &rec_len);
-			raft_entry	entry;
-			int			rc;
-
-			if (why != NULL)
-			{
-				if (!last || !is_torn_tail(buf, off, size, expected))
-					raft_report_corrupt_segment(storage, path, why);
-				ereport(LOG,
-						(errmsg("removing torn record at the end of raft log segment \"%s\"", path),
-						 errdetail("%s The last append before a crash did not complete; it was never acknowledged. "
-								   "%lld bytes are removed.",
-								   why, (long long) (size - off))));
-				raft_segment_cut(path, off);
-				size = off;
-				break;
-			}
-
-			entry.len = raft_get_u32(buf + off);
-			entry.index = raft_get_u64(buf + off + 4);
-			entry.term = raft_get_u64(buf + off + 12);
-			entry.type = buf[off + 20];
-			entry.data = entry.len > 0 ? buf + off + RAFT_RECORD_HEAD : NULL;
-			rc = raft_restore_entry(node, &entry);
-			if (rc != RAFT_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("raft log in \"%s\" is inconsistent", storage->log_dir),
-						 errdetail("Restoring entry %llu (term %llu) from segment \"%s\" failed: %s.",
-								   (unsigned long long) entry.index,
-								   (unsigned long long) entry.term, path,
-								   raft_strerror(rc))));
-			expected++;
-			off += rec_len;
-		}
-
-		seg->last_index = expected - 1;
-		seg->size = size;
-		if (!last && seg->last_index < seg->first_index)
-			raft_report_corrupt_segment(storage, path,
-										pstrdup("The segment holds no record but is not the last one."));
-		pfree(buf);
-		pfree(path);
-	}
-	storage->loaded = true;
-}
-

@@ -1,0 +1,64 @@
+/*
+ * settings.h
+ *	  The raft_ext.* settings (settings.c): their values, raft_ext.peers
+ *	  parsing, the engine options they make, cross-setting validation.
+ */
+#ifndef RAFT_SETTINGS_H
+#define RAFT_SETTINGS_H
+
+#include "raft/raft.h"
+
+extern int	raft_node_id;
+extern char *raft_peers;
+extern char *raft_cluster_name;
+extern int	raft_heartbeat_interval;
+extern int	raft_election_timeout;
+extern int	raft_election_spread;
+extern int	raft_lease_drift_margin;
+extern char *raft_state_directory;
+extern bool raft_fault_injection;
+
+extern void raft_define_settings(void);
+
+/*
+ * Parse a raft_ext.peers value ("id:conninfo;id:conninfo;...") into a
+ * membership (every entry a voter, address = conninfo).  On failure returns
+ * false with a palloc'd message in *error.  Checks: ids in 1..INT32_MAX,
+ * no duplicates, conninfo passes raft_conninfo_problem (no control
+ * character, parses with PQconninfoParse), at most
+ * RAFT_MAX_MEMBERS entries, conninfo shorter than RAFT_MAX_ADDRESS.
+ */
+extern bool raft_parse_peers(const char *value, raft_membership *out,
+							 char **error);
+
+/*
+ * The cluster name raft_ext.cluster_name stands for when it is empty: "pg-"
+ * and the database system identifier (pg_control), which a primary and its
+ * streaming standbys share.  out holds RAFT_MAX_CLUSTER_NAME + 1 bytes.
+ */
+extern void raft_default_cluster_name(char *out);
+
+/*
+ * The cluster name this node uses: raft_ext.cluster_name if set, else the
+ * one the worker chose at start (raft_shared->cluster_name: the default, or
+ * the 1.0 default its state directory carries), else the default.
+ */
+extern void raft_effective_cluster_name(char *out);
+
+/* The default of raft_ext 1.0, still honoured in its state directories. */
+#define RAFT_LEGACY_CLUSTER_NAME	"raft_ext"
+
+/* Fill engine options from the settings. */
+extern void raft_options_from_settings(raft_options *options);
+
+/*
+ * Cross-setting checks that check hooks cannot make reliably (a hook sees one
+ * setting at a time, in file order): node_id set, peers nonempty and naming
+ * this node, election_timeout >= 3 x heartbeat_interval, lease_drift_margin <
+ * election_timeout, and the engine's own option checks.  Returns false with
+ * a palloc'd message in *error.  The worker calls it at start and on every
+ * reload; raft_ext.validate_settings() shows its verdict.
+ */
+extern bool raft_settings_validate(char **error);
+
+#endif							/* RAFT_SETTINGS_H */

@@ -1,0 +1,76 @@
+/*
+ * status.c
+ *	  The status snapshot: the worker publishes it, the fence, the failover
+ *	  policy and the SQL views read it, and the predicates they share.
+ *
+ * The snapshot lives in shared memory (shmem.h) under its lock; the lease
+ * horizon is copied into an atomic beside it, which the fence reads on every
+ * commit of a write without taking the lock.
+ */
+#include "postgres.h"
+
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+
+#include "settings.h"
+#include "shmem.h"
+#include "status.h"
+
+/*
+ * Publish the worker's status.  inbox_dropped belongs to the inbox, which
+ * counts it under the same lock, so the published copy does not overwrite it.
+ */
+void
+raft_publish_status(const RaftStatus *status)
+{
+	uint64		dropped;
+
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	dropped = raft_shared->status.inbox_dropped;
+	memcpy(&raft_shared->status, status, sizeof(RaftStatus));
+	raft_shared->status.inbox_dropped = dropped;
+	raft_publish_lease(raft_status_running(status) ? status->lease_until : 0);
+	LWLockRelease(raft_shared->lock);
+
+	ConditionVariableBroadcast(&raft_shared->status_cv);
+}
+
+/*
+ * Worker: publish the lease horizon the commit-time fence reads.  The barrier
+ * makes a lease given up visible to every backend before the caller goes on
+ * to send anything: a leadership transfer's TIMEOUT_NOW must never leave
+ * while this node's backends can still see the old lease.
+ */
+void
+raft_publish_lease(raft_time lease_until)
+{
+	pg_atomic_write_u64(&raft_shared->lease_until, (uint64) lease_until);
+	pg_memory_barrier();
+}
+
+/* Copy the current status snapshot. */
+void
+raft_read_status(RaftStatus *status)
+{
+	LWLockAcquire(raft_shared->lock, LW_SHARED);
+	memcpy(status, &raft_shared->status, sizeof(RaftStatus));
+	LWLockRelease(raft_shared->lock);
+}
+
+/* Whether the snapshot describes a worker that is running Raft. */
+bool
+raft_status_running(const RaftStatus *st)
+{
+	return st->worker_running && st->error[0] == '\0';
+}
+
+/* The leader known to the snapshot: this node while it leads. */
+raft_id
+raft_status_leader(const RaftStatus *st)
+{
+	if (!raft_status_running(st))
+		return RAFT_NOBODY;
+	if (st->role == RAFT_LEADER)
+		return st->node_id != RAFT_NOBODY ? st->node_id : (raft_id) raft_node_id;
+	return st->leader_id;
+}

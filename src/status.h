@@ -1,0 +1,69 @@
+/*
+ * status.h
+ *	  The status snapshot the worker publishes (status.c) and that the
+ *	  fence, the failover policy and the SQL views read.
+ */
+#ifndef RAFT_STATUS_H
+#define RAFT_STATUS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "raft/raft.h"
+
+#define RAFT_ERROR_LEN		256
+
+/* One peer, as published by the worker for raft_ext.peers view. */
+typedef struct RaftPeerStatus
+{
+	raft_id		id;
+	bool		is_self;
+	bool		voter;
+	bool		staged;			/* learner to be promoted once caught up */
+	bool		connected;
+	char		conninfo[RAFT_MAX_ADDRESS];
+	raft_time	last_contact;	/* monotonic ms of last message from it, 0 never */
+	raft_index	match_index;	/* leader only, else 0 */
+	uint64		msgs_sent;
+	uint64		msgs_received;
+	uint64		msgs_dropped;
+	char		last_error[RAFT_ERROR_LEN];
+} RaftPeerStatus;
+
+/* The worker's published view of itself; copied whole under the lock. */
+typedef struct RaftStatus
+{
+	bool		worker_running;
+	pid_t		worker_pid;
+	raft_id		node_id;
+	raft_role	role;
+	raft_term	term;
+	raft_id		voted_for;
+	raft_id		leader_id;
+	raft_time	lease_until;	/* monotonic ms; 0 = no lease */
+	raft_index	commit_index;
+	raft_index	last_log_index;
+	raft_time	last_leader_contact;	/* monotonic ms, 0 = never */
+	TimestampTz leader_since;	/* wall clock of the last role change */
+	raft_position position;		/* (timeline, LSN) given to the engine */
+	raft_id		transfer_target;
+	uint64		inbox_dropped;	/* envelopes dropped because it was full */
+	char		error[RAFT_ERROR_LEN];	/* nonempty: Raft is stopped, why */
+	int			n_peers;
+	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
+} RaftStatus;
+
+/* Worker: publish a snapshot (wakes status_cv waiters). */
+extern void raft_publish_status(const RaftStatus *status);
+/* Worker: publish the lease horizon alone, visible before it sends. */
+extern void raft_publish_lease(raft_time lease_until);
+/* Anyone: copy the current snapshot. */
+extern void raft_read_status(RaftStatus *status);
+
+/* Whether a snapshot shows a worker running Raft (running, no error). */
+extern bool raft_status_running(const RaftStatus *status);
+/* The leader a snapshot knows of (this node if it leads), or RAFT_NOBODY. */
+extern raft_id raft_status_leader(const RaftStatus *status);
+
+#endif							/* RAFT_STATUS_H */
