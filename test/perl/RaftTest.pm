@@ -77,7 +77,6 @@ whose positions mean nothing to each other).  Returns the nodes.
 sub create_cluster
 {
 	my ($n, %opts) = @_;
-	my %timing = (%DEFAULT_TIMING, %{ $opts{timing} // {} });
 	my @nodes;
 
 	for my $id (1 .. $n)
@@ -89,25 +88,7 @@ sub create_cluster
 	}
 
 	my $peers = peers_value(@nodes);
-	for my $node (@nodes)
-	{
-		# Statements from peers (raft_ext.receive) would flood the log.
-		my $conf = "shared_preload_libraries = 'raft_ext'\n"
-		  . "log_statement = 'ddl'\n"
-		  . "raft_ext.node_id = $node->{raft_id}\n"
-		  . "raft_ext.peers = '$peers'\n";
-		# Separate initdb's have different system identifiers, so the
-		# default name (derived from it) would differ: set one.
-		$conf .= "raft_ext.cluster_name = '"
-		  . ($opts{cluster_name} // $CLUSTER_NAME) . "'\n";
-		# Separate initdb's: WAL positions are unrelated, so voters must
-		# not compare them.
-		$conf .= "raft_ext.max_lag_on_failover = -1\n"
-		  unless $opts{compare_positions};
-		$conf .= "raft_ext.$_ = '$timing{$_}'\n" for sort keys %timing;
-		$conf .= $opts{extra_conf} if defined $opts{extra_conf};
-		$node->append_conf('postgresql.conf', $conf);
-	}
+	configure_node($_, $peers, %opts) for @nodes;
 
 	if ($opts{start} // 1)
 	{
@@ -115,6 +96,53 @@ sub create_cluster
 		$_->safe_psql('postgres', 'CREATE EXTENSION raft_ext') for @nodes;
 	}
 	return @nodes;
+}
+
+# Append raft_ext's settings for $node, a member of the cluster that $peers
+# describes, to its postgresql.conf (options as for create_cluster).
+sub configure_node
+{
+	my ($node, $peers, %opts) = @_;
+	my %timing = (%DEFAULT_TIMING, %{ $opts{timing} // {} });
+
+	# Statements from peers (raft_ext.receive) would flood the log.
+	my $conf = "shared_preload_libraries = 'raft_ext'\n"
+	  . "log_statement = 'ddl'\n"
+	  . "raft_ext.node_id = $node->{raft_id}\n"
+	  . "raft_ext.peers = '$peers'\n";
+	# Separate initdb's have different system identifiers, so the
+	# default name (derived from it) would differ: set one.
+	$conf .= "raft_ext.cluster_name = '"
+	  . ($opts{cluster_name} // $CLUSTER_NAME) . "'\n";
+	# Separate initdb's: WAL positions are unrelated, so voters must
+	# not compare them.
+	$conf .= "raft_ext.max_lag_on_failover = -1\n"
+	  unless $opts{compare_positions};
+	$conf .= "raft_ext.$_ = '$timing{$_}'\n" for sort keys %timing;
+	$conf .= $opts{extra_conf} if defined $opts{extra_conf};
+	$node->append_conf('postgresql.conf', $conf);
+	return;
+}
+
+=pod
+
+=item extra_node($id, \@members, %opts)
+
+Create and configure, but do not start, one more instance node$id with
+raft_ext id $id, whose raft_ext.peers lists @members and itself: the node an
+add_node test adds.  Options as for create_cluster.  Returns the node.
+
+=cut
+
+sub extra_node
+{
+	my ($id, $members, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new("node$id");
+
+	$node->init;
+	$node->{raft_id} = $id;
+	configure_node($node, peers_value(@$members, $node), %opts);
+	return $node;
 }
 
 =pod

@@ -27,21 +27,7 @@ use Time::HiRes qw(time);
 my @nodes = RaftTest::create_cluster(3);
 
 # The fourth instance: same settings, its own id, peers naming all four.
-my $node4 = PostgreSQL::Test::Cluster->new('node4');
-$node4->init;
-$node4->{raft_id} = 4;
-my $peers4 = RaftTest::peers_value(@nodes, $node4);
-my %timing = %RaftTest::DEFAULT_TIMING;
-$node4->append_conf(
-	'postgresql.conf',
-	"shared_preload_libraries = 'raft_ext'\n"
-	  . "log_statement = 'ddl'\n"
-	  . "raft_ext.node_id = 4\n"
-	  . "raft_ext.cluster_name = '$RaftTest::CLUSTER_NAME'\n"
-	  . "raft_ext.peers = '$peers4'\n"
-	  # as RaftTest does: separate initdb's have unrelated WAL positions
-	  . "raft_ext.max_lag_on_failover = -1\n"
-	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
+my $node4 = RaftTest::extra_node(4, \@nodes);
 
 my ($checker, $faults) = RaftScenario::watch([ @nodes, $node4 ]);
 
