@@ -36,6 +36,9 @@ PG_FUNCTION_INFO_V1(raft_ext_peers);
 
 #define STATUS_COLS 16
 #define PEERS_COLS 12
+/* raft_ext 1.0's raft_ext.peers() lacks "staged", the fourth column */
+#define PEERS_COLS_1_0 11
+#define PEERS_STAGED_COL 3
 
 /* An interval of ms milliseconds. */
 static Datum
@@ -186,6 +189,13 @@ raft_ext_peers(PG_FUNCTION_ARGS)
 
 	raft_require_shared();
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != PEERS_COLS &&
+		rsinfo->setDesc->natts != PEERS_COLS_1_0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("raft_ext.peers() has %d columns, expected %d",
+						rsinfo->setDesc->natts, PEERS_COLS),
+				 errhint("Run ALTER EXTENSION raft_ext UPDATE.")));
 
 	st = palloc(sizeof(RaftStatus));
 	raft_read_status(st);
@@ -228,6 +238,18 @@ raft_ext_peers(PG_FUNCTION_ARGS)
 			nulls[i] = true;
 		i++;
 		Assert(i == PEERS_COLS);
+
+		/*
+		 * Until ALTER EXTENSION raft_ext UPDATE has run, the function still
+		 * has 1.0's columns, without "staged": leave that one out.
+		 */
+		if (rsinfo->setDesc->natts == PEERS_COLS_1_0)
+		{
+			memmove(&values[PEERS_STAGED_COL], &values[PEERS_STAGED_COL + 1],
+					sizeof(Datum) * (PEERS_COLS - PEERS_STAGED_COL - 1));
+			memmove(&nulls[PEERS_STAGED_COL], &nulls[PEERS_STAGED_COL + 1],
+					sizeof(bool) * (PEERS_COLS - PEERS_STAGED_COL - 1));
+		}
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

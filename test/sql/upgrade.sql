@@ -37,6 +37,8 @@ CREATE TEMP TABLE fresh AS SELECT * FROM extension_objects;
 DROP EXTENSION raft_ext;
 
 CREATE EXTENSION raft_ext VERSION '1.0';
+-- The new library serves 1.0's objects until the update.
+SELECT count(*) > 0 AS peers_served FROM raft_ext.raft_peers;
 ALTER EXTENSION raft_ext UPDATE TO '1.1';
 SELECT extversion FROM pg_extension WHERE extname = 'raft_ext';
 CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;
