@@ -142,16 +142,7 @@ Run $query on $node; returns (exit code, stdout, stderr) and never dies
 sub sql
 {
 	my ($node, $query, %opts) = @_;
-	my ($out, $err, $timed_out) = ('', '', 0);
-	my $ret = $node->psql(
-		'postgres', $query,
-		stdout => \$out,
-		stderr => \$err,
-		on_error_die => 0,
-		timeout => $opts{timeout} // 20,
-		timed_out => \$timed_out);
-	return (-1, $out, "timed out\n$err") if $timed_out;
-	return ($ret, $out, $err);
+	return RaftTest::query($node, $query, %opts);
 }
 
 =pod

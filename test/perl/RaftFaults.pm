@@ -154,13 +154,11 @@ sub status
 	return undef unless $node->{_pid};
 	my @cols = qw(node_id role term voted_for leader_id has_lease
 	  commit_index last_log_index in_recovery transfer_target);
-	my ($out, $err);
-	my $ret = $node->psql('postgres',
+	my ($ret, $out) = RaftTest::query($node,
 		'SELECT ' . join(', ', map { "coalesce(${_}::text, '')" } @cols)
 		  . ' FROM raft_ext.raft_status',
-		stdout => \$out, stderr => \$err, on_error_die => 0,
 		extra_params => [ '-F', '|' ], timeout => 10);
-	return undef if $ret != 0 || !defined $out || $out eq '';
+	return undef if $ret != 0 || $out eq '';
 	my %row;
 	@row{@cols} = split /\|/, $out, -1;
 	$row{$_} = undef for grep { !defined $row{$_} || $row{$_} eq '' } @cols;
@@ -464,10 +462,7 @@ sub _drop
 {
 	my ($node, $sql) = @_;
 	return note($node->name . ': skipped, not running') unless $node->{_pid};
-	my ($out, $err);
-	my $ret = $node->psql('postgres', $sql,
-		stdout => \$out, stderr => \$err, on_error_die => 0,
-		timeout => 10);
+	my ($ret, $out, $err) = RaftTest::query($node, $sql, timeout => 10);
 	note($node->name . ": $sql failed: $err") if $ret != 0;
 	return $ret == 0;
 }

@@ -147,6 +147,39 @@ sub extra_node
 
 =pod
 
+=item query($node, $sql, %opts)
+
+Run $sql on $node with psql, tolerating a node that is down or going away:
+returns ($ret, $stdout, $stderr), $ret nonzero on any failure (-1 for a
+timeout or a psql that died).  Options: timeout (seconds, default 20),
+extra_params (passed to psql).
+
+=cut
+
+sub query
+{
+	my ($node, $sql, %opts) = @_;
+	my ($out, $err, $timed_out) = ('', '', 0);
+	# psql can exit before it has read its query when the server goes away
+	# (a node being restarted): IPC::Run then dies with EPIPE.  That is a
+	# failed query, not a failed test.
+	my $ret = eval {
+		$node->psql(
+			'postgres', $sql,
+			stdout => \$out,
+			stderr => \$err,
+			on_error_die => 0,
+			timeout => $opts{timeout} // 20,
+			timed_out => \$timed_out,
+			extra_params => $opts{extra_params} // []);
+	};
+	return (-1, $out, "psql failed: $@") unless defined $ret;
+	return (-1, $out, "timed out\n$err") if $timed_out;
+	return ($ret, $out // '', $err // '');
+}
+
+=pod
+
 =item peers_value(@nodes)
 
 The raft_ext.peers value listing @nodes ("id:conninfo;...").  The conninfo
@@ -203,16 +236,11 @@ The node's raft_status row as a hash reference with the keys of
 sub status
 {
 	my ($node) = @_;
-	my ($stdout, $stderr);
 	my $cols = join ', ', @STATUS_COLUMNS;
-	my $ret = $node->psql(
-		'postgres',
+	my ($ret, $stdout) = query($node,
 		"SET search_path = raft_ext, public; SELECT $cols FROM raft_status",
-		stdout => \$stdout,
-		stderr => \$stderr,
-		on_error_die => 0,
 		extra_params => [ '-F', '|' ]);
-	return undef if $ret != 0 || !defined $stdout || $stdout eq '';
+	return undef if $ret != 0 || $stdout eq '';
 	my @values = split /\|/, $stdout, scalar(@STATUS_COLUMNS);
 	my %row;
 	@row{@STATUS_COLUMNS} = @values;
