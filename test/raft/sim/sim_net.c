@@ -393,7 +393,14 @@ inject_impossible(sim_cluster *c, sim_node *nd, const raft_message *m)
 				return;
 			what = "acknowledges more than was ever sent";
 			must_count = false;
-			bad.match_index = m->match_index + 1000 + rng_below(&c->rng, 1000);
+
+			/*
+			 * Past the receiver's log for sure: a claim inside it is not
+			 * impossible but a lie, which the leader must believe (a soak
+			 * found one that froze a learner 1,400 entries behind).
+			 */
+			bad.match_index = raft_last_index(nd->raft) + 1 +
+				rng_below(&c->rng, 1000);
 			break;
 	}
 	if (c->trace != TRACE_OFF)
