@@ -80,14 +80,15 @@ static bool have_last_value = false;
 /* When the standby's application_name was last corrected. */
 static raft_time last_name_fix_at = 0;
 
-/* Define raft_ext.synchronous. */
+/* Define raft_ext.synchronous and install the commit guard. */
 void
 raft_sync_define_settings(void)
 {
 	DefineCustomEnumVariable("raft_ext.synchronous",
 							 "Keeps synchronous_standby_names in step with the Raft membership.",
 							 "quorum: every member keeps synchronous_standby_names = 'ANY k (the other voters)' "
-							 "with k = voters - majority, so no acknowledged commit is lost in a failover. "
+							 "with k = voters - majority, so no acknowledged commit is lost in a failover, "
+							 "and a commit whose wait for it was cancelled is not acknowledged. "
 							 "off: synchronous_standby_names is left to the administrator.",
 							 &raft_synchronous,
 							 RAFT_SYNC_OFF,
@@ -95,6 +96,7 @@ raft_sync_define_settings(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+	raft_sync_guard_init();
 }
 
 /* See sync_quorum.h. */

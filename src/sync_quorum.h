@@ -1,7 +1,8 @@
 /*
  * sync_quorum.h
  *	  raft_ext.synchronous: synchronous_standby_names that follows the Raft
- *	  membership (sync_quorum.c).
+ *	  membership (sync_quorum.c), and the guard that refuses to acknowledge
+ *	  a commit whose synchronous wait was cut short (sync_guard.c).
  *
  * The worker calls into it at two points; neither blocks its loop:
  *
@@ -21,7 +22,7 @@ typedef enum RaftSyncMode
 
 extern int	raft_synchronous;
 
-/* Define raft_ext.synchronous; from _PG_init. */
+/* Define raft_ext.synchronous and install the commit guard; from _PG_init. */
 extern void raft_sync_define_settings(void);
 
 /* Whether raft_ext owns synchronous_standby_names and application_name. */
@@ -46,5 +47,10 @@ extern void raft_sync_step(raft_node *node, const RaftStatus *status,
  * while the old membership may still elect a leader.
  */
 extern void raft_sync_before_change(raft_node *node, const raft_change *change);
+
+/* ---- sync_guard.c ---- */
+
+/* Register the commit guard; from raft_sync_define_settings. */
+extern void raft_sync_guard_init(void);
 
 #endif							/* RAFT_SYNC_QUORUM_H */
