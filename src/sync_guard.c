@@ -91,7 +91,7 @@ guard_withhold_acknowledgement(void)
 	/* First, so that not even the message below reaches the client. */
 	whereToSendOutput = DestNone;
 	ereport(LOG,
-			(errmsg("ending the session: its commit at %X/%X was not confirmed by the synchronous standbys",
+			(errmsg("terminating connection because its commit at %X/%X was not confirmed by the synchronous standbys",
 					LSN_FORMAT_ARGS(XactLastCommitEnd)),
 			 errdetail("The wait for synchronous replication was cancelled. The transaction is committed "
 					   "on this node, but a failover may lose it, so it is not acknowledged: the client "

@@ -271,8 +271,8 @@ apply_target(const SyncTarget *target, const char *why)
 	have_last_value = true;
 	if (changed)
 		ereport(LOG,
-				(errmsg("node %u sets synchronous_standby_names to \"%s\"",
-						(unsigned) raft_node_id, value),
+				(errmsg("node %u sets %s to \"%s\"",
+						(unsigned) raft_node_id, "synchronous_standby_names", value),
 				 errdetail("%d voting member(s): a commit waits for %d of the %d other voter(s) named (%s).",
 						   target->voters, target->k, target->n, why)));
 	pfree(value);
@@ -308,8 +308,8 @@ fix_standby_name(raft_time now)
 	last_name_fix_at = now;
 	if (raft_follow_write_conninfo(PrimaryConnInfo))
 		ereport(LOG,
-				(errmsg("node %u streams WAL as application_name \"%s\"",
-						(unsigned) raft_node_id, want),
+				(errmsg("node %u streams WAL as %s \"%s\"",
+						(unsigned) raft_node_id, "application_name", want),
 				 errdetail("%s is %s: the other members name this standby so in synchronous_standby_names.",
 						   "raft_ext.synchronous", "quorum")));
 }

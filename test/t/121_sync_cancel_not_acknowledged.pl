@@ -80,7 +80,7 @@ isnt($rc, 0, 'psql reports a failure');
 like($err, qr/server closed the connection|connection to server was lost/,
 	'the client sees the connection end');
 ok( $primary->log_contains(
-		qr/ending the session: its commit at [0-9A-F]+\/[0-9A-F]+ was not confirmed/,
+		qr/terminating connection because its commit at [0-9A-F]+\/[0-9A-F]+ was not confirmed/,
 		$log_from),
 	'the server says why it ended the session');
 
