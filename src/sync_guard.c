@@ -25,7 +25,9 @@
  * try to abort it.
  *
  * What it does not cover: a session that asked for less
- * (synchronous_commit = local or off) gets what it asked for.
+ * (synchronous_commit = local or off) gets what it asked for; two-phase
+ * commit (PREPARE TRANSACTION and COMMIT PREPARED wait too, but their
+ * waits are not checked here).
  */
 #include "postgres.h"
 

@@ -330,6 +330,9 @@ raft_sync_step(raft_node *node, const RaftStatus *status, raft_time now)
 	}
 	if (node == NULL || !raft_status_running(status))
 		return;
+	/* Refused by validation; a reload to it leaves the last value. */
+	if (raft_max_lag_on_failover != 0)
+		return;
 
 	pending = pending_change(node, &change);
 	compute_target(raft_get_membership(node), pending ? &change : NULL,
@@ -349,7 +352,7 @@ raft_sync_before_change(raft_node *node, const raft_change *change)
 	int			j = 0;
 
 	if (raft_synchronous != RAFT_SYNC_QUORUM || node == NULL ||
-		change->op != RAFT_CHANGE_REMOVE)
+		change->op != RAFT_CHANGE_REMOVE || raft_get_role(node) != RAFT_LEADER)
 		return;
 
 	/* The membership as it will be once the removal is in the log. */

@@ -128,6 +128,15 @@ wait_setting($node4, quorum_value(1, $new, $other), 'node 4');
 	'INSERT INTO fo_rows (i) VALUES (3)');
 is($ret, 0, 'a write with three voters again is acknowledged') or diag($err);
 
+# Quorum mode needs the WAL-aware vote: a reload without it is refused.
+my $log_from = -s $node4->logfile;
+$node4->append_conf('postgresql.conf', "raft_ext.max_lag_on_failover = -1\n");
+$node4->reload;
+ok( $node4->wait_for_log(
+		qr/raft_ext.synchronous = quorum needs raft_ext.max_lag_on_failover = 0/,
+		$log_from),
+	'quorum mode with max_lag_on_failover = -1 is refused');
+
 $node4->stop('immediate');
 $_->stop('immediate') for @survivors;
 done_testing();
