@@ -54,6 +54,15 @@ extern bool raft_follow_write_conninfo(const char *leader_conninfo);
 /* The primary_conninfo value raft_follow_write_conninfo would write. */
 extern char *raft_follow_build_conninfo(const char *leader_conninfo);
 
+/*
+ * Set 'name' to 'value' in postgresql.auto.conf as ALTER SYSTEM would
+ * (durably, under AutoFileLock) and, if that changed the file (*changed),
+ * signal the postmaster to reload.  On failure logs and returns false;
+ * never throws.
+ */
+extern bool raft_auto_conf_set(const char *name, const char *value,
+							   bool *changed);
+
 /* ---- role_change.c ---- */
 
 /* Queue the on_role_change command for this event (runs it if idle). */

@@ -17,7 +17,8 @@
  * hostaddr and port come from the leader's member address.  It keeps the
  * current application_name (synchronous_standby_names names standbys by it);
  * one that raft_ext's transport uses (raft_ext_*) is never copied, and with
- * none the standby is named "node<id>".
+ * none, or with raft_ext.synchronous = quorum (which lists the members by
+ * these names), the standby is named "node<id>".
  */
 #include "postgres.h"
 
@@ -39,6 +40,7 @@
 #include "failover.h"
 #include "settings.h"
 #include "storage.h"
+#include "sync_quorum.h"
 
 #define AUTOCONF_TEMP	PG_AUTOCONF_FILENAME ".tmp"
 
@@ -85,13 +87,14 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 		raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
 
-	if (appname != NULL)
+	/* In quorum mode synchronous_standby_names names standbys by id. */
+	if (appname != NULL && !raft_sync_owns_names())
 		raft_conninfo_append(&buf, "application_name", appname, true);
 	else
 	{
-		char		name[32];
+		char		name[NAMEDATALEN];
 
-		snprintf(name, sizeof(name), "node%d", raft_node_id);
+		raft_sync_standby_name((raft_id) raft_node_id, name, sizeof(name));
 		raft_conninfo_append(&buf, "application_name", name, true);
 	}
 
@@ -101,19 +104,18 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 	return buf.data;
 }
 
-/* Whether a postgresql.auto.conf line sets primary_conninfo. */
+/* Whether a postgresql.auto.conf line sets the setting 'key'. */
 static bool
-is_conninfo_line(const char *line, int len)
+is_setting_line(const char *key, const char *line, int len)
 {
-	static const char key[] = "primary_conninfo";
+	int			keylen = strlen(key);
 	int			i = 0;
 
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
-	if (len - i < (int) sizeof(key) - 1 ||
-		pg_strncasecmp(line + i, key, sizeof(key) - 1) != 0)
+	if (len - i < keylen || pg_strncasecmp(line + i, key, keylen) != 0)
 		return false;
-	i += sizeof(key) - 1;
+	i += keylen;
 	return i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '=');
 }
 
@@ -150,12 +152,12 @@ read_whole_file(const char *path, StringInfo buf)
 }
 
 /*
- * Build the new file: every line but those setting primary_conninfo, then
- * ours.  *changed says whether that differs from what the file holds.
+ * Build the new file: every line but those setting 'key', then ours.
+ * *changed says whether that differs from what the file holds.
  */
 static void
-replace_conninfo_line(const StringInfo old, const char *line,
-					  StringInfo out, bool *changed)
+replace_setting_line(const StringInfo old, const char *key, const char *line,
+					 StringInfo out, bool *changed)
 {
 	int			start = 0;
 	int			found = 0;
@@ -171,7 +173,7 @@ replace_conninfo_line(const StringInfo old, const char *line,
 
 		while (end < old->len && old->data[end] != '\n')
 			end++;
-		if (is_conninfo_line(old->data + start, end - start))
+		if (is_setting_line(key, old->data + start, end - start))
 		{
 			found++;
 			same = (end - start == (int) strlen(line) - 1 &&
@@ -190,7 +192,7 @@ replace_conninfo_line(const StringInfo old, const char *line,
 
 /* Rewrite postgresql.auto.conf under AutoFileLock; false if it failed. */
 static bool
-rewrite_auto_conf(const char *line, bool *changed)
+rewrite_auto_conf(const char *key, const char *line, bool *changed)
 {
 	StringInfoData old;
 	StringInfoData out;
@@ -204,7 +206,7 @@ rewrite_auto_conf(const char *line, bool *changed)
 	ok = read_whole_file(PG_AUTOCONF_FILENAME, &old);
 	if (ok)
 	{
-		replace_conninfo_line(&old, line, &out, changed);
+		replace_setting_line(&old, key, line, &out, changed);
 		if (*changed)
 			ok = raft_write_file_durably(AUTOCONF_TEMP, PG_AUTOCONF_FILENAME,
 										 out.data, out.len, false, LOG);
@@ -220,13 +222,9 @@ rewrite_auto_conf(const char *line, bool *changed)
 bool
 raft_follow_write_conninfo(const char *leader_conninfo)
 {
-	MemoryContext context = CurrentMemoryContext;
 	char	   *conninfo;
 	char	   *problem;
-	StringInfoData line;
-	char	   *escaped;
 	bool		changed = false;
-	bool		ok = false;
 
 	conninfo = raft_follow_build_conninfo(leader_conninfo);
 	if (conninfo[0] == '\0')
@@ -253,23 +251,36 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 		return false;
 	}
 
+	return raft_auto_conf_set("primary_conninfo", conninfo, &changed) &&
+		changed;
+}
+
+/* See failover.h. */
+bool
+raft_auto_conf_set(const char *name, const char *value, bool *changed)
+{
+	MemoryContext context = CurrentMemoryContext;
+	StringInfoData line;
+	char	   *escaped;
+	bool		ok = false;
+
 	/*
 	 * The configuration file's quoting (quotes and backslashes doubled),
 	 * with the function ALTER SYSTEM uses for the same file.
 	 */
-	escaped = escape_single_quotes_ascii(conninfo);
+	escaped = escape_single_quotes_ascii(value);
 	if (escaped == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
 	initStringInfo(&line);
-	appendStringInfo(&line, "primary_conninfo = '%s'\n", escaped);
+	appendStringInfo(&line, "%s = '%s'\n", name, escaped);
 	free(escaped);
 
 	/* A failure here must not stop Raft: log it and let the caller retry. */
 	PG_TRY();
 	{
-		ok = rewrite_auto_conf(line.data, &changed);
+		ok = rewrite_auto_conf(name, line.data, changed);
 	}
 	PG_CATCH();
 	{
@@ -287,9 +298,10 @@ raft_follow_write_conninfo(const char *leader_conninfo)
 		ok = false;
 	}
 	PG_END_TRY();
+	pfree(line.data);
 
-	if (ok && changed && kill(PostmasterPid, SIGHUP) != 0)
+	if (ok && *changed && kill(PostmasterPid, SIGHUP) != 0)
 		ereport(LOG,
 				(errmsg("could not signal the postmaster to reload: %m")));
-	return ok && changed;
+	return ok;
 }

@@ -20,6 +20,7 @@
 #include "shmem.h"
 #include "failover.h"
 #include "fencing.h"
+#include "sync_quorum.h"
 
 PG_MODULE_MAGIC;
 
@@ -88,6 +89,8 @@ _PG_init(void)
 	 */
 	raft_define_settings();
 	raft_failover_define_settings();
+	/* raft_ext.synchronous and its commit guard (sync_quorum.c). */
+	raft_sync_define_settings();
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
 #if PG_VERSION_NUM >= 150000

@@ -27,8 +27,10 @@
 
 #include "fencing.h"
 #include "conninfo.h"
+#include "failover.h"
 #include "settings.h"
 #include "shmem.h"
+#include "sync_quorum.h"
 
 int			raft_node_id = 0;
 char	   *raft_peers = NULL;
@@ -454,6 +456,16 @@ raft_settings_validate(char **error)
 		*error = psprintf("%s (%d ms) must be less than %s (%d ms).",
 						  "raft_ext.lease_drift_margin", raft_lease_drift_margin,
 						  "raft_ext.election_timeout", raft_election_timeout);
+		return false;
+	}
+
+	/* The quorum's guarantee rests on the WAL-aware vote. */
+	if (raft_synchronous == RAFT_SYNC_QUORUM && raft_max_lag_on_failover != 0)
+	{
+		*error = psprintf("%s = %s needs %s = 0 (it is %d kB): voters must refuse a candidate "
+						  "that lacks commits they hold, or a failover may lose acknowledged commits.",
+						  "raft_ext.synchronous", "quorum",
+						  "raft_ext.max_lag_on_failover", raft_max_lag_on_failover);
 		return false;
 	}
 

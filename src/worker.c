@@ -47,6 +47,7 @@
 #include "shmem.h"
 #include "status.h"
 #include "storage.h"
+#include "sync_quorum.h"
 #include "transport.h"
 #include "wal_position.h"
 #include "worker.h"
@@ -427,6 +428,7 @@ worker_failover(raft_time now)
 		raft_failover_on_role_change(&status_buffer);
 	role_changed = false;
 	raft_failover_step(worker.node, &status_buffer, now);
+	raft_sync_step(worker.node, &status_buffer, now);
 }
 
 /*

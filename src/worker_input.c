@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "settings.h"
 #include "shmem.h"
+#include "sync_quorum.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -117,6 +118,7 @@ worker_run_command(RaftWorker *worker, const RaftCommand *cmd, uint64 seq,
 			change.id = cmd->target;
 			if (add)
 				strlcpy(change.address, cmd->conninfo, RAFT_MAX_ADDRESS);
+			raft_sync_before_change(worker->node, &change);
 			rc = raft_propose_change(worker->node, &change, &index);
 			if (rc == RAFT_OK)
 				snprintf(message, sizeof(message),

@@ -134,7 +134,9 @@ Build and start a cluster: node1 a primary, node2..node<n> hot standbys
 cloned with pg_basebackup and streaming from it, every node with
 raft_ext.auto_promote and auto_follow on.  Options: nodes (3); sync (0):
 with 1, synchronous_standby_names = 'ANY k (node1, ...)' on every node with
-k = n - majority (set once the standbys stream and a primary leads); timing (RaftTest's
+k = n - majority (set once the standbys stream and a primary leads); with
+'quorum', raft_ext.synchronous = quorum instead (the worker keeps that
+setting), at the same point; timing (RaftTest's
 %DEFAULT_TIMING overridden); extra_conf (text for every node).  Creates the
 table nx_rows on the primary (RaftWriter's rows).  Dies, with the server's
 log tail, if a node does not start.
@@ -192,7 +194,14 @@ sub new
 		  . 'tli text, term bigint, at timestamptz DEFAULT clock_timestamp())');
 	$self->wait_catchup($primary, $_) for @{ $self->{nodes} }[ 1 .. $n - 1 ];
 	# Synchronous only now: with no standby yet, every commit would wait.
-	$self->set_sync($n) if $self->{sync};
+	if ($self->{sync} eq 'quorum')
+	{
+		$self->set_quorum;
+	}
+	elsif ($self->{sync})
+	{
+		$self->set_sync($n);
+	}
 	note(sprintf('netns cluster %s: %d nodes, %s replication, base %s',
 			$self->{prefix}, $n, $self->{sync} ? 'synchronous' : 'asynchronous',
 			$self->{base}));
@@ -356,6 +365,30 @@ sub set_sync
 			"synchronous_standby_names = 'ANY $k ($names)'\n");
 		$node->reload;
 	}
+	$self->{sync} = 1;
+	return;
+}
+
+=pod
+
+=item $c->set_quorum
+
+raft_ext.synchronous = quorum on every node, reload, and wait until the
+primary (node1) waits for its standbys.
+
+=cut
+
+sub set_quorum
+{
+	my ($self) = @_;
+	for my $node (grep { $_->{_pid} } @{ $self->{nodes} })
+	{
+		$node->append_conf('postgresql.conf', "raft_ext.synchronous = quorum\n");
+		$node->reload;
+	}
+	$self->{nodes}[0]->poll_query_until('postgres',
+		q{SELECT current_setting('synchronous_standby_names') LIKE 'ANY %'})
+	  or croak 'the primary did not take up synchronous_standby_names';
 	$self->{sync} = 1;
 	return;
 }

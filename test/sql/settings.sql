@@ -15,6 +15,13 @@ SET raft_ext.cluster_name = 'other';
 SET raft_ext.peers = '1:dbname=postgres';
 SET raft_ext.election_timeout = 500;
 
+-- raft_ext.synchronous: off (the default) or quorum, reload only
+SHOW raft_ext.synchronous;
+SELECT enumvals FROM pg_settings WHERE name = 'raft_ext.synchronous';
+SET raft_ext.synchronous = quorum;
+ALTER SYSTEM SET raft_ext.synchronous = 'always';
+ALTER SYSTEM SET raft_ext.synchronous = '';
+
 -- the prefix is reserved
 SET raft_ext.no_such_setting = 1;
 

@@ -1,0 +1,56 @@
+/*
+ * sync_quorum.h
+ *	  raft_ext.synchronous: synchronous_standby_names that follows the Raft
+ *	  membership (sync_quorum.c), and the guard that refuses to acknowledge
+ *	  a commit whose synchronous wait was cut short (sync_guard.c).
+ *
+ * The worker calls into it at two points; neither blocks its loop:
+ *
+ *	  every loop iteration:		raft_sync_step(node, &status, now)
+ *	  before proposing a removal:	raft_sync_before_change(node, &change)
+ */
+#ifndef RAFT_SYNC_QUORUM_H
+#define RAFT_SYNC_QUORUM_H
+
+#include "status.h"
+
+typedef enum RaftSyncMode
+{
+	RAFT_SYNC_OFF = 0,			/* synchronous_standby_names is the user's */
+	RAFT_SYNC_QUORUM = 1		/* ANY k (the other voters), kept by raft_ext */
+} RaftSyncMode;
+
+extern int	raft_synchronous;
+
+/* Define raft_ext.synchronous and install the commit guard; from _PG_init. */
+extern void raft_sync_define_settings(void);
+
+/* Whether raft_ext owns synchronous_standby_names and application_name. */
+extern bool raft_sync_owns_names(void);
+
+/* The application_name member 'id' streams WAL with ("node<id>"). */
+extern void raft_sync_standby_name(raft_id id, char *buf, size_t len);
+
+/* k for 'voters' voting members: voters minus the majority. */
+extern int	raft_sync_quorum_k(int voters);
+
+/*
+ * Keep synchronous_standby_names (and, on a standby, the WAL receiver's
+ * application_name) in step with the membership; once per loop iteration.
+ */
+extern void raft_sync_step(raft_node *node, const RaftStatus *status,
+						   raft_time now);
+
+/*
+ * The leader is about to propose 'change': write the setting that is safe
+ * both before and after it, so that a removal never lowers the guarantee
+ * while the old membership may still elect a leader.
+ */
+extern void raft_sync_before_change(raft_node *node, const raft_change *change);
+
+/* ---- sync_guard.c ---- */
+
+/* Register the commit guard; from raft_sync_define_settings. */
+extern void raft_sync_guard_init(void);
+
+#endif							/* RAFT_SYNC_QUORUM_H */
