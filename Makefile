@@ -27,7 +27,9 @@ PG_CONFIG ?= pg_config
 
 # The transport is libpq, as in contrib/dblink.
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
+# The HTTP endpoint (src/http_*.c) is libmicrohttpd, in its threadless mode.
 SHLIB_LINK_INTERNAL = $(libpq)
+SHLIB_LINK = -lmicrohttpd
 # PostgreSQL's own headers trip these two; clang ignores gcc-only flags.
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers
