@@ -59,3 +59,16 @@ test:
 	scripts/run-tests.sh
 demo:
 	scripts/demo.sh
+
+# raftctl (tools/raftctl), a PGXS program of its own: built and installed
+# into PostgreSQL's bindir with the extension.
+.PHONY: raftctl install-raftctl clean-raftctl
+all: raftctl
+raftctl:
+	$(MAKE) -C tools/raftctl PG_CONFIG=$(PG_CONFIG)
+install: install-raftctl
+install-raftctl: raftctl
+	$(MAKE) -C tools/raftctl install PG_CONFIG=$(PG_CONFIG)
+clean: clean-raftctl
+clean-raftctl:
+	$(MAKE) -C tools/raftctl clean PG_CONFIG=$(PG_CONFIG)
