@@ -112,6 +112,17 @@ ok( $other->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'),
 	'the target is out of recovery');
 RaftFailover::check_rows($other, $writer);
 
+# The old primary of the switchover is fenced: its endpoint says so, and
+# its metrics count the refused write.
+RaftFailover::expect_write_refused($new, 'the fenced old primary');
+is(RaftHttp::get_status($new->{http_port}, '/primary'), 503,
+	'the fenced old primary answers /primary with 503');
+is(RaftHttp::get_status($new->{http_port}, '/health'), 200,
+	'... and /health with 200 (it accepts connections)');
+my (undef, $fenced_metrics) = RaftHttp::get($new->{http_port}, '/metrics');
+my ($refusals) = $fenced_metrics =~ /^raft_ext_fence_refusals_total (\d+)$/m;
+cmp_ok($refusals // 0, '>=', 1, 'its raft_ext_fence_refusals_total counts the refusal');
+
 RaftHttp::stop_haproxy($proxy);
 ok(!kill(0, $proxy->{pid}), 'haproxy is stopped');
 $_->stop for @nodes;
