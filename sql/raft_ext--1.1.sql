@@ -236,8 +236,10 @@ REVOKE EXECUTE ON FUNCTION raft_ext.fault_state() FROM PUBLIC;
 -- connected and last_contact from the Raft worker's status snapshot (the
 -- raft_peers columns; address always masked); raft_role: this node's own
 -- role, "leader" for the leader it knows of, else follower or learner;
--- pg_role, timeline, lsn: this node's own, and for a standby streaming from
--- this node, its walsender (pg_stat_replication's replay_lsn); lag: bytes of
+-- pg_role, timeline, lsn: this node's own; on a primary, for a standby
+-- streaming from it, its walsender (pg_stat_replication's replay_lsn); on a
+-- standby, for the member it streams from, "primary" and the WAL end that
+-- one last reported (pg_stat_wal_receiver's latest_end_lsn); lag: bytes of
 -- WAL this node has that the member has not replayed; NULL where this node
 -- cannot know.
 CREATE FUNCTION raft_ext.cluster(

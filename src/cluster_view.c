@@ -147,8 +147,11 @@ read_walreceiver(RaftClusterView *view)
 	SpinLockRelease(&WalRcv->mutex);
 
 	view->streaming = (state == WALRCV_STREAMING);
-	if (view->streaming && host[0] != '\0')
-		snprintf(view->upstream, sizeof(view->upstream), "%s:%d", host, port);
+	if (view->streaming)
+	{
+		strlcpy(view->upstream_host, host, sizeof(view->upstream_host));
+		view->upstream_port = port;
+	}
 	if (view->streaming && view->upstream_end != InvalidXLogRecPtr)
 		view->replay_lag = view->upstream_end > view->replayed ?
 			(int64) (view->upstream_end - view->replayed) : 0;
@@ -164,6 +167,28 @@ cluster_view_rejoin(const RaftStatus *st, RaftViewMember *m)
 {
 	m->rejoin_state = NULL;
 	m->rejoin_error = NULL;
+}
+
+/*
+ * A standby: the member this node streams from is a primary, at least as
+ * far as the WAL end it last reported (what pg_stat_wal_receiver shows as
+ * latest_end_lsn).  Matched by host and port, as the WAL receiver reports
+ * them (sender_host, sender_port).
+ */
+static void
+upstream_member(const RaftClusterView *view, const char *conninfo,
+				RaftViewMember *m)
+{
+	char		host[NI_MAXHOST];
+	int			port;
+
+	if (!view->streaming || view->upstream_host[0] == '\0' ||
+		!raft_conninfo_target(conninfo, host, sizeof(host), &port))
+		return;
+	if (port != view->upstream_port || strcmp(host, view->upstream_host) != 0)
+		return;
+	m->pg_role = "primary";
+	m->lsn = view->upstream_end;
 }
 
 /* Fill the members from the snapshot (or the settings if none yet). */
@@ -211,6 +236,8 @@ read_members(RaftClusterView *view)
 			m->address = raft_conninfo_masked(peer->conninfo);
 			if (peer->last_contact != 0 && !peer->is_self)
 				m->last_contact_ms = Max(view->now - peer->last_contact, 0);
+			if (!peer->is_self)
+				upstream_member(view, peer->conninfo, m);
 		}
 
 		if (m->is_self)

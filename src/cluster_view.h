@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include <netdb.h>
+
 #include "access/xlogdefs.h"
 
 #include "raft/raft.h"
@@ -66,7 +68,8 @@ typedef struct RaftClusterView
 	XLogRecPtr	lsn;			/* raft_wal_position() */
 	/* In recovery: the WAL receiver (WalRcv). */
 	bool		streaming;
-	char		upstream[128];	/* sender host:port while streaming */
+	char		upstream_host[NI_MAXHOST];	/* the sender, while streaming */
+	int			upstream_port;
 	XLogRecPtr	received;		/* flushed by the WAL receiver */
 	XLogRecPtr	upstream_end;	/* the primary's WAL end it last reported */
 	XLogRecPtr	replayed;

@@ -97,6 +97,11 @@ is($member{2}{pg_role}, 'standby', 'member 2 is seen streaming from the primary'
 ok(defined $member{2}{lag}, 'member 2 has a lag');
 like($member{1}{lsn}, qr{^[0-9A-F]+/[0-9A-F]+$}, 'member 1 has an LSN');
 ok(exists $member{3}{rejoin_state}, 'members carry a rejoin_state field');
+my (undef, $standby_cluster) = RaftHttp::get($node2->{http_port}, '/cluster');
+my %seen_by_2 = map { $_->{id} => $_ } @{ decode_json($standby_cluster)->{members} };
+is($seen_by_2{2}{pg_role}, 'standby', 'node2 sees itself as a standby');
+is($seen_by_2{1}{pg_role}, 'primary', 'node2 sees node1, which it streams from, as the primary');
+unlike($cluster_body, qr/password=(?!\*)/, '/cluster shows no password');
 
 for my $node (@nodes)
 {
