@@ -199,6 +199,19 @@ error_reply(HttpReply *reply, int status, const char *message)
 	appendStringInfo(&reply->body, "{\"error\": \"%s\"}\n", message);
 }
 
+/* Whether the request announces a body (none of our paths takes one). */
+static bool
+has_body(struct MHD_Connection *connection)
+{
+	const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+													 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+									MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return true;
+	return length != NULL && strcmp(length, "0") != 0;
+}
+
 /*
  * libmicrohttpd's request callback.  Everything is decided on the first
  * call, from the request line and headers: no path takes a body.
@@ -233,12 +246,7 @@ http_request(void *cls, struct MHD_Connection *connection,
 		reply.allow = "GET, HEAD";
 		reply.close = true;
 	}
-	else if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-										 MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
-			 (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-										  MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
-			  strcmp(MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-												 MHD_HTTP_HEADER_CONTENT_LENGTH), "0") != 0))
+	else if (has_body(connection))
 	{
 		error_reply(&reply, MHD_HTTP_BAD_REQUEST, "a GET request has no body");
 		reply.close = true;
