@@ -27,7 +27,9 @@ PG_CONFIG ?= pg_config
 
 # The transport is libpq, as in contrib/dblink.
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
+# The HTTP endpoint (src/http_*.c) is libmicrohttpd, in its threadless mode.
 SHLIB_LINK_INTERNAL = $(libpq)
+SHLIB_LINK = -lmicrohttpd
 # PostgreSQL's own headers trip these two; clang ignores gcc-only flags.
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers
@@ -57,3 +59,16 @@ test:
 	scripts/run-tests.sh
 demo:
 	scripts/demo.sh
+
+# raftctl (tools/raftctl), a PGXS program of its own: built and installed
+# into PostgreSQL's bindir with the extension.
+.PHONY: raftctl install-raftctl clean-raftctl
+all: raftctl
+raftctl:
+	$(MAKE) -C tools/raftctl PG_CONFIG=$(PG_CONFIG)
+install: install-raftctl
+install-raftctl: raftctl
+	$(MAKE) -C tools/raftctl install PG_CONFIG=$(PG_CONFIG)
+clean: clean-raftctl
+clean-raftctl:
+	$(MAKE) -C tools/raftctl clean PG_CONFIG=$(PG_CONFIG)

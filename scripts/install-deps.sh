@@ -17,6 +17,9 @@ packages=(
     gnuplot-nox
     rsync
     iproute2
+    libmicrohttpd-dev
+    haproxy
+    prometheus
 )
 
 missing=()

@@ -230,3 +230,53 @@ REVOKE EXECUTE ON FUNCTION raft_ext.fault_drop(int[], int[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION raft_ext.fault_clear() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION raft_ext.fault_failpoint(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION raft_ext.fault_state() FROM PUBLIC;
+
+-- 1.1: raft_cluster, every member as this node knows it: the same picture as
+-- the HTTP endpoint's /cluster.  Sources: member_id, address, voter,
+-- connected and last_contact from the Raft worker's status snapshot (the
+-- raft_peers columns; address always masked); raft_role: this node's own
+-- role, "leader" for the leader it knows of, else follower or learner;
+-- pg_role, timeline, lsn: this node's own; on a primary, for a standby
+-- streaming from it, its walsender (pg_stat_replication's replay_lsn); on a
+-- standby, for the member it streams from, "primary" and the WAL end that
+-- one last reported (pg_stat_wal_receiver's latest_end_lsn); lag: bytes of
+-- WAL this node has that the member has not replayed; NULL where this node
+-- cannot know.
+CREATE FUNCTION raft_ext.cluster(
+	OUT member_id int,
+	OUT is_self boolean,
+	OUT address text,
+	OUT voter boolean,
+	OUT connected boolean,
+	OUT raft_role text,
+	OUT pg_role text,
+	OUT timeline int,
+	OUT lsn pg_lsn,
+	OUT lag bigint,
+	OUT last_contact interval,
+	OUT rejoin_state text,
+	OUT rejoin_error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'raft_ext_cluster'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION raft_ext.cluster() IS
+'Every member of the Raft cluster as this node knows it (addresses masked)';
+
+CREATE VIEW raft_ext.raft_cluster AS SELECT * FROM raft_ext.cluster();
+
+COMMENT ON VIEW raft_ext.raft_cluster IS
+'Every member of the Raft cluster as this node knows it (addresses masked)';
+
+DO $$
+BEGIN
+	IF to_regclass('public.raft_status') IS NOT NULL THEN
+		CREATE VIEW public.raft_cluster AS SELECT * FROM raft_ext.cluster();
+		COMMENT ON VIEW public.raft_cluster IS 'Same as raft_ext.raft_cluster';
+		GRANT SELECT ON public.raft_cluster TO PUBLIC;
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION raft_ext.cluster() TO PUBLIC;
+GRANT SELECT ON raft_ext.raft_cluster TO PUBLIC;

@@ -124,6 +124,7 @@ fence_refuse(FenceAction action, raft_time now, raft_time lease)
 	raft_id		self = (raft_id) raft_node_id;
 	raft_id		leader;
 
+	pg_atomic_fetch_add_u64(&raft_shared->fence_refusals, 1);
 	raft_read_status(st);
 	leader = raft_status_leader(st);
 
@@ -185,6 +186,7 @@ fence_check_late(void)
 	if (lease > now)
 		return;
 
+	pg_atomic_fetch_add_u64(&raft_shared->fence_late_commits, 1);
 	ereport(WARNING,
 			(fence_checked_action == FENCE_PREPARE ?
 			 errmsg("transaction prepared after this node's lease ran out") :

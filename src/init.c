@@ -21,6 +21,7 @@
 #include "failover.h"
 #include "fencing.h"
 #include "sync_quorum.h"
+#include "http.h"
 
 PG_MODULE_MAGIC;
 
@@ -93,6 +94,7 @@ _PG_init(void)
 	raft_sync_define_settings();
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
+	raft_http_define_settings();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("raft_ext");
 #else
@@ -109,4 +111,5 @@ _PG_init(void)
 	shmem_startup_hook = raft_ext_shmem_startup;
 
 	register_worker();
+	raft_http_register_worker();
 }

@@ -99,6 +99,10 @@ typedef struct RaftShared
 
 	/* An fsync of the Raft state failed: Raft stays stopped (storage.h). */
 	bool		storage_fsync_failed;
+
+	/* The fence's counters since the server started (fencing.c, /metrics). */
+	pg_atomic_uint64 fence_refusals;	/* writes refused at commit */
+	pg_atomic_uint64 fence_late_commits;	/* committed after the lease ran out */
 } RaftShared;
 
 extern RaftShared *raft_shared;

@@ -49,6 +49,10 @@ typedef struct RaftStatus
 	raft_position position;		/* (timeline, LSN) given to the engine */
 	raft_id		transfer_target;
 	uint64		inbox_dropped;	/* envelopes dropped because it was full */
+	/* Since the worker started (Prometheus counters; reset on restart). */
+	uint64		elections_started;
+	uint64		leader_changes; /* the known leader changed */
+	uint64		role_changes;
 	char		error[RAFT_ERROR_LEN];	/* nonempty: Raft is stopped, why */
 	int			n_peers;
 	RaftPeerStatus peers[RAFT_MAX_MEMBERS];

@@ -23,6 +23,12 @@
 /* The last snapshot published, to skip publishing an unchanged one. */
 static RaftStatus last_published;
 
+/* For the role and leader change counters: the last role and leader built. */
+static raft_role counted_role = RAFT_FOLLOWER;
+static raft_id counted_leader = RAFT_NOBODY;
+static uint64 role_changes;
+static uint64 leader_changes;
+
 /* Fill one row of the peers view. */
 static void
 fill_peer(const RaftWorker *worker, const raft_member *member,
@@ -92,6 +98,17 @@ worker_build_status(const RaftWorker *worker, RaftStatus *status)
 	status->last_log_index = raft_last_index(worker->node);
 	status->last_leader_contact = raft_last_leader_contact(worker->node);
 	status->transfer_target = raft_transfer_target(worker->node);
+
+	if (status->role != counted_role)
+		role_changes++;
+	if (status->leader_id != counted_leader && status->leader_id != RAFT_NOBODY)
+		leader_changes++;
+	counted_role = status->role;
+	if (status->leader_id != RAFT_NOBODY)
+		counted_leader = status->leader_id;
+	status->elections_started = raft_get_stats(worker->node)->elections_started;
+	status->role_changes = role_changes;
+	status->leader_changes = leader_changes;
 
 	membership = raft_get_membership(worker->node);
 	for (int i = 0; i < membership->count && i < RAFT_MAX_MEMBERS; i++)

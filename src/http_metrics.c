@@ -1,0 +1,195 @@
+/*
+ * http_metrics.c
+ *	  /metrics: this node's Raft and replication state in Prometheus text
+ *	  format 0.0.4.  README.md ("Load balancers and monitoring") is the
+ *	  reference of every metric.
+ */
+#include "postgres.h"
+
+#include "http.h"
+#include "settings.h"
+#include "shmem.h"
+
+/* HELP and TYPE lines of a metric family. */
+static void
+family(StringInfo out, const char *name, const char *type, const char *help)
+{
+	appendStringInfo(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One unlabelled sample. */
+static void
+sample(StringInfo out, const char *name, const char *type, const char *help,
+	   double value)
+{
+	family(out, name, type, help);
+	appendStringInfo(out, "%s %.15g\n", name, value);
+}
+
+/* A label value with \, " and newline escaped. */
+static void
+append_label(StringInfo out, const char *value)
+{
+	for (const char *c = value; *c; c++)
+	{
+		if (*c == '\\' || *c == '"')
+			appendStringInfoChar(out, '\\');
+		if (*c == '\n')
+			appendStringInfoString(out, "\\n");
+		else
+			appendStringInfoChar(out, *c);
+	}
+}
+
+/* One counter or gauge per peer (not this node), labelled peer="id". */
+static void
+per_peer(StringInfo out, const RaftClusterView *view, const char *name,
+		 const char *type, const char *help, int which)
+{
+	const RaftStatus *st = view->status;
+
+	family(out, name, type, help);
+	for (int i = 0; i < st->n_peers; i++)
+	{
+		const RaftPeerStatus *p = &st->peers[i];
+		double		value;
+
+		if (p->is_self)
+			continue;
+		switch (which)
+		{
+			case 0:
+				value = (double) p->msgs_sent;
+				break;
+			case 1:
+				value = (double) p->msgs_received;
+				break;
+			case 2:
+				value = (double) p->msgs_dropped;
+				break;
+			case 3:
+				value = p->connected ? 1 : 0;
+				break;
+			default:
+				if (p->last_contact == 0)
+					continue;
+				value = (double) Max(view->now - p->last_contact, 0) / 1000.0;
+				break;
+		}
+		appendStringInfo(out, "%s{peer=\"%u\"} %.15g\n", name, (unsigned) p->id, value);
+	}
+}
+
+/* See http.h. */
+void
+raft_http_metrics(const RaftClusterView *view, StringInfo out)
+{
+	static const raft_role roles[] =
+	{RAFT_FOLLOWER, RAFT_PRECANDIDATE, RAFT_CANDIDATE, RAFT_LEADER};
+	const RaftStatus *st = view->status;
+	char		cluster_name[RAFT_MAX_CLUSTER_NAME + 1];
+
+	raft_effective_cluster_name(cluster_name);
+	family(out, "raft_ext_info", "gauge", "Always 1; labels name this node and its cluster.");
+	appendStringInfo(out, "raft_ext_info{node_id=\"%d\",cluster_name=\"", raft_node_id);
+	append_label(out, cluster_name);
+	appendStringInfoString(out, "\"} 1\n");
+
+	sample(out, "raft_ext_up", "gauge",
+		   "1 while the Raft worker runs Raft, 0 when it is stopped or in error.",
+		   view->running ? 1 : 0);
+	family(out, "raft_ext_role", "gauge", "1 for this node's current Raft role, 0 for the others.");
+	for (int i = 0; i < (int) lengthof(roles); i++)
+		appendStringInfo(out, "raft_ext_role{role=\"%s\"} %d\n",
+						 raft_role_name(roles[i]),
+						 view->running && st->role == roles[i] ? 1 : 0);
+	appendStringInfo(out, "raft_ext_role{role=\"stopped\"} %d\n", view->running ? 0 : 1);
+
+	sample(out, "raft_ext_term", "gauge", "Current Raft term.", (double) st->term);
+	sample(out, "raft_ext_leader_id", "gauge",
+		   "Node id of the leader this node knows of, 0 if none.",
+		   (double) (view->leader == RAFT_NOBODY ? 0 : view->leader));
+	sample(out, "raft_ext_has_lease", "gauge",
+		   "1 while this node leads and holds an unexpired lease.",
+		   view->has_lease ? 1 : 0);
+	sample(out, "raft_ext_lease_remaining_seconds", "gauge",
+		   "Time left on this node's lease, 0 without one.",
+		   (double) view->lease_remaining_ms / 1000.0);
+	sample(out, "raft_ext_commit_index", "gauge", "Raft commit index.",
+		   (double) st->commit_index);
+	sample(out, "raft_ext_last_log_index", "gauge", "Index of the last Raft log entry.",
+		   (double) st->last_log_index);
+	sample(out, "raft_ext_elections_started_total", "counter",
+		   "Elections this node started since its Raft worker started.",
+		   (double) st->elections_started);
+	sample(out, "raft_ext_leader_changes_total", "counter",
+		   "Times the leader this node knows of changed since its Raft worker started.",
+		   (double) st->leader_changes);
+	sample(out, "raft_ext_role_changes_total", "counter",
+		   "Raft role changes of this node since its Raft worker started.",
+		   (double) st->role_changes);
+	sample(out, "raft_ext_inbox_dropped_total", "counter",
+		   "Message batches dropped because the worker's inbox was full.",
+		   (double) st->inbox_dropped);
+	sample(out, "raft_ext_fence_refusals_total", "counter",
+		   "Commits of writes refused by the fence since the server started.",
+		   (double) pg_atomic_read_u64(&raft_shared->fence_refusals));
+	sample(out, "raft_ext_fence_late_commits_total", "counter",
+		   "Writes that committed after the lease ran out (WARNING logged) since the server started.",
+		   (double) pg_atomic_read_u64(&raft_shared->fence_late_commits));
+
+	per_peer(out, view, "raft_ext_peer_messages_sent_total", "counter",
+			 "Raft messages sent to the peer.", 0);
+	per_peer(out, view, "raft_ext_peer_messages_received_total", "counter",
+			 "Raft messages received from the peer.", 1);
+	per_peer(out, view, "raft_ext_peer_messages_dropped_total", "counter",
+			 "Raft messages to the peer dropped (queue full, connection lost).", 2);
+	per_peer(out, view, "raft_ext_peer_connected", "gauge",
+			 "1 while the connection to the peer is up.", 3);
+	per_peer(out, view, "raft_ext_peer_last_contact_seconds", "gauge",
+			 "Time since the last message from the peer.", 4);
+
+	sample(out, "raft_ext_in_recovery", "gauge", "1 on a standby (in recovery), 0 on a primary.",
+		   view->in_recovery ? 1 : 0);
+	sample(out, "raft_ext_timeline", "gauge", "This node's timeline.",
+		   (double) view->timeline);
+	sample(out, "raft_ext_wal_position_bytes", "gauge",
+		   "This node's WAL position (inserted on a primary, received or replayed on a standby) as a byte offset.",
+		   (double) view->lsn);
+	if (view->in_recovery)
+	{
+		sample(out, "raft_ext_wal_receiver_streaming", "gauge",
+			   "1 while the WAL receiver streams from a primary.",
+			   view->streaming ? 1 : 0);
+		sample(out, "raft_ext_replay_lsn_bytes", "gauge",
+			   "WAL replayed by this standby, as a byte offset.",
+			   (double) view->replayed);
+		if (view->replay_lag >= 0)
+			sample(out, "raft_ext_replay_lag_bytes", "gauge",
+				   "WAL the upstream primary has that this standby has not replayed.",
+				   (double) view->replay_lag);
+	}
+	else
+	{
+		family(out, "raft_ext_standby_replay_lsn_bytes", "gauge",
+			   "WAL a standby streaming from this node has replayed, as a byte offset.");
+		for (int i = 0; i < view->n_standbys; i++)
+		{
+			appendStringInfoString(out, "raft_ext_standby_replay_lsn_bytes{application_name=\"");
+			append_label(out, view->standbys[i].application_name);
+			appendStringInfo(out, "\",state=\"%s\"} %.15g\n", view->standbys[i].state,
+							 (double) view->standbys[i].replay);
+		}
+		family(out, "raft_ext_standby_lag_bytes", "gauge",
+			   "WAL this node has that a standby streaming from it has not replayed.");
+		for (int i = 0; i < view->n_standbys; i++)
+		{
+			if (view->standbys[i].lag < 0)
+				continue;
+			appendStringInfoString(out, "raft_ext_standby_lag_bytes{application_name=\"");
+			append_label(out, view->standbys[i].application_name);
+			appendStringInfo(out, "\",state=\"%s\"} %.15g\n", view->standbys[i].state,
+							 (double) view->standbys[i].lag);
+		}
+	}
+}

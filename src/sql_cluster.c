@@ -1,0 +1,98 @@
+/*
+ * sql_cluster.c
+ *	  raft_ext.cluster(), behind the raft_cluster view: every member as this
+ *	  node knows it, the same picture as the HTTP endpoint's /cluster
+ *	  (both come from cluster_view.c, which says where each value is read).
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "cluster_view.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(raft_ext_cluster);
+
+#define CLUSTER_COLS 13
+
+/* An interval of ms milliseconds. */
+static Datum
+interval_ms(int64 ms)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = ms * INT64CONST(1000);
+	return IntervalPGetDatum(iv);
+}
+
+/* A text Datum, or NULL. */
+static void
+text_or_null(const char *value, Datum *datum, bool *isnull)
+{
+	if (value)
+		*datum = CStringGetTextDatum(value);
+	else
+		*isnull = true;
+}
+
+/* raft_ext.cluster(): one row per member. */
+Datum
+raft_ext_cluster(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RaftClusterView *view;
+
+	raft_require_shared();
+	InitMaterializedSRF(fcinfo, 0);
+	view = raft_cluster_view();
+
+	for (int m = 0; m < view->n_members; m++)
+	{
+		const RaftViewMember *member = &view->members[m];
+		Datum		values[CLUSTER_COLS];
+		bool		nulls[CLUSTER_COLS];
+		int			i = 0;
+
+		memset(nulls, 0, sizeof(nulls));
+		values[i++] = Int32GetDatum((int32) member->id);
+		values[i++] = BoolGetDatum(member->is_self);
+		values[i++] = CStringGetTextDatum(member->address);
+		values[i++] = BoolGetDatum(member->voter);
+		values[i++] = BoolGetDatum(member->connected);
+		text_or_null(member->raft_role, &values[i], &nulls[i]);
+		i++;
+		text_or_null(member->pg_role, &values[i], &nulls[i]);
+		i++;
+		if (member->timeline != 0)
+			values[i] = Int32GetDatum((int32) member->timeline);
+		else
+			nulls[i] = true;
+		i++;
+		if (member->lsn != InvalidXLogRecPtr)
+			values[i] = LSNGetDatum(member->lsn);
+		else
+			nulls[i] = true;
+		i++;
+		if (member->lag >= 0)
+			values[i] = Int64GetDatum(member->lag);
+		else
+			nulls[i] = true;
+		i++;
+		if (member->last_contact_ms >= 0)
+			values[i] = interval_ms(member->last_contact_ms);
+		else
+			nulls[i] = true;
+		i++;
+		text_or_null(member->rejoin_state, &values[i], &nulls[i]);
+		i++;
+		text_or_null(member->rejoin_error, &values[i], &nulls[i]);
+		i++;
+		Assert(i == CLUSTER_COLS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

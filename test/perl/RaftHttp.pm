@@ -1,0 +1,281 @@
+# Copyright: the raft_ext authors.
+
+=pod
+
+=head1 NAME
+
+RaftHttp - helpers for the HTTP endpoint's TAP tests: raw HTTP requests,
+an HAProxy in front of the nodes, and a client that writes through it.
+
+=head1 SYNOPSIS
+
+  use RaftHttp;
+
+  my ($status, $headers, $body, $closed) = RaftHttp::request($port, "GET /primary HTTP/1.1\r\nHost: x\r\n\r\n");
+  my $code = RaftHttp::get_status($port, '/primary');
+  my $proxy = RaftHttp::start_haproxy(\@nodes);       # ->{port}
+  my $writer = RaftHttp::start_proxy_writer($proxy->{port});
+  RaftHttp::stop_proxy_writer($writer);
+  RaftHttp::stop_haproxy($proxy);
+
+=cut
+
+package RaftHttp;
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use IO::Handle;
+use IPC::Run;
+use POSIX ();
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(time usleep);
+
+=pod
+
+=head1 FUNCTIONS
+
+=over
+
+=item request($port, $bytes, %opts)
+
+Send $bytes to 127.0.0.1:$port and read until the server closes (or
+timeout => seconds, default 15, passes).  Returns (status code or undef,
+headers text, body, whether the server closed the connection).
+
+=cut
+
+sub request
+{
+	my ($port, $bytes, %opts) = @_;
+	my $sock = IO::Socket::INET->new(
+		PeerAddr => '127.0.0.1',
+		PeerPort => $port,
+		Proto => 'tcp',
+		Timeout => 5) or return (undef, '', '', 0);
+	$sock->autoflush(1);
+	print $sock $bytes;
+	my $deadline = time() + ($opts{timeout} // 15);
+	my ($data, $closed) = ('', 0);
+	my $sel = '';
+	vec($sel, fileno($sock), 1) = 1;
+	while (time() < $deadline)
+	{
+		my $rin = $sel;
+		next unless select($rin, undef, undef, 0.2);
+		my $n = sysread($sock, my $chunk, 65536);
+		if (!$n)
+		{
+			$closed = 1;
+			last;
+		}
+		$data .= $chunk;
+		# Kept alive: stop once the whole answer is here.  An answer that
+		# says "Connection: close" is read on to the end, to see the close.
+		if ($data =~ /\r\n\r\n/ && $data =~ /Content-Length: (\d+)/i)
+		{
+			my $length = $1;
+			my ($head, $body) = split /\r\n\r\n/, $data, 2;
+			last
+			  if ($head !~ /^Connection: close/mi)
+			  && (length($body) >= $length || $bytes =~ /^HEAD /);
+		}
+	}
+	close $sock;
+	my ($head, $body) = split /\r\n\r\n/, $data, 2;
+	my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d{3})};
+	return ($status, $head // '', $body // '', $closed);
+}
+
+=pod
+
+=item get($port, $path, $method)
+
+A well-formed request (GET unless $method); returns (status, body).
+
+=cut
+
+sub get
+{
+	my ($port, $path, $method) = @_;
+	my ($status, $head, $body) = request($port,
+		($method // 'GET') . " $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+	return ($status // 0, $body);
+}
+
+=pod
+
+=item get_status($port, $path)
+
+The status code of GET $path, 0 if there was no answer.
+
+=cut
+
+sub get_status
+{
+	my ($port, $path) = @_;
+	my ($status) = get($port, $path);
+	return $status;
+}
+
+=pod
+
+=item wait_status($port, $path, $code)
+
+Poll GET $path until it answers $code; returns whether it did in time.
+
+=cut
+
+sub wait_status
+{
+	my ($port, $path, $code) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (time() < $deadline)
+	{
+		return 1 if get_status($port, $path) == $code;
+		usleep(100_000);
+	}
+	return 0;
+}
+
+=pod
+
+=item start_haproxy(\@nodes)
+
+Write an HAProxy configuration (TCP mode, listening on 127.0.0.1, every
+node a server checked with "option httpchk GET /primary" on its
+$node->{http_port}) and start haproxy in the foreground.  Returns
+{ port, pid, handle, log }.
+
+=cut
+
+sub start_haproxy
+{
+	my ($nodes) = @_;
+	my $dir = $PostgreSQL::Test::Utils::tmp_check;
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $cfg = "$dir/haproxy_$port.cfg";
+	my $servers = join '',
+	  map {
+		sprintf("    server %s 127.0.0.1:%d check port %d\n",
+			$_->name, $_->port, $_->{http_port})
+	  } @$nodes;
+	open(my $fh, '>', $cfg) or die "$cfg: $!";
+	print $fh <<"CFG";
+global
+    maxconn 200
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout check 1s
+
+listen postgres_primary
+    bind 127.0.0.1:$port
+    option httpchk GET /primary
+    http-check expect status 200
+    default-server inter 200ms fall 2 rise 1 on-marked-down shutdown-sessions
+$servers
+CFG
+	close $fh;
+	my $log = "$dir/haproxy_$port.log";
+	my $handle = IPC::Run::start([ 'haproxy', '-db', '-f', $cfg ],
+		'>', $log, '2>&1');
+	return { port => $port, handle => $handle, log => $log, cfg => $cfg,
+		pid => $handle->{KIDS}[0]{PID} };
+}
+
+=pod
+
+=item stop_haproxy($proxy)
+
+Stop that haproxy (by its PID) and wait for it.
+
+=cut
+
+sub stop_haproxy
+{
+	my ($proxy) = @_;
+	return unless $proxy->{handle};
+	kill 'TERM', $proxy->{pid};
+	eval { $proxy->{handle}->finish; };
+	delete $proxy->{handle};
+	return;
+}
+
+=pod
+
+=item start_proxy_writer($port, %opts)
+
+Fork a client that inserts rows 1, 2, ... into fo_rows through
+127.0.0.1:$port (HAProxy), one psql per commit, and appends "i time port"
+for every acknowledged commit (port: the server that committed it).
+Runs until stop_proxy_writer or seconds => N (default 180).
+
+=cut
+
+sub start_proxy_writer
+{
+	my ($port, %opts) = @_;
+	my $file = $PostgreSQL::Test::Utils::tmp_check . "/proxy_writer_$port.acks";
+	my $seconds = $opts{seconds} // 180;
+	unlink $file, "$file.stop";
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(my $fh, '>>', $file) or POSIX::_exit(1);
+		$fh->autoflush(1);
+		my $deadline = time() + $seconds;
+		my $i = 0;
+		while (time() < $deadline && !-e "$file.stop")
+		{
+			$i++;
+			my $out = `timeout 5 psql -X -At -d 'host=127.0.0.1 port=$port dbname=postgres connect_timeout=2' -c "INSERT INTO fo_rows (i) VALUES ($i) RETURNING current_setting('port')" 2>/dev/null`;
+			if ($? == 0 && defined $out && $out =~ /^(\d+)/)
+			{
+				printf $fh "%d %.3f %d\n", $i, time(), $1;
+			}
+			else
+			{
+				usleep(20_000);
+			}
+		}
+		close $fh;
+		POSIX::_exit(0);
+	}
+	return { pid => $pid, file => $file };
+}
+
+=pod
+
+=item stop_proxy_writer($writer)
+
+Stop the client and wait for it.
+
+=cut
+
+sub stop_proxy_writer
+{
+	my ($writer) = @_;
+	return unless $writer->{pid};
+	if (open(my $fh, '>', "$writer->{file}.stop"))
+	{
+		close $fh;
+	}
+	waitpid($writer->{pid}, 0);
+	delete $writer->{pid};
+	return;
+}
+
+=pod
+
+=back
+
+=cut
+
+1;
