@@ -119,6 +119,14 @@ is(RaftHttp::get_status($new->{http_port}, '/primary'), 503,
 	'the fenced old primary answers /primary with 503');
 is(RaftHttp::get_status($new->{http_port}, '/health'), 200,
 	'... and /health with 200 (it accepts connections)');
+# A session that opts out of the read-only default reaches the commit-time
+# fence, which is what the counter counts (the read-only default refuses
+# with the same SQLSTATE before the fence is reached).
+my (undef, undef, $fence_err) = RaftFailover::sql($new,
+	"SET default_transaction_read_only = off;\n"
+	  . 'INSERT INTO fo_rows (i) VALUES (-2)',
+	timeout => 10);
+like($fence_err, qr/fenced node/, 'the commit-time fence refuses the write');
 my (undef, $fenced_metrics) = RaftHttp::get($new->{http_port}, '/metrics');
 my ($refusals) = $fenced_metrics =~ /^raft_ext_fence_refusals_total (\d+)$/m;
 cmp_ok($refusals // 0, '>=', 1, 'its raft_ext_fence_refusals_total counts the refusal');
