@@ -34,6 +34,7 @@ use warnings;
 
 use RaftChecker;
 use RaftFaults;
+use RaftTest;
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -54,6 +55,61 @@ sub watch
 {
 	my ($nodes) = @_;
 	return (RaftChecker->start($nodes), RaftFaults->new($nodes));
+}
+
+=pod
+
+=item RaftScenario::start($n)
+
+The start the leader-fault scenarios share: RaftFaults::create_cluster($n),
+watch() over it, and its first leader.  Returns (\@nodes, $checker,
+$faults, $leader, $term).
+
+=cut
+
+sub start
+{
+	my ($n) = @_;
+	my @nodes = RaftFaults::create_cluster($n);
+	my ($checker, $faults) = watch(\@nodes);
+	my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+	return (\@nodes, $checker, $faults, $leader, $term);
+}
+
+=pod
+
+=item RaftScenario::load_leader($faults, $leader, \@nodes, $seconds, $what)
+
+Start a pgbench load (30 s at most) on $leader and let it run for $seconds
+($what: the hold's note).  Returns ($load, the nodes other than $leader).
+
+=cut
+
+sub load_leader
+{
+	my ($faults, $leader, $nodes, $seconds, $what) = @_;
+	my $load = $faults->start_load($leader, seconds => 30);
+	RaftFaults::hold($seconds, $what);
+	return ($load, grep { $_ != $leader } @$nodes);
+}
+
+=pod
+
+=item RaftScenario::elect_other(\@others, $term, $name)
+
+Wait for one of @others to lead in a term above $term and check that it
+does (a test named $name->($new_leader, $new_term)).  Returns ($new_leader,
+$new_term).
+
+=cut
+
+sub elect_other
+{
+	my ($others, $term, $name) = @_;
+	my ($new_leader, $new_term) =
+	  RaftTest::wait_for_leader($others, min_term => $term + 1);
+	cmp_ok($new_term, '>', $term, $name->($new_leader, $new_term));
+	return ($new_leader, $new_term);
 }
 
 =pod

@@ -504,6 +504,51 @@ sub steady_leader_failures
 	return $failures;
 }
 
+# The whole contents of a file, as bytes.
+sub slurp_bytes
+{
+	my ($path) = @_;
+	open my $fh, '<:raw', $path or die "open $path: $!";
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	return $data;
+}
+
+# The members $node sees: "id,id,..." in id order.
+sub members
+{
+	my ($node) = @_;
+	return scalar $node->safe_psql('postgres',
+		q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+		  FROM raft_ext.raft_peers});
+}
+
+# Poll until every node of @$set reports the membership $want; with
+# running => 1, only while the node runs Raft (raft_status has no error).
+# Returns whether all did in time.
+sub wait_members
+{
+	my ($set, $want, %opts) = @_;
+	my $sql = q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+		  FROM raft_ext.raft_peers};
+	$sql .= ' WHERE (SELECT error IS NULL FROM raft_status)' if $opts{running};
+	for my $node (@$set)
+	{
+		$node->poll_query_until('postgres', $sql, $want) or return 0;
+	}
+	return 1;
+}
+
+# Ask $leader to hand leadership to $target and wait for a leader among
+# @$nodes in a higher term than $term; returns ($new_leader, $new_term).
+sub transfer_to
+{
+	my ($leader, $target, $nodes, $term) = @_;
+	$leader->safe_psql('postgres',
+		'SELECT raft_ext.transfer_leadership(' . raft_id($target) . ')');
+	return wait_for_leader($nodes, min_term => $term + 1);
+}
 
 =back
 

@@ -25,10 +25,7 @@ use Test::More;
 sub read_state_file
 {
 	my ($path) = @_;
-	open my $fh, '<:raw', $path or die "open $path: $!";
-	local $/;
-	my $data = <$fh>;
-	close $fh;
+	my $data = RaftTest::slurp_bytes($path);
 	die "$path: unexpected length " . length($data) unless length($data) == 104;
 	my $node = unpack('V', substr($data, 12, 4));
 	my ($lo, $hi) = unpack('VV', substr($data, 80, 8));

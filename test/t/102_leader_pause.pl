@@ -22,23 +22,18 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $et = RaftFaults::election_timeout();
-my @nodes = RaftFaults::create_cluster(3);
-my ($checker, $faults) = RaftScenario::watch(\@nodes);
-
-my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my ($nodes, $checker, $faults, $leader, $term) = RaftScenario::start(3);
+my @nodes = @$nodes;
 my @pauses;
 for my $round (1 .. 4)
 {
-	my $load = $faults->start_load($leader, seconds => 30);
-	RaftFaults::hold(1, 'pgbench load before the pause');
-	my @others = grep { $_ != $leader } @nodes;
+	my ($load, @others) = RaftScenario::load_leader($faults, $leader, \@nodes,
+		1, 'pgbench load before the pause');
 
 	$faults->pause($leader);
 	my $paused_at = time();
-	my ($new_leader, $new_term) =
-	  RaftTest::wait_for_leader(\@others, min_term => $term + 1);
-	cmp_ok($new_term, '>', $term,
-		"round $round: the others elect " . $new_leader->name . " in term $new_term");
+	my ($new_leader, $new_term) = RaftScenario::elect_other(\@others, $term,
+		sub { "round $round: the others elect " . $_[0]->name . " in term $_[1]" });
 	my $left = 3 * $et - (time() - $paused_at);
 	RaftFaults::hold($left, 'leader frozen for 3 x ET') if $left > 0;
 

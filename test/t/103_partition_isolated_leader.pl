@@ -21,22 +21,17 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $et = RaftFaults::election_timeout();
-my @nodes = RaftFaults::create_cluster(3);
-my ($checker, $faults) = RaftScenario::watch(\@nodes);
-
-my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my ($nodes, $checker, $faults, $leader, $term) = RaftScenario::start(3);
+my @nodes = @$nodes;
 for my $round (1 .. 4)
 {
-	my $load = $faults->start_load($leader, seconds => 30);
-	RaftFaults::hold(0.5, 'pgbench load before the partition');
-	my @others = grep { $_ != $leader } @nodes;
+	my ($load, @others) = RaftScenario::load_leader($faults, $leader, \@nodes,
+		0.5, 'pgbench load before the partition');
 
 	$faults->isolate($leader);
 	my $cut_at = time();
-	my ($new_leader, $new_term) =
-	  RaftTest::wait_for_leader(\@others, min_term => $term + 1);
-	cmp_ok($new_term, '>', $term, "round $round: the majority elects "
-		  . $new_leader->name . " in term $new_term");
+	my ($new_leader, $new_term) = RaftScenario::elect_other(\@others, $term,
+		sub { "round $round: the majority elects " . $_[0]->name . " in term $_[1]" });
 
 	my $st = RaftFaults::poll_until(
 		sub {
