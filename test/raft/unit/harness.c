@@ -91,6 +91,91 @@ h_init(h_net *net, int n)
 	h_start(net);
 }
 
+/* Allocate the cluster a fixture sets up; the test finds it in *state. */
+h_net *
+h_fixture(void **state)
+{
+	h_net	   *net = calloc(1, sizeof(h_net));
+
+	assert_non_null(net);
+	*state = net;
+	return net;
+}
+
+/* Fixture teardown: destroy and free the cluster. */
+int
+h_teardown(void **state)
+{
+	h_destroy(*state);
+	free(*state);
+	return 0;
+}
+
+/* Fixture: three sticky voters with PreVote. */
+int
+h_sticky(void **state)
+{
+	h_init_sticky(h_fixture(state), 3, true);
+	return 0;
+}
+
+/* Fixture: h_sticky, node 1 elected. */
+int
+h_sticky_elected(void **state)
+{
+	h_sticky(state);
+	h_elect(*state, 1);
+	return 0;
+}
+
+/* Fixture: h_sticky_elected, one heartbeat round acknowledged. */
+int
+h_sticky_led(void **state)
+{
+	h_sticky_elected(state);
+	h_run(*state, H_HB, 1);
+	return 0;
+}
+
+/* Fixture: three voters, started. */
+int
+h_three(void **state)
+{
+	h_init(h_fixture(state), 3);
+	return 0;
+}
+
+/* Fixture: three voters, node 1 the leader. */
+int
+h_three_led(void **state)
+{
+	h_net	   *net = h_fixture(state);
+
+	h_init(net, 3);
+	h_elect(net, 1);
+	return 0;
+}
+
+/* n voters with CheckQuorum on, PreVote as given (not yet created). */
+void
+h_setup_sticky(h_net *net, int n, bool prevote)
+{
+	h_setup(net, n);
+	for (int i = 1; i <= n; i++)
+	{
+		net->opts[i].prevote = prevote;
+		net->opts[i].check_quorum = true;
+	}
+}
+
+/* h_setup_sticky, then create the nodes. */
+void
+h_init_sticky(h_net *net, int n, bool prevote)
+{
+	h_setup_sticky(net, n, prevote);
+	h_start(net);
+}
+
 /* Append an entry to a disk, copying its payload. */
 static void
 disk_append(h_disk *d, const raft_entry *e)
@@ -477,6 +562,46 @@ h_msg_make(int type, raft_id from, raft_id to, raft_term term)
 	if (type == RAFT_MSG_APPEND_RESPONSE)
 		m.timeout = H_ET;
 	return m;
+}
+
+/* A successful APPEND_RESPONSE acknowledging 'match', echoing 'echo'. */
+raft_message
+h_ack_make(raft_id from, raft_id to, raft_term term, raft_index match,
+		   raft_time echo)
+{
+	raft_message m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, from, to, term);
+
+	m.success = true;
+	m.match_index = match;
+	m.echo = echo;
+	return m;
+}
+
+/* A vote request (VOTE or PREVOTE) naming the candidate's last entry. */
+raft_message
+h_vote_make(int type, raft_id from, raft_id to, raft_term term,
+			raft_index last_index, raft_term last_term)
+{
+	raft_message m = h_msg_make(type, from, to, term);
+
+	m.last_log_index = last_index;
+	m.last_log_term = last_term;
+	return m;
+}
+
+/* Run 1 ms at a time until a message is queued (see harness.h). */
+raft_time
+h_run_until_queued(h_net *net, int type, raft_id from, raft_id to,
+				   raft_time max_ms)
+{
+	for (raft_time ms = 0; ms < max_ms; ms++)
+	{
+		if (h_count(net, type, from, to) > 0)
+			return net->now;
+		h_deliver(net);
+		h_tick(net, 0, 1);
+	}
+	return 0;
 }
 
 /* Propose a short NORMAL entry. */
