@@ -71,7 +71,6 @@ caught up.
 sub create_cluster
 {
 	my ($n, %opts) = @_;
-	my %timing = (%RaftTest::DEFAULT_TIMING, %{ $opts{timing} // {} });
 	my @nodes = map { PostgreSQL::Test::Cluster->new("node$_") } 1 .. $n;
 	$nodes[$_]->{raft_id} = $_ + 1 for 0 .. $#nodes;
 	my $peers = RaftTest::peers_value(@nodes);
@@ -89,7 +88,7 @@ sub create_cluster
 	  . "raft_ext.auto_promote = on\n"
 	  . "raft_ext.auto_follow = on\n"
 	  . "raft_ext.peers = '$peers'\n"
-	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing)
+	  . RaftTest::timing_conf(%{ $opts{timing} // {} })
 	  . ($opts{extra_conf} // '');
 
 	my $primary = $nodes[0];

@@ -62,8 +62,8 @@ sub watch
 =item RaftScenario::start($n)
 
 The start the leader-fault scenarios share: RaftFaults::create_cluster($n),
-watch() over it, and its first leader.  Returns (\@nodes, $checker,
-$faults, $leader, $term).
+watch() over it, and its first leader.  Returns ($checker, $faults,
+$leader, $term, @nodes).
 
 =cut
 
@@ -73,43 +73,55 @@ sub start
 	my @nodes = RaftFaults::create_cluster($n);
 	my ($checker, $faults) = watch(\@nodes);
 	my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
-	return (\@nodes, $checker, $faults, $leader, $term);
+	return ($checker, $faults, $leader, $term, @nodes);
 }
 
 =pod
 
-=item RaftScenario::load_leader($faults, $leader, \@nodes, $seconds, $what)
+=item RaftScenario::fault_leader($faults, $leader, $term, \@nodes, %opts)
 
-Start a pgbench load (30 s at most) on $leader and let it run for $seconds
-($what: the hold's note).  Returns ($load, the nodes other than $leader).
+One round of a fault on the leader under load: a pgbench load (30 s at
+most) runs on $leader for $opts{load} seconds ($opts{what}: the hold's
+note), then $opts{fault}->() injects the fault, and one of the other nodes
+must lead in a term above $term (a test named $opts{name}->($new_leader,
+$new_term)).  Returns a hash reference: load (for stop_load), at (the time
+right after the fault), leader and term (the new leader's).
 
 =cut
 
-sub load_leader
+sub fault_leader
 {
-	my ($faults, $leader, $nodes, $seconds, $what) = @_;
+	my ($faults, $leader, $term, $nodes, %opts) = @_;
 	my $load = $faults->start_load($leader, seconds => 30);
-	RaftFaults::hold($seconds, $what);
-	return ($load, grep { $_ != $leader } @$nodes);
+	RaftFaults::hold($opts{load}, $opts{what});
+	$opts{fault}->();
+	my $at = time();
+	my ($new_leader, $new_term) =
+	  RaftTest::wait_for_leader([ grep { $_ != $leader } @$nodes ],
+		min_term => $term + 1);
+	cmp_ok($new_term, '>', $term, $opts{name}->($new_leader, $new_term));
+	return { load => $load, at => $at, leader => $new_leader, term => $new_term };
 }
 
 =pod
 
-=item RaftScenario::elect_other(\@others, $term, $name)
+=item RaftScenario::steps_down($node, $min_term, $what [, $timeout])
 
-Wait for one of @others to lead in a term above $term and check that it
-does (a test named $name->($new_leader, $new_term)).  Returns ($new_leader,
-$new_term).
+Wait until $node runs as anything but the leader, in a term of at least
+$min_term ($what: what the wait is for, as in RaftFaults::poll_until).
+Returns its status then, or undef.
 
 =cut
 
-sub elect_other
+sub steps_down
 {
-	my ($others, $term, $name) = @_;
-	my ($new_leader, $new_term) =
-	  RaftTest::wait_for_leader($others, min_term => $term + 1);
-	cmp_ok($new_term, '>', $term, $name->($new_leader, $new_term));
-	return ($new_leader, $new_term);
+	my ($node, $min_term, $what, $timeout) = @_;
+	return RaftFaults::poll_until(
+		sub {
+			my $s = RaftFaults::status($node);
+			return $s && $s->{role} ne 'leader' && $s->{term} >= $min_term ? $s : undef;
+		},
+		$what, $timeout);
 }
 
 =pod

@@ -98,12 +98,20 @@ sub create_cluster
 	return @nodes;
 }
 
+# The postgresql.conf lines of raft_ext's timing settings: %DEFAULT_TIMING,
+# with %overrides (setting => value) taking precedence.
+sub timing_conf
+{
+	my (%overrides) = @_;
+	my %timing = (%DEFAULT_TIMING, %overrides);
+	return join '', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing;
+}
+
 # Append raft_ext's settings for $node, a member of the cluster that $peers
 # describes, to its postgresql.conf (options as for create_cluster).
 sub configure_node
 {
 	my ($node, $peers, %opts) = @_;
-	my %timing = (%DEFAULT_TIMING, %{ $opts{timing} // {} });
 
 	# Statements from peers (raft_ext.receive) would flood the log.
 	my $conf = "shared_preload_libraries = 'raft_ext'\n"
@@ -118,7 +126,7 @@ sub configure_node
 	# not compare them.
 	$conf .= "raft_ext.max_lag_on_failover = -1\n"
 	  unless $opts{compare_positions};
-	$conf .= "raft_ext.$_ = '$timing{$_}'\n" for sort keys %timing;
+	$conf .= timing_conf(%{ $opts{timing} // {} });
 	$conf .= $opts{extra_conf} if defined $opts{extra_conf};
 	$node->append_conf('postgresql.conf', $conf);
 	return;

@@ -53,14 +53,13 @@ sub set_peers
 }
 
 set_peers($_, peers(@nodes)) for @nodes;
-my %timing = %RaftTest::DEFAULT_TIMING;
 $node4->append_conf(
 	'postgresql.conf',
 	"shared_preload_libraries = 'raft_ext'\n"
 	  . "raft_ext.node_id = 4\n"
 	  . "raft_ext.cluster_name = '$RaftTest::CLUSTER_NAME'\n"
 	  . "raft_ext.max_lag_on_failover = -1\n"
-	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
+	  . RaftTest::timing_conf());
 set_peers($node4, peers(@nodes, $node4));
 for my $node (@nodes, $node4)
 {

@@ -21,22 +21,22 @@ use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my ($nodes, $checker, $faults, $leader, $term) = RaftScenario::start(3);
-my @nodes = @$nodes;
+my ($checker, $faults, $leader, $term, @nodes) = RaftScenario::start(3);
 my @kills;
 for my $round (1 .. 4)
 {
-	my ($load, @survivors) = RaftScenario::load_leader($faults, $leader, \@nodes,
-		1, 'pgbench load before the kill');
-
-	my $before = RaftFaults::status($leader);
-	my $log_offset = -s $leader->logfile;
-	my $killed_at = time();
-	$faults->kill9($leader);
-
-	my ($new_leader, $new_term) = RaftScenario::elect_other(\@survivors, $term,
-		sub { "round $round: a survivor leads in a higher term" });
-	$faults->stop_load($load);
+	my ($before, $log_offset, $killed_at);
+	my $r = RaftScenario::fault_leader($faults, $leader, $term, \@nodes,
+		load => 1, what => 'pgbench load before the kill',
+		fault => sub {
+			$before = RaftFaults::status($leader);
+			$log_offset = -s $leader->logfile;
+			$killed_at = time();
+			$faults->kill9($leader);
+		},
+		name => sub { "round $round: a survivor leads in a higher term" });
+	my $new_term = $r->{term};
+	$faults->stop_load($r->{load});
 
 	my $restarted_at = time();
 	$faults->restart($leader);

@@ -22,29 +22,21 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $et = RaftFaults::election_timeout();
-my ($nodes, $checker, $faults, $leader, $term) = RaftScenario::start(3);
-my @nodes = @$nodes;
+my ($checker, $faults, $leader, $term, @nodes) = RaftScenario::start(3);
 my @pauses;
 for my $round (1 .. 4)
 {
-	my ($load, @others) = RaftScenario::load_leader($faults, $leader, \@nodes,
-		1, 'pgbench load before the pause');
-
-	$faults->pause($leader);
-	my $paused_at = time();
-	my ($new_leader, $new_term) = RaftScenario::elect_other(\@others, $term,
-		sub { "round $round: the others elect " . $_[0]->name . " in term $_[1]" });
+	my $r = RaftScenario::fault_leader($faults, $leader, $term, \@nodes,
+		load => 1, what => 'pgbench load before the pause',
+		fault => sub { $faults->pause($leader) },
+		name => sub { "round $round: the others elect " . $_[0]->name . " in term $_[1]" });
+	my ($load, $paused_at, $new_term) = @$r{qw(load at term)};
 	my $left = 3 * $et - (time() - $paused_at);
 	RaftFaults::hold($left, 'leader frozen for 3 x ET') if $left > 0;
 
 	my $resumed_at = time();
 	$faults->resume($leader);
-	my $st = RaftFaults::poll_until(
-		sub {
-			my $s = RaftFaults::status($leader);
-			return $s && $s->{role} ne 'leader' && $s->{term} >= $new_term ? $s : undef;
-		},
-		'the old leader to step down');
+	my $st = RaftScenario::steps_down($leader, $new_term, 'the old leader to step down');
 	ok($st, "round $round: the old leader steps down after SIGCONT");
 	note(sprintf('round %d: stepped down %.2f s after SIGCONT', $round,
 			time() - $resumed_at));

@@ -21,30 +21,23 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $et = RaftFaults::election_timeout();
-my ($nodes, $checker, $faults, $leader, $term) = RaftScenario::start(3);
-my @nodes = @$nodes;
+my ($checker, $faults, $leader, $term, @nodes) = RaftScenario::start(3);
 for my $round (1 .. 4)
 {
-	my ($load, @others) = RaftScenario::load_leader($faults, $leader, \@nodes,
-		0.5, 'pgbench load before the partition');
+	my $r = RaftScenario::fault_leader($faults, $leader, $term, \@nodes,
+		load => 0.5, what => 'pgbench load before the partition',
+		fault => sub { $faults->isolate($leader) },
+		name => sub { "round $round: the majority elects " . $_[0]->name . " in term $_[1]" });
+	my $new_term = $r->{term};
 
-	$faults->isolate($leader);
-	my $cut_at = time();
-	my ($new_leader, $new_term) = RaftScenario::elect_other(\@others, $term,
-		sub { "round $round: the majority elects " . $_[0]->name . " in term $_[1]" });
-
-	my $st = RaftFaults::poll_until(
-		sub {
-			my $s = RaftFaults::status($leader);
-			return $s && $s->{role} ne 'leader' ? $s : undef;
-		},
+	my $st = RaftScenario::steps_down($leader, 0,
 		'the isolated leader to step down', 10 * $et);
-	my $took = time() - $cut_at;
+	my $took = time() - $r->{at};
 	ok($st, "round $round: the isolated leader steps down");
 	note(sprintf('round %d: stepped down %.2f s after the cut (ET %.2f s)',
 			$round, $took, $et));
 	cmp_ok($took, '<', 10 * $et, "round $round: it steps down within 10 x ET");
-	$faults->stop_load($load);
+	$faults->stop_load($r->{load});
 
 	# Alone, it cannot pass PreVote: its term stays where it was.
 	RaftFaults::hold($et, 'isolated node alone for one more ET');
