@@ -33,6 +33,17 @@ sub run_sql
 	return ($ret, $stderr // '');
 }
 
+# Run $sql on $node: it must fail with $error (test $what), and $count_sql
+# must then count 0 (test $nothing): the refused write left no trace.
+sub refused_without_trace
+{
+	my ($node, $sql, $error, $what, $count_sql, $nothing) = @_;
+	my (undef, $err) = run_sql($node, $sql);
+	like($err, $error, $what);
+	is($node->safe_psql('postgres', $count_sql), '0', $nothing);
+	return;
+}
+
 # Set raft_ext.fencing on $node and wait until new sessions see it.
 sub set_fencing
 {
