@@ -577,6 +577,19 @@ h_ack_make(raft_id from, raft_id to, raft_term term, raft_index match,
 	return m;
 }
 
+/* n empty NORMAL entries of 'term' from index 'first' on. */
+void
+h_entries(raft_entry *ents, int n, raft_term term, raft_index first)
+{
+	memset(ents, 0, (size_t) n * sizeof(raft_entry));
+	for (int i = 0; i < n; i++)
+	{
+		ents[i].term = term;
+		ents[i].index = first + (raft_index) i;
+		ents[i].type = RAFT_ENTRY_NORMAL;
+	}
+}
+
 /* A vote request (VOTE or PREVOTE) naming the candidate's last entry. */
 raft_message
 h_vote_make(int type, raft_id from, raft_id to, raft_term term,

@@ -153,6 +153,8 @@ extern raft_message h_msg_make(int type, raft_id from, raft_id to, raft_term ter
 /* A successful APPEND_RESPONSE from -> to: match index, echoed send time. */
 extern raft_message h_ack_make(raft_id from, raft_id to, raft_term term,
 							   raft_index match, raft_time echo);
+/* Fill ents[0..n-1] with NORMAL entries of 'term', indexes first.. (no data). */
+extern void h_entries(raft_entry *ents, int n, raft_term term, raft_index first);
 /* A VOTE or PREVOTE request from -> to with the given last log entry. */
 extern raft_message h_vote_make(int type, raft_id from, raft_id to,
 								raft_term term, raft_index last_index,
