@@ -128,6 +128,12 @@ extern void h_run(h_net *net, raft_time ms, raft_time step);
 
 /* Make node id leader through an ordinary election. */
 extern void h_elect(h_net *net, raft_id id);
+/*
+ * Node id times out and wins in one round trip (vote requests, then the
+ * answers, one hop each); its first APPENDs stay queued.  Returns it,
+ * checked to be leader.
+ */
+extern raft_node *h_win(h_net *net, raft_id id);
 /* Make node 1 leader, its first APPENDs left undelivered (cleared). */
 extern void h_elect_quietly(h_net *net);
 
