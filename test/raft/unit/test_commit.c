@@ -75,9 +75,8 @@ test_leader_own_log_counts_after_advance(void **state)
 	h_net	   *net = *state;
 	raft_index	idx;
 	raft_message m;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	l = h_node(net, 1);
 	assert_int_equal(h_propose(net, 1, "z", &idx), RAFT_OK);
 	/* no ready processed: the entry is not durable on the leader yet */
 	m = h_ack_make(2, 1, raft_get_term(l), idx, 0);

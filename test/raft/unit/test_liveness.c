@@ -55,10 +55,9 @@ static void
 test_prevote_does_not_change_term(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *n;
+	raft_node  *n = h_node(net, 1);
 	const raft_message *m;
 
-	n = h_node(net, 1);
 	h_tick(net, 1, H_ET + H_SPREAD);
 	assert_int_equal(raft_get_role(n), RAFT_PRECANDIDATE);
 	assert_int_equal(raft_get_term(n), 0);
@@ -78,9 +77,8 @@ test_prevote_voter_keeps_term_and_vote(void **state)
 	h_net	   *net = *state;
 	raft_message m;
 	const raft_message *r;
-	raft_node  *v;
+	raft_node  *v = h_node(net, 2);
 
-	v = h_node(net, 2);
 	h_tick(net, 0, H_ET);		/* stickiness of a fresh node has expired */
 	h_clear(net);
 	m = h_msg_make(RAFT_MSG_PREVOTE, 1, 2, 1);
@@ -204,9 +202,8 @@ static void
 test_check_quorum_leader_steps_down(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	l = h_node(net, 1);
 	h_isolate(net, 1);
 	h_run(net, H_ET - H_HB - 1, 1);
 	assert_int_equal(raft_get_role(l), RAFT_LEADER);
@@ -275,9 +272,8 @@ test_leader_refuses_vote_with_check_quorum(void **state)
 {
 	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	l = h_node(net, 1);
 	m = h_vote_make(RAFT_MSG_VOTE, 3, 1, raft_get_term(l) + 1, 5,
 					raft_get_term(l));
 	raft_receive(l, &m, net->now);
@@ -305,10 +301,9 @@ test_stickiness_expires_after_election_timeout(void **state)
 {
 	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 	raft_time	heard;
 
-	f = h_node(net, 2);
 	heard = raft_last_leader_contact(f);
 	assert_int_equal(heard, net->now);
 	h_crash(net, 1);
@@ -327,10 +322,9 @@ test_transfer_vote_overrides_stickiness(void **state)
 	h_net	   *net = *state;
 	raft_message m;
 	const raft_message *r;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 	raft_term	term;
 
-	f = h_node(net, 2);
 	term = raft_get_term(f);
 	m = h_vote_make(RAFT_MSG_VOTE, 3, 2, term + 1, raft_last_index(f),
 					raft_last_term(f));
@@ -348,9 +342,8 @@ test_new_node_is_sticky(void **state)
 {
 	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 
-	f = h_node(net, 2);
 	assert_int_equal(raft_last_leader_contact(f), H_T0);
 	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
 	assert_int_equal(answer_at(net, &m, RAFT_MSG_VOTE_RESPONSE,
@@ -366,10 +359,9 @@ static void
 test_lease_horizon_value(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_time	sent;
 
-	l = h_node(net, 1);
 	sent = lease_round(net, 3);	/* the acks take 3 ms to come back */
 	assert_int_equal(raft_lease_until(l), sent + H_ET - H_MARGIN);
 	assert_true(raft_has_lease(l, sent + H_ET - H_MARGIN - 1));
@@ -438,10 +430,9 @@ static void
 test_no_lease_while_transferring(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_ready	r;
 
-	l = h_node(net, 1);
 	assert_true(raft_has_lease(l, net->now));
 	h_isolate(net, 2);
 	assert_int_equal(raft_transfer_leadership(l, 2, net->now), RAFT_OK);
@@ -459,10 +450,9 @@ static void
 test_lease_expires_when_isolated(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_time	until;
 
-	l = h_node(net, 1);
 	until = raft_lease_until(l);
 	h_isolate(net, 1);
 	h_run(net, until - net->now, 1);

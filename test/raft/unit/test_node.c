@@ -335,9 +335,8 @@ test_match_index_beyond_log_dropped(void **state)
 {
 	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	l = h_node(net, 1);
 	m = h_ack_make(2, 1, raft_get_term(l), raft_last_index(l) + 1, 0);
 	raft_receive(l, &m, net->now);
 	assert_int_equal(raft_get_stats(l)->msgs_dropped_invalid, 1);
@@ -389,9 +388,8 @@ test_second_leader_same_term_dropped(void **state)
 {
 	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 
-	f = h_node(net, 2);
 	m = h_msg_make(RAFT_MSG_APPEND, 3, 2, raft_get_term(f));
 	m.prev_log_index = 1;
 	m.prev_log_term = 1;
@@ -479,13 +477,12 @@ static void
 test_ready_pointers_valid_until_advance(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_ready	r;
 	raft_message m;
 	raft_entry	e = entry(2, 9);
 	char		copy[16];
 
-	l = h_node(net, 1);
 	h_propose(net, 1, "keep me", NULL);
 	raft_get_ready(l, &r);
 	assert_true(r.n_messages >= 1);
@@ -517,13 +514,12 @@ static void
 test_get_ready_twice_hands_out_only_new(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_ready	r1;
 	raft_ready	r2;
 	raft_index	i1;
 	raft_index	i2;
 
-	l = h_node(net, 1);
 	h_propose(net, 1, "a", &i1);
 	raft_get_ready(l, &r1);
 	assert_int_equal(r1.n_entries, 1);
@@ -687,9 +683,8 @@ static void
 test_time_never_goes_backwards(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *n;
+	raft_node  *n = h_node(net, 1);
 
-	n = h_node(net, 1);
 	raft_tick(n, 0);
 	raft_tick(n, -5);
 	assert_int_equal(raft_get_role(n), RAFT_FOLLOWER);

@@ -75,9 +75,8 @@ static void
 test_transfer_abandoned_after_election_timeout(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	l = h_node(net, 1);
 	h_isolate(net, 2);
 	h_propose(net, 1, "x", NULL);
 	h_run(net, 1, 1);
@@ -102,9 +101,8 @@ static void
 test_transfer_abandoned_after_timeout_now_steps_down(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	l = h_node(net, 1);
 	assert_int_equal(raft_transfer_leadership(l, 2, net->now), RAFT_OK);
 	h_flush(net);
 	net->cut[2][1] = true;		/* the target's vote requests get lost */
@@ -126,10 +124,9 @@ static void
 test_transfer_to_silent_target_refused(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_term	term;
 
-	l = h_node(net, 1);
 	term = raft_get_term(l);
 	h_isolate(net, 2);
 	h_run(net, H_ET, 1);
@@ -148,10 +145,9 @@ static void
 test_transfer_refuses_proposals(void **state)
 {
 	h_net	   *net = *state;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 	raft_change c;
 
-	l = h_node(net, 1);
 	h_isolate(net, 3);
 	assert_int_equal(raft_transfer_leadership(l, 3, net->now), RAFT_OK);
 	assert_int_equal(h_propose(net, 1, "no", NULL), RAFT_EBUSY);
@@ -223,9 +219,8 @@ test_timeout_now_from_non_leader_dropped(void **state)
 {
 	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 3);
 
-	f = h_node(net, 3);
 	m = h_msg_make(RAFT_MSG_TIMEOUT_NOW, 2, 3, raft_get_term(f));
 	raft_receive(f, &m, net->now);
 	assert_int_equal(raft_get_role(f), RAFT_FOLLOWER);
