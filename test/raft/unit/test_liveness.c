@@ -50,6 +50,19 @@ lease_round(h_net *net, raft_time delay)
 	return sent;
 }
 
+/*
+ * The answer of type 'reply' that m's addressee sends back when m reaches
+ * it at time 'at' (the harness clock is set to 'at', the queue emptied).
+ */
+static const raft_message *
+answer_at(h_net *net, const raft_message *m, int reply, raft_time at)
+{
+	h_clear(net);
+	net->now = at;
+	raft_receive(h_node(net, m->to), m, at);
+	return h_find(net, reply, m->to, m->from);
+}
+
 /* Rule (PreVote): a precandidate asks with term + 1 but keeps its term. */
 static void
 test_prevote_does_not_change_term(void **state)
@@ -80,10 +93,8 @@ test_prevote_voter_keeps_term_and_vote(void **state)
 	raft_node  *v = h_node(net, 2);
 
 	h_tick(net, 0, H_ET);		/* stickiness of a fresh node has expired */
-	h_clear(net);
 	m = h_msg_make(RAFT_MSG_PREVOTE, 1, 2, 1);
-	raft_receive(v, &m, net->now);
-	r = h_find(net, RAFT_MSG_PREVOTE_RESPONSE, 2, 1);
+	r = answer_at(net, &m, RAFT_MSG_PREVOTE_RESPONSE, net->now);
 	assert_non_null(r);
 	assert_true(r->granted);
 	assert_int_equal(r->term, 1);
@@ -91,8 +102,7 @@ test_prevote_voter_keeps_term_and_vote(void **state)
 	assert_int_equal(raft_get_vote(v), RAFT_NOBODY);
 	/* a second precandidate gets the same answer: nothing was promised */
 	m = h_msg_make(RAFT_MSG_PREVOTE, 3, 2, 1);
-	raft_receive(v, &m, net->now);
-	assert_true(h_find(net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
+	assert_true(answer_at(net, &m, RAFT_MSG_PREVOTE_RESPONSE, net->now)->granted);
 }
 
 /* A PreVote round won by a majority turns into a real election. */
@@ -282,19 +292,6 @@ test_leader_refuses_vote_with_check_quorum(void **state)
 					 RAFT_VOTE_LEADER_ALIVE);
 }
 
-/*
- * The answer of type 'reply' that m's addressee sends back when m reaches
- * it at time 'at' (the harness clock is set to 'at', the queue emptied).
- */
-static const raft_message *
-answer_at(h_net *net, const raft_message *m, int reply, raft_time at)
-{
-	h_clear(net);
-	net->now = at;
-	raft_receive(h_node(net, m->to), m, at);
-	return h_find(net, reply, m->to, m->from);
-}
-
 /* Stickiness ends ET after the leader was last heard. */
 static void
 test_stickiness_expires_after_election_timeout(void **state)
@@ -329,8 +326,7 @@ test_transfer_vote_overrides_stickiness(void **state)
 	m = h_vote_make(RAFT_MSG_VOTE, 3, 2, term + 1, raft_last_index(f),
 					raft_last_term(f));
 	m.transfer = true;
-	raft_receive(f, &m, net->now);
-	r = h_find(net, RAFT_MSG_VOTE_RESPONSE, 2, 3);
+	r = answer_at(net, &m, RAFT_MSG_VOTE_RESPONSE, net->now);
 	assert_true(r->granted);
 	assert_int_equal(raft_get_term(f), term + 1);
 	assert_int_equal(raft_get_vote(f), 3);
