@@ -100,7 +100,7 @@ raft_storage_load_bootstrap(RaftStorage *storage, raft_membership *m)
 	size_t		off = RAFT_BOOTSTRAP_HEADER;
 	uint32		length;
 	uint32		count;
-	char		name[RAFT_STORAGE_NAME_LEN];
+	char	   *why;
 
 	if (stat(path, &st) != 0)
 	{
@@ -119,18 +119,10 @@ raft_storage_load_bootstrap(RaftStorage *storage, raft_membership *m)
 										   (long long) st.st_size, RAFT_BOOTSTRAP_MAX));
 
 	buf = raft_storage_read_file(path, &size);
-	if (size < RAFT_BOOTSTRAP_HEADER + 4)
-		raft_report_corrupt_state(storage, path,
-								  psprintf("The file is %lld bytes long, shorter than its %d-byte header.",
-										   (long long) size, RAFT_BOOTSTRAP_HEADER + 4));
-	if (raft_get_u32(buf) != RAFT_BOOTSTRAP_MAGIC)
-		raft_report_corrupt_state(storage, path,
-								  psprintf("The file starts with magic number %08X, expected %08X.",
-										   raft_get_u32(buf), RAFT_BOOTSTRAP_MAGIC));
-	if (raft_get_u32(buf + 4) != RAFT_BOOTSTRAP_VERSION)
-		raft_report_corrupt_state(storage, path,
-								  psprintf("The file has format version %u; this build of raft_ext reads version %u.",
-										   raft_get_u32(buf + 4), RAFT_BOOTSTRAP_VERSION));
+	why = raft_storage_check_start(buf, size, RAFT_BOOTSTRAP_HEADER + 4,
+								   RAFT_BOOTSTRAP_MAGIC, RAFT_BOOTSTRAP_VERSION);
+	if (why != NULL)
+		raft_report_corrupt_state(storage, path, why);
 	length = raft_get_u32(buf + 8);
 	if (length != (uint32) size)
 		raft_report_corrupt_state(storage, path,
@@ -143,16 +135,9 @@ raft_storage_load_bootstrap(RaftStorage *storage, raft_membership *m)
 										   raft_get_u32(buf + size - 4)));
 
 	/* Sound bytes; now what they say must be ours and make sense. */
-	if (raft_get_u32(buf + 12) != storage->node_id)
-		raft_report_corrupt_state(storage, path,
-								  psprintf("The file was written by node %u, but the state file belongs to node %u.",
-										   raft_get_u32(buf + 12), storage->node_id));
-	memcpy(name, buf + 16, RAFT_STORAGE_NAME_LEN);
-	name[RAFT_STORAGE_NAME_LEN - 1] = '\0';
-	if (strcmp(name, storage->cluster_name) != 0)
-		raft_report_corrupt_state(storage, path,
-								  psprintf("The file belongs to cluster \"%s\", not \"%s\".",
-										   name, storage->cluster_name));
+	why = raft_storage_check_stamp(storage, buf + 12, false);
+	if (why != NULL)
+		raft_report_corrupt_state(storage, path, why);
 	count = raft_get_u32(buf + 80);
 	if (count < 1 || count > RAFT_MAX_MEMBERS)
 		raft_report_corrupt_state(storage, path,

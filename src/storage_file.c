@@ -70,6 +70,23 @@ raft_storage_fsync_has_failed(void)
 }
 
 /*
+ * FAULT INJECTION (tests only): whether 'failpoint' is armed; if so, disarm
+ * it, so that it fires once (shared memory outlives the worker).
+ */
+bool
+raft_storage_take_failpoint(uint32 failpoint)
+{
+	bool		armed;
+
+	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
+	armed = raft_shared->fault_failpoint == failpoint;
+	if (armed)
+		raft_shared->fault_failpoint = RAFT_FAILPOINT_NONE;
+	LWLockRelease(raft_shared->lock);
+	return armed;
+}
+
+/*
  * FAULT INJECTION (tests only): the failpoint fsync-fail makes the next
  * fsync of the Raft state fail with EIO, once.
  */
@@ -81,11 +98,7 @@ failpoint_fsync_fail(void)
 	if (!raft_fault_injection ||
 		raft_shared->fault_failpoint != RAFT_FAILPOINT_FSYNC_FAIL)
 		return false;
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	armed = raft_shared->fault_failpoint == RAFT_FAILPOINT_FSYNC_FAIL;
-	if (armed)
-		raft_shared->fault_failpoint = RAFT_FAILPOINT_NONE;
-	LWLockRelease(raft_shared->lock);
+	armed = raft_storage_take_failpoint(RAFT_FAILPOINT_FSYNC_FAIL);
 	if (armed)
 		ereport(LOG,
 				(errmsg("failpoint %s: failing the next fsync with EIO",
@@ -131,10 +144,7 @@ raft_storage_fsync_path(const char *path, bool isdir)
 	if (raft_storage_fsync_fd(fd) != 0 &&
 		!(isdir && (errno == EBADF || errno == EINVAL)))
 	{
-		int			save_errno = errno;
-
-		CloseTransientFile(fd);
-		errno = save_errno;
+		raft_storage_close_keep_errno(fd);
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not fsync %s \"%s\": %m",
@@ -238,6 +248,68 @@ raft_write_file_durably(const char *tmppath, const char *path,
 	return durable_rename(tmppath, path, elevel) == 0;
 }
 
+/* Open 'path'; -1 if it does not exist, any other failure an ERROR. */
+int
+raft_storage_open_existing(const char *path, int flags)
+{
+	int			fd = OpenTransientFile(path, flags);
+
+	if (fd < 0 && errno != ENOENT)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	return fd;
+}
+
+/* CloseTransientFile(fd) without changing errno, for the report after it. */
+void
+raft_storage_close_keep_errno(int fd)
+{
+	int			save_errno = errno;
+
+	CloseTransientFile(fd);
+	errno = save_errno;
+}
+
+/* Check length, magic and version at the start of a file (see the header). */
+char *
+raft_storage_check_start(const uint8 *buf, off_t size, int header_len,
+						 uint32 magic, uint32 version)
+{
+	if (size < header_len)
+		return psprintf("The file is %lld bytes long, shorter than its %d-byte header.",
+						(long long) size, header_len);
+	if (raft_get_u32(buf) != magic)
+		return psprintf("The file starts with magic number %08X, expected %08X.",
+						raft_get_u32(buf), magic);
+	if (raft_get_u32(buf + 4) != version)
+		return psprintf("The file has format version %u; this build of raft_ext reads version %u.",
+						raft_get_u32(buf + 4), version);
+	return NULL;
+}
+
+/* Check a file's node id and cluster name against ours (see the header). */
+char *
+raft_storage_check_stamp(const RaftStorage *storage, const uint8 *field,
+						 bool segment)
+{
+	char		name[RAFT_STORAGE_NAME_LEN];
+
+	if (raft_get_u32(field) != storage->node_id)
+		return psprintf(segment
+						? "The segment was written by node %u, but the state file belongs to node %u."
+						: "The file was written by node %u, but the state file belongs to node %u.",
+						raft_get_u32(field), storage->node_id);
+	memcpy(name, field + 4, RAFT_STORAGE_NAME_LEN);
+	name[RAFT_STORAGE_NAME_LEN - 1] = '\0';
+	if (strcmp(name, storage->cluster_name) != 0)
+		return psprintf(segment
+						? "The segment belongs to cluster \"%s\", not \"%s\"."
+						: "The file belongs to cluster \"%s\", not \"%s\".",
+						name, storage->cluster_name);
+	return NULL;
+}
+
 /* Read all of 'path' into a palloc'd buffer; *size receives its length. */
 uint8 *
 raft_storage_read_file(const char *path, off_t *size)
@@ -254,10 +326,7 @@ raft_storage_read_file(const char *path, off_t *size)
 				 errmsg("could not open file \"%s\": %m", path)));
 	if (fstat(fd, &st) != 0)
 	{
-		int			save_errno = errno;
-
-		CloseTransientFile(fd);
-		errno = save_errno;
+		raft_storage_close_keep_errno(fd);
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not stat file \"%s\": %m", path)));
@@ -269,10 +338,9 @@ raft_storage_read_file(const char *path, off_t *size)
 
 		if (r <= 0)
 		{
-			int			save_errno = r < 0 ? errno : EIO;
-
-			CloseTransientFile(fd);
-			errno = save_errno;
+			if (r == 0)
+				errno = EIO;
+			raft_storage_close_keep_errno(fd);
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not read file \"%s\": %m", path)));

@@ -131,6 +131,32 @@ extern bool raft_storage_durable_rename(const char *from, const char *to,
 /* Read a whole file into a palloc'd buffer; *size receives its length. */
 extern uint8 *raft_storage_read_file(const char *path, off_t *size);
 
+/* Tests only: whether 'failpoint' is armed, disarming it if so. */
+extern bool raft_storage_take_failpoint(uint32 failpoint);
+
+/* Open 'path'; -1 if it does not exist, any other failure an ERROR. */
+extern int	raft_storage_open_existing(const char *path, int flags);
+
+/* CloseTransientFile(fd) without changing errno, for the report after it. */
+extern void raft_storage_close_keep_errno(int fd);
+
+/*
+ * The start every raft_ext file shares: at least header_len bytes, then
+ * magic and format version.  NULL if they are right, else why not (an
+ * errdetail, palloc'd).
+ */
+extern char *raft_storage_check_start(const uint8 *buf, off_t size,
+									  int header_len, uint32 magic,
+									  uint32 version);
+
+/*
+ * The stamp of a log segment or bootstrap file: node id at 'field', the
+ * cluster name (RAFT_STORAGE_NAME_LEN bytes) right after it.  NULL if it is
+ * ours, else why not (palloc'd; 'segment' words it for a segment).
+ */
+extern char *raft_storage_check_stamp(const RaftStorage *storage,
+									  const uint8 *field, bool segment);
+
 /* ---- storage_state.c: the hard state file ---- */
 
 /*

@@ -331,10 +331,7 @@ raft_segment_cut(const char *path, off_t length)
 				 errmsg("could not open file \"%s\": %m", path)));
 	if (ftruncate(fd, length) != 0 || raft_storage_fsync_fd(fd) != 0)
 	{
-		int			save_errno = errno;
-
-		CloseTransientFile(fd);
-		errno = save_errno;
+		raft_storage_close_keep_errno(fd);
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not truncate file \"%s\" to %lld bytes: %m",
@@ -349,35 +346,20 @@ raft_segment_check_header(const RaftStorage *storage, const char *path,
 					 const uint8 *buf, off_t size, raft_index first)
 {
 	uint32		crc;
-	char		name[RAFT_STORAGE_NAME_LEN];
+	char	   *why;
 
-	if (size < RAFT_SEGMENT_HEADER)
-		raft_report_corrupt_segment(storage, path,
-									psprintf("The file is %lld bytes long, shorter than its %d-byte header.",
-											 (long long) size, RAFT_SEGMENT_HEADER));
-	if (raft_get_u32(buf) != RAFT_SEGMENT_MAGIC)
-		raft_report_corrupt_segment(storage, path,
-									psprintf("The file starts with magic number %08X, expected %08X.",
-											 raft_get_u32(buf), RAFT_SEGMENT_MAGIC));
-	if (raft_get_u32(buf + 4) != RAFT_SEGMENT_VERSION)
-		raft_report_corrupt_segment(storage, path,
-									psprintf("The file has format version %u; this build of raft_ext reads version %u.",
-											 raft_get_u32(buf + 4), RAFT_SEGMENT_VERSION));
+	why = raft_storage_check_start(buf, size, RAFT_SEGMENT_HEADER,
+								   RAFT_SEGMENT_MAGIC, RAFT_SEGMENT_VERSION);
+	if (why != NULL)
+		raft_report_corrupt_segment(storage, path, why);
 	crc = raft_storage_crc(buf, 84);
 	if (crc != raft_get_u32(buf + 84))
 		raft_report_corrupt_segment(storage, path,
 									psprintf("The header checksum does not match: computed %08X, stored %08X.",
 											 crc, raft_get_u32(buf + 84)));
-	if (raft_get_u32(buf + 8) != storage->node_id)
-		raft_report_corrupt_segment(storage, path,
-									psprintf("The segment was written by node %u, but the state file belongs to node %u.",
-											 raft_get_u32(buf + 8), storage->node_id));
-	memcpy(name, buf + 12, RAFT_STORAGE_NAME_LEN);
-	name[RAFT_STORAGE_NAME_LEN - 1] = '\0';
-	if (strcmp(name, storage->cluster_name) != 0)
-		raft_report_corrupt_segment(storage, path,
-									psprintf("The segment belongs to cluster \"%s\", not \"%s\".",
-											 name, storage->cluster_name));
+	why = raft_storage_check_stamp(storage, buf + 8, true);
+	if (why != NULL)
+		raft_report_corrupt_segment(storage, path, why);
 	if (raft_get_u64(buf + 76) != first)
 		raft_report_corrupt_segment(storage, path,
 									psprintf("The header says the segment starts at index %llu, its name says %llu.",

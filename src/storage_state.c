@@ -92,21 +92,15 @@ raft_storage_read_state(RaftStorage *storage, const char *path, raft_hard_state 
 	uint8		buf[RAFT_STATE_SIZE + 1];
 	ssize_t		nread = 0;
 	int			fd;
-	uint32		magic,
-				version,
+	char	   *why;
+	uint32		version,
 				length,
 				stored_crc,
 				crc;
 
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	fd = raft_storage_open_existing(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
-	{
-		if (errno == ENOENT)
-			return false;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", path)));
-	}
+		return false;
 
 	/* One byte more than expected, to notice a file that is too long. */
 	while (nread < (ssize_t) sizeof(buf))
@@ -115,10 +109,7 @@ raft_storage_read_state(RaftStorage *storage, const char *path, raft_hard_state 
 
 		if (r < 0)
 		{
-			int			save_errno = errno;
-
-			CloseTransientFile(fd);
-			errno = save_errno;
+			raft_storage_close_keep_errno(fd);
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not read file \"%s\": %m", path)));
@@ -129,21 +120,12 @@ raft_storage_read_state(RaftStorage *storage, const char *path, raft_hard_state 
 	}
 	CloseTransientFile(fd);
 
-	if (nread < 16)
-		raft_report_corrupt_state(storage, path,
-							 psprintf("The file is %d bytes long, shorter than its %d-byte header.",
-									  (int) nread, 16));
-	magic = raft_get_u32(buf + 0);
+	why = raft_storage_check_start(buf, nread, 16, RAFT_STATE_MAGIC,
+								   RAFT_STATE_VERSION);
+	if (why != NULL)
+		raft_report_corrupt_state(storage, path, why);
 	version = raft_get_u32(buf + 4);
 	length = raft_get_u32(buf + 8);
-	if (magic != RAFT_STATE_MAGIC)
-		raft_report_corrupt_state(storage, path,
-							 psprintf("The file starts with magic number %08X, expected %08X.",
-									  magic, RAFT_STATE_MAGIC));
-	if (version != RAFT_STATE_VERSION)
-		raft_report_corrupt_state(storage, path,
-							 psprintf("The file has format version %u; this build of raft_ext reads version %u.",
-									  version, RAFT_STATE_VERSION));
 	if (length != RAFT_STATE_SIZE || nread != RAFT_STATE_SIZE)
 		raft_report_corrupt_state(storage, path,
 							 psprintf("The file is %d bytes long; its header says %u and version %u files are %d bytes.",
@@ -179,16 +161,10 @@ static void
 failpoint_crash_mid_write(const uint8 *buf, const char *tmppath,
 						  const raft_hard_state *hs)
 {
-	bool		armed;
 	ssize_t		written;
 	int			fd;
 
-	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
-	armed = raft_shared->fault_failpoint == RAFT_FAILPOINT_CRASH_MID_STATE_WRITE;
-	if (armed)
-		raft_shared->fault_failpoint = RAFT_FAILPOINT_NONE;
-	LWLockRelease(raft_shared->lock);
-	if (!armed)
+	if (!raft_storage_take_failpoint(RAFT_FAILPOINT_CRASH_MID_STATE_WRITE))
 		return;
 
 	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);

@@ -34,6 +34,8 @@ use IPC::Run;
 use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use RaftChecker;
+use RaftFaults;
 use RaftTest;
 use Test::More;
 use Time::HiRes qw(time usleep);
@@ -69,7 +71,6 @@ caught up.
 sub create_cluster
 {
 	my ($n, %opts) = @_;
-	my %timing = (%RaftTest::DEFAULT_TIMING, %{ $opts{timing} // {} });
 	my @nodes = map { PostgreSQL::Test::Cluster->new("node$_") } 1 .. $n;
 	$nodes[$_]->{raft_id} = $_ + 1 for 0 .. $#nodes;
 	my $peers = RaftTest::peers_value(@nodes);
@@ -87,7 +88,7 @@ sub create_cluster
 	  . "raft_ext.auto_promote = on\n"
 	  . "raft_ext.auto_follow = on\n"
 	  . "raft_ext.peers = '$peers'\n"
-	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing)
+	  . RaftTest::timing_conf(%{ $opts{timing} // {} })
 	  . ($opts{extra_conf} // '');
 
 	my $primary = $nodes[0];
@@ -499,6 +500,121 @@ sub expect_failover
 	ok(wait_follows($other, $new),
 		$other->name . ' follows the new primary ' . $new->name);
 	return ($new, $other, $new_term);
+}
+
+=pod
+
+=item start_scenario(%opts)
+
+The opening every failover scenario shares: create_cluster(3, %opts), the
+invariant checker and a fault injector on the nodes, node1 leading as the
+primary, and a writer whose commits node1 acknowledges (both checked as
+tests).  Returns a hash reference: nodes (array reference), checker,
+faults, term (node1's) and writer.
+
+=cut
+
+sub start_scenario
+{
+	my (%opts) = @_;
+	my @nodes = create_cluster(3, %opts);
+	my $checker = RaftChecker->start(\@nodes);
+	my $faults = RaftFaults->new(\@nodes);
+	my ($leader, $term) = wait_primary(\@nodes);
+	is($leader->name, 'node1', 'the primary leads');
+	my $writer = start_writer(\@nodes);
+	ok(defined wait_acks_on($writer, $nodes[0], 20),
+		'writes are acknowledged by the primary');
+	return {
+		nodes => \@nodes,
+		checker => $checker,
+		faults => $faults,
+		term => $term,
+		writer => $writer
+	};
+}
+
+=pod
+
+=item learns_leader($node, $leader)
+
+Wait until $node's raft_status names $leader as the leader; returns
+whether it did in time.
+
+=cut
+
+sub learns_leader
+{
+	my ($node, $leader) = @_;
+	return $node->poll_query_until('postgres',
+		'SELECT leader_id = '
+		  . RaftTest::raft_id($leader)
+		  . ' FROM raft_ext.raft_status');
+}
+
+=pod
+
+=item check_and_heal($faults, $writer, $old, $new, $what)
+
+The end of a fault that cut the old primary $old off: stop $writer, every
+row it had acknowledged is on $new, a write on $old ($what) is refused;
+then heal every cut and check that $old learns that $new leads.
+
+=cut
+
+sub check_and_heal
+{
+	my ($faults, $writer, $old, $new, $what) = @_;
+	stop_writer($writer);
+	check_rows($new, $writer);
+	expect_write_refused($old, $what);
+	$faults->heal;
+	ok(learns_leader($old, $new),
+		'after the heal the old primary learns who leads');
+	return;
+}
+
+=pod
+
+=item rejoin_and_catch_up($old, $new, $writer, $new_label)
+
+Rejoin the former primary $old as a standby of $new with
+scripts/rejoin-standby.sh, then check that it follows $new (called
+$new_label in the test's name, $new->name by default) and holds the last
+row $writer had acknowledged (each a test).
+
+=cut
+
+sub rejoin_and_catch_up
+{
+	my ($old, $new, $writer, $new_label) = @_;
+	ok(rejoin($old, $new), 'rejoin-standby.sh succeeds');
+	ok(wait_follows($old, $new),
+		$old->name . ' follows ' . ($new_label // $new->name));
+	my ($max) = map { $_->[0] } (acknowledged($writer))[-1];
+	ok( $old->poll_query_until(
+			'postgres', "SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
+		$old->name . ' sees the last acknowledged row');
+	return;
+}
+
+=pod
+
+=item finish_scenario($checker, $started, \@nodes)
+
+The close every failover scenario shares: the checker's verdict, the
+runtime since $started (a note), every node stopped.  Returns the
+checker's result (RaftChecker's stop).
+
+=cut
+
+sub finish_scenario
+{
+	my ($checker, $started, $nodes) = @_;
+	$checker->stop_and_check;
+	note(sprintf('runtime %.1f s', time() - $started));
+	$_->stop for @$nodes;
+	return $checker->stop;
 }
 
 =pod

@@ -107,7 +107,6 @@ and caught up.
 sub create_replicated_cluster
 {
 	my ($n, %opts) = @_;
-	my %timing = (%RaftTest::DEFAULT_TIMING, %{ $opts{timing} // {} });
 	my $primary = PostgreSQL::Test::Cluster->new('primary');
 	my @nodes = ($primary);
 	push @nodes, PostgreSQL::Test::Cluster->new("standby$_") for 1 .. $n - 1;
@@ -120,7 +119,7 @@ sub create_replicated_cluster
 	  . "hot_standby = on\n"
 	  . "raft_ext.fault_injection = on\n"
 	  . "raft_ext.peers = '$peers'\n"
-	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing);
+	  . RaftTest::timing_conf(%{ $opts{timing} // {} });
 
 	$primary->init(allows_streaming => 1);
 	$primary->append_conf('postgresql.conf', $conf . "raft_ext.node_id = 1\n");

@@ -98,12 +98,20 @@ sub create_cluster
 	return @nodes;
 }
 
+# The postgresql.conf lines of raft_ext's timing settings: %DEFAULT_TIMING,
+# with %overrides (setting => value) taking precedence.
+sub timing_conf
+{
+	my (%overrides) = @_;
+	my %timing = (%DEFAULT_TIMING, %overrides);
+	return join '', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing;
+}
+
 # Append raft_ext's settings for $node, a member of the cluster that $peers
 # describes, to its postgresql.conf (options as for create_cluster).
 sub configure_node
 {
 	my ($node, $peers, %opts) = @_;
-	my %timing = (%DEFAULT_TIMING, %{ $opts{timing} // {} });
 
 	# Statements from peers (raft_ext.receive) would flood the log.
 	my $conf = "shared_preload_libraries = 'raft_ext'\n"
@@ -118,7 +126,7 @@ sub configure_node
 	# not compare them.
 	$conf .= "raft_ext.max_lag_on_failover = -1\n"
 	  unless $opts{compare_positions};
-	$conf .= "raft_ext.$_ = '$timing{$_}'\n" for sort keys %timing;
+	$conf .= timing_conf(%{ $opts{timing} // {} });
 	$conf .= $opts{extra_conf} if defined $opts{extra_conf};
 	$node->append_conf('postgresql.conf', $conf);
 	return;
@@ -504,6 +512,51 @@ sub steady_leader_failures
 	return $failures;
 }
 
+# The whole contents of a file, as bytes.
+sub slurp_bytes
+{
+	my ($path) = @_;
+	open my $fh, '<:raw', $path or die "open $path: $!";
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	return $data;
+}
+
+# The members $node sees: "id,id,..." in id order.
+sub members
+{
+	my ($node) = @_;
+	return scalar $node->safe_psql('postgres',
+		q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+		  FROM raft_ext.raft_peers});
+}
+
+# Poll until every node of @$set reports the membership $want; with
+# running => 1, only while the node runs Raft (raft_status has no error).
+# Returns whether all did in time.
+sub wait_members
+{
+	my ($set, $want, %opts) = @_;
+	my $sql = q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
+		  FROM raft_ext.raft_peers};
+	$sql .= ' WHERE (SELECT error IS NULL FROM raft_status)' if $opts{running};
+	for my $node (@$set)
+	{
+		$node->poll_query_until('postgres', $sql, $want) or return 0;
+	}
+	return 1;
+}
+
+# Ask $leader to hand leadership to $target and wait for a leader among
+# @$nodes in a higher term than $term; returns ($new_leader, $new_term).
+sub transfer_to
+{
+	my ($leader, $target, $nodes, $term) = @_;
+	$leader->safe_psql('postgres',
+		'SELECT raft_ext.transfer_leadership(' . raft_id($target) . ')');
+	return wait_for_leader($nodes, min_term => $term + 1);
+}
 
 =back
 

@@ -36,17 +36,6 @@ my $state = "$state_dir/state";
 my $saved = $victim->basedir . '/state.saved';
 note('victim: ' . $victim->name . ", state file $state");
 
-# Read a whole file.
-sub slurp_bytes
-{
-	my ($path) = @_;
-	open my $fh, '<:raw', $path or die "open $path: $!";
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	return $data;
-}
-
 # Overwrite a whole file.
 sub spew_bytes
 {
@@ -63,7 +52,7 @@ sub spew_bytes
 sub check_refused
 {
 	my ($case, $log_re, $error_re) = @_;
-	my $before = -e $state ? slurp_bytes($state) : undef;
+	my $before = -e $state ? RaftTest::slurp_bytes($state) : undef;
 	my $offset = -s $victim->logfile;
 
 	$victim->start;
@@ -82,7 +71,7 @@ sub check_refused
 
 	if (defined $before)
 	{
-		ok(slurp_bytes($state) eq $before,
+		ok(RaftTest::slurp_bytes($state) eq $before,
 			"$case: the damaged file was not rewritten");
 	}
 	else
@@ -112,7 +101,7 @@ sub stop_and_save
 {
 	$victim->stop;
 	copy($state, $saved) or die "copy: $!";
-	my $good = slurp_bytes($saved);
+	my $good = RaftTest::slurp_bytes($saved);
 	cmp_ok(length($good), '>=', 100, 'the saved state file has its full size');
 	return $good;
 }
@@ -149,7 +138,7 @@ check_restored('missing file');
 my $segment = "$state_dir/log/0000000000000001";
 stop_and_save();
 ok(-f $segment, 'the follower has a log segment starting at index 1');
-my $segment_bytes = slurp_bytes($segment);
+my $segment_bytes = RaftTest::slurp_bytes($segment);
 my $damaged = $segment_bytes;
 substr($damaged, 88 + 12, 1) = chr(ord(substr($damaged, 88 + 12, 1)) ^ 0x01);
 spew_bytes($segment, $damaged);

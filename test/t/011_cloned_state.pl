@@ -25,10 +25,7 @@ use Test::More;
 sub read_state_file
 {
 	my ($path) = @_;
-	open my $fh, '<:raw', $path or die "open $path: $!";
-	local $/;
-	my $data = <$fh>;
-	close $fh;
+	my $data = RaftTest::slurp_bytes($path);
 	die "$path: unexpected length " . length($data) unless length($data) == 104;
 	my $node = unpack('V', substr($data, 12, 4));
 	my ($lo, $hi) = unpack('VV', substr($data, 80, 8));
@@ -53,13 +50,12 @@ $witness->{raft_id} = 3;
 my @all = ($primary, $standby, $witness);
 
 my $peers = RaftTest::peers_value(@all);
-my %timing = %RaftTest::DEFAULT_TIMING;
 # The witness is a separate initdb: its default cluster name (from the
 # system identifier) would not be the primary's, so name the cluster.
 my $common = "shared_preload_libraries = 'raft_ext'\n"
   . "raft_ext.cluster_name = 'cloned'\n"
   . "raft_ext.peers = '$peers'\n"
-  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing);
+  . RaftTest::timing_conf();
 
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', $common . "raft_ext.node_id = 1\n");

@@ -53,14 +53,13 @@ sub set_peers
 }
 
 set_peers($_, peers(@nodes)) for @nodes;
-my %timing = %RaftTest::DEFAULT_TIMING;
 $node4->append_conf(
 	'postgresql.conf',
 	"shared_preload_libraries = 'raft_ext'\n"
 	  . "raft_ext.node_id = 4\n"
 	  . "raft_ext.cluster_name = '$RaftTest::CLUSTER_NAME'\n"
 	  . "raft_ext.max_lag_on_failover = -1\n"
-	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing));
+	  . RaftTest::timing_conf());
 set_peers($node4, peers(@nodes, $node4));
 for my $node (@nodes, $node4)
 {
@@ -68,35 +67,11 @@ for my $node (@nodes, $node4)
 	$node->safe_psql('postgres', 'CREATE EXTENSION raft_ext');
 }
 
-sub members
-{
-	my ($node) = @_;
-	return scalar $node->safe_psql('postgres',
-		q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
-		  FROM raft_ext.raft_peers});
-}
-
-sub wait_members
-{
-	my ($set, $want) = @_;
-	for my $node (@$set)
-	{
-		$node->poll_query_until(
-			'postgres',
-			q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
-			  FROM raft_ext.raft_peers WHERE
-			  (SELECT error IS NULL FROM raft_status)},
-			$want)
-		  or return 0;
-	}
-	return 1;
-}
-
 my ($leader) = RaftTest::wait_for_leader(\@nodes);
 $leader->safe_psql('postgres',
 	"SELECT raft_ext.add_node(4, '" . address($node4) . "')");
 my @four = (@nodes, $node4);
-ok(wait_members(\@four, '1,2,3,4'), 'add_node(4) is in every node\'s log');
+ok(RaftTest::wait_members(\@four, '1,2,3,4', running => 1), 'add_node(4) is in every node\'s log');
 
 my ($n1, $n2, $n3) = @nodes;
 my $state_dir = $n1->data_dir . '/pg_raft';
@@ -124,7 +99,7 @@ is($n1->safe_psql('postgres', 'SELECT raft_ext.is_leader()'), 'f',
 my @others = ($n2, $n3, $node4);
 my ($leader2) = RaftTest::wait_for_leader(\@others);
 ok(defined $leader2, 'nodes 2, 3 and 4 keep a leader');
-is(members($_), '1,2,3,4', $_->name . ' keeps members 1,2,3,4') for @others;
+is(RaftTest::members($_), '1,2,3,4', $_->name . ' keeps members 1,2,3,4') for @others;
 
 # A reload does not make the wrong value acceptable either.
 $n1->safe_psql('postgres', 'SELECT pg_reload_conf()');
@@ -139,7 +114,7 @@ ok( $n1->poll_query_until(
 $n1->stop;
 set_peers($n1, peers($n1, $n3) . ';2:' . address($n2, ' connect_timeout=7'));
 $n1->start;
-ok(wait_members([$n1], '1,2,3,4'), 'an address-only change is accepted: node 1 runs with members 1,2,3,4');
+ok(RaftTest::wait_members([$n1], '1,2,3,4', running => 1), 'an address-only change is accepted: node 1 runs with members 1,2,3,4');
 like(
 	$n1->safe_psql('postgres',
 		'SELECT conninfo FROM raft_ext.raft_peers WHERE peer_id = 2'),
@@ -156,7 +131,7 @@ $offset = -s $n1->logfile;
 $n1->start;
 $n1->wait_for_log(qr/has no bootstrap membership; adopting the one raft_ext\.peers names\n.*DETAIL:  raft_ext\.peers names nodes 1, 3, 2\./, $offset);
 pass('a directory without a bootstrap file adopts raft_ext.peers, with a LOG line');
-ok(wait_members([$n1], '1,2,3,4'), 'and node 1 runs');
+ok(RaftTest::wait_members([$n1], '1,2,3,4', running => 1), 'and node 1 runs');
 ok(-f "$state_dir/bootstrap", 'the adopted membership is persisted');
 
 # A damaged bootstrap file stops Raft; it is never silently rewritten.
@@ -178,7 +153,7 @@ open $fh, '>:raw', "$state_dir/bootstrap" or die;
 print $fh $good;
 close $fh;
 $n1->start;
-ok(wait_members([$n1], '1,2,3,4'), 'with the file restored node 1 runs again');
+ok(RaftTest::wait_members([$n1], '1,2,3,4', running => 1), 'with the file restored node 1 runs again');
 ($leader3) = RaftTest::wait_for_leader(\@four);
 
 # 3. No password anywhere a non-superuser or the log can see it.

@@ -33,6 +33,17 @@ sub run_sql
 	return ($ret, $stderr // '');
 }
 
+# Run $sql on $node: it must fail with $error (test $what), and $count_sql
+# must then count 0 (test $nothing): the refused write left no trace.
+sub refused_without_trace
+{
+	my ($node, $sql, $error, $what, $count_sql, $nothing) = @_;
+	my (undef, $err) = run_sql($node, $sql);
+	like($err, $error, $what);
+	is($node->safe_psql('postgres', $count_sql), '0', $nothing);
+	return;
+}
+
 # Set raft_ext.fencing on $node and wait until new sessions see it.
 sub set_fencing
 {
@@ -134,23 +145,23 @@ for my $f (@followers)
 		qr/DETAIL:  This node \(\d+\) does not hold the leader's lease; the leader is node $leader_id\./,
 		"$name: ... and the message names the leader");
 
-	($ret, $err) = run_sql($f,
-		"BEGIN READ WRITE;\nINSERT INTO t VALUES (3, 0);\nCOMMIT;");
-	like($err, qr/25006: cannot commit a write on a fenced node/,
-		"$name: COMMIT of a transaction block that wrote is refused");
-	is($f->safe_psql('postgres', 'SELECT count(*) FROM t'),
-		'0', "$name: the refused transactions left nothing behind");
+	refused_without_trace($f,
+		"BEGIN READ WRITE;\nINSERT INTO t VALUES (3, 0);\nCOMMIT;",
+		qr/25006: cannot commit a write on a fenced node/,
+		"$name: COMMIT of a transaction block that wrote is refused",
+		'SELECT count(*) FROM t',
+		"$name: the refused transactions left nothing behind");
 
 	is($f->safe_psql('postgres',
 			"BEGIN READ ONLY;\nSELECT count(*) FROM t;\nCOMMIT;"),
 		'0', "$name: a read-only transaction works");
 
-	($ret, $err) = run_sql($f,
-		"BEGIN READ WRITE;\nINSERT INTO t VALUES (4, 0);\nPREPARE TRANSACTION 'on_follower';");
-	like($err, qr/25006: cannot prepare a write on a fenced node/,
-		"$name: PREPARE TRANSACTION of a write is refused");
-	is($f->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'),
-		'0', "$name: nothing was prepared");
+	refused_without_trace($f,
+		"BEGIN READ WRITE;\nINSERT INTO t VALUES (4, 0);\nPREPARE TRANSACTION 'on_follower';",
+		qr/25006: cannot prepare a write on a fenced node/,
+		"$name: PREPARE TRANSACTION of a write is refused",
+		'SELECT count(*) FROM pg_prepared_xacts',
+		"$name: nothing was prepared");
 }
 
 # 3. Installing raft_ext itself is not fenced (the nodes need it to talk),

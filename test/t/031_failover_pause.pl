@@ -25,16 +25,10 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 my $started = time();
-my @nodes = RaftFailover::create_cluster(3);
+my $s = RaftFailover::start_scenario();
+my @nodes = @{ $s->{nodes} };
 my ($node1, $node2, $node3) = @nodes;
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
-
-my ($leader, $term) = RaftFailover::wait_primary(\@nodes);
-is($leader->name, 'node1', 'the primary leads');
-my $writer = RaftFailover::start_writer(\@nodes);
-ok(defined RaftFailover::wait_acks_on($writer, $node1, 20),
-	'writes are acknowledged by the primary');
+my ($checker, $faults, $term, $writer) = @$s{qw(checker faults term writer)};
 
 # SIGSTOP of the whole primary.
 my $paused_at = time();
@@ -45,9 +39,7 @@ my ($new, $other, $new_term) = RaftFailover::expect_failover('031 pause',
 # SIGCONT: node1 wakes up without the lease.
 $faults->resume($node1);
 my $resumed_at = time();
-ok( $node1->poll_query_until(
-		'postgres',
-		'SELECT leader_id = ' . RaftTest::raft_id($new) . ' FROM raft_ext.raft_status'),
+ok(RaftFailover::learns_leader($node1, $new),
 	'the resumed primary learns who leads');
 ok(defined RaftFailover::wait_acks_on($writer, $new, 10, time()),
 	'writes go on on the new primary after node1 resumed');
@@ -64,10 +56,7 @@ is($out, '0', 'node1 holds no row written after it resumed');
 RaftFailover::expect_write_refused($node1, 'the resumed old primary');
 RaftFailover::check_rows($new, $writer);
 
-$checker->stop_and_check;
-my $result = $checker->stop;
+my $result = RaftFailover::finish_scenario($checker, $started, \@nodes);
 note(sprintf('smallest gap between two leases: %s ms',
 		$result->{min_lease_gap_ms} // 'n/a'));
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
 done_testing();

@@ -25,40 +25,18 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 my $started = time();
-my @nodes = RaftFailover::create_cluster(3);
+my $s = RaftFailover::start_scenario();
+my @nodes = @{ $s->{nodes} };
 my ($node1, $node2, $node3) = @nodes;
-
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
-
-my ($leader, $term) = RaftFailover::wait_primary(\@nodes);
-is($leader->name, 'node1', 'the primary leads');
-my $writer = RaftFailover::start_writer(\@nodes);
-ok(defined RaftFailover::wait_acks_on($writer, $node1, 20),
-	'writes are acknowledged by the primary');
+my ($checker, $faults, $term, $writer) = @$s{qw(checker faults term writer)};
 
 my $cut_at = time();
 $faults->isolate($node1);
 my ($new, $other, $new_term) = RaftFailover::expect_failover('032 partition',
 	$cut_at, [ $node2, $node3 ], $term + 1, $writer);
-RaftFailover::stop_writer($writer);
-RaftFailover::check_rows($new, $writer);
+RaftFailover::check_and_heal($faults, $writer, $node1, $new,
+	'the isolated old primary');
+RaftFailover::rejoin_and_catch_up($node1, $new, $writer, 'the new primary');
 
-RaftFailover::expect_write_refused($node1, 'the isolated old primary');
-
-$faults->heal;
-ok( $node1->poll_query_until(
-		'postgres',
-		'SELECT leader_id = ' . RaftTest::raft_id($new) . ' FROM raft_ext.raft_status'),
-	'after the heal the old primary learns who leads');
-ok(RaftFailover::rejoin($node1, $new), 'rejoin-standby.sh succeeds');
-ok(RaftFailover::wait_follows($node1, $new), 'node1 follows the new primary');
-my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
-ok( $node1->poll_query_until(
-		'postgres', "SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
-	'node1 sees the last acknowledged row');
-
-$checker->stop_and_check;
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
+RaftFailover::finish_scenario($checker, $started, \@nodes);
 done_testing();

@@ -22,17 +22,10 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 my $started = time();
-my @nodes = RaftFailover::create_cluster(3);
+my $s = RaftFailover::start_scenario();
+my @nodes = @{ $s->{nodes} };
 my ($node1, $node2, $node3) = @nodes;
-
-my $checker = RaftChecker->start(\@nodes);
-
-my ($leader, $term) = RaftFailover::wait_primary(\@nodes);
-is($leader->name, 'node1', 'the primary leads');
-
-my $writer = RaftFailover::start_writer(\@nodes);
-ok(defined RaftFailover::wait_acks_on($writer, $node1, 20),
-	'writes are acknowledged by the primary');
+my ($checker, $term, $writer) = @$s{qw(checker term writer)};
 
 # The transfer may be refused or abandoned while node2 trails node1's WAL
 # (voters compare positions); ask again until node2 leads.
@@ -62,18 +55,11 @@ RaftFailover::stop_writer($writer);
 RaftFailover::check_rows($node2, $writer);
 RaftFailover::expect_write_refused($node1, 'the old primary');
 
-ok(RaftFailover::rejoin($node1, $node2), 'rejoin-standby.sh succeeds');
-ok(RaftFailover::wait_follows($node1, $node2), 'node1 follows node2');
-my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
-ok( $node1->poll_query_until(
-		'postgres', "SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
-	'node1 sees the last acknowledged row');
+RaftFailover::rejoin_and_catch_up($node1, $node2, $writer);
 RaftFailover::check_rows($node1, $writer, 'rejoined node1');
 ok( $node1->poll_query_until(
 		'postgres', 'SELECT leader_id = 2 FROM raft_ext.raft_status'),
 	'node1 agrees that node2 leads');
 
-$checker->stop_and_check;
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
+RaftFailover::finish_scenario($checker, $started, \@nodes);
 done_testing();

@@ -37,22 +37,15 @@ my $started = time();
 # timing back.)
 my $default = join '', map { "raft_ext.$_ = '$RaftTest::DEFAULT_TIMING{$_}'\n" }
   qw(election_timeout election_spread);
-my @nodes = RaftFailover::create_cluster(3,
+my $s = RaftFailover::start_scenario(
 	conf => {
 		1 => "raft_ext.election_timeout = '200ms'\nraft_ext.election_spread = 0\n",
 		2 => $default,
 		3 => $default
 	});
+my @nodes = @{ $s->{nodes} };
 my ($node1, $node2, $node3) = @nodes;
-
-my $checker = RaftChecker->start(\@nodes);
-my $faults = RaftFaults->new(\@nodes);
-
-my ($leader, $term) = RaftFailover::wait_primary(\@nodes);
-is($leader->name, 'node1', 'the primary leads');
-my $writer = RaftFailover::start_writer(\@nodes);
-ok(defined RaftFailover::wait_acks_on($writer, $node1, 20),
-	'writes are acknowledged by the primary');
+my ($checker, $faults, $term, $writer) = @$s{qw(checker faults term writer)};
 
 my %offset = map { $_->name => -s $_->logfile } @nodes;
 my $cut_at = time();
@@ -86,17 +79,8 @@ for my $node ($node2, $node3)
 }
 ok($gave_up, 'a standby logged that it stopped handing leadership back');
 
-RaftFailover::stop_writer($writer);
-RaftFailover::check_rows($new, $writer);
-RaftFailover::expect_write_refused($node1, 'the deaf old primary');
+RaftFailover::check_and_heal($faults, $writer, $node1, $new,
+	'the deaf old primary');
 
-$faults->heal;
-ok( $node1->poll_query_until(
-		'postgres',
-		'SELECT leader_id = ' . RaftTest::raft_id($new) . ' FROM raft_ext.raft_status'),
-	'after the heal the old primary learns who leads');
-
-$checker->stop_and_check;
-note(sprintf('runtime %.1f s', time() - $started));
-$_->stop for @nodes;
+RaftFailover::finish_scenario($checker, $started, \@nodes);
 done_testing();

@@ -21,26 +21,22 @@ use RaftScenario;
 use Test::More;
 use Time::HiRes qw(time);
 
-my @nodes = RaftFaults::create_cluster(3);
-my ($checker, $faults) = RaftScenario::watch(\@nodes);
-
-my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my ($checker, $faults, $leader, $term, @nodes) = RaftScenario::start(3);
 my @kills;
 for my $round (1 .. 4)
 {
-	my $load = $faults->start_load($leader, seconds => 30);
-	RaftFaults::hold(1, 'pgbench load before the kill');
-
-	my $before = RaftFaults::status($leader);
-	my $log_offset = -s $leader->logfile;
-	my @survivors = grep { $_ != $leader } @nodes;
-	my $killed_at = time();
-	$faults->kill9($leader);
-
-	my ($new_leader, $new_term) =
-	  RaftTest::wait_for_leader(\@survivors, min_term => $term + 1);
-	cmp_ok($new_term, '>', $term, "round $round: a survivor leads in a higher term");
-	$faults->stop_load($load);
+	my ($before, $log_offset, $killed_at);
+	my $r = RaftScenario::fault_leader($faults, $leader, $term, \@nodes,
+		load => 1, what => 'pgbench load before the kill',
+		fault => sub {
+			$before = RaftFaults::status($leader);
+			$log_offset = -s $leader->logfile;
+			$killed_at = time();
+			$faults->kill9($leader);
+		},
+		name => sub { "round $round: a survivor leads in a higher term" });
+	my $new_term = $r->{term};
+	$faults->stop_load($r->{load});
 
 	my $restarted_at = time();
 	$faults->restart($leader);

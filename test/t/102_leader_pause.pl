@@ -22,34 +22,21 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $et = RaftFaults::election_timeout();
-my @nodes = RaftFaults::create_cluster(3);
-my ($checker, $faults) = RaftScenario::watch(\@nodes);
-
-my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my ($checker, $faults, $leader, $term, @nodes) = RaftScenario::start(3);
 my @pauses;
 for my $round (1 .. 4)
 {
-	my $load = $faults->start_load($leader, seconds => 30);
-	RaftFaults::hold(1, 'pgbench load before the pause');
-	my @others = grep { $_ != $leader } @nodes;
-
-	$faults->pause($leader);
-	my $paused_at = time();
-	my ($new_leader, $new_term) =
-	  RaftTest::wait_for_leader(\@others, min_term => $term + 1);
-	cmp_ok($new_term, '>', $term,
-		"round $round: the others elect " . $new_leader->name . " in term $new_term");
+	my $r = RaftScenario::fault_leader($faults, $leader, $term, \@nodes,
+		load => 1, what => 'pgbench load before the pause',
+		fault => sub { $faults->pause($leader) },
+		name => sub { "round $round: the others elect " . $_[0]->name . " in term $_[1]" });
+	my ($load, $paused_at, $new_term) = @$r{qw(load at term)};
 	my $left = 3 * $et - (time() - $paused_at);
 	RaftFaults::hold($left, 'leader frozen for 3 x ET') if $left > 0;
 
 	my $resumed_at = time();
 	$faults->resume($leader);
-	my $st = RaftFaults::poll_until(
-		sub {
-			my $s = RaftFaults::status($leader);
-			return $s && $s->{role} ne 'leader' && $s->{term} >= $new_term ? $s : undef;
-		},
-		'the old leader to step down');
+	my $st = RaftScenario::steps_down($leader, $new_term, 'the old leader to step down');
 	ok($st, "round $round: the old leader steps down after SIGCONT");
 	note(sprintf('round %d: stepped down %.2f s after SIGCONT', $round,
 			time() - $resumed_at));

@@ -21,35 +21,23 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $et = RaftFaults::election_timeout();
-my @nodes = RaftFaults::create_cluster(3);
-my ($checker, $faults) = RaftScenario::watch(\@nodes);
-
-my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
+my ($checker, $faults, $leader, $term, @nodes) = RaftScenario::start(3);
 for my $round (1 .. 4)
 {
-	my $load = $faults->start_load($leader, seconds => 30);
-	RaftFaults::hold(0.5, 'pgbench load before the partition');
-	my @others = grep { $_ != $leader } @nodes;
+	my $r = RaftScenario::fault_leader($faults, $leader, $term, \@nodes,
+		load => 0.5, what => 'pgbench load before the partition',
+		fault => sub { $faults->isolate($leader) },
+		name => sub { "round $round: the majority elects " . $_[0]->name . " in term $_[1]" });
+	my $new_term = $r->{term};
 
-	$faults->isolate($leader);
-	my $cut_at = time();
-	my ($new_leader, $new_term) =
-	  RaftTest::wait_for_leader(\@others, min_term => $term + 1);
-	cmp_ok($new_term, '>', $term, "round $round: the majority elects "
-		  . $new_leader->name . " in term $new_term");
-
-	my $st = RaftFaults::poll_until(
-		sub {
-			my $s = RaftFaults::status($leader);
-			return $s && $s->{role} ne 'leader' ? $s : undef;
-		},
+	my $st = RaftScenario::steps_down($leader, 0,
 		'the isolated leader to step down', 10 * $et);
-	my $took = time() - $cut_at;
+	my $took = time() - $r->{at};
 	ok($st, "round $round: the isolated leader steps down");
 	note(sprintf('round %d: stepped down %.2f s after the cut (ET %.2f s)',
 			$round, $took, $et));
 	cmp_ok($took, '<', 10 * $et, "round $round: it steps down within 10 x ET");
-	$faults->stop_load($load);
+	$faults->stop_load($r->{load});
 
 	# Alone, it cannot pass PreVote: its term stays where it was.
 	RaftFaults::hold($et, 'isolated node alone for one more ET');

@@ -90,10 +90,8 @@ is($still->name, $leader->name, 'the leader never changed');
 is($still_term, $term, 'nor did the term');
 
 # Commands are served promptly: the leader hands over to a healthy follower.
-$leader->safe_psql('postgres',
-	'SELECT raft_ext.transfer_leadership(' . RaftTest::raft_id($healthy[0]) . ')');
 my ($new_leader, $new_term) =
-  RaftTest::wait_for_leader(\@live, min_term => $term + 1);
+  RaftTest::transfer_to($leader, $healthy[0], \@live, $term);
 is($new_leader->name, $healthy[0]->name,
 	'leadership transfer works while two members are unresponsive');
 

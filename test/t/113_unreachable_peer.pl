@@ -92,10 +92,8 @@ like($missing_error, qr/No such file or directory/i,
 	'member 5\'s error says the socket does not exist');
 
 # Commands are served promptly: hand the leadership over and back.
-$leader->safe_psql('postgres',
-	'SELECT raft_ext.transfer_leadership(' . RaftTest::raft_id($followers[0]) . ')');
 my ($new_leader, $new_term) =
-  RaftTest::wait_for_leader(\@nodes, min_term => $term + 1);
+  RaftTest::transfer_to($leader, $followers[0], \@nodes, $term);
 is($new_leader->name, $followers[0]->name,
 	'leadership transfer works with two members unreachable');
 my @new_followers = grep { $_ != $new_leader } @nodes;

@@ -31,31 +31,6 @@ my $node4 = RaftTest::extra_node(4, \@nodes);
 
 my ($checker, $faults) = RaftScenario::watch([ @nodes, $node4 ]);
 
-# Members as $node sees them: "id,id,..." in id order.
-sub members
-{
-	my ($node) = @_;
-	return scalar $node->safe_psql('postgres',
-		q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
-		  FROM raft_ext.raft_peers});
-}
-
-# Poll until every node of @$set reports the membership $want.
-sub wait_members
-{
-	my ($set, $want) = @_;
-	for my $node (@$set)
-	{
-		$node->poll_query_until(
-			'postgres',
-			q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
-			  FROM raft_ext.raft_peers},
-			$want)
-		  or return 0;
-	}
-	return 1;
-}
-
 my ($leader, $term) = RaftTest::wait_for_leader(\@nodes);
 note('leader: ' . $leader->name . " in term $term");
 
@@ -66,7 +41,7 @@ $leader->safe_psql('postgres',
 	q{SELECT raft_ext.add_node(4, '} . RaftTest::conninfo($node4) . q{')});
 pass('add_node(4) accepted by the leader');
 
-ok(wait_members([ @nodes, $node4 ], '1,2,3,4'),
+ok(RaftTest::wait_members([ @nodes, $node4 ], '1,2,3,4'),
 	'every node, node 4 included, sees members 1,2,3,4');
 my @four = (@nodes, $node4);
 my ($leader2, $term2) = RaftTest::wait_for_leader(\@four);
@@ -92,7 +67,7 @@ $leader->safe_psql('postgres', "SELECT raft_ext.remove_node($gone_id)");
 pass("remove_node($gone_id) accepted by the leader");
 my @remaining = grep { $_ != $gone } @four;
 my $want = join ',', sort { $a <=> $b } map { RaftTest::raft_id($_) } @remaining;
-ok(wait_members(\@remaining, $want), "the remaining nodes see members $want");
+ok(RaftTest::wait_members(\@remaining, $want), "the remaining nodes see members $want");
 my ($leader3, $term3) = RaftTest::wait_for_leader(\@remaining);
 note('leader after removal: ' . $leader3->name . " in term $term3");
 $checker->forget($gone);
@@ -105,7 +80,7 @@ $faults->start($_) for @remaining;
 my ($leader4, $term4) =
   RaftTest::wait_for_leader(\@remaining, min_term => $term3);
 ok(defined $leader4, 'the three remaining nodes elect a leader after restart');
-is(members($_), $want, $_->name . " sees members $want after restart")
+is(RaftTest::members($_), $want, $_->name . " sees members $want after restart")
   for @remaining;
 
 RaftScenario::finish($checker, $faults, \@remaining, 3);

@@ -418,6 +418,11 @@ extern void sim_trace_dump_ring(sim_cluster *c, FILE *out);
 #define TRACE(c, ...) \
 	do { if ((c)->trace != TRACE_OFF) sim_trace((c), __VA_ARGS__); } while (0)
 
+/* sim_heap.c: room for 'need' elements of 'size' bytes in p (capacity *cap,
+ * 'first' at first, then doubling); aborts when memory runs out. */
+extern void *sim_grow(void *p, size_t *cap, size_t need, size_t size,
+					  size_t first);
+
 /* sim_run.c */
 extern void sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg);
 extern bool sim_run_seed(uint64_t seed, const sim_overrides *ov, sim_trace_mode trace,

@@ -15,16 +15,6 @@
 
 #include "sim.h"
 
-/* Slot of member id in a membership, or -1. */
-static int
-member_slot(const raft_membership *m, raft_id id)
-{
-	for (int i = 0; i < m->count; i++)
-		if (m->members[i].id == id)
-			return i;
-	return -1;
-}
-
 /* Crash points inside one ready. */
 enum
 {
@@ -241,17 +231,24 @@ wrong_bootstrap(sim_cluster *c, sim_node *nd, raft_membership *m)
 	}
 	else if (kind == 1 && m->count < c->cfg.n_slots)
 	{
-		for (int s = 0; s < c->cfg.n_slots; s++)
-			if (member_slot(m, (raft_id) (s + 1)) < 0)
-			{
-				raft_member *x = &m->members[m->count++];
+		/* add the node of the first slot that is not a member */
+		bool		member[SIM_MAX_NODES + 1] = {false};
+		int			s = 0;
 
-				memset(x, 0, sizeof(*x));
-				x->id = (raft_id) (s + 1);
-				x->voter = true;
-				snprintf(x->address, sizeof(x->address), "host=n%d", s + 1);
-				break;
-			}
+		for (int i = 0; i < m->count; i++)
+			if (m->members[i].id <= SIM_MAX_NODES)
+				member[m->members[i].id] = true;
+		while (s < c->cfg.n_slots && member[s + 1])
+			s++;
+		if (s < c->cfg.n_slots)
+		{
+			raft_member *x = &m->members[m->count++];
+
+			memset(x, 0, sizeof(*x));
+			x->id = (raft_id) (s + 1);
+			x->voter = true;
+			snprintf(x->address, sizeof(x->address), "host=n%d", s + 1);
+		}
 	}
 	else if (m->count > 0)
 	{
@@ -518,13 +515,7 @@ persist(sim_cluster *c, sim_node *nd, const raft_ready *r)
 					 (unsigned long long) d->log[d->len - 1].term);
 			return false;
 		}
-		if (d->len == d->cap)
-		{
-			d->cap = d->cap ? d->cap * 2 : 64;
-			d->log = realloc(d->log, d->cap * sizeof(sim_disk_entry));
-			if (d->log == NULL)
-				abort();
-		}
+		d->log = sim_grow(d->log, &d->cap, d->len + 1, sizeof(sim_disk_entry), 64);
 		de = &d->log[d->len];
 		de->term = e->term;
 		de->type = e->type;

@@ -326,6 +326,21 @@ start_fault(sim_cluster *c)
 	}
 }
 
+/*
+ * Whether an event ending a fault still ends the current one (its
+ * generation 'gen'; a newer fault of the kind supersedes it), traced as
+ * 'what' if so.
+ */
+static bool
+ends_current(sim_cluster *c, const sim_event *ev, uint32_t gen,
+			 const char *what)
+{
+	if (ev->gen != gen)
+		return false;
+	TRACE(c, -1, "%s", what);
+	return true;
+}
+
 /* Fault-related events. */
 void
 faults_event(sim_cluster *c, const sim_event *ev)
@@ -336,11 +351,8 @@ faults_event(sim_cluster *c, const sim_event *ev)
 			start_fault(c);
 			break;
 		case EV_HEAL_LINKS:
-			if (ev->gen == c->partition_gen)
-			{
-				TRACE(c, -1, "HEAL links");
+			if (ends_current(c, ev, c->partition_gen, "HEAL links"))
 				heal_links(c);
-			}
 			break;
 		case EV_CRASH:
 			if (!c->tail && c->nodes[ev->node].state != NODE_DOWN)
@@ -353,11 +365,8 @@ faults_event(sim_cluster *c, const sim_event *ev)
 			}
 			break;
 		case EV_WEATHER_END:
-			if (ev->gen == c->weather_gen)
-			{
-				TRACE(c, -1, "WEATHER calm");
+			if (ends_current(c, ev, c->weather_gen, "WEATHER calm"))
 				base_weather(c);
-			}
 			break;
 		default:
 			break;

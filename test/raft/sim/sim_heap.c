@@ -18,19 +18,26 @@ ev_before(const sim_event *a, const sim_event *b)
 	return a->seq < b->seq;
 }
 
+/* Grow an array to hold 'need' elements (see sim.h). */
+void *
+sim_grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+	if (need <= *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : first;
+	p = realloc(p, *cap * size);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
 /* Insert an event (its seq is assigned here). */
 void
 heap_push(sim_heap *h, sim_event ev)
 {
 	size_t		i;
 
-	if (h->len == h->cap)
-	{
-		h->cap = h->cap ? h->cap * 2 : 256;
-		h->ev = realloc(h->ev, h->cap * sizeof(sim_event));
-		if (h->ev == NULL)
-			abort();
-	}
+	h->ev = sim_grow(h->ev, &h->cap, h->len + 1, sizeof(sim_event), 256);
 	ev.seq = h->next_seq++;
 	i = h->len++;
 	while (i > 0)

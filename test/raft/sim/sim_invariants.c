@@ -255,13 +255,8 @@ canon_entry(sim_cluster *c, sim_node *nd, const raft_entry *e)
 			k->commit_term = term;
 		return;
 	}
-	if (inv->canon_len == inv->canon_cap)
-	{
-		inv->canon_cap = inv->canon_cap ? inv->canon_cap * 2 : 256;
-		inv->canon = realloc(inv->canon, inv->canon_cap * sizeof(sim_canon));
-		if (inv->canon == NULL)
-			abort();
-	}
+	inv->canon = sim_grow(inv->canon, &inv->canon_cap, inv->canon_len + 1,
+						  sizeof(sim_canon), 256);
 	k = &inv->canon[inv->canon_len];
 	k->term = e->term;
 	k->commit_term = term;

@@ -222,6 +222,63 @@ bench(double seconds, const sim_overrides *ov)
 	return 0;
 }
 
+/* How an option of the table in main() reads its value. */
+typedef enum opt_kind
+{
+	OPT_FLAG,					/* no value: sets a bool */
+	OPT_U64,
+	OPT_LL,
+	OPT_TIME,
+	OPT_INT,
+	OPT_DOUBLE
+} opt_kind;
+
+/* An option read by the table (the others are parsed one by one). */
+typedef struct sim_option
+{
+	const char *name;
+	opt_kind	kind;
+	void	   *target;
+	bool		is_override;	/* repeated in a failure's replay command */
+} sim_option;
+
+/* The option called 'name' among n, or NULL. */
+static const sim_option *
+find_option(const sim_option *options, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/* Store option o's value v (unused for a flag) in its target. */
+static void
+set_option(const sim_option *o, const char *v)
+{
+	switch (o->kind)
+	{
+		case OPT_FLAG:
+			*(bool *) o->target = true;
+			break;
+		case OPT_U64:
+			*(uint64_t *) o->target = strtoull(v, NULL, 10);
+			break;
+		case OPT_LL:
+			*(long long *) o->target = strtoll(v, NULL, 10);
+			break;
+		case OPT_TIME:
+			*(raft_time *) o->target = (raft_time) atoll(v);
+			break;
+		case OPT_INT:
+			*(int *) o->target = atoi(v);
+			break;
+		case OPT_DOUBLE:
+			*(double *) o->target = atof(v);
+			break;
+	}
+}
+
 /* Parse arguments and run the chosen mode. */
 int
 main(int argc, char **argv)
@@ -239,6 +296,26 @@ main(int argc, char **argv)
 	bool		quiet = false;
 	char		extra[512] = "";
 	size_t		extra_len = 0;
+	/* the options read the same way; is_override: part of what a seed draws */
+	const sim_option options[] = {
+		{"--quiet", OPT_FLAG, &quiet, false},
+		{"--seeds", OPT_U64, &seeds, false},
+		{"--first-seed", OPT_U64, &first, false},
+		{"--replay", OPT_LL, &replay, false},
+		{"--soak", OPT_DOUBLE, &soak, false},
+		{"--elections", OPT_INT, &elections, false},
+		{"--hunt", OPT_U64, &hunt_seeds, false},
+		{"--max-seconds", OPT_DOUBLE, &max_seconds, false},
+		{"--trace", OPT_FLAG, &trace, false},
+		{"--trace-from", OPT_TIME, &ov.trace_from, false},
+		{"--spread-ratio", OPT_DOUBLE, &ov.spread_ratio, true},
+		{"--tick-div", OPT_INT, &ov.tick_div, true},
+		{"--latency", OPT_INT, &ov.latency, true},
+		{"--no-liveness", OPT_FLAG, &ov.no_liveness, true},
+		{"--no-faults", OPT_FLAG, &ov.no_faults, true},
+		{"--no-changes", OPT_FLAG, &ov.no_changes, true},
+		{"--length", OPT_DOUBLE, &ov.length_scale, true},
+	};
 
 	memset(&ov, 0, sizeof(ov));
 	ov.spread_ratio = -1;
@@ -250,6 +327,7 @@ main(int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		bool		is_override = true;
+		const sim_option *o;
 
 #define NEED_VALUE() \
 		do { \
@@ -260,34 +338,18 @@ main(int argc, char **argv)
 			} \
 			i++; \
 		} while (0)
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+		o = find_option(options, sizeof(options) / sizeof(options[0]), a);
+		if (o != NULL)
+		{
+			if (o->kind != OPT_FLAG)
+				NEED_VALUE();
+			set_option(o, v);
+			is_override = o->is_override;
+		}
+		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 		{
 			fputs(usage, stdout);
 			return 0;
-		}
-		else if (strcmp(a, "--seeds") == 0)
-		{
-			NEED_VALUE();
-			seeds = strtoull(v, NULL, 10);
-			is_override = false;
-		}
-		else if (strcmp(a, "--first-seed") == 0)
-		{
-			NEED_VALUE();
-			first = strtoull(v, NULL, 10);
-			is_override = false;
-		}
-		else if (strcmp(a, "--replay") == 0)
-		{
-			NEED_VALUE();
-			replay = strtoll(v, NULL, 10);
-			is_override = false;
-		}
-		else if (strcmp(a, "--soak") == 0)
-		{
-			NEED_VALUE();
-			soak = atof(v);
-			is_override = false;
 		}
 		else if (strcmp(a, "--bench") == 0)
 		{
@@ -297,40 +359,6 @@ main(int argc, char **argv)
 				bench_secs = atof(v);
 				i++;
 			}
-			is_override = false;
-		}
-		else if (strcmp(a, "--elections") == 0)
-		{
-			NEED_VALUE();
-			elections = atoi(v);
-			is_override = false;
-		}
-		else if (strcmp(a, "--hunt") == 0)
-		{
-			NEED_VALUE();
-			hunt_seeds = strtoull(v, NULL, 10);
-			is_override = false;
-		}
-		else if (strcmp(a, "--max-seconds") == 0)
-		{
-			NEED_VALUE();
-			max_seconds = atof(v);
-			is_override = false;
-		}
-		else if (strcmp(a, "--trace") == 0)
-		{
-			trace = true;
-			is_override = false;
-		}
-		else if (strcmp(a, "--trace-from") == 0)
-		{
-			NEED_VALUE();
-			ov.trace_from = (raft_time) atoll(v);
-			is_override = false;
-		}
-		else if (strcmp(a, "--quiet") == 0)
-		{
-			quiet = true;
 			is_override = false;
 		}
 		else if (strcmp(a, "--nodes") == 0)
@@ -343,36 +371,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 		}
-		else if (strcmp(a, "--spread-ratio") == 0)
-		{
-			NEED_VALUE();
-			ov.spread_ratio = atof(v);
-		}
 		else if (strcmp(a, "--profile") == 0)
 		{
 			NEED_VALUE();
 			ov.profile = strcmp(v, "aggressive") == 0 ? 1 : 0;
-		}
-		else if (strcmp(a, "--tick-div") == 0)
-		{
-			NEED_VALUE();
-			ov.tick_div = atoi(v);
-		}
-		else if (strcmp(a, "--latency") == 0)
-		{
-			NEED_VALUE();
-			ov.latency = atoi(v);
-		}
-		else if (strcmp(a, "--no-liveness") == 0)
-			ov.no_liveness = true;
-		else if (strcmp(a, "--no-faults") == 0)
-			ov.no_faults = true;
-		else if (strcmp(a, "--no-changes") == 0)
-			ov.no_changes = true;
-		else if (strcmp(a, "--length") == 0)
-		{
-			NEED_VALUE();
-			ov.length_scale = atof(v);
 		}
 		else
 		{

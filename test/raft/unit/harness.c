@@ -91,6 +91,91 @@ h_init(h_net *net, int n)
 	h_start(net);
 }
 
+/* Allocate the cluster a fixture sets up; the test finds it in *state. */
+h_net *
+h_fixture(void **state)
+{
+	h_net	   *net = calloc(1, sizeof(h_net));
+
+	assert_non_null(net);
+	*state = net;
+	return net;
+}
+
+/* Fixture teardown: destroy and free the cluster. */
+int
+h_teardown(void **state)
+{
+	h_destroy(*state);
+	free(*state);
+	return 0;
+}
+
+/* Fixture: three sticky voters with PreVote. */
+int
+h_sticky(void **state)
+{
+	h_init_sticky(h_fixture(state), 3, true);
+	return 0;
+}
+
+/* Fixture: h_sticky, node 1 elected. */
+int
+h_sticky_elected(void **state)
+{
+	h_sticky(state);
+	h_elect(*state, 1);
+	return 0;
+}
+
+/* Fixture: h_sticky_elected, one heartbeat round acknowledged. */
+int
+h_sticky_led(void **state)
+{
+	h_sticky_elected(state);
+	h_run(*state, H_HB, 1);
+	return 0;
+}
+
+/* Fixture: three voters, started. */
+int
+h_three(void **state)
+{
+	h_init(h_fixture(state), 3);
+	return 0;
+}
+
+/* Fixture: three voters, node 1 the leader. */
+int
+h_three_led(void **state)
+{
+	h_net	   *net = h_fixture(state);
+
+	h_init(net, 3);
+	h_elect(net, 1);
+	return 0;
+}
+
+/* n voters with CheckQuorum on, PreVote as given (not yet created). */
+void
+h_setup_sticky(h_net *net, int n, bool prevote)
+{
+	h_setup(net, n);
+	for (int i = 1; i <= n; i++)
+	{
+		net->opts[i].prevote = prevote;
+		net->opts[i].check_quorum = true;
+	}
+}
+
+/* h_setup_sticky, then create the nodes. */
+void
+h_init_sticky(h_net *net, int n, bool prevote)
+{
+	h_setup_sticky(net, n, prevote);
+	h_start(net);
+}
+
 /* Append an entry to a disk, copying its payload. */
 static void
 disk_append(h_disk *d, const raft_entry *e)
@@ -348,14 +433,22 @@ h_elect(h_net *net, raft_id id)
 	fail_msg("node %u did not become leader", id);
 }
 
+/* Node id wins an election in one round trip (see harness.h). */
+raft_node *
+h_win(h_net *net, raft_id id)
+{
+	h_tick(net, id, H_ET + H_SPREAD);
+	h_deliver_once(net);		/* vote requests */
+	h_deliver_once(net);		/* answers */
+	assert_int_equal(raft_get_role(h_node(net, id)), RAFT_LEADER);
+	return h_node(net, id);
+}
+
 /* Win an election for node 1 without delivering its first APPENDs. */
 void
 h_elect_quietly(h_net *net)
 {
-	h_tick(net, 1, H_ET + H_SPREAD);
-	h_deliver_once(net);		/* vote requests */
-	h_deliver_once(net);		/* answers */
-	assert_int_equal(raft_get_role(h_node(net, 1)), RAFT_LEADER);
+	(void) h_win(net, 1);
 	h_clear(net);
 }
 
@@ -477,6 +570,59 @@ h_msg_make(int type, raft_id from, raft_id to, raft_term term)
 	if (type == RAFT_MSG_APPEND_RESPONSE)
 		m.timeout = H_ET;
 	return m;
+}
+
+/* A successful APPEND_RESPONSE acknowledging 'match', echoing 'echo'. */
+raft_message
+h_ack_make(raft_id from, raft_id to, raft_term term, raft_index match,
+		   raft_time echo)
+{
+	raft_message m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, from, to, term);
+
+	m.success = true;
+	m.match_index = match;
+	m.echo = echo;
+	return m;
+}
+
+/* n empty NORMAL entries of 'term' from index 'first' on. */
+void
+h_entries(raft_entry *ents, int n, raft_term term, raft_index first)
+{
+	memset(ents, 0, (size_t) n * sizeof(raft_entry));
+	for (int i = 0; i < n; i++)
+	{
+		ents[i].term = term;
+		ents[i].index = first + (raft_index) i;
+		ents[i].type = RAFT_ENTRY_NORMAL;
+	}
+}
+
+/* A vote request (VOTE or PREVOTE) naming the candidate's last entry. */
+raft_message
+h_vote_make(int type, raft_id from, raft_id to, raft_term term,
+			raft_index last_index, raft_term last_term)
+{
+	raft_message m = h_msg_make(type, from, to, term);
+
+	m.last_log_index = last_index;
+	m.last_log_term = last_term;
+	return m;
+}
+
+/* Run 1 ms at a time until a message is queued (see harness.h). */
+raft_time
+h_run_until_queued(h_net *net, int type, raft_id from, raft_id to,
+				   raft_time max_ms)
+{
+	for (raft_time ms = 0; ms < max_ms; ms++)
+	{
+		if (h_count(net, type, from, to) > 0)
+			return net->now;
+		h_deliver(net);
+		h_tick(net, 0, 1);
+	}
+	return 0;
 }
 
 /* Propose a short NORMAL entry. */

@@ -74,6 +74,10 @@ extern void h_setup(h_net *net, int n);
 extern void h_start(h_net *net);
 /* h_setup + h_start. */
 extern void h_init(h_net *net, int n);
+/* h_setup with CheckQuorum (and so stickiness) on, PreVote as given. */
+extern void h_setup_sticky(h_net *net, int n, bool prevote);
+/* h_setup_sticky + h_start. */
+extern void h_init_sticky(h_net *net, int n, bool prevote);
 extern void h_destroy(h_net *net);
 
 /* Give node 'id' a persisted log of the given terms (before h_start). */
@@ -81,6 +85,27 @@ extern void h_preload(h_net *net, raft_id id, const raft_term *terms, int count,
 					  raft_term term);
 
 extern raft_node *h_node(h_net *net, raft_id id);
+
+/*
+ * cmocka fixtures: a test set up by one finds its cluster in *state;
+ * h_teardown destroys and frees it.  h_fixture allocates the (zeroed)
+ * cluster for a fixture of a test file's own.
+ */
+extern h_net *h_fixture(void **state);
+extern int	h_teardown(void **state);
+/* A test entry whose cluster the fixture 'setup' makes. */
+#define H_TEST(test, setup) \
+	cmocka_unit_test_setup_teardown(test, setup, h_teardown)
+/* Three voters, started. */
+extern int	h_three(void **state);
+/* Three voters, node 1 elected leader (h_elect). */
+extern int	h_three_led(void **state);
+/* Three sticky voters (h_init_sticky, PreVote on). */
+extern int	h_sticky(void **state);
+/* h_sticky, node 1 elected. */
+extern int	h_sticky_elected(void **state);
+/* h_sticky_elected, and one heartbeat round later: all caught up. */
+extern int	h_sticky_led(void **state);
 
 /* Process node id's ready: persist, queue messages, count commits, advance. */
 extern bool h_ready(h_net *net, raft_id id);
@@ -103,6 +128,12 @@ extern void h_run(h_net *net, raft_time ms, raft_time step);
 
 /* Make node id leader through an ordinary election. */
 extern void h_elect(h_net *net, raft_id id);
+/*
+ * Node id times out and wins in one round trip (vote requests, then the
+ * answers, one hop each); its first APPENDs stay queued.  Returns it,
+ * checked to be leader.
+ */
+extern raft_node *h_win(h_net *net, raft_id id);
 /* Make node 1 leader, its first APPENDs left undelivered (cleared). */
 extern void h_elect_quietly(h_net *net);
 
@@ -125,6 +156,23 @@ extern raft_id h_leader(h_net *net);
 
 /* A zeroed message of 'type' from -> to in 'term'. */
 extern raft_message h_msg_make(int type, raft_id from, raft_id to, raft_term term);
+/* A successful APPEND_RESPONSE from -> to: match index, echoed send time. */
+extern raft_message h_ack_make(raft_id from, raft_id to, raft_term term,
+							   raft_index match, raft_time echo);
+/* Fill ents[0..n-1] with NORMAL entries of 'term', indexes first.. (no data). */
+extern void h_entries(raft_entry *ents, int n, raft_term term, raft_index first);
+/* A VOTE or PREVOTE request from -> to with the given last log entry. */
+extern raft_message h_vote_make(int type, raft_id from, raft_id to,
+								raft_term term, raft_index last_index,
+								raft_term last_term);
+
+/*
+ * Tick every live node by 1 ms and deliver, until a message of 'type'
+ * from -> to is queued (not delivered) or max_ms have passed.  Returns the
+ * time it was queued, 0 if it never was.
+ */
+extern raft_time h_run_until_queued(h_net *net, int type, raft_id from,
+									raft_id to, raft_time max_ms);
 
 /* Propose a NORMAL entry with a short payload on node id. */
 extern int	h_propose(h_net *net, raft_id id, const char *text, raft_index *index);

@@ -18,24 +18,20 @@
 static void
 test_leader_commit_entry(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_index	idx;
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	assert_int_equal(h_propose(&net, 1, "x", &idx), RAFT_OK);
-	h_deliver(&net);
-	assert_int_equal(raft_commit_index(h_node(&net, 1)), idx);
-	assert_int_equal(net.applied[1], idx);
+	assert_int_equal(h_propose(net, 1, "x", &idx), RAFT_OK);
+	h_deliver(net);
+	assert_int_equal(raft_commit_index(h_node(net, 1)), idx);
+	assert_int_equal(net->applied[1], idx);
 	/* followers learn the commit index from the leader */
-	h_run(&net, H_HB, 1);
+	h_run(net, H_HB, 1);
 	for (int i = 2; i <= 3; i++)
 	{
-		assert_int_equal(raft_commit_index(h_node(&net, (raft_id) i)), idx);
-		assert_int_equal(net.applied[i], idx);
+		assert_int_equal(raft_commit_index(h_node(net, (raft_id) i)), idx);
+		assert_int_equal(net->applied[i], idx);
 	}
-	h_destroy(&net);
 }
 
 /* Rule: commit needs acknowledgements from a majority (5 nodes). */
@@ -60,12 +56,10 @@ test_leader_acknowledge_commit(void **state)
 		h_clear(&net);
 		for (int i = 0; i < cases[c].acks; i++)
 		{
-			raft_message m = h_msg_make(RAFT_MSG_APPEND_RESPONSE,
-										(raft_id) (2 + i), 1,
-										raft_get_term(h_node(&net, 1)));
+			raft_message m = h_ack_make((raft_id) (2 + i), 1,
+										raft_get_term(h_node(&net, 1)),
+										idx, 0);
 
-			m.success = true;
-			m.match_index = idx;
 			raft_receive(h_node(&net, 1), &m, net.now);
 		}
 		assert_int_equal(raft_commit_index(h_node(&net, 1)) == idx,
@@ -78,25 +72,18 @@ test_leader_acknowledge_commit(void **state)
 static void
 test_leader_own_log_counts_after_advance(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_index	idx;
 	raft_message m;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	l = h_node(&net, 1);
-	assert_int_equal(h_propose(&net, 1, "z", &idx), RAFT_OK);
+	assert_int_equal(h_propose(net, 1, "z", &idx), RAFT_OK);
 	/* no ready processed: the entry is not durable on the leader yet */
-	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
-	m.success = true;
-	m.match_index = idx;
-	raft_receive(l, &m, net.now);
+	m = h_ack_make(2, 1, raft_get_term(l), idx, 0);
+	raft_receive(l, &m, net->now);
 	assert_int_equal(raft_commit_index(l), idx - 1);
-	h_ready(&net, 1);
+	h_ready(net, 1);
 	assert_int_equal(raft_commit_index(l), idx);
-	h_destroy(&net);
 }
 
 /* A single-node cluster commits its own entries after advance. */
@@ -166,13 +153,7 @@ test_follower_commit_entry(void **state)
 		raft_entry	ents[2];
 
 		h_init(&net, 3);
-		memset(ents, 0, sizeof(ents));
-		for (int i = 0; i < 2; i++)
-		{
-			ents[i].term = 1;
-			ents[i].index = (raft_index) i + 1;
-			ents[i].type = RAFT_ENTRY_NORMAL;
-		}
+		h_entries(ents, 2, 1, 1);
 		m = h_msg_make(RAFT_MSG_APPEND, 2, 1, 1);
 		m.n_entries = (uint32_t) cases[c].n_entries;
 		m.entries = ents;
@@ -208,9 +189,7 @@ test_leader_only_commits_log_from_current_term(void **state)
 		h_start(&net);
 		h_elect_quietly(&net);
 		assert_int_equal(raft_get_term(h_node(&net, 1)), 3);
-		m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, 3);
-		m.success = true;
-		m.match_index = cases[c].ack;
+		m = h_ack_make(2, 1, 3, cases[c].ack, 0);
 		raft_receive(h_node(&net, 1), &m, net.now);
 		assert_int_equal(raft_commit_index(h_node(&net, 1)), cases[c].commit);
 		h_destroy(&net);
@@ -225,16 +204,16 @@ test_figure8_old_term_entry_not_committed(void **state)
 	raft_term	s1[] = {1, 2};
 	raft_term	s2[] = {1, 2};
 	raft_term	s5[] = {1, 3};
+	/* node i's log: the first lens[i] entries of logs[i] */
+	const raft_term *logs[] = {NULL, s1, s2, s1, s1, s5};
+	const int	lens[] = {0, 2, 2, 1, 1, 2};
 	raft_message m;
 	raft_node  *l;
 
 	(void) state;
 	h_setup(&net, 5);
-	h_preload(&net, 1, s1, 2, 3);
-	h_preload(&net, 2, s2, 2, 3);
-	h_preload(&net, 3, s1, 1, 3);
-	h_preload(&net, 4, s1, 1, 3);
-	h_preload(&net, 5, s5, 2, 3);
+	for (raft_id id = 1; id <= 5; id++)
+		h_preload(&net, id, logs[id], lens[id], 3);
 	h_start(&net);
 	h_elect_quietly(&net);
 	l = h_node(&net, 1);
@@ -242,9 +221,7 @@ test_figure8_old_term_entry_not_committed(void **state)
 	/* index 2 (term 2) reaches node 3: a majority, but not of this term */
 	for (raft_id id = 2; id <= 3; id++)
 	{
-		m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, id, 1, 4);
-		m.success = true;
-		m.match_index = 2;
+		m = h_ack_make(id, 1, 4, 2, 0);
 		raft_receive(l, &m, net.now);
 	}
 	assert_int_equal(raft_commit_index(l), 0);
@@ -256,9 +233,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_leader_commit_entry),
+		H_TEST(test_leader_commit_entry, h_three_led),
 		cmocka_unit_test(test_leader_acknowledge_commit),
-		cmocka_unit_test(test_leader_own_log_counts_after_advance),
+		H_TEST(test_leader_own_log_counts_after_advance, h_three_led),
 		cmocka_unit_test(test_single_node_commits),
 		cmocka_unit_test(test_leader_commit_preceding_entries),
 		cmocka_unit_test(test_follower_commit_entry),

@@ -14,60 +14,87 @@
 
 #include "harness.h"
 
-/* n nodes with PreVote and CheckQuorum (and so stickiness) on. */
-static void
-init_sticky(h_net *net, int n, bool prevote)
+/* Fixture: three sticky voters without PreVote, node 1 elected. */
+static int
+sticky_no_prevote_elected(void **state)
 {
-	h_setup(net, n);
-	for (int i = 1; i <= n; i++)
-	{
-		net->opts[i].prevote = prevote;
-		net->opts[i].check_quorum = true;
-	}
-	h_start(net);
+	h_net	   *net = h_fixture(state);
+
+	h_init_sticky(net, 3, false);
+	h_elect(net, 1);
+	return 0;
+}
+
+/* Fixture: five sticky voters with PreVote. */
+static int
+sticky_five(void **state)
+{
+	h_init_sticky(h_fixture(state), 5, true);
+	return 0;
+}
+
+/*
+ * One heartbeat round of leader 1, its acknowledgements back 'delay' ms
+ * later; returns when the round was sent.
+ */
+static raft_time
+lease_round(h_net *net, raft_time delay)
+{
+	raft_time	sent;
+
+	h_clear(net);
+	h_tick(net, 1, H_HB);
+	sent = net->now;
+	net->now += delay;
+	h_deliver(net);
+	return sent;
+}
+
+/*
+ * The answer of type 'reply' that m's addressee sends back when m reaches
+ * it at time 'at' (the harness clock is set to 'at', the queue emptied).
+ */
+static const raft_message *
+answer_at(h_net *net, const raft_message *m, int reply, raft_time at)
+{
+	h_clear(net);
+	net->now = at;
+	raft_receive(h_node(net, m->to), m, at);
+	return h_find(net, reply, m->to, m->from);
 }
 
 /* Rule (PreVote): a precandidate asks with term + 1 but keeps its term. */
 static void
 test_prevote_does_not_change_term(void **state)
 {
-	h_net		net;
-	raft_node  *n;
+	h_net	   *net = *state;
+	raft_node  *n = h_node(net, 1);
 	const raft_message *m;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	n = h_node(&net, 1);
-	h_tick(&net, 1, H_ET + H_SPREAD);
+	h_tick(net, 1, H_ET + H_SPREAD);
 	assert_int_equal(raft_get_role(n), RAFT_PRECANDIDATE);
 	assert_int_equal(raft_get_term(n), 0);
 	assert_int_equal(raft_get_vote(n), RAFT_NOBODY);
-	assert_int_equal(h_count(&net, RAFT_MSG_PREVOTE, 1, 0), 2);
-	m = h_find(&net, RAFT_MSG_PREVOTE, 1, 2);
+	assert_int_equal(h_count(net, RAFT_MSG_PREVOTE, 1, 0), 2);
+	m = h_find(net, RAFT_MSG_PREVOTE, 1, 2);
 	assert_int_equal(m->term, 1);
-	assert_int_equal(net.disk[1].hs.term, 0);
+	assert_int_equal(net->disk[1].hs.term, 0);
 	assert_int_equal(raft_get_stats(n)->prevotes_started, 1);
 	assert_int_equal(raft_get_stats(n)->elections_started, 0);
-	h_destroy(&net);
 }
 
 /* Rule (PreVote): a voter answers without changing its term or vote. */
 static void
 test_prevote_voter_keeps_term_and_vote(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
 	const raft_message *r;
-	raft_node  *v;
+	raft_node  *v = h_node(net, 2);
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	v = h_node(&net, 2);
-	h_tick(&net, 0, H_ET);		/* stickiness of a fresh node has expired */
-	h_clear(&net);
+	h_tick(net, 0, H_ET);		/* stickiness of a fresh node has expired */
 	m = h_msg_make(RAFT_MSG_PREVOTE, 1, 2, 1);
-	raft_receive(v, &m, net.now);
-	r = h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 1);
+	r = answer_at(net, &m, RAFT_MSG_PREVOTE_RESPONSE, net->now);
 	assert_non_null(r);
 	assert_true(r->granted);
 	assert_int_equal(r->term, 1);
@@ -75,24 +102,18 @@ test_prevote_voter_keeps_term_and_vote(void **state)
 	assert_int_equal(raft_get_vote(v), RAFT_NOBODY);
 	/* a second precandidate gets the same answer: nothing was promised */
 	m = h_msg_make(RAFT_MSG_PREVOTE, 3, 2, 1);
-	raft_receive(v, &m, net.now);
-	assert_true(h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
-	h_destroy(&net);
+	assert_true(answer_at(net, &m, RAFT_MSG_PREVOTE_RESPONSE, net->now)->granted);
 }
 
 /* A PreVote round won by a majority turns into a real election. */
 static void
 test_prevote_win_starts_election(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	assert_int_equal(raft_get_term(h_node(&net, 1)), 1);
-	assert_int_equal(raft_get_stats(h_node(&net, 1))->prevotes_started, 1);
-	assert_int_equal(raft_get_stats(h_node(&net, 1))->elections_started, 1);
-	h_destroy(&net);
+	assert_int_equal(raft_get_term(h_node(net, 1)), 1);
+	assert_int_equal(raft_get_stats(h_node(net, 1))->prevotes_started, 1);
+	assert_int_equal(raft_get_stats(h_node(net, 1))->elections_started, 1);
 }
 
 /* PreVote applies the log restriction too. */
@@ -109,9 +130,7 @@ test_prevote_refused_log_behind(void **state)
 	net.opts[2].prevote = true;
 	h_preload(&net, 2, terms, 2, 1);
 	h_start(&net);
-	m = h_msg_make(RAFT_MSG_PREVOTE, 1, 2, 2);
-	m.last_log_index = 1;
-	m.last_log_term = 1;
+	m = h_vote_make(RAFT_MSG_PREVOTE, 1, 2, 2, 1, 1);
 	raft_receive(h_node(&net, 2), &m, net.now);
 	r = h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 1);
 	assert_false(r->granted);
@@ -149,81 +168,69 @@ test_prevote_lost(void **state)
 	h_destroy(&net);
 }
 
+/* Cut node 3 off for 'ms' (5 ms steps); returns node 1's term before. */
+static raft_term
+isolate_node3(h_net *net, raft_time ms)
+{
+	raft_term	term = raft_get_term(h_node(net, 1));
+
+	h_isolate(net, 3);
+	h_run(net, ms, 5);
+	return term;
+}
+
 /* A node rejoining after a partition neither inflates terms nor deposes. */
 static void
 test_prevote_rejoining_node_does_not_disrupt(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_term	term;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	term = raft_get_term(h_node(&net, 1));
-	h_isolate(&net, 3);
-	h_run(&net, 20 * H_ET, 5);
-	assert_int_equal(raft_get_term(h_node(&net, 3)), term);
-	assert_int_equal(raft_get_role(h_node(&net, 1)), RAFT_LEADER);
-	h_heal(&net);
-	h_run(&net, 5 * H_ET, 5);
-	assert_int_equal(raft_get_role(h_node(&net, 1)), RAFT_LEADER);
-	assert_int_equal(raft_get_term(h_node(&net, 1)), term);
-	assert_int_equal(raft_get_leader(h_node(&net, 3)), 1);
-	h_destroy(&net);
+	term = isolate_node3(net, 20 * H_ET);
+	assert_int_equal(raft_get_term(h_node(net, 3)), term);
+	assert_int_equal(raft_get_role(h_node(net, 1)), RAFT_LEADER);
+	h_heal(net);
+	h_run(net, 5 * H_ET, 5);
+	assert_int_equal(raft_get_role(h_node(net, 1)), RAFT_LEADER);
+	assert_int_equal(raft_get_term(h_node(net, 1)), term);
+	assert_int_equal(raft_get_leader(h_node(net, 3)), 1);
 }
 
 /* Without PreVote, the same isolated node does inflate its term. */
 static void
 test_without_prevote_isolated_node_inflates_term(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_term	term;
 
-	(void) state;
-	init_sticky(&net, 3, false);
-	h_elect(&net, 1);
-	term = raft_get_term(h_node(&net, 1));
-	h_isolate(&net, 3);
-	h_run(&net, 10 * H_ET, 5);
-	assert_true(raft_get_term(h_node(&net, 3)) > term + 2);
-	h_destroy(&net);
+	term = isolate_node3(net, 10 * H_ET);
+	assert_true(raft_get_term(h_node(net, 3)) > term + 2);
 }
 
 /* Rule (CheckQuorum): a leader cut off from a majority steps down. */
 static void
 test_check_quorum_leader_steps_down(void **state)
 {
-	h_net		net;
-	raft_node  *l;
+	h_net	   *net = *state;
+	raft_node  *l = h_node(net, 1);
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	h_run(&net, H_HB, 1);
-	l = h_node(&net, 1);
-	h_isolate(&net, 1);
-	h_run(&net, H_ET - H_HB - 1, 1);
+	h_isolate(net, 1);
+	h_run(net, H_ET - H_HB - 1, 1);
 	assert_int_equal(raft_get_role(l), RAFT_LEADER);
-	h_run(&net, H_HB + 2, 1);
+	h_run(net, H_HB + 2, 1);
 	assert_int_equal(raft_get_role(l), RAFT_FOLLOWER);
 	assert_int_equal(raft_get_stats(l)->leader_stepdowns, 1);
-	assert_false(raft_has_lease(l, net.now));
-	h_destroy(&net);
+	assert_false(raft_has_lease(l, net->now));
 }
 
 /* CheckQuorum: one lost follower of three does not matter. */
 static void
 test_check_quorum_leader_stays_with_majority(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	h_isolate(&net, 3);
-	h_run(&net, 10 * H_ET, 5);
-	assert_int_equal(raft_get_role(h_node(&net, 1)), RAFT_LEADER);
-	h_destroy(&net);
+	(void) isolate_node3(net, 10 * H_ET);
+	assert_int_equal(raft_get_role(h_node(net, 1)), RAFT_LEADER);
 }
 
 /* Rule (stickiness): a follower of a live leader refuses votes. */
@@ -236,14 +243,12 @@ sticky_refusal(int type)
 	raft_node  *f;
 	raft_term	term;
 
-	init_sticky(&net, 3, true);
+	h_init_sticky(&net, 3, true);
 	h_elect(&net, 1);
 	h_run(&net, H_HB, 1);
 	f = h_node(&net, 2);
 	term = raft_get_term(f);
-	m = h_msg_make(type, 3, 2, term + 1);
-	m.last_log_index = 10;
-	m.last_log_term = term;
+	m = h_vote_make(type, 3, 2, term + 1, 10, term);
 	raft_receive(f, &m, net.now);
 	r = h_find(&net, type + 1, 2, 3);
 	assert_non_null(r);
@@ -275,163 +280,117 @@ test_stickiness_refuses_prevote(void **state)
 static void
 test_leader_refuses_vote_with_check_quorum(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	(void) state;
-	init_sticky(&net, 3, false);
-	h_elect(&net, 1);
-	l = h_node(&net, 1);
-	m = h_msg_make(RAFT_MSG_VOTE, 3, 1, raft_get_term(l) + 1);
-	m.last_log_index = 5;
-	m.last_log_term = raft_get_term(l);
-	raft_receive(l, &m, net.now);
+	m = h_vote_make(RAFT_MSG_VOTE, 3, 1, raft_get_term(l) + 1, 5,
+					raft_get_term(l));
+	raft_receive(l, &m, net->now);
 	assert_int_equal(raft_get_role(l), RAFT_LEADER);
-	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 1, 3)->refusal,
+	assert_int_equal(h_find(net, RAFT_MSG_VOTE_RESPONSE, 1, 3)->refusal,
 					 RAFT_VOTE_LEADER_ALIVE);
-	h_destroy(&net);
 }
 
 /* Stickiness ends ET after the leader was last heard. */
 static void
 test_stickiness_expires_after_election_timeout(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 	raft_time	heard;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	h_run(&net, H_HB, 1);
-	f = h_node(&net, 2);
 	heard = raft_last_leader_contact(f);
-	assert_int_equal(heard, net.now);
-	h_crash(&net, 1);
-	net.now = heard + H_ET - 1;
-	m = h_msg_make(RAFT_MSG_PREVOTE, 3, 2, raft_get_term(f) + 1);
-	m.last_log_index = 10;
-	m.last_log_term = raft_get_term(f);
-	raft_receive(f, &m, net.now);
-	assert_false(h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
-	h_clear(&net);
-	net.now = heard + H_ET;
-	raft_receive(f, &m, net.now);
-	assert_true(h_find(&net, RAFT_MSG_PREVOTE_RESPONSE, 2, 3)->granted);
-	h_destroy(&net);
+	assert_int_equal(heard, net->now);
+	h_crash(net, 1);
+	m = h_vote_make(RAFT_MSG_PREVOTE, 3, 2, raft_get_term(f) + 1, 10,
+					raft_get_term(f));
+	assert_false(answer_at(net, &m, RAFT_MSG_PREVOTE_RESPONSE,
+						   heard + H_ET - 1)->granted);
+	assert_true(answer_at(net, &m, RAFT_MSG_PREVOTE_RESPONSE,
+						  heard + H_ET)->granted);
 }
 
 /* A vote request from a leadership transfer overrides stickiness. */
 static void
 test_transfer_vote_overrides_stickiness(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
 	const raft_message *r;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 	raft_term	term;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	h_run(&net, H_HB, 1);
-	f = h_node(&net, 2);
 	term = raft_get_term(f);
-	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, term + 1);
-	m.last_log_index = raft_last_index(f);
-	m.last_log_term = raft_last_term(f);
+	m = h_vote_make(RAFT_MSG_VOTE, 3, 2, term + 1, raft_last_index(f),
+					raft_last_term(f));
 	m.transfer = true;
-	raft_receive(f, &m, net.now);
-	r = h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3);
+	r = answer_at(net, &m, RAFT_MSG_VOTE_RESPONSE, net->now);
 	assert_true(r->granted);
 	assert_int_equal(raft_get_term(f), term + 1);
 	assert_int_equal(raft_get_vote(f), 3);
-	h_destroy(&net);
 }
 
 /* A freshly started node behaves as if it had just heard a leader. */
 static void
 test_new_node_is_sticky(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	f = h_node(&net, 2);
 	assert_int_equal(raft_last_leader_contact(f), H_T0);
 	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
-	net.now = H_T0 + H_ET - 1;
-	raft_receive(f, &m, net.now);
-	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->refusal,
+	assert_int_equal(answer_at(net, &m, RAFT_MSG_VOTE_RESPONSE,
+							   H_T0 + H_ET - 1)->refusal,
 					 RAFT_VOTE_LEADER_ALIVE);
 	assert_int_equal(raft_get_term(f), 0);
-	h_clear(&net);
-	net.now = H_T0 + H_ET;
-	raft_receive(f, &m, net.now);
-	assert_true(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->granted);
-	h_destroy(&net);
+	assert_true(answer_at(net, &m, RAFT_MSG_VOTE_RESPONSE,
+						  H_T0 + H_ET)->granted);
 }
 
 /* Lease: newest majority-acked send time + ET - drift margin. */
 static void
 test_lease_horizon_value(void **state)
 {
-	h_net		net;
-	raft_node  *l;
+	h_net	   *net = *state;
+	raft_node  *l = h_node(net, 1);
 	raft_time	sent;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	l = h_node(&net, 1);
-	h_clear(&net);
-	h_tick(&net, 1, H_HB);
-	sent = net.now;
-	net.now += 3;				/* the acks take 3 ms to come back */
-	h_deliver(&net);
+	sent = lease_round(net, 3);	/* the acks take 3 ms to come back */
 	assert_int_equal(raft_lease_until(l), sent + H_ET - H_MARGIN);
 	assert_true(raft_has_lease(l, sent + H_ET - H_MARGIN - 1));
 	assert_false(raft_has_lease(l, sent + H_ET - H_MARGIN));
-	assert_int_equal(net.lease[1], sent + H_ET - H_MARGIN);
+	assert_int_equal(net->lease[1], sent + H_ET - H_MARGIN);
 	/* followers never hold one */
-	assert_int_equal(raft_lease_until(h_node(&net, 2)), 0);
-	assert_false(raft_has_lease(h_node(&net, 2), net.now));
-	h_destroy(&net);
+	assert_int_equal(raft_lease_until(h_node(net, 2)), 0);
+	assert_false(raft_has_lease(h_node(net, 2), net->now));
 }
 
 /* Lease: none until a majority has acknowledged a round of this term. */
 static void
 test_no_lease_without_majority_ack(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_node  *l;
 	raft_message m;
 
-	(void) state;
-	init_sticky(&net, 5, true);
-	h_tick(&net, 1, H_ET + H_SPREAD);
-	h_deliver_once(&net);		/* prevotes */
-	h_deliver_once(&net);		/* answers -> votes */
-	h_deliver_once(&net);
-	h_deliver_once(&net);		/* answers -> leader */
-	l = h_node(&net, 1);
+	h_tick(net, 1, H_ET + H_SPREAD);
+	h_deliver_once(net);		/* prevotes */
+	h_deliver_once(net);		/* answers -> votes */
+	h_deliver_once(net);
+	h_deliver_once(net);		/* answers -> leader */
+	l = h_node(net, 1);
 	assert_int_equal(raft_get_role(l), RAFT_LEADER);
-	h_clear(&net);
+	h_clear(net);
 	assert_int_equal(raft_lease_until(l), 0);
-	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
-	m.success = true;
-	m.match_index = 1;
-	m.echo = net.now;
-	raft_receive(l, &m, net.now);
+	m = h_ack_make(2, 1, raft_get_term(l), 1, net->now);
+	raft_receive(l, &m, net->now);
 	assert_int_equal(raft_lease_until(l), 0);	/* 2 of 5 */
 	m.from = 3;
-	raft_receive(l, &m, net.now + 1);
-	assert_int_equal(raft_lease_until(l), net.now + H_ET - H_MARGIN);
-	h_destroy(&net);
+	raft_receive(l, &m, net->now + 1);
+	assert_int_equal(raft_lease_until(l), net->now + H_ET - H_MARGIN);
 }
 
 /* Lease: echoes from the future or from before the term are not trusted. */
@@ -443,28 +402,18 @@ test_lease_echo_clamped(void **state)
 	raft_message m;
 
 	(void) state;
-	init_sticky(&net, 3, true);
+	h_init_sticky(&net, 3, true);
 	h_elect(&net, 1);
 	l = h_node(&net, 1);
 	h_clear(&net);
-	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
-	m.success = true;
-	m.match_index = 1;
-	m.echo = net.now + 100000;
+	m = h_ack_make(2, 1, raft_get_term(l), 1, net.now + 100000);
 	raft_receive(l, &m, net.now + 5);
 	assert_true(raft_lease_until(l) <= net.now + 5 + H_ET - H_MARGIN);
 	h_destroy(&net);
-	init_sticky(&net, 3, false);
-	h_tick(&net, 1, H_ET + H_SPREAD);
-	h_deliver_once(&net);		/* votes */
-	h_deliver_once(&net);		/* answers: leader, APPENDs queued */
-	l = h_node(&net, 1);
-	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	h_init_sticky(&net, 3, false);
+	l = h_win(&net, 1);			/* its APPENDs queued */
 	h_clear(&net);
-	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
-	m.success = true;
-	m.match_index = 1;
-	m.echo = 1;					/* before the leader took office */
+	m = h_ack_make(2, 1, raft_get_term(l), 1, 1);	/* before the leader took office */
 	raft_receive(l, &m, net.now);
 	m.from = 3;
 	raft_receive(l, &m, net.now);
@@ -476,47 +425,35 @@ test_lease_echo_clamped(void **state)
 static void
 test_no_lease_while_transferring(void **state)
 {
-	h_net		net;
-	raft_node  *l;
+	h_net	   *net = *state;
+	raft_node  *l = h_node(net, 1);
 	raft_ready	r;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	h_run(&net, H_HB, 1);
-	l = h_node(&net, 1);
-	assert_true(raft_has_lease(l, net.now));
-	h_isolate(&net, 2);
-	assert_int_equal(raft_transfer_leadership(l, 2, net.now), RAFT_OK);
+	assert_true(raft_has_lease(l, net->now));
+	h_isolate(net, 2);
+	assert_int_equal(raft_transfer_leadership(l, 2, net->now), RAFT_OK);
 	assert_int_equal(raft_lease_until(l), 0);
-	assert_false(raft_has_lease(l, net.now));
+	assert_false(raft_has_lease(l, net->now));
 	raft_get_ready(l, &r);
 	assert_int_equal(r.lease_until, 0);
-	raft_advance(l, net.now);
-	h_run(&net, H_ET / 2, 1);
+	raft_advance(l, net->now);
+	h_run(net, H_ET / 2, 1);
 	assert_int_equal(raft_lease_until(l), 0);
-	h_destroy(&net);
 }
 
 /* Lease: an isolated leader's lease runs out, before CheckQuorum acts. */
 static void
 test_lease_expires_when_isolated(void **state)
 {
-	h_net		net;
-	raft_node  *l;
+	h_net	   *net = *state;
+	raft_node  *l = h_node(net, 1);
 	raft_time	until;
 
-	(void) state;
-	init_sticky(&net, 3, true);
-	h_elect(&net, 1);
-	h_run(&net, H_HB, 1);
-	l = h_node(&net, 1);
 	until = raft_lease_until(l);
-	h_isolate(&net, 1);
-	h_run(&net, until - net.now, 1);
+	h_isolate(net, 1);
+	h_run(net, until - net->now, 1);
 	assert_int_equal(raft_get_role(l), RAFT_LEADER);
-	assert_false(raft_has_lease(l, net.now));
-	h_destroy(&net);
+	assert_false(raft_has_lease(l, net->now));
 }
 
 /*
@@ -526,32 +463,29 @@ test_lease_expires_when_isolated(void **state)
 static void
 test_at_most_one_lease_across_partition(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_id		old;
 
-	(void) state;
-	init_sticky(&net, 5, true);
-	h_elect(&net, 1);
-	h_run(&net, 3 * H_HB, 1);
+	h_elect(net, 1);
+	h_run(net, 3 * H_HB, 1);
 	old = 1;
-	h_isolate(&net, old);
+	h_isolate(net, old);
 	for (int ms = 0; ms < 6 * H_ET; ms++)
 	{
 		int			holders = 0;
 
-		h_tick(&net, 0, 1);
-		h_deliver(&net);
+		h_tick(net, 0, 1);
+		h_deliver(net);
 		for (int i = 1; i <= 5; i++)
-			if (raft_has_lease(h_node(&net, (raft_id) i), net.now))
+			if (raft_has_lease(h_node(net, (raft_id) i), net->now))
 				holders++;
 		assert_true(holders <= 1);
 	}
-	assert_int_not_equal(h_leader(&net), old);
-	assert_true(raft_has_lease(h_node(&net, h_leader(&net)), net.now));
-	h_heal(&net);
-	h_run(&net, 3 * H_ET, 1);
-	assert_int_equal(h_leaders(&net, 0), 1);
-	h_destroy(&net);
+	assert_int_not_equal(h_leader(net), old);
+	assert_true(raft_has_lease(h_node(net, h_leader(net)), net->now));
+	h_heal(net);
+	h_run(net, 3 * H_ET, 1);
+	assert_int_equal(h_leaders(net, 0), 1);
 }
 
 /*
@@ -570,12 +504,7 @@ test_lease_sized_by_acknowledging_quorum_timeouts(void **state)
 	bool		rival = false;
 
 	(void) state;
-	h_setup(&net, 3);
-	for (int i = 1; i <= 3; i++)
-	{
-		net.opts[i].prevote = true;
-		net.opts[i].check_quorum = true;
-	}
+	h_setup_sticky(&net, 3, true);
 	for (int i = 2; i <= 3; i++)
 	{
 		net.opts[i].election_timeout = 30;
@@ -584,11 +513,7 @@ test_lease_sized_by_acknowledging_quorum_timeouts(void **state)
 	h_start(&net);
 	h_elect(&net, 1);
 	l = h_node(&net, 1);
-	h_clear(&net);
-	h_tick(&net, 1, H_HB);
-	sent = net.now;
-	net.now += 3;
-	h_deliver(&net);
+	sent = lease_round(&net, 3);
 	/* the followers' 30 ms, not the leader's 100 */
 	assert_int_equal(raft_lease_until(l), sent + 30 - H_MARGIN);
 
@@ -616,20 +541,13 @@ test_lease_counts_leader_own_timeout(void **state)
 	raft_time	sent;
 
 	(void) state;
-	h_setup(&net, 3);
+	h_setup_sticky(&net, 3, true);
 	for (int i = 1; i <= 3; i++)
-	{
-		net.opts[i].prevote = true;
-		net.opts[i].check_quorum = true;
 		net.opts[i].election_timeout = i == 2 ? 100 : 30;
-	}
 	h_start(&net);
 	h_elect(&net, 1);
 	l = h_node(&net, 1);
-	h_clear(&net);
-	h_tick(&net, 1, H_HB);
-	sent = net.now;
-	h_deliver(&net);
+	sent = lease_round(&net, 0);
 	/*
 	 * Sticky until: 1 at now + 30, 2 at sent + 100, 3 at sent + 30.  The
 	 * best majority is {1, 2}, bound by the leader's own 30 (counting the
@@ -644,27 +562,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prevote_does_not_change_term),
-		cmocka_unit_test(test_prevote_voter_keeps_term_and_vote),
-		cmocka_unit_test(test_prevote_win_starts_election),
+		H_TEST(test_prevote_does_not_change_term, h_sticky),
+		H_TEST(test_prevote_voter_keeps_term_and_vote, h_sticky),
+		H_TEST(test_prevote_win_starts_election, h_sticky_elected),
 		cmocka_unit_test(test_prevote_refused_log_behind),
 		cmocka_unit_test(test_prevote_lost),
-		cmocka_unit_test(test_prevote_rejoining_node_does_not_disrupt),
-		cmocka_unit_test(test_without_prevote_isolated_node_inflates_term),
-		cmocka_unit_test(test_check_quorum_leader_steps_down),
-		cmocka_unit_test(test_check_quorum_leader_stays_with_majority),
+		H_TEST(test_prevote_rejoining_node_does_not_disrupt, h_sticky_elected),
+		H_TEST(test_without_prevote_isolated_node_inflates_term, sticky_no_prevote_elected),
+		H_TEST(test_check_quorum_leader_steps_down, h_sticky_led),
+		H_TEST(test_check_quorum_leader_stays_with_majority, h_sticky_elected),
 		cmocka_unit_test(test_stickiness_refuses_vote),
 		cmocka_unit_test(test_stickiness_refuses_prevote),
-		cmocka_unit_test(test_leader_refuses_vote_with_check_quorum),
-		cmocka_unit_test(test_stickiness_expires_after_election_timeout),
-		cmocka_unit_test(test_transfer_vote_overrides_stickiness),
-		cmocka_unit_test(test_new_node_is_sticky),
-		cmocka_unit_test(test_lease_horizon_value),
-		cmocka_unit_test(test_no_lease_without_majority_ack),
+		H_TEST(test_leader_refuses_vote_with_check_quorum, sticky_no_prevote_elected),
+		H_TEST(test_stickiness_expires_after_election_timeout, h_sticky_led),
+		H_TEST(test_transfer_vote_overrides_stickiness, h_sticky_led),
+		H_TEST(test_new_node_is_sticky, h_sticky),
+		H_TEST(test_lease_horizon_value, h_sticky_elected),
+		H_TEST(test_no_lease_without_majority_ack, sticky_five),
 		cmocka_unit_test(test_lease_echo_clamped),
-		cmocka_unit_test(test_no_lease_while_transferring),
-		cmocka_unit_test(test_lease_expires_when_isolated),
-		cmocka_unit_test(test_at_most_one_lease_across_partition),
+		H_TEST(test_no_lease_while_transferring, h_sticky_led),
+		H_TEST(test_lease_expires_when_isolated, h_sticky_led),
+		H_TEST(test_at_most_one_lease_across_partition, sticky_five),
 		cmocka_unit_test(test_lease_sized_by_acknowledging_quorum_timeouts),
 		cmocka_unit_test(test_lease_counts_leader_own_timeout),
 	};

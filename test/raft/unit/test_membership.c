@@ -453,11 +453,7 @@ test_uncommitted_change_from_previous_term_blocks(void **state)
 	assert_int_equal(raft_last_index(h_node(&net, 2)), 2);
 	h_heal(&net);
 	h_isolate(&net, 1);
-	h_tick(&net, 2, H_ET + H_SPREAD);
-	h_deliver_once(&net);		/* vote requests */
-	h_deliver_once(&net);		/* answers: node 2 leads */
-	l2 = h_node(&net, 2);
-	assert_int_equal(raft_get_role(l2), RAFT_LEADER);
+	l2 = h_win(&net, 2);
 	c = change(RAFT_CHANGE_PROMOTE, 4);
 	assert_int_equal(raft_propose_change(l2, &c, NULL), RAFT_EBUSY);
 	h_deliver(&net);
@@ -503,11 +499,7 @@ test_change_refused_until_own_term_entry_committed(void **state)
 	h_setup(&net, 4);
 	net.boot.count = 3;
 	h_start(&net);
-	h_tick(&net, 1, H_ET + H_SPREAD);
-	h_deliver_once(&net);		/* vote requests */
-	h_deliver_once(&net);		/* answers: node 1 leads, NOOP sent */
-	l = h_node(&net, 1);
-	assert_int_equal(raft_get_role(l), RAFT_LEADER);
+	l = h_win(&net, 1);			/* its NOOP sent, not delivered */
 	assert_int_equal(raft_commit_index(l), 0);
 	/* no change is in the log, so only the new rule can refuse it */
 	assert_int_equal(raft_propose_change(l, &c, NULL), RAFT_EBUSY);
@@ -556,11 +548,7 @@ test_change_after_leader_change_keeps_commits(void **state)
 	h_heal(&net);
 
 	/* term 2: node 2 leads with 2, 3, 4 and proposes "remove 1" at once */
-	h_tick(&net, 2, H_ET + H_SPREAD);
-	h_deliver_once(&net);		/* vote requests */
-	h_deliver_once(&net);		/* answers: node 2 leads */
-	n2 = h_node(&net, 2);
-	assert_int_equal(raft_get_role(n2), RAFT_LEADER);
+	n2 = h_win(&net, 2);
 	(void) raft_propose_change(n2, &rm1, NULL);
 	net.cut[2][4] = net.cut[2][5] = true;	/* only node 3 hears node 2 */
 	h_deliver(&net);

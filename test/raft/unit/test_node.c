@@ -268,13 +268,7 @@ test_invalid_messages_dropped(void **state)
 	raft_message m;
 
 	(void) state;
-	memset(ents, 0, sizeof(ents));
-	for (int i = 0; i <= RAFT_MAX_ENTRIES_PER_MSG; i++)
-	{
-		ents[i].index = (raft_index) i + 1;
-		ents[i].term = 1;
-		ents[i].type = RAFT_ENTRY_NORMAL;
-	}
+	h_entries(ents, RAFT_MAX_ENTRIES_PER_MSG + 1, 1, 1);
 
 	m = h_msg_make(RAFT_MSG_APPEND, 2, 3, 1);	/* not for us */
 	assert_int_equal(receive_one(&m).msgs_dropped_invalid, 1);
@@ -339,20 +333,13 @@ test_invalid_messages_dropped(void **state)
 static void
 test_match_index_beyond_log_dropped(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *l;
+	raft_node  *l = h_node(net, 1);
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	l = h_node(&net, 1);
-	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 2, 1, raft_get_term(l));
-	m.success = true;
-	m.match_index = raft_last_index(l) + 1;
-	raft_receive(l, &m, net.now);
+	m = h_ack_make(2, 1, raft_get_term(l), raft_last_index(l) + 1, 0);
+	raft_receive(l, &m, net->now);
 	assert_int_equal(raft_get_stats(l)->msgs_dropped_invalid, 1);
-	h_destroy(&net);
 }
 
 /* Messages from non-members: dropped and counted (APPEND accepted). */
@@ -399,21 +386,16 @@ test_messages_from_non_members(void **state)
 static void
 test_second_leader_same_term_dropped(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_message m;
-	raft_node  *f;
+	raft_node  *f = h_node(net, 2);
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	f = h_node(&net, 2);
 	m = h_msg_make(RAFT_MSG_APPEND, 3, 2, raft_get_term(f));
 	m.prev_log_index = 1;
 	m.prev_log_term = 1;
-	raft_receive(f, &m, net.now);
+	raft_receive(f, &m, net->now);
 	assert_int_equal(raft_get_leader(f), 1);
 	assert_int_equal(raft_get_stats(f)->msgs_dropped_invalid, 1);
-	h_destroy(&net);
 }
 
 /* Every allocation goes through the allocator and is given back. */
@@ -494,18 +476,14 @@ test_allocation_failure(void **state)
 static void
 test_ready_pointers_valid_until_advance(void **state)
 {
-	h_net		net;
-	raft_node  *l;
+	h_net	   *net = *state;
+	raft_node  *l = h_node(net, 1);
 	raft_ready	r;
 	raft_message m;
 	raft_entry	e = entry(2, 9);
 	char		copy[16];
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	l = h_node(&net, 1);
-	h_propose(&net, 1, "keep me", NULL);
+	h_propose(net, 1, "keep me", NULL);
 	raft_get_ready(l, &r);
 	assert_true(r.n_messages >= 1);
 	assert_int_equal(r.messages[0].n_entries, 1);
@@ -515,45 +493,40 @@ test_ready_pointers_valid_until_advance(void **state)
 	m.prev_log_term = 1;
 	m.n_entries = 1;
 	m.entries = &e;
-	raft_receive(l, &m, net.now);
+	raft_receive(l, &m, net->now);
 	assert_int_equal(raft_get_role(l), RAFT_FOLLOWER);
 	for (int i = 0; i < 100; i++)
 		raft_propose(l, RAFT_ENTRY_NORMAL, (const uint8_t *) "z", 1, NULL);
 	memcpy(copy, r.messages[0].entries[0].data, 7);
 	assert_memory_equal(copy, "keep me", 7);
 	assert_memory_equal(r.entries[0].data, "keep me", 7);
-	raft_advance(l, net.now);
+	raft_advance(l, net->now);
 	/* the truncation is handed out next */
 	raft_get_ready(l, &r);
 	assert_int_equal(r.truncate_from, 2);
 	assert_int_equal(r.n_entries, 1);
 	assert_int_equal(r.entries[0].term, 9);
-	raft_advance(l, net.now);
-	h_destroy(&net);
+	raft_advance(l, net->now);
 }
 
 /* A second get_ready before advance hands out only what is new. */
 static void
 test_get_ready_twice_hands_out_only_new(void **state)
 {
-	h_net		net;
-	raft_node  *l;
+	h_net	   *net = *state;
+	raft_node  *l = h_node(net, 1);
 	raft_ready	r1;
 	raft_ready	r2;
 	raft_index	i1;
 	raft_index	i2;
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	l = h_node(&net, 1);
-	h_propose(&net, 1, "a", &i1);
+	h_propose(net, 1, "a", &i1);
 	raft_get_ready(l, &r1);
 	assert_int_equal(r1.n_entries, 1);
 	assert_int_equal(r1.entries[0].index, i1);
 	assert_int_equal(r1.n_messages, 2);
 	assert_false(raft_has_ready(l));
-	h_propose(&net, 1, "b", &i2);
+	h_propose(net, 1, "b", &i2);
 	assert_true(raft_has_ready(l));
 	raft_get_ready(l, &r2);
 	assert_int_equal(r2.n_entries, 1);
@@ -561,10 +534,9 @@ test_get_ready_twice_hands_out_only_new(void **state)
 	assert_int_equal(r2.n_messages, 2);
 	assert_int_equal(r2.messages[0].entries[0].index, i2);
 	assert_int_equal(r2.n_committed, 0);
-	raft_advance(l, net.now);
+	raft_advance(l, net->now);
 	assert_false(raft_has_ready(l));
 	assert_int_equal(raft_last_index(l), i2);
-	h_destroy(&net);
 }
 
 /* A small deterministic generator for the garbage test. */
@@ -710,41 +682,33 @@ test_names_and_observers(void **state)
 static void
 test_time_never_goes_backwards(void **state)
 {
-	h_net		net;
-	raft_node  *n;
+	h_net	   *net = *state;
+	raft_node  *n = h_node(net, 1);
 
-	(void) state;
-	h_init(&net, 3);
-	n = h_node(&net, 1);
 	raft_tick(n, 0);
 	raft_tick(n, -5);
 	assert_int_equal(raft_get_role(n), RAFT_FOLLOWER);
 	raft_tick(n, H_T0 + H_ET + H_SPREAD);
 	assert_int_equal(raft_get_role(n), RAFT_CANDIDATE);
-	h_destroy(&net);
 }
 
 /* A node restarted mid-run rejoins without disturbing the cluster. */
 static void
 test_restart_rejoins(void **state)
 {
-	h_net		net;
+	h_net	   *net = *state;
 	raft_index	idx;
 
-	(void) state;
-	h_init(&net, 3);
-	h_elect(&net, 1);
-	h_propose(&net, 1, "before", &idx);
-	h_run(&net, 2 * H_HB, 1);
-	h_crash(&net, 3);
-	h_propose(&net, 1, "while down", &idx);
-	h_run(&net, 2 * H_HB, 1);
-	h_restart(&net, 3);
-	h_run(&net, 3 * H_HB, 1);
-	assert_int_equal(raft_last_index(h_node(&net, 3)), idx);
-	assert_true(h_logs_match(&net, 1, 3, idx));
-	assert_int_equal(h_leader(&net), 1);
-	h_destroy(&net);
+	h_propose(net, 1, "before", &idx);
+	h_run(net, 2 * H_HB, 1);
+	h_crash(net, 3);
+	h_propose(net, 1, "while down", &idx);
+	h_run(net, 2 * H_HB, 1);
+	h_restart(net, 3);
+	h_run(net, 3 * H_HB, 1);
+	assert_int_equal(raft_last_index(h_node(net, 3)), idx);
+	assert_true(h_logs_match(net, 1, 3, idx));
+	assert_int_equal(h_leader(net), 1);
 }
 
 /* Run the tests. */
@@ -758,17 +722,17 @@ main(void)
 		cmocka_unit_test(test_restore_commit_clamped),
 		cmocka_unit_test(test_restore_entry_newer_than_term),
 		cmocka_unit_test(test_invalid_messages_dropped),
-		cmocka_unit_test(test_match_index_beyond_log_dropped),
+		H_TEST(test_match_index_beyond_log_dropped, h_three_led),
 		cmocka_unit_test(test_messages_from_non_members),
-		cmocka_unit_test(test_second_leader_same_term_dropped),
+		H_TEST(test_second_leader_same_term_dropped, h_three_led),
 		cmocka_unit_test(test_allocator_used_and_balanced),
 		cmocka_unit_test(test_allocation_failure),
-		cmocka_unit_test(test_ready_pointers_valid_until_advance),
-		cmocka_unit_test(test_get_ready_twice_hands_out_only_new),
+		H_TEST(test_ready_pointers_valid_until_advance, h_three_led),
+		H_TEST(test_get_ready_twice_hands_out_only_new, h_three_led),
 		cmocka_unit_test(test_random_garbage_never_crashes),
 		cmocka_unit_test(test_names_and_observers),
-		cmocka_unit_test(test_time_never_goes_backwards),
-		cmocka_unit_test(test_restart_rejoins),
+		H_TEST(test_time_never_goes_backwards, h_three),
+		H_TEST(test_restart_rejoins, h_three_led),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
