@@ -190,7 +190,9 @@ commit, on whichever node accepts writes, and appends "i time port" to a
 file for every commit the server acknowledged.  A commit that fails (or
 does not answer within 5 s) is not recorded, the next number is used, and
 the next attempt tries the nodes in another order.
-Runs until stop_writer or seconds => N (default 120).
+Runs until stop_writer or seconds => N (default 120).  With conninfo =>
+'...' every commit goes there instead (a load balancer in front of the
+nodes, for instance), and \@nodes may be empty.
 
 =cut
 
@@ -214,7 +216,7 @@ sub start_writer
 		while (time() < $deadline && !-e "$file.stop")
 		{
 			$i++;
-			my $conninfo = multi_host_conninfo(\@order);
+			my $conninfo = $opts{conninfo} // multi_host_conninfo(\@order);
 			my $out = `timeout 5 psql -X -At -d '$conninfo' -c "INSERT INTO fo_rows (i) VALUES ($i) RETURNING current_setting('port')" 2>/dev/null`;
 			if ($? == 0 && defined $out && $out =~ /^(\d+)/)
 			{
@@ -222,14 +224,14 @@ sub start_writer
 				printf $fh "%d %.3f %d\n", $i, time(), $port;
 				# Try the node that took the write first next time.
 				@order = ((grep { $_->port == $port } @order),
-					(grep { $_->port != $port } @order));
+					(grep { $_->port != $port } @order)) if @order;
 			}
 			else
 			{
 				# Try another node first next time: a primary that hangs
 				# (paused, or waiting for a synchronous standby that left)
 				# must not hold the client back.
-				push @order, shift @order;
+				push @order, shift @order if @order;
 				usleep(20_000);
 			}
 		}

@@ -28,9 +28,9 @@ use warnings;
 use IO::Socket::INET;
 use IO::Handle;
 use IPC::Run;
-use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use RaftFailover;
 use Time::HiRes qw(time usleep);
 
 =pod
@@ -211,65 +211,19 @@ sub stop_haproxy
 
 =item start_proxy_writer($port, %opts)
 
-Fork a client that inserts rows 1, 2, ... into fo_rows through
-127.0.0.1:$port (HAProxy), one psql per commit, and appends "i time port"
-for every acknowledged commit (port: the server that committed it).
-Runs until stop_proxy_writer or seconds => N (default 180).
+RaftFailover::start_writer through 127.0.0.1:$port (HAProxy): the same
+record of acknowledged commits ("i time port", port: the server that
+committed it), read with RaftFailover::acknowledged and stopped with
+RaftFailover::stop_writer.  seconds => N (default 180).
 
 =cut
 
 sub start_proxy_writer
 {
 	my ($port, %opts) = @_;
-	my $file = $PostgreSQL::Test::Utils::tmp_check . "/proxy_writer_$port.acks";
-	my $seconds = $opts{seconds} // 180;
-	unlink $file, "$file.stop";
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open(my $fh, '>>', $file) or POSIX::_exit(1);
-		$fh->autoflush(1);
-		my $deadline = time() + $seconds;
-		my $i = 0;
-		while (time() < $deadline && !-e "$file.stop")
-		{
-			$i++;
-			my $out = `timeout 5 psql -X -At -d 'host=127.0.0.1 port=$port dbname=postgres connect_timeout=2' -c "INSERT INTO fo_rows (i) VALUES ($i) RETURNING current_setting('port')" 2>/dev/null`;
-			if ($? == 0 && defined $out && $out =~ /^(\d+)/)
-			{
-				printf $fh "%d %.3f %d\n", $i, time(), $1;
-			}
-			else
-			{
-				usleep(20_000);
-			}
-		}
-		close $fh;
-		POSIX::_exit(0);
-	}
-	return { pid => $pid, file => $file };
-}
-
-=pod
-
-=item stop_proxy_writer($writer)
-
-Stop the client and wait for it.
-
-=cut
-
-sub stop_proxy_writer
-{
-	my ($writer) = @_;
-	return unless $writer->{pid};
-	if (open(my $fh, '>', "$writer->{file}.stop"))
-	{
-		close $fh;
-	}
-	waitpid($writer->{pid}, 0);
-	delete $writer->{pid};
-	return;
+	return RaftFailover::start_writer([],
+		conninfo => "host=127.0.0.1 port=$port dbname=postgres connect_timeout=2",
+		seconds => $opts{seconds} // 180);
 }
 
 =pod
