@@ -49,6 +49,7 @@
 
 #include "conninfo.h"
 #include "failover.h"
+#include "fencing.h"
 #include "settings.h"
 #include "status.h"
 
@@ -624,6 +625,7 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 
 	track_changes(status, now);
 	judge_handback(status, now);
+	raft_fence_wal_step(status, now);
 
 	if (!RecoveryInProgress())
 	{

@@ -50,6 +50,7 @@ raft_shmem_startup(void)
 		ConditionVariableInit(&raft_shared->cmd_cv);
 		ConditionVariableInit(&raft_shared->status_cv);
 		pg_atomic_init_u64(&raft_shared->lease_until, 0);
+		pg_atomic_init_u32(&raft_shared->wal_fenced, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -99,6 +99,12 @@ typedef struct RaftShared
 
 	/* An fsync of the Raft state failed: Raft stays stopped (storage.h). */
 	bool		storage_fsync_failed;
+
+	/*
+	 * 1 while this node is a primary that lost the lease to (or never had it
+	 * from) another leader: replication connections are refused (fence_wal.c).
+	 */
+	pg_atomic_uint32 wal_fenced;
 } RaftShared;
 
 extern RaftShared *raft_shared;
