@@ -50,6 +50,7 @@
 #include "conninfo.h"
 #include "failover.h"
 #include "fencing.h"
+#include "rejoin.h"
 #include "settings.h"
 #include "status.h"
 
@@ -570,7 +571,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 static void
 step_primary_follower(const RaftStatus *status)
 {
-	if (status->leader_id == RAFT_NOBODY ||
+	if (raft_rejoin_enabled() || status->leader_id == RAFT_NOBODY ||
 		status->leader_id == fo.logged_fenced_leader)
 		return;
 	fo.logged_fenced_leader = status->leader_id;
@@ -626,6 +627,7 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 	track_changes(status, now);
 	judge_handback(status, now);
 	raft_fence_wal_step(status, now);
+	raft_rejoin_step(status, now);
 
 	if (!RecoveryInProgress())
 	{

@@ -19,6 +19,7 @@
 #include "settings.h"
 #include "shmem.h"
 #include "failover.h"
+#include "rejoin.h"
 #include "fencing.h"
 
 PG_MODULE_MAGIC;
@@ -88,6 +89,7 @@ _PG_init(void)
 	 */
 	raft_define_settings();
 	raft_failover_define_settings();
+	raft_rejoin_define_settings();
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
 #if PG_VERSION_NUM >= 150000

@@ -50,6 +50,8 @@ typedef struct RaftStatus
 	raft_id		transfer_target;
 	uint64		inbox_dropped;	/* envelopes dropped because it was full */
 	char		error[RAFT_ERROR_LEN];	/* nonempty: Raft is stopped, why */
+	char		rejoin_state[32];	/* auto_rejoin's step, "" if none (rejoin.c) */
+	char		rejoin_error[RAFT_ERROR_LEN];	/* why its last attempt failed */
 	int			n_peers;
 	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
 } RaftStatus;

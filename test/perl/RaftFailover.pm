@@ -58,7 +58,8 @@ node1, a primary, and node2..node$n, hot standbys streaming from it under
 synchronous replication (ANY 1 of all the nodes, named by
 application_name, set once the standbys run), wal_log_hints on and
 wal_keep_size for pg_rewind, raft_ext.auto_promote
-and raft_ext.auto_follow on, fault injection on.  Options: timing =>
+and raft_ext.auto_follow on, raft_ext.auto_rejoin off (these tests rejoin
+by hand; auto_rejoin => 'on' turns it on), fault injection on.  Options: timing =>
 { setting => value }; conf => { id => extra postgresql.conf text for that
 node }; extra_conf => text for every node.  Waits for a primary to lead,
 then creates the table fo_rows on it.  Returns the nodes, all started and
@@ -86,6 +87,7 @@ sub create_cluster
 	  . "raft_ext.fault_injection = on\n"
 	  . "raft_ext.auto_promote = on\n"
 	  . "raft_ext.auto_follow = on\n"
+	  . "raft_ext.auto_rejoin = " . ($opts{auto_rejoin} // 'off') . "\n"
 	  . "raft_ext.peers = '$peers'\n"
 	  . join('', map { "raft_ext.$_ = '$timing{$_}'\n" } sort keys %timing)
 	  . ($opts{extra_conf} // '');
@@ -432,6 +434,38 @@ sub wait_follows
 		usleep(100_000);
 	}
 	return 0;
+}
+
+=pod
+
+=item wait_whole(\@nodes, $primary, $seconds)
+
+Poll until every node but $primary is a standby whose WAL receiver streams
+from $primary, for at most $seconds; returns the seconds it took, or undef
+on timeout.  Then refreshes every node's postmaster pid (the rejoin helper
+restarts servers behind the test framework's back).
+
+=cut
+
+sub wait_whole
+{
+	my ($nodes, $primary, $seconds) = @_;
+	my $start = time();
+	while (time() < $start + $seconds)
+	{
+		# A node may be down for a moment (the helper restarts it): psql
+		# then fails, and may break IPC::Run's pipe, which dies.
+		if (!grep { $_ != $primary && !eval { follows($_, $primary) } }
+			@$nodes)
+		{
+			my $took = time() - $start;
+			$_->_update_pid(1) for @$nodes;
+			return $took;
+		}
+		usleep(100_000);
+	}
+	$_->_update_pid(-1) for @$nodes;
+	return undef;
 }
 
 =pod
