@@ -15,13 +15,17 @@
  *
  * When, for a primary:
  *  - it leads, but the lease it held ran out (a majority stopped answering);
- *  - it led before and hears from no leader (cut off, or an election);
+ *  - it led before and has heard from no leader for an election timeout
+ *    (cut off; not sooner: a standby that wins an election while this
+ *    primary is healthy makes it step down before it hears the winner);
  *  - another member has led for two election timeouts and answers it;
  *  - it was fenced and does not lead again.
  * Not while another member has led for less than that: a standby that wins
  * while this healthy primary lives hands leadership back within a few
  * heartbeats (failover.c), and it recognises its primary by its streaming
  * WAL receiver: ending the senders then would make it promote instead.
+ * Not while this node demotes after a switchover it started (rejoin.c):
+ * its WAL senders deliver the shutdown checkpoint to the standbys.
  * Not for a primary that has not led since the worker started and hears
  * from no leader (a cluster starting up): its standbys would be cut off
  * until the first election.
@@ -37,6 +41,7 @@
 #include "storage/spin.h"
 
 #include "fencing.h"
+#include "rejoin.h"
 #include "settings.h"
 #include "shmem.h"
 
@@ -45,6 +50,8 @@ static bool has_led = false;
 /* The other leader this node hears from, and since when. */
 static raft_id other_leader = RAFT_NOBODY;
 static raft_time other_leader_since = 0;
+/* Since when this node neither leads nor hears a leader, 0 if it does. */
+static raft_time adrift_since = 0;
 
 /* End every WAL sender; returns how many were signalled. */
 static int
@@ -86,6 +93,10 @@ raft_fence_wal_step(const RaftStatus *status, raft_time now)
 		status->leader_id != (raft_id) raft_node_id &&
 		status->last_leader_contact != 0 &&
 		now - status->last_leader_contact < raft_election_timeout;
+	if (leading || hears_other)
+		adrift_since = 0;
+	else if (adrift_since == 0)
+		adrift_since = now;
 	if (!hears_other)
 		other_leader = RAFT_NOBODY;
 	else if (status->leader_id != other_leader)
@@ -102,9 +113,11 @@ raft_fence_wal_step(const RaftStatus *status, raft_time now)
 		else if (was_fenced)
 			fenced = true;
 		else if (hears_other)
-			fenced = now - other_leader_since >= 2 * raft_election_timeout;
+			fenced = now - other_leader_since >= 2 * raft_election_timeout &&
+				!raft_rejoin_demoting(now);
 		else
-			fenced = has_led;
+			fenced = has_led && now - adrift_since >= raft_election_timeout &&
+				!raft_rejoin_demoting(now);
 	}
 	pg_atomic_write_u32(&raft_shared->wal_fenced, fenced ? 1 : 0);
 	if (!fenced)

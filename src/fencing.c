@@ -233,7 +233,8 @@ fence_xact_callback(XactEvent event, void *arg)
  * ExecutorStart hook: a statement that writes (INSERT, UPDATE, DELETE,
  * MERGE, a data-modifying CTE, SELECT ... FOR UPDATE) is refused before it
  * generates WAL while the lease is not held, not only at commit.  A SELECT
- * pays for one comparison; only a write reads the lease and the clock.
+ * pays for one comparison; only a write reads the lease and the clock.  A
+ * read-only transaction is left to PostgreSQL's own check, which follows.
  */
 static void
 fence_executor_start(QueryDesc *queryDesc, int eflags)
@@ -242,7 +243,7 @@ fence_executor_start(QueryDesc *queryDesc, int eflags)
 
 	if ((stmt->commandType != CMD_SELECT || stmt->hasModifyingCTE ||
 		 stmt->rowMarks != NIL) &&
-		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && !XactReadOnly &&
 		!fence_exempt && !creating_extension && fence_applies())
 	{
 		raft_time	lease = fence_lease_until();
