@@ -60,6 +60,9 @@ bool		raft_auto_promote = false;
 bool		raft_auto_follow = false;
 char	   *raft_on_role_change = NULL;
 
+/* A switchover's target waits this long at most for the old primary's end. */
+#define SWITCHOVER_WAIT_MS	10000
+
 /* A promotion that has not ended recovery after this long may be retried. */
 #define PROMOTE_RETRY_MS	30000
 
@@ -254,6 +257,21 @@ upstream_member(const RaftStatus *status, const UpstreamInfo *up)
 }
 
 /*
+ * A leader that won by a transfer from its upstream (a planned switchover)
+ * promotes only once its WAL receiver has stopped: the old primary demotes
+ * (fast shutdown) and its WAL senders deliver its final record, the
+ * shutdown checkpoint, before they exit (rejoin.c).  Promoting earlier would
+ * fork the timeline before that record and cost the old primary a rewind.
+ * At most SWITCHOVER_WAIT_MS, for an old primary that does not demote.
+ */
+static bool
+switchover_waits(raft_time now)
+{
+	return fo.won_by_transfer && raft_rejoin_enabled() &&
+		now - fo.became_leader_at < SWITCHOVER_WAIT_MS;
+}
+
+/*
  * Whether the WAL this standby receives has stopped moving.  A standby
  * that promotes while its upstream still sends WAL (a fenced old primary
  * still writes abort records, vacuum, checkpoints) forks its timeline
@@ -270,6 +288,8 @@ upstream_quiet(const UpstreamInfo *up, raft_time now)
 
 	if (!up->streaming)
 		return true;
+	if (switchover_waits(now))
+		return false;
 	if (received != fo.quiet_lsn || fo.quiet_since == 0)
 	{
 		fo.quiet_lsn = received;

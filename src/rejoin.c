@@ -29,6 +29,16 @@
  * STANDBY_STUCK_MS; the helper then compares its position with the
  * leader's timeline history and changes nothing unless it diverged.
  *
+ * A planned switchover (raft_ext.transfer_leadership on the primary): the
+ * leader gives up its lease when the transfer starts, so the fence refuses
+ * every write and its insert position stops moving; once the target leads,
+ * this node demotes at once (--demote: CHECKPOINT, fast shutdown, whose
+ * shutdown checkpoint the WAL senders deliver to every standby before they
+ * exit), without the two election timeouts' wait.  The target promotes
+ * only once its WAL receiver has stopped (failover.c), that is after it
+ * received that final record, so the old primary's WAL ends where the new
+ * timeline forks: it rejoins without pg_rewind, and every standby follows.
+ *
  * A failed attempt leaves the node as it was (a former primary: running,
  * fenced) and is retried after 5 s, doubled for each further failure, at
  * most 5 minutes; the attempt number travels in the status file, so it
@@ -61,6 +71,8 @@ char	   *raft_rejoin_command = NULL;
 
 /* A standby whose WAL receiver has not streamed this long is checked. */
 #define STANDBY_STUCK_MS		5000
+/* A switchover's target leading this soon after the transfer: demote. */
+#define SWITCHOVER_WINDOW_MS	10000
 /* A check that found a standby not diverged is repeated after this. */
 #define STANDBY_RECHECK_S		30
 /* Retry after a failure: 5 s doubled per failure, at most 5 min. */
@@ -100,6 +112,9 @@ typedef struct RejoinState
 	raft_time	leader_since;	/* ... since when */
 	raft_time	not_streaming_since;	/* standby: 0 while it streams */
 	bool		waiting;		/* conditions met, waiting for the leader to last */
+	raft_id		transfer_to;	/* this primary was handing leadership to it */
+	raft_time	transfer_at;	/* ... last seen then */
+	raft_time	demote_started_at;	/* a --demote helper started then */
 	raft_time	file_read_at;
 	RejoinFile	file;
 } RejoinState;
@@ -128,7 +143,7 @@ raft_rejoin_define_settings(void)
 							   "Shell command that rejoins this node as a standby of the leader.",
 							   "Empty: raft_ext_rejoin from PostgreSQL's bindir. %d is replaced by the data "
 							   "directory, %s the leader's address, %f the status file, %a the attempt number, "
-							   "%m the options for a standby (--if-diverged) or nothing, %% a percent sign; "
+							   "%m the mode's options (--if-diverged for a standby, --demote after a switchover), %% a percent sign; "
 							   "each replaced value is quoted for the shell.",
 							   &raft_rejoin_command,
 							   "",
@@ -257,7 +272,7 @@ retry_delay(void)
 
 /* Build the helper's command line (palloc'd). */
 static char *
-build_command(const char *source, bool standby, int attempt)
+build_command(const char *source, bool standby, bool demote, int attempt)
 {
 	StringInfoData buf;
 	char		bindir[MAXPGPATH];
@@ -291,6 +306,8 @@ build_command(const char *source, bool standby, int attempt)
 				case 'm':
 					if (standby)
 						appendStringInfoString(&buf, "--if-diverged");
+					else if (demote)
+						appendStringInfoString(&buf, "--demote");
 					break;
 				default:
 					appendStringInfoChar(&buf, *p);
@@ -320,17 +337,17 @@ build_command(const char *source, bool standby, int attempt)
 	appendStringInfo(&buf, " --status-file ");
 	append_shell_quoted(&buf, psprintf("%s/%s", DataDir, REJOIN_STATUS_FILE));
 	appendStringInfo(&buf, " --attempt %d --restart-on-failure%s",
-					 attempt, standby ? " --if-diverged" : "");
+					 attempt, standby ? " --if-diverged" : demote ? " --demote" : "");
 	return buf.data;
 }
 
 /* Start the helper towards 'leader'; logs what it does. */
 static void
-start_rejoin(const RaftPeerStatus *leader, bool standby)
+start_rejoin(const RaftPeerStatus *leader, bool standby, bool demote)
 {
 	int			attempt = strcmp(rj.file.state, "failed") == 0 ?
 		rj.file.attempt + 1 : 1;
-	char	   *command = build_command(leader->conninfo, standby, attempt);
+	char	   *command = build_command(leader->conninfo, standby, demote, attempt);
 	char	   *serverlog = raft_rejoin_server_log();
 	char	   *logpath = serverlog ? serverlog :
 		psprintf("%s/raft_ext_rejoin.log", DataDir);
@@ -339,6 +356,9 @@ start_rejoin(const RaftPeerStatus *leader, bool standby)
 	ereport(LOG,
 			(standby ?
 			 errmsg("node %u checks whether its WAL diverged from the timeline of the Raft leader, node %u",
+					(unsigned) raft_node_id, (unsigned) leader->id) :
+			 demote ?
+			 errmsg("node %u handed leadership to node %u: demoting to its standby",
 					(unsigned) raft_node_id, (unsigned) leader->id) :
 			 errmsg("node %u is a primary but node %u is the Raft leader: rejoining as its standby",
 					(unsigned) raft_node_id, (unsigned) leader->id),
@@ -401,10 +421,20 @@ raft_rejoin_step(const RaftStatus *status, raft_time now)
 	const RaftPeerStatus *leader;
 	bool		standby = RecoveryInProgress();
 
+	bool		demote = false;
+
 	rj.waiting = false;
 	read_status_file(now, false);
 	if (!raft_rejoin_enabled())
 		return;
+
+	/* Remember a switchover this primary started. */
+	if (!standby && status->role == RAFT_LEADER &&
+		status->transfer_target != RAFT_NOBODY)
+	{
+		rj.transfer_to = status->transfer_target;
+		rj.transfer_at = now;
+	}
 
 	leader = live_leader(status, now);
 	if (leader == NULL)
@@ -424,16 +454,31 @@ raft_rejoin_step(const RaftStatus *status, raft_time now)
 			return;
 	}
 	else
+	{
 		rj.waiting = true;
-	if (now - rj.leader_since < 2 * raft_election_timeout)
+		demote = rj.transfer_to == leader->id &&
+			now - rj.transfer_at < SWITCHOVER_WINDOW_MS;
+	}
+	if (!demote && now - rj.leader_since < 2 * raft_election_timeout)
 		return;
 	if (helper_running())
 		return;
 	if (rj.file.time != 0 && time(NULL) < rj.file.time + retry_delay())
 		return;
 	rj.waiting = false;
-	start_rejoin(leader, standby);
+	start_rejoin(leader, standby, demote);
+	if (demote)
+		rj.demote_started_at = now;
 	rj.not_streaming_since = 0;
+	rj.transfer_to = RAFT_NOBODY;
+}
+
+/* See rejoin.h. */
+bool
+raft_rejoin_demoting(raft_time now)
+{
+	return rj.demote_started_at != 0 &&
+		now - rj.demote_started_at < SWITCHOVER_WINDOW_MS;
 }
 
 /* See rejoin.h. */

@@ -30,6 +30,12 @@ extern bool raft_rejoin_enabled(void);
 /* One step, once per worker loop iteration from the failover policy. */
 extern void raft_rejoin_step(const RaftStatus *status, raft_time now);
 
+/*
+ * Whether this node is demoting after a switchover it started: its WAL
+ * senders must deliver the shutdown checkpoint (fence_wal.c leaves them).
+ */
+extern bool raft_rejoin_demoting(raft_time now);
+
 /* Copy the rejoin state and error into a status snapshot being built. */
 extern void raft_rejoin_fill_status(RaftStatus *status);
 
