@@ -25,8 +25,9 @@
  * (fencing.c) and its WAL senders are ended (fence_wal.c).
  *
  * When, for a standby: it follows the leader (primary_conninfo names the
- * leader's server) and its WAL receiver has not streamed for
- * STANDBY_STUCK_MS; the helper then compares its position with the
+ * leader's server) and for STANDBY_STUCK_MS its WAL receiver has not
+ * streamed or it has known a newer timeline than the one it replays
+ * (standby_stuck); the helper then compares its position with the
  * leader's timeline history and changes nothing unless it diverged.
  *
  * A planned switchover (raft_ext.transfer_leadership on the primary): the
@@ -52,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access/timeline.h"
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
 #include "lib/stringinfo.h"
@@ -392,18 +394,37 @@ live_leader(const RaftStatus *status, raft_time now)
 	return NULL;
 }
 
-/* Whether this standby's WAL receiver has not streamed for a while. */
+/*
+ * Whether this standby cannot follow: its WAL receiver has not streamed
+ * for a while, or it knows a newer timeline (its history file arrived)
+ * than the one it replays and stays behind.  A standby that received WAL
+ * past the point where the leader's timeline forked does the latter: its
+ * WAL receiver streams the old timeline up to the fork and the startup
+ * process refuses the new one ("new timeline N forked off current database
+ * system timeline M before current recovery point"), forever.  Looked at
+ * once a second (the history check opens files).
+ */
 static bool
 standby_stuck(raft_time now)
 {
+	static raft_time checked_at = 0;
 	WalRcvData *walrcv = WalRcv;
 	bool		streaming;
+	TimeLineID	replay_tli;
 
 	if (walrcv == NULL)
 		return false;
+	if (checked_at != 0 && now - checked_at < STATUS_READ_MS)
+		return rj.not_streaming_since != 0 &&
+			now - rj.not_streaming_since >= STANDBY_STUCK_MS;
+	checked_at = now;
 	SpinLockAcquire(&walrcv->mutex);
 	streaming = (walrcv->walRcvState == WALRCV_STREAMING);
 	SpinLockRelease(&walrcv->mutex);
+	(void) GetXLogReplayRecPtr(&replay_tli);
+	if (streaming && replay_tli != 0 &&
+		findNewestTimeLine(replay_tli) > replay_tli)
+		streaming = false;		/* a newer timeline it does not switch to */
 	if (streaming)
 	{
 		rj.not_streaming_since = 0;
