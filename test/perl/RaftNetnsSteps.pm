@@ -291,6 +291,10 @@ sub settle
 			return 1;
 		},
 		'one primary, its standbys streaming, former primaries fenced');
+	if ($opts{whole})
+	{
+		$_->refresh_pid for grep { $_->{_pid} } $c->nodes;
+	}
 	ok($ok, 'after the heal: one primary ('
 		  . ($leader ? $leader->name : 'none')
 		  . '), every standby streams from it, former primaries are fenced')
