@@ -470,6 +470,29 @@ sub wait_whole
 
 =pod
 
+=item poll_true($node, $query, $seconds)
+
+Poll until $query returns 't' on $node, for at most $seconds (default the
+framework's timeout); survives the node being down for a moment (the rejoin
+helper stops and starts it), which poll_query_until does not.
+
+=cut
+
+sub poll_true
+{
+	my ($node, $query, $seconds) = @_;
+	my $deadline = time() + ($seconds // $PostgreSQL::Test::Utils::timeout_default);
+	while (time() < $deadline)
+	{
+		my ($ret, $out) = eval { sql($node, $query, timeout => 10) };
+		return 1 if defined $ret && $ret == 0 && defined $out && $out eq 't';
+		usleep(100_000);
+	}
+	return 0;
+}
+
+=pod
+
 =item rejoin($node, $leader)
 
 Run scripts/rejoin-standby.sh on a stopped or running former primary so

@@ -69,7 +69,7 @@ for my $round (1 .. 3)
 	last unless defined $took;
 
 	# 3. What the rejoined node shows.
-	ok( $killed->poll_query_until('postgres',
+	ok( RaftFailover::poll_true($killed,
 			"SELECT rejoin_state = 'done' FROM raft_ext.raft_status"),
 		"round $round: rejoin_state is done on " . $killed->name);
 	my ($error, $recovery, $vterm) = RaftTest::row($killed,
