@@ -147,7 +147,7 @@ say "node $primary rejoins as a standby of node $new by itself (raft_ext.auto_re
 rejoin_start=$(date +%s%N)
 rejoined=0
 for _ in $(seq 600); do
-    if [ "$(node_psql "$primary" -c "SELECT rejoin_state || ' ' || in_recovery FROM raft_status" 2>/dev/null)" = "done t" ] &&
+    if [ "$(node_psql "$primary" -c "SELECT rejoin_state = 'done' AND in_recovery FROM raft_status" 2>/dev/null)" = "t" ] &&
         [ "$(node_psql "$primary" -c "SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null)" = "$(node_port "$new")" ]; then
         rejoined=1
         break
