@@ -13,6 +13,8 @@ EXTVERSION = 1.1
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/raft/*.c)))
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+# The rejoin helper (raft_ext.auto_rejoin), beside pg_ctl and pg_rewind.
+SCRIPTS = scripts/raft_ext_rejoin
 
 TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))

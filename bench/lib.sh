@@ -3,6 +3,9 @@
 # set CLUSTER_* (see scripts/lib/cluster.sh).
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The benchmarks that repair the cluster by hand (cluster_repair) keep the
+# worker from rejoining nodes behind their back; bench/heal.sh turns it on.
+CLUSTER_AUTO_REJOIN=${CLUSTER_AUTO_REJOIN:-off}
 # shellcheck source=../scripts/lib/cluster.sh
 . "$BENCH_ROOT/scripts/lib/cluster.sh"
 

@@ -15,8 +15,10 @@
 #   4. shows the other standby streaming from the new primary;
 #   5. restarts the old primary: it comes back as a primary but is fenced,
 #      its write is refused (SQLSTATE 25006);
-#   6. rejoins it as a standby of the new primary with
-#      scripts/rejoin-standby.sh (pg_rewind);
+#   6. waits while it rejoins as a standby of the new primary by itself
+#      (raft_ext.auto_rejoin: the worker's helper stops it, rewinds it
+#      since its WAL diverged, and starts it as a standby), and shows the
+#      helper's log lines;
 #   7. stops everything, unless --keep is given, in which case it prints the
 #      commands that stop the cluster.
 #
@@ -141,11 +143,25 @@ else
     grep -E "ERROR|DETAIL|HINT" "$dir/fenced.out" | sed 's/^/  /'
 fi
 
-if [ -x scripts/rejoin-standby.sh ]; then
-    say "rejoining node $primary as a standby of node $new (scripts/rejoin-standby.sh)"
-    node_rejoin "$primary" "$new" | sed 's/^/  /'
+say "node $primary rejoins as a standby of node $new by itself (raft_ext.auto_rejoin)"
+rejoin_start=$(date +%s%N)
+rejoined=0
+for _ in $(seq 600); do
+    if [ "$(node_psql "$primary" -c "SELECT rejoin_state = 'done' AND in_recovery FROM raft_status" 2>/dev/null)" = "t" ] &&
+        [ "$(node_psql "$primary" -c "SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null)" = "$(node_port "$new")" ]; then
+        rejoined=1
+        break
+    fi
+    sleep 0.1
+done
+grep -h "rejoining as its standby\|raft_ext_rejoin\[" "$(node_log "$primary")" | sed 's/^/  log: /'
+if [ "$rejoined" -eq 1 ]; then
+    echo "node $primary streams from node $new, $(ms_since "$rejoin_start") ms after its rejoin was awaited"
     cluster_wait_settled "$new" 60
     show_status 1 2 3
     echo "node $primary has replayed the new primary's writes:"
     node_psql "$primary" -P footer=off -F ' | ' -c "SELECT id, written_on, at FROM demo_writes ORDER BY id"
+else
+    echo "node $primary did not rejoin within 60 s; raft_status there:" >&2
+    node_psql "$primary" -c "SELECT rejoin_state, rejoin_error FROM raft_status" >&2 || true
 fi

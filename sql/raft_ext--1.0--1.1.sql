@@ -99,3 +99,54 @@ $$;
 
 GRANT EXECUTE ON FUNCTION raft_ext.cluster() TO PUBLIC;
 GRANT SELECT ON raft_ext.raft_cluster TO PUBLIC;
+
+-- 1.1: raft_ext.status() gains rejoin_state and rejoin_error
+-- (raft_ext.auto_rejoin), made again the same way.
+DROP VIEW IF EXISTS public.raft_status;
+DROP VIEW raft_ext.raft_status;
+DROP FUNCTION raft_ext.status();
+
+CREATE FUNCTION raft_ext.status(
+	OUT node_id int,
+	OUT role text,
+	OUT term bigint,
+	OUT voted_for int,
+	OUT leader_id int,
+	OUT has_lease boolean,
+	OUT lease_remaining interval,
+	OUT commit_index bigint,
+	OUT last_log_index bigint,
+	OUT last_contact interval,
+	OUT in_recovery boolean,
+	OUT wal_position pg_lsn,
+	OUT timeline int,
+	OUT leader_since timestamptz,
+	OUT transfer_target int,
+	OUT error text,
+	OUT rejoin_state text,
+	OUT rejoin_error text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'raft_ext_status'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION raft_ext.status() IS
+'This node''s Raft state: role, term, leader, lease, log, WAL position';
+
+CREATE VIEW raft_ext.raft_status AS SELECT * FROM raft_ext.status();
+
+COMMENT ON VIEW raft_ext.raft_status IS
+'This node''s Raft state: role, term, leader, lease, log, WAL position';
+
+-- public.raft_status again where public.raft_peers was made again above.
+DO $$
+BEGIN
+	IF to_regclass('public.raft_peers') IS NOT NULL THEN
+		CREATE VIEW public.raft_status AS SELECT * FROM raft_ext.status();
+		COMMENT ON VIEW public.raft_status IS 'Same as raft_ext.raft_status';
+		GRANT SELECT ON public.raft_status TO PUBLIC;
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION raft_ext.status() TO PUBLIC;
+GRANT SELECT ON raft_ext.raft_status TO PUBLIC;

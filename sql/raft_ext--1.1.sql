@@ -27,7 +27,9 @@ CREATE FUNCTION raft_ext.status(
 	OUT timeline int,
 	OUT leader_since timestamptz,
 	OUT transfer_target int,
-	OUT error text)
+	OUT error text,
+	OUT rejoin_state text,
+	OUT rejoin_error text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'raft_ext_status'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;

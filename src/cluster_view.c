@@ -158,15 +158,21 @@ read_walreceiver(RaftClusterView *view)
 }
 
 /*
- * Rejoin state of member m: the one place to fill it once the worker's
- * status snapshot carries rejoin_state / rejoin_error (this node's own,
- * m->is_self).  Until then it stays unknown (NULL).
+ * Rejoin state of member m (auto_rejoin, rejoin.c): only this node knows its
+ * own, from the snapshot (which the view keeps, so pointing into it is
+ * safe); other members' are unknown here (NULL).
  */
 static void
 cluster_view_rejoin(const RaftStatus *st, RaftViewMember *m)
 {
 	m->rejoin_state = NULL;
 	m->rejoin_error = NULL;
+	if (!m->is_self)
+		return;
+	if (st->rejoin_state[0] != '\0')
+		m->rejoin_state = st->rejoin_state;
+	if (st->rejoin_error[0] != '\0')
+		m->rejoin_error = st->rejoin_error;
 }
 
 /*

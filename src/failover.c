@@ -49,6 +49,8 @@
 
 #include "conninfo.h"
 #include "failover.h"
+#include "fencing.h"
+#include "rejoin.h"
 #include "settings.h"
 #include "status.h"
 
@@ -57,6 +59,9 @@ int			raft_failover_priority = 1;
 bool		raft_auto_promote = false;
 bool		raft_auto_follow = false;
 char	   *raft_on_role_change = NULL;
+
+/* A switchover's target waits this long at most for the old primary's end. */
+#define SWITCHOVER_WAIT_MS	10000
 
 /* A promotion that has not ended recovery after this long may be retried. */
 #define PROMOTE_RETRY_MS	30000
@@ -252,6 +257,21 @@ upstream_member(const RaftStatus *status, const UpstreamInfo *up)
 }
 
 /*
+ * A leader that won by a transfer from its upstream (a planned switchover)
+ * promotes only once its WAL receiver has stopped: the old primary demotes
+ * (fast shutdown) and its WAL senders deliver its final record, the
+ * shutdown checkpoint, before they exit (rejoin.c).  Promoting earlier would
+ * fork the timeline before that record and cost the old primary a rewind.
+ * At most SWITCHOVER_WAIT_MS, for an old primary that does not demote.
+ */
+static bool
+switchover_waits(raft_time now)
+{
+	return fo.won_by_transfer && raft_rejoin_enabled() &&
+		now - fo.became_leader_at < SWITCHOVER_WAIT_MS;
+}
+
+/*
  * Whether the WAL this standby receives has stopped moving.  A standby
  * that promotes while its upstream still sends WAL (a fenced old primary
  * still writes abort records, vacuum, checkpoints) forks its timeline
@@ -268,6 +288,8 @@ upstream_quiet(const UpstreamInfo *up, raft_time now)
 
 	if (!up->streaming)
 		return true;
+	if (switchover_waits(now))
+		return false;
 	if (received != fo.quiet_lsn || fo.quiet_since == 0)
 	{
 		fo.quiet_lsn = received;
@@ -569,7 +591,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 static void
 step_primary_follower(const RaftStatus *status)
 {
-	if (status->leader_id == RAFT_NOBODY ||
+	if (raft_rejoin_enabled() || status->leader_id == RAFT_NOBODY ||
 		status->leader_id == fo.logged_fenced_leader)
 		return;
 	fo.logged_fenced_leader = status->leader_id;
@@ -624,6 +646,8 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 
 	track_changes(status, now);
 	judge_handback(status, now);
+	raft_fence_wal_step(status, now);
+	raft_rejoin_step(status, now);
 
 	if (!RecoveryInProgress())
 	{

@@ -32,6 +32,8 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -53,10 +55,12 @@ typedef enum FenceAction
 {
 	FENCE_COMMIT,
 	FENCE_PREPARE,
-	FENCE_COMMIT_PREPARED
+	FENCE_COMMIT_PREPARED,
+	FENCE_WRITE					/* a statement that writes, before it runs */
 } FenceAction;
 
 static ClientAuthentication_hook_type prev_client_authentication = NULL;
+static ExecutorStart_hook_type prev_executor_start = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /* This session was opened on a fenced node and made read-only by default. */
@@ -134,6 +138,8 @@ fence_refuse(FenceAction action, raft_time now, raft_time lease)
 			 errmsg("cannot prepare a write on a fenced node") :
 			 action == FENCE_COMMIT_PREPARED ?
 			 errmsg("cannot commit a prepared transaction on a fenced node") :
+			 action == FENCE_WRITE ?
+			 errmsg("cannot execute a write on a fenced node") :
 			 errmsg("cannot commit a write on a fenced node"),
 			 leader == RAFT_NOBODY ?
 			 errdetail("This node (%u) does not hold the leader's lease; no leader is known.",
@@ -225,6 +231,35 @@ fence_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * ExecutorStart hook: a statement that writes (INSERT, UPDATE, DELETE,
+ * MERGE, a data-modifying CTE, SELECT ... FOR UPDATE) is refused before it
+ * generates WAL while the lease is not held, not only at commit.  A SELECT
+ * pays for one comparison; only a write reads the lease and the clock.  A
+ * read-only transaction is left to PostgreSQL's own check, which follows.
+ */
+static void
+fence_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	PlannedStmt *stmt = queryDesc->plannedstmt;
+
+	if ((stmt->commandType != CMD_SELECT || stmt->hasModifyingCTE ||
+		 stmt->rowMarks != NIL) &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && !XactReadOnly &&
+		!fence_exempt && !creating_extension && fence_applies())
+	{
+		raft_time	lease = fence_lease_until();
+		raft_time	now = raft_monotonic_now();
+
+		if (lease <= now)
+			fence_refuse(FENCE_WRITE, now, lease);
+	}
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
 /* Whether a utility statement installs or updates raft_ext itself. */
 static bool
 is_raft_ext_install(Node *parsetree)
@@ -308,6 +343,15 @@ fence_client_authentication(Port *port, int status)
 	if (prev_client_authentication)
 		prev_client_authentication(port, status);
 
+	/* A fenced primary sends no WAL (fence_wal.c). */
+	if (status == STATUS_OK && am_walsender && raft_fence_wal_refused())
+		ereport(FATAL,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("replication connections are refused on a fenced primary"),
+				 errdetail("This node (%u) is a primary that does not hold the leader's lease.",
+						   (unsigned) raft_node_id),
+				 errhint("Replicate from the Raft leader.")));
+
 	if (status != STATUS_OK || am_walsender || MyBackendType != B_BACKEND ||
 		!fence_applies())
 		return;
@@ -348,6 +392,9 @@ raft_fencing_init(void)
 
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = fence_process_utility;
+
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = fence_executor_start;
 
 	prev_client_authentication = ClientAuthentication_hook;
 	ClientAuthentication_hook = fence_client_authentication;

@@ -19,6 +19,7 @@
 #include "settings.h"
 #include "shmem.h"
 #include "failover.h"
+#include "rejoin.h"
 #include "fencing.h"
 #include "sync_quorum.h"
 #include "http.h"
@@ -92,6 +93,7 @@ _PG_init(void)
 	raft_failover_define_settings();
 	/* raft_ext.synchronous and its commit guard (sync_quorum.c). */
 	raft_sync_define_settings();
+	raft_rejoin_define_settings();
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
 	raft_http_define_settings();

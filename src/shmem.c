@@ -52,6 +52,7 @@ raft_shmem_startup(void)
 		pg_atomic_init_u64(&raft_shared->lease_until, 0);
 		pg_atomic_init_u64(&raft_shared->fence_refusals, 0);
 		pg_atomic_init_u64(&raft_shared->fence_late_commits, 0);
+		pg_atomic_init_u32(&raft_shared->wal_fenced, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

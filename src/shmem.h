@@ -103,6 +103,11 @@ typedef struct RaftShared
 	/* The fence's counters since the server started (fencing.c, /metrics). */
 	pg_atomic_uint64 fence_refusals;	/* writes refused at commit */
 	pg_atomic_uint64 fence_late_commits;	/* committed after the lease ran out */
+	/*
+	 * 1 while this node is a primary that lost the lease to (or never had it
+	 * from) another leader: replication connections are refused (fence_wal.c).
+	 */
+	pg_atomic_uint32 wal_fenced;
 } RaftShared;
 
 extern RaftShared *raft_shared;

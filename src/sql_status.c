@@ -34,7 +34,9 @@
 PG_FUNCTION_INFO_V1(raft_ext_status);
 PG_FUNCTION_INFO_V1(raft_ext_peers);
 
-#define STATUS_COLS 16
+#define STATUS_COLS 18
+/* raft_ext 1.0's raft_ext.status() lacks rejoin_state and rejoin_error */
+#define STATUS_COLS_1_0 16
 #define PEERS_COLS 12
 /* raft_ext 1.0's raft_ext.peers() lacks "staged", the fourth column */
 #define PEERS_COLS_1_0 11
@@ -66,6 +68,12 @@ raft_ext_status(PG_FUNCTION_ARGS)
 	raft_require_shared();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != STATUS_COLS && tupdesc->natts != STATUS_COLS_1_0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("raft_ext.status() has %d columns, expected %d",
+						tupdesc->natts, STATUS_COLS),
+				 errhint("Run ALTER EXTENSION raft_ext UPDATE.")));
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	st = palloc(sizeof(RaftStatus));
@@ -138,6 +146,17 @@ raft_ext_status(PG_FUNCTION_ARGS)
 		values[i] = CStringGetTextDatum(st->error);
 	else if (!st->worker_running)
 		values[i] = CStringGetTextDatum("raft_ext worker is not running");
+	else
+		nulls[i] = true;
+	i++;
+	/* rejoin_state, rejoin_error (raft_ext.auto_rejoin, rejoin.c) */
+	if (st->rejoin_state[0] != '\0')
+		values[i] = CStringGetTextDatum(st->rejoin_state);
+	else
+		nulls[i] = true;
+	i++;
+	if (st->rejoin_error[0] != '\0')
+		values[i] = CStringGetTextDatum(st->rejoin_error);
 	else
 		nulls[i] = true;
 	i++;

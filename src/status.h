@@ -54,6 +54,8 @@ typedef struct RaftStatus
 	uint64		leader_changes; /* the known leader changed */
 	uint64		role_changes;
 	char		error[RAFT_ERROR_LEN];	/* nonempty: Raft is stopped, why */
+	char		rejoin_state[32];	/* auto_rejoin's step, "" if none (rejoin.c) */
+	char		rejoin_error[RAFT_ERROR_LEN];	/* why its last attempt failed */
 	int			n_peers;
 	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
 } RaftStatus;

@@ -14,6 +14,7 @@
 #include "storage/lwlock.h"
 
 #include "clock.h"
+#include "rejoin.h"
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
@@ -81,6 +82,7 @@ worker_build_status(const RaftWorker *worker, RaftStatus *status)
 	status->leader_since = worker->leader_since;
 	status->position = worker->position;
 	strlcpy(status->error, worker->error, RAFT_ERROR_LEN);
+	raft_rejoin_fill_status(status);
 
 	if (worker->node == NULL)
 	{

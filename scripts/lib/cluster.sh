@@ -194,6 +194,7 @@ raft_ext.peers = '$(cluster_peers)'
 raft_ext.cluster_name = '$CLUSTER_NAME'
 raft_ext.auto_promote = on
 raft_ext.auto_follow = on
+raft_ext.auto_rejoin = ${CLUSTER_AUTO_REJOIN:-on}
 raft_ext.fencing = on
 EOF
     fi

@@ -60,7 +60,8 @@ node1, a primary, and node2..node$n, hot standbys streaming from it under
 synchronous replication (ANY 1 of all the nodes, named by
 application_name, set once the standbys run), wal_log_hints on and
 wal_keep_size for pg_rewind, raft_ext.auto_promote
-and raft_ext.auto_follow on, fault injection on.  Options: timing =>
+and raft_ext.auto_follow on, raft_ext.auto_rejoin off (these tests rejoin
+by hand; auto_rejoin => 'on' turns it on), fault injection on.  Options: timing =>
 { setting => value }; conf => { id => extra postgresql.conf text for that
 node }; extra_conf => text for every node.  Waits for a primary to lead,
 then creates the table fo_rows on it.  Returns the nodes, all started and
@@ -87,6 +88,7 @@ sub create_cluster
 	  . "raft_ext.fault_injection = on\n"
 	  . "raft_ext.auto_promote = on\n"
 	  . "raft_ext.auto_follow = on\n"
+	  . "raft_ext.auto_rejoin = " . ($opts{auto_rejoin} // 'off') . "\n"
 	  . "raft_ext.peers = '$peers'\n"
 	  . RaftTest::timing_conf(%{ $opts{timing} // {} })
 	  . ($opts{extra_conf} // '');
@@ -423,6 +425,61 @@ sub wait_follows
 	while (time() < $deadline)
 	{
 		return 1 if follows($standby, $primary);
+		usleep(100_000);
+	}
+	return 0;
+}
+
+=pod
+
+=item wait_whole(\@nodes, $primary, $seconds)
+
+Poll until every node but $primary is a standby whose WAL receiver streams
+from $primary, for at most $seconds; returns the seconds it took, or undef
+on timeout.  Then refreshes every node's postmaster pid (the rejoin helper
+restarts servers behind the test framework's back).
+
+=cut
+
+sub wait_whole
+{
+	my ($nodes, $primary, $seconds) = @_;
+	my $start = time();
+	while (time() < $start + $seconds)
+	{
+		# A node may be down for a moment (the helper restarts it): psql
+		# then fails, and may break IPC::Run's pipe, which dies.
+		if (!grep { $_ != $primary && !eval { follows($_, $primary) } }
+			@$nodes)
+		{
+			my $took = time() - $start;
+			$_->_update_pid(1) for @$nodes;
+			return $took;
+		}
+		usleep(100_000);
+	}
+	$_->_update_pid(-1) for @$nodes;
+	return undef;
+}
+
+=pod
+
+=item poll_true($node, $query, $seconds)
+
+Poll until $query returns 't' on $node, for at most $seconds (default the
+framework's timeout); survives the node being down for a moment (the rejoin
+helper stops and starts it), which poll_query_until does not.
+
+=cut
+
+sub poll_true
+{
+	my ($node, $query, $seconds) = @_;
+	my $deadline = time() + ($seconds // $PostgreSQL::Test::Utils::timeout_default);
+	while (time() < $deadline)
+	{
+		my ($ret, $out) = eval { sql($node, $query, timeout => 10) };
+		return 1 if defined $ret && $ret == 0 && defined $out && $out eq 't';
 		usleep(100_000);
 	}
 	return 0;

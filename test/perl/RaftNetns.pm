@@ -132,7 +132,9 @@ require_netns are RaftNetns::Net's; a cluster is one.
 
 Build and start a cluster: node1 a primary, node2..node<n> hot standbys
 cloned with pg_basebackup and streaming from it, every node with
-raft_ext.auto_promote and auto_follow on.  Options: nodes (3); sync (0):
+raft_ext.auto_promote and auto_follow on.  Options: nodes (3); auto_rejoin
+('off': former primaries stay fenced until rejoin(); 'on': they rejoin by
+themselves); sync (0):
 with 1, synchronous_standby_names = 'ANY k (node1, ...)' on every node with
 k = n - majority (set once the standbys stream and a primary leads); with
 'quorum', raft_ext.synchronous = quorum instead (the worker keeps that
@@ -152,6 +154,7 @@ sub new
 	my $self = bless {
 		n => $n,
 		sync => $opts{sync} // 0,
+		auto_rejoin => $opts{auto_rejoin} // 'off',
 		prefix => "rx${$}$letter",
 		bindir => bindir(),
 		rules => [],
@@ -261,6 +264,7 @@ sub _common_conf
 	  . "tcp_keepalives_count = 3\n"
 	  . "raft_ext.auto_promote = on\n"
 	  . "raft_ext.auto_follow = on\n"
+	  . "raft_ext.auto_rejoin = $self->{auto_rejoin}\n"
 	  . "raft_ext.peers = '" . $self->_peers(@{ $self->{nodes} }) . "'\n"
 	  . join('', map { "raft_ext.$_ = '$t{$_}'\n" } sort keys %t)
 	  . $self->{extra_conf};

@@ -221,7 +221,10 @@ streaming from it, a former primary (out of recovery) without the lease,
 or a diverged standby: one whose log shows, since the last heal, that the
 new primary's timeline forked off before its own replay position (it
 received WAL from the old primary that the new one never got, and cannot
-follow without pg_rewind).  Then check each former primary: it refuses
+follow without pg_rewind).  With whole => 1 (raft_ext.auto_rejoin on) it
+polls until there is neither: every other running node streams from the
+leader (former primaries and diverged standbys rejoined by themselves).
+Then check each former primary: it refuses
 writes with 25006.  Returns ($leader, \@former, \@diverged) and asserts it
 settled (within the framework's timeout).  A diverged standby fails a TODO
 test (a known limit, see docs/testing.md) and is counted.
@@ -278,9 +281,20 @@ sub settle
 					push @former, $n;
 				}
 			}
+			if ($opts{whole} && (@former || @diverged))
+			{
+				$why = 'not whole yet: '
+				  . join(', ', map { $_->name } @former, @diverged)
+				  . ' to rejoin';
+				return 0;
+			}
 			return 1;
 		},
 		'one primary, its standbys streaming, former primaries fenced');
+	if ($opts{whole})
+	{
+		$_->refresh_pid for grep { $_->{_pid} } $c->nodes;
+	}
 	ok($ok, 'after the heal: one primary ('
 		  . ($leader ? $leader->name : 'none')
 		  . '), every standby streams from it, former primaries are fenced')
@@ -302,18 +316,18 @@ sub settle
 
 =pod
 
-=item $run->heal_and_settle
+=item $run->heal_and_settle(%opts)
 
-Heal every cut, then settle.
+Heal every cut, then settle(%opts).
 
 =cut
 
 sub heal_and_settle
 {
-	my ($self) = @_;
+	my ($self, %opts) = @_;
 	$_->mark_log for $self->{c}->nodes;
 	$self->{c}->heal;
-	return $self->settle;
+	return $self->settle(%opts);
 }
 
 =pod

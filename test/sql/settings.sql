@@ -67,6 +67,11 @@ ALTER SYSTEM SET raft_ext.cluster_name = 'a2345678901234567890123456789012345678
 ALTER SYSTEM SET raft_ext.heartbeat_interval = 1;
 ALTER SYSTEM SET raft_ext.election_timeout = '2min';
 ALTER SYSTEM SET raft_ext.state_directory = '';
+ALTER SYSTEM SET raft_ext.auto_rejoin = 'sometimes';
+ALTER SYSTEM SET raft_ext.rejoin_command = 'rejoin %d %x';
+
+-- raft_ext.auto_rejoin defaults to auto: on when raft_ext.auto_follow is on
+SELECT boot_val FROM pg_settings WHERE name = 'raft_ext.auto_rejoin';
 
 -- nothing was written
 SELECT count(*) FROM pg_file_settings WHERE name LIKE 'raft\_ext.%'

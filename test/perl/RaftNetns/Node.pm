@@ -153,6 +153,26 @@ sub reload
 
 =pod
 
+=item $node->refresh_pid
+
+Read the postmaster's pid again from postmaster.pid: raft_ext's rejoin
+helper restarts servers behind the test's back.
+
+=cut
+
+sub refresh_pid
+{
+	my ($self) = @_;
+	open(my $fh, '<', "$self->{datadir}/postmaster.pid") or return;
+	my $pid = <$fh>;
+	close $fh;
+	chomp $pid if defined $pid;
+	$self->{_pid} = $self->{last_pid} = $pid if $pid;
+	return;
+}
+
+=pod
+
 =item $node->mark_log / $node->log_since_heal
 
 Remember the server log's current size; what the log gained since.

@@ -1,0 +1,129 @@
+/*
+ * rejoin_helper.c
+ *	  Starts the rejoin helper: a process that outlives the postmaster.
+ *
+ * The helper stops this server, maybe rewinds it, and starts it again as a
+ * standby, so it cannot be a child of the postmaster (which waits for its
+ * children and whose death ends them) nor of the worker.  The worker forks
+ * a child that starts a session of its own (setsid), forks again and exits
+ * at once; the worker reaps it.  The grandchild, reparented to init (or to
+ * the nearest subreaper), closes every inherited descriptor (the
+ * postmaster-death pipe, sockets, the shared memory's files), takes stdin
+ * from /dev/null, appends stdout and stderr to the log and runs the command
+ * with /bin/sh -c.
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+
+#include "rejoin.h"
+
+/* The grandchild: detached, default signals, only the log open.  No return. */
+static void
+helper_exec(const char *command, const char *logpath)
+{
+	sigset_t	none;
+	int			fd;
+
+	for (int sig = 1; sig < NSIG; sig++)
+	{
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0 && fd != STDIN_FILENO)
+	{
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT, S_IRUSR | S_IWUSR);
+	if (fd >= 0)
+	{
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	closefrom(3);
+#else
+	for (int i = 3; i < 1024; i++)
+		close(i);
+#endif
+	execl("/bin/sh", "sh", "-c", command, (char *) NULL);
+	_exit(127);
+}
+
+/* See rejoin.h. */
+bool
+raft_rejoin_spawn(const char *command, const char *logpath)
+{
+	pid_t		pid;
+	int			status = 0;
+
+	/* Buffered output would otherwise be written twice. */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+	{
+		ereport(LOG,
+				(errmsg("could not start the rejoin helper: %m"),
+				 errdetail("The command was: %s", command)));
+		return false;
+	}
+	if (pid == 0)
+	{
+		pid_t		grandchild;
+
+		/* Out of the postmaster's process group and session. */
+		(void) setsid();
+		grandchild = fork();
+		if (grandchild == 0)
+			helper_exec(command, logpath);	/* does not return */
+		_exit(grandchild < 0 ? 1 : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+	{
+		if (errno != EINTR)
+		{
+			/* SIGCHLD ignored: reaped elsewhere, status unknown. */
+			return true;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	{
+		ereport(LOG,
+				(errmsg("could not start the rejoin helper: the second fork failed"),
+				 errdetail("The command was: %s", command)));
+		return false;
+	}
+	return true;
+}
+
+/* See rejoin.h. */
+char *
+raft_rejoin_server_log(void)
+{
+	char		path[MAXPGPATH];
+	ssize_t		len;
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	len = readlink("/proc/self/fd/2", path, sizeof(path) - 1);
+	if (len <= 0)
+		return NULL;
+	path[len] = '\0';
+	if (path[0] != '/')
+		return NULL;
+	return pstrdup(path);
+}

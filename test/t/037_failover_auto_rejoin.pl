@@ -1,0 +1,107 @@
+# Copyright: the raft_ext authors.
+
+# raft_ext.auto_rejoin: the cluster heals itself after kill -9 of the
+# primary, three times in a row.
+#
+# A primary and two standbys under synchronous replication (ANY 1), with
+# auto_promote, auto_follow and auto_rejoin on, and a client committing
+# numbered rows throughout.  Each round:
+#  1. kill -9 of the primary: a standby promotes and writes resume on it;
+#  2. the killed node is started again (as the primary it was): the fence
+#     refuses its writes and its replication connections, and without any
+#     other help it rejoins as a standby of the new primary (the rejoin
+#     helper stops it, rewinds it only if its WAL diverged, and starts it
+#     as a standby): within 60 s every node but the new primary streams
+#     from it;
+#  3. raft_status.rejoin_state on the rejoined node says "done", its Raft
+#     state (term, vote) survived, every acknowledged row is there.
+# The checker samples every node's raft_status throughout; at the end no
+# acknowledged write is missing on any node.  Prints the time from the
+# restart of the killed node until the cluster is whole again.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaftTest;
+use RaftChecker;
+use RaftFaults;
+use RaftFailover;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+# Generous: the rejoin helper stops, checks, maybe rewinds and starts a
+# server, on a busy machine.
+my $WHOLE_WITHIN = 60;
+
+my @nodes = RaftFailover::create_cluster(3, auto_rejoin => 'on');
+my $checker = RaftChecker->start(\@nodes);
+my $faults = RaftFaults->new(\@nodes);
+
+my ($primary, $term) = RaftFailover::wait_primary(\@nodes);
+ok(defined $primary, 'a primary leads');
+my $writer = RaftFailover::start_writer(\@nodes, seconds => 300);
+ok(defined RaftFailover::wait_acks_on($writer, $primary, 10),
+	'writes are acknowledged by the primary');
+
+for my $round (1 .. 3)
+{
+	my @standbys = grep { $_ != $primary } @nodes;
+	my $killed = $primary;
+
+	# 1. kill -9 of the primary.
+	my $killed_at = time();
+	$faults->kill9($killed);
+	my ($new, $other, $new_term) = RaftFailover::expect_failover(
+		"037 round $round kill", $killed_at, \@standbys, $term + 1, $writer);
+	last unless defined $new;
+
+	# 2. The killed node comes back as a primary and rejoins by itself.
+	$faults->restart($killed);
+	my $restarted_at = time();
+	my $took = RaftFailover::wait_whole(\@nodes, $new, $WHOLE_WITHIN);
+	ok(defined $took,
+		"round $round: within $WHOLE_WITHIN s every node streams from the new primary "
+		  . $new->name)
+	  or diag(slurp_file($killed->logfile));
+	RaftFailover::diag_timing("037 round $round restart -> whole again", $took);
+	last unless defined $took;
+
+	# 3. What the rejoined node shows.
+	ok( RaftFailover::poll_true($killed,
+			"SELECT rejoin_state = 'done' FROM raft_ext.raft_status"),
+		"round $round: rejoin_state is done on " . $killed->name);
+	my ($error, $recovery, $vterm) = RaftTest::row($killed,
+		'SELECT rejoin_error, in_recovery, term FROM raft_ext.raft_status');
+	is($error, '', "round $round: no rejoin_error");
+	is($recovery, 't', "round $round: " . $killed->name . ' is a standby');
+	cmp_ok($vterm, '>=', $new_term,
+		"round $round: the rejoined node kept its Raft state (term $vterm >= $new_term)");
+	ok(defined RaftFailover::wait_acks_on($writer, $new, 5, time()),
+		"round $round: the new primary is writable");
+	my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
+	ok( $killed->poll_query_until('postgres',
+			"SELECT count(*) > 0 FROM fo_rows WHERE i >= $max"),
+		"round $round: the rejoined node replays the newest rows");
+
+	($primary, $term) = ($new, $new_term);
+}
+
+RaftFailover::stop_writer($writer);
+my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
+for my $node (@nodes)
+{
+	ok( $node->poll_query_until('postgres',
+			"SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
+		$node->name . ' has the last acknowledged row');
+	RaftFailover::check_rows($node, $writer);
+}
+my $log = join '', map { slurp_file($_->logfile) } @nodes;
+my @rewinds = $log =~ /raft_ext_rejoin\[\d+\]: running pg_rewind/g;
+my @skipped = $log =~ /raft_ext_rejoin\[\d+\]: no rewind needed/g;
+note(scalar(@rewinds) . ' rejoin(s) ran pg_rewind, ' . scalar(@skipped) . ' needed none');
+
+$checker->stop_and_check;
+$_->stop for @nodes;
+done_testing();
