@@ -255,7 +255,23 @@ worker_start_raft(void)
 		MemoryContextSwitchTo(old);
 	}
 
+	/*
+	 * Keep what the last incarnation's acknowledgements promised: refuse
+	 * votes for the longer of that timeout and ours.  A longer timeout is
+	 * promised at once (before any message goes out); a shorter one only
+	 * once the old promise has run out (storage_promise.c).
+	 */
 	now = raft_monotonic_now();
+	{
+		int64		promised = raft_storage_load_promise(worker.storage);
+
+		options.startup_stickiness = promised;
+		worker.promise_until = 0;
+		if (promised > raft_election_timeout)
+			worker.promise_until = now + promised;
+		else if (promised != raft_election_timeout)
+			raft_storage_save_promise(worker.storage, raft_election_timeout);
+	}
 	worker.node = raft_new(&options, &hard_state, bootstrap, now);
 	if (worker.node == NULL)
 		ereport(ERROR,
@@ -465,6 +481,11 @@ worker_iteration(void)
 	worker.position = raft_wal_position();
 	raft_set_position(worker.node, worker.position);
 	raft_tick(worker.node, now);
+	if (worker.promise_until != 0 && now >= worker.promise_until)
+	{
+		raft_storage_save_promise(worker.storage, worker.election_timeout);
+		worker.promise_until = 0;
+	}
 	worker_take_commands(&worker, now);
 	worker_process_ready();
 

@@ -308,6 +308,17 @@ typedef struct raft_options
 	 */
 	raft_time	transfer_hold;
 
+	/*
+	 * ms, >= 0: how long a freshly created node refuses votes and stays
+	 * from campaigning (see raft_new); 0 or anything below
+	 * election_timeout means election_timeout.  A node whose election
+	 * timeout shrank across a restart sets it to the old value: the
+	 * acknowledgements it sent before the restart promised stickiness for
+	 * that long, and a leader's lease may rest on the promise.  The
+	 * extension persists the timeout it promised and sets this to it.
+	 */
+	raft_time	startup_stickiness;
+
 	/* Allocator; NULL members mean malloc/realloc/free. */
 	void	   *(*alloc) (void *ctx, size_t size);
 	void	   *(*realloc) (void *ctx, void *ptr, size_t size);
@@ -330,9 +341,10 @@ typedef struct raft_node raft_node;
  * Create a node from its persisted hard state and the bootstrap membership
  * (used until the log holds a membership change).  Returns NULL on bad
  * options or allocation failure.  A node starts as a follower and, as though
- * it had just heard from a leader, refuses votes for one election timeout:
- * a node that restarts quickly cannot help elect a rival inside the lease of
- * a leader it was following.
+ * it had just heard from a leader, refuses votes and does not campaign for
+ * max(election_timeout, startup_stickiness): a node that restarts quickly
+ * cannot help elect a rival inside the lease of a leader it was following,
+ * even when it comes back with a shorter timeout than it promised.
  */
 extern raft_node *raft_new(const raft_options *options,
 						   const raft_hard_state *hard_state,

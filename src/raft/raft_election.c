@@ -39,6 +39,11 @@ raft__reset_election_timer(raft_node *n)
 		timeout += (raft_time) (next_random(n) %
 								(uint64_t) n->opts.election_spread);
 	n->election_deadline = n->now + timeout;
+
+	/* a new node that promised a longer timeout waits it out first */
+	if (n->now < n->sticky_until &&
+		n->election_deadline < n->sticky_until + (timeout - n->opts.election_timeout))
+		n->election_deadline = n->sticky_until + (timeout - n->opts.election_timeout);
 }
 
 /*
@@ -59,13 +64,18 @@ raft__can_campaign(const raft_node *n)
 	return n->last_change_index > n->commit && n->voter_before_change;
 }
 
-/* Whether we heard from a live leader within ET (stickiness). */
+/*
+ * Whether we heard from a live leader within ET (stickiness), or are still
+ * inside the startup window (raft_new).
+ */
 bool
 raft__in_lease(const raft_node *n)
 {
 	if (!n->opts.check_quorum)
 		return false;
 	if (n->role == RAFT_LEADER)
+		return true;
+	if (n->now < n->sticky_until)
 		return true;
 	return n->now - n->last_leader_contact < n->opts.election_timeout;
 }

@@ -100,6 +100,7 @@ struct raft_node
 	/* timers */
 	raft_time	election_deadline;	/* campaign when now reaches it */
 	raft_time	last_leader_contact;	/* stickiness; 0 never */
+	raft_time	sticky_until;	/* startup stickiness (raft_new) ends */
 	raft_time	heartbeat_due;	/* leader: next broadcast */
 	raft_time	term_start;		/* leader: when it took office */
 	uint64_t	rng;			/* splitmix64 state */
@@ -179,6 +180,7 @@ extern void raft__campaign(raft_node *n, bool transfer);
 extern void raft__start_prevote(raft_node *n);
 extern void raft__election_tick(raft_node *n);
 extern bool raft__in_lease(const raft_node *n);
+extern raft_time raft__startup_window(const raft_options *o);
 extern void raft__handle_vote_request(raft_node *n, const raft_message *m);
 extern void raft__handle_vote_response(raft_node *n, const raft_message *m);
 extern bool raft__can_campaign(const raft_node *n);

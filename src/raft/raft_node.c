@@ -77,6 +77,20 @@ raft_options_init(raft_options *options, raft_id id)
 	options->max_position_lag = RAFT_POSITION_ANY;
 }
 
+/*
+ * How long a new node refuses votes and does not campaign: the longer of
+ * its election timeout and the timeout it promised before a restart.
+ */
+raft_time
+raft__startup_window(const raft_options *o)
+{
+#ifndef RAFT_MUTANT_STARTUP_OWN_TIMEOUT
+	if (o->startup_stickiness > o->election_timeout)
+		return o->startup_stickiness;
+#endif
+	return o->election_timeout;
+}
+
 /* Check options; *why gets a static reason on failure. */
 int
 raft_options_validate(const raft_options *o, const char **why)
@@ -104,6 +118,9 @@ raft_options_validate(const raft_options *o, const char **why)
 		*why = "lease drift margin must be in [0, election timeout)";
 	else if (o->transfer_hold < 0 || o->transfer_hold > INT64_MAX / 4)
 		*why = "transfer hold must be in [0, INT64_MAX / 4]";
+	else if (o->startup_stickiness < 0 ||
+			 o->startup_stickiness > INT64_MAX / 4)
+		*why = "startup stickiness must be in [0, INT64_MAX / 4]";
 	else if ((o->alloc == NULL) != (o->free == NULL) ||
 			 (o->alloc == NULL) != (o->realloc == NULL))
 		*why = "allocator functions must be given together or not at all";
@@ -177,6 +194,7 @@ raft_new(const raft_options *options, const raft_hard_state *hs,
 	 * must not help elect a rival inside the lease of the leader it followed.
 	 */
 	n->last_leader_contact = now;
+	n->sticky_until = now + raft__startup_window(&o);
 	raft__reset_election_timer(n);
 	n->rep_role = RAFT_FOLLOWER;
 	n->rep_term = n->term;

@@ -113,6 +113,11 @@ typedef struct sim_disk_entry
 typedef struct sim_disk
 {
 	raft_hard_state hs;
+	/*
+	 * The election timeout this node's acknowledgements promised (the
+	 * extension's raft_promised_timeout file); 0 before the first start.
+	 */
+	raft_time	promised_et;
 	sim_disk_entry *log;		/* log[i] holds index i + 1 */
 	size_t		len;
 	size_t		cap;
@@ -145,7 +150,8 @@ typedef struct sim_node
 	raft_time	et;
 	raft_time	spread;
 	raft_time	margin;
-	raft_time	down_until;		/* a lowered ET: stay down until then */
+	raft_time	down_until;		/* stay down until then (restart rules) */
+	raft_time	promise_until;	/* local time the old promise ends */
 
 	/*
 	 * The bootstrap membership the host persisted at the first start, and
