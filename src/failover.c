@@ -501,8 +501,17 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	/* A node that must not be primary only waits to hand leadership on. */
 	if (!raft_auto_promote || !has_lease || raft_failover_priority == 0)
 		return;
-	/* Give every live peer two heartbeats to answer the new leader. */
-	if (now - fo.became_leader_at < 2 * raft_heartbeat_interval)
+	/*
+	 * No fixed wait: what it waited for is known once the lease is held.
+	 * The lease itself means no primary holds one (its voters refused us
+	 * otherwise), and the vote round's answers updated every answering
+	 * member's contact time, so a live upstream has been handed back to
+	 * above.  Only a member we still stream from, which is then alive as a
+	 * server but may not have answered yet (the majority came first), gets
+	 * two heartbeats to do so; a killed upstream drops the stream at once.
+	 */
+	if (upstream != NULL && up.streaming &&
+		now - fo.became_leader_at < 2 * raft_heartbeat_interval)
 		return;
 	if (fo.promote_requested &&
 		now - fo.promote_requested_at < PROMOTE_RETRY_MS)
