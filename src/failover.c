@@ -199,6 +199,8 @@ void
 raft_failover_configure(raft_options *options)
 {
 	options->never_campaign = (raft_failover_priority == 0);
+	/* ranks successors; priority 0 is never_campaign, reported as 0 */
+	options->priority = (uint8_t) Max(raft_failover_priority, 1);
 	if (raft_max_lag_on_failover < 0)
 		options->max_position_lag = RAFT_POSITION_ANY;
 	else

@@ -75,6 +75,9 @@ raft_options_init(raft_options *options, raft_id id)
 	options->check_quorum = true;
 	options->never_campaign = false;
 	options->max_position_lag = RAFT_POSITION_ANY;
+	options->rank_step = 50;	/* heartbeat / 2: see bench/engine/README.md */
+	options->rank_jitter = 10;
+	options->priority = 1;
 }
 
 /*
@@ -121,6 +124,12 @@ raft_options_validate(const raft_options *o, const char **why)
 	else if (o->startup_stickiness < 0 ||
 			 o->startup_stickiness > INT64_MAX / 4)
 		*why = "startup stickiness must be in [0, INT64_MAX / 4]";
+	else if (o->rank_step < 0 || o->rank_jitter < 0 ||
+			 o->rank_step > INT64_MAX / (4 * RAFT_MAX_MEMBERS) ||
+			 o->rank_jitter > INT64_MAX / 4)
+		*why = "rank step and jitter must be small and not negative";
+	else if (o->priority < 1 || o->priority > RAFT_MAX_PRIORITY)
+		*why = "priority must be in [1, 100]";
 	else if ((o->alloc == NULL) != (o->free == NULL) ||
 			 (o->alloc == NULL) != (o->realloc == NULL))
 		*why = "allocator functions must be given together or not at all";
@@ -195,6 +204,7 @@ raft_new(const raft_options *options, const raft_hard_state *hs,
 	 */
 	n->last_leader_contact = now;
 	n->sticky_until = now + raft__startup_window(&o);
+	n->rank = RAFT_RANK_UNKNOWN;
 	raft__reset_election_timer(n);
 	n->rep_role = RAFT_FOLLOWER;
 	n->rep_term = n->term;

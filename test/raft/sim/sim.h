@@ -206,6 +206,7 @@ typedef struct sim_config
 	bool		bootstrap_faults;	/* restarts with a wrong bootstrap list */
 	bool		eager_changes;	/* a new leader proposes a change at once */
 	raft_time	transfer_hold;	/* = the fence's headroom */
+	bool		no_rank;		/* rank_step 0: spread timeouts only */
 
 	/* network */
 	double		loss;
@@ -247,6 +248,8 @@ typedef struct sim_overrides
 	double		length_scale;	/* multiplies the fault phase */
 	int			latency;		/* --elections: one-way delay, ms */
 	bool		no_liveness;	/* check safety only */
+	bool		no_rank;		/* rank-ordered elections off */
+	double		loss;			/* --elections: message loss, 0..1 */
 	raft_time	trace_from;		/* --trace: only lines from this sim time */
 } sim_overrides;
 
@@ -433,6 +436,7 @@ extern void sim_describe_config(const sim_config *cfg, char *buf, size_t cap);
 
 /* sim_elect.c */
 extern int	sim_elections(int rounds, int nodes, double only_ratio, int tick_div,
-						  bool aggressive, raft_time latency, uint64_t seed);
+						  bool aggressive, raft_time latency, uint64_t seed,
+						  bool rank, double loss);
 
 #endif							/* SIM_H */

@@ -214,6 +214,10 @@ node_options(sim_cluster *c, sim_node *nd, raft_options *o)
 	o->check_quorum = c->cfg.check_quorum;
 	o->never_campaign = nd->never_campaign;
 	o->max_position_lag = c->cfg.position_lag;
+	/* as the worker sets them (settings.c) */
+	o->rank_step = c->cfg.no_rank ? 0 : nd->hb / 2;
+	o->rank_jitter = nd->hb / 10;
+	o->priority = (uint8_t) (1 + nd->slot % 3);
 	/* what the worker does with raft_promised_timeout (worker.c) */
 	o->startup_stickiness = nd->disk.promised_et;
 }

@@ -46,6 +46,8 @@ static const char *usage =
 "  --no-liveness               check the safety invariants only\n"
 "  --length X                  scale the fault phase by X\n"
 "  --latency MS                --elections: one-way network delay (default 1)\n"
+"  --loss PCT                  --elections: message loss in percent (default 0)\n"
+"  --no-rank                   rank-ordered elections off (spread timeouts only)\n"
 "  --quiet                     only the summary and failures\n"
 "  --help\n"
 "A failure prints its seed, the invariant, the last trace lines and the\n"
@@ -365,6 +367,13 @@ main(int argc, char **argv)
 		}
 		else if (strcmp(a, "--no-liveness") == 0)
 			ov.no_liveness = true;
+		else if (strcmp(a, "--no-rank") == 0)
+			ov.no_rank = true;
+		else if (strcmp(a, "--loss") == 0)
+		{
+			NEED_VALUE();
+			ov.loss = atof(v) / 100.0;
+		}
 		else if (strcmp(a, "--no-faults") == 0)
 			ov.no_faults = true;
 		else if (strcmp(a, "--no-changes") == 0)
@@ -392,7 +401,8 @@ main(int argc, char **argv)
 	if (elections > 0)
 		return sim_elections(elections, ov.nodes ? ov.nodes : 3, ov.spread_ratio,
 							 ov.tick_div ? ov.tick_div : 10, ov.profile == 1,
-							 ov.latency > 0 ? ov.latency : 1, first);
+							 ov.latency > 0 ? ov.latency : 1, first,
+							 !ov.no_rank, ov.loss);
 	if (replay >= 0)
 	{
 		char		failure[1024];
