@@ -467,12 +467,35 @@ worker_check_duplicate(void)
 					 "raft_ext.node_id")));
 }
 
+/*
+ * When to tick next.  A leader ticks every tick_interval; a follower's tick
+ * does nothing before its election deadline (raft_election_deadline), and
+ * every message wakes the loop anyway, so an idle follower sleeps until
+ * that deadline or one heartbeat, whichever comes first: a third of the
+ * wakeups of ticking every quarter heartbeat.
+ */
+static raft_time
+worker_next_tick(raft_time planned)
+{
+	raft_time	now = raft_monotonic_now();
+	raft_time	deadline = raft_election_deadline(worker.node);
+
+	if (deadline == 0)
+		return planned;
+	if (worker.promise_until != 0 && worker.promise_until < deadline)
+		deadline = worker.promise_until;
+	return Max(Min(deadline, now + worker.heartbeat_interval), now + 1);
+}
+
 /* One turn of the loop while Raft runs. */
 static void
 worker_iteration(void)
 {
 	raft_time	now;
 
+	/* answers to what arrives carry the position as of now */
+	worker.position = raft_wal_position();
+	raft_set_position(worker.node, worker.position);
 	worker_drain_inbox(&worker);
 	if (worker.node == NULL)
 		return;
@@ -677,7 +700,10 @@ raft_worker_main(Datum main_arg)
 			if (worker.node != NULL && now >= next_tick)
 				next_tick = now + worker.tick_interval;
 			if (worker.node != NULL)
+			{
 				worker_iteration();
+				next_tick = worker_next_tick(next_tick);
+			}
 			else
 			{
 				/* Stopped: discard what arrives, refuse commands. */

@@ -477,6 +477,12 @@ extern raft_time raft_lease_until(const raft_node *node);
 extern bool raft_has_lease(const raft_node *node, raft_time now);
 /* Last time this node heard from a leader of its term (0 = never). */
 extern raft_time raft_last_leader_contact(const raft_node *node);
+/*
+ * Non-leader: the time at which its election timer fires; raft_tick does
+ * nothing for it before then, so a caller may sleep until then (messages
+ * aside).  Leader: 0 (it ticks at the caller's usual rate).
+ */
+extern raft_time raft_election_deadline(const raft_node *node);
 /* Leadership transfer target under way, or RAFT_NOBODY. */
 extern raft_id raft_transfer_target(const raft_node *node);
 

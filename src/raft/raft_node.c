@@ -212,6 +212,13 @@ raft_new(const raft_options *options, const raft_hard_state *hs,
 	return n;
 }
 
+/* See raft.h. */
+raft_time
+raft_election_deadline(const raft_node *n)
+{
+	return n->role == RAFT_LEADER ? 0 : n->election_deadline;
+}
+
 /* Free a node and everything it owns. */
 void
 raft_free(raft_node *n)
