@@ -511,11 +511,8 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	 * above.  Only a member we still stream from, which is then alive as a
 	 * server but may not have answered yet (the majority came first), gets
 	 * two heartbeats to do so; a killed upstream drops the stream at once.
-	 * Not when that member handed leadership to us (a switchover): it has
-	 * answered, and it is not to be handed back to.
 	 */
 	if (upstream != NULL && up.streaming &&
-		!(fo.won_by_transfer && fo.previous_leader == upstream->id) &&
 		now - fo.became_leader_at < 2 * raft_heartbeat_interval)
 		return;
 	if (fo.promote_requested &&
