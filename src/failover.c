@@ -204,6 +204,8 @@ void
 raft_failover_configure(raft_options *options)
 {
 	options->never_campaign = (raft_failover_priority == 0);
+	/* ranks successors; priority 0 is never_campaign, reported as 0 */
+	options->priority = (uint8_t) Max(raft_failover_priority, 1);
 	if (raft_max_lag_on_failover < 0)
 		options->max_position_lag = RAFT_POSITION_ANY;
 	else
@@ -523,8 +525,17 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	/* A node that must not be primary only waits to hand leadership on. */
 	if (!raft_auto_promote || !has_lease || raft_failover_priority == 0)
 		return;
-	/* Give every live peer two heartbeats to answer the new leader. */
-	if (now - fo.became_leader_at < 2 * raft_heartbeat_interval)
+	/*
+	 * No fixed wait: what it waited for is known once the lease is held.
+	 * The lease itself means no primary holds one (its voters refused us
+	 * otherwise), and the vote round's answers updated every answering
+	 * member's contact time, so a live upstream has been handed back to
+	 * above.  Only a member we still stream from, which is then alive as a
+	 * server but may not have answered yet (the majority came first), gets
+	 * two heartbeats to do so; a killed upstream drops the stream at once.
+	 */
+	if (upstream != NULL && up.streaming &&
+		now - fo.became_leader_at < 2 * raft_heartbeat_interval)
 		return;
 	if (fo.promote_requested &&
 		now - fo.promote_requested_at < PROMOTE_RETRY_MS)

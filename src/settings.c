@@ -405,6 +405,9 @@ raft_options_from_settings(raft_options *options)
 	options->election_timeout = raft_election_timeout;
 	options->election_spread = raft_election_spread;
 	options->lease_drift_margin = raft_lease_drift_margin;
+	/* rank-ordered elections: see bench/engine/README.md */
+	options->rank_step = raft_heartbeat_interval / 2;
+	options->rank_jitter = raft_heartbeat_interval / 10;
 	/* a commit past the fence may take this long: transfers wait for it */
 	options->transfer_hold = raft_fencing_headroom;
 }

@@ -50,6 +50,14 @@ extern bool raft_storage_load_bootstrap(RaftStorage *storage,
 /* Persist the bootstrap membership, durably. */
 extern void raft_storage_save_bootstrap(RaftStorage *storage,
 										const raft_membership *membership);
+/*
+ * The election timeout this node's acknowledgements promised
+ * (storage_promise.c): 0 if the directory holds none.  A damaged file is an
+ * ERROR.
+ */
+extern int64 raft_storage_load_promise(RaftStorage *storage);
+/* Persist the promised election timeout, durably. */
+extern void raft_storage_save_promise(RaftStorage *storage, int64 timeout_ms);
 /* Whether raft_storage_open found no state: a node that never ran. */
 extern bool raft_storage_is_new(const RaftStorage *storage);
 

@@ -256,7 +256,23 @@ worker_start_raft(void)
 		MemoryContextSwitchTo(old);
 	}
 
+	/*
+	 * Keep what the last incarnation's acknowledgements promised: refuse
+	 * votes for the longer of that timeout and ours.  A longer timeout is
+	 * promised at once (before any message goes out); a shorter one only
+	 * once the old promise has run out (storage_promise.c).
+	 */
 	now = raft_monotonic_now();
+	{
+		int64		promised = raft_storage_load_promise(worker.storage);
+
+		options.startup_stickiness = promised;
+		worker.promise_until = 0;
+		if (promised > raft_election_timeout)
+			worker.promise_until = now + promised;
+		else if (promised != raft_election_timeout)
+			raft_storage_save_promise(worker.storage, raft_election_timeout);
+	}
 	worker.node = raft_new(&options, &hard_state, bootstrap, now);
 	if (worker.node == NULL)
 		ereport(ERROR,
@@ -453,12 +469,35 @@ worker_check_duplicate(void)
 					 "raft_ext.node_id")));
 }
 
+/*
+ * When to tick next.  A leader ticks every tick_interval; a follower's tick
+ * does nothing before its election deadline (raft_election_deadline), and
+ * every message wakes the loop anyway, so an idle follower sleeps until
+ * that deadline or one heartbeat, whichever comes first: a third of the
+ * wakeups of ticking every quarter heartbeat.
+ */
+static raft_time
+worker_next_tick(raft_time planned)
+{
+	raft_time	now = raft_monotonic_now();
+	raft_time	deadline = raft_election_deadline(worker.node);
+
+	if (deadline == 0)
+		return planned;
+	if (worker.promise_until != 0 && worker.promise_until < deadline)
+		deadline = worker.promise_until;
+	return Max(Min(deadline, now + worker.heartbeat_interval), now + 1);
+}
+
 /* One turn of the loop while Raft runs. */
 static void
 worker_iteration(void)
 {
 	raft_time	now;
 
+	/* answers to what arrives carry the position as of now */
+	worker.position = raft_wal_position();
+	raft_set_position(worker.node, worker.position);
 	worker_drain_inbox(&worker);
 	if (worker.node == NULL)
 		return;
@@ -467,6 +506,11 @@ worker_iteration(void)
 	worker.position = raft_wal_position();
 	raft_set_position(worker.node, worker.position);
 	raft_tick(worker.node, now);
+	if (worker.promise_until != 0 && now >= worker.promise_until)
+	{
+		raft_storage_save_promise(worker.storage, worker.election_timeout);
+		worker.promise_until = 0;
+	}
 	worker_take_commands(&worker, now);
 	worker_process_ready();
 
@@ -658,7 +702,10 @@ raft_worker_main(Datum main_arg)
 			if (worker.node != NULL && now >= next_tick)
 				next_tick = now + worker.tick_interval;
 			if (worker.node != NULL)
+			{
 				worker_iteration();
+				next_tick = worker_next_tick(next_tick);
+			}
 			else
 			{
 				/* Stopped: discard what arrives, refuse commands. */

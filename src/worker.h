@@ -27,6 +27,8 @@ typedef struct RaftWorker
 	int			election_timeout;
 	int			election_spread;
 	int			lease_drift_margin;
+	/* when the promise file may come down to election_timeout; 0 done */
+	raft_time	promise_until;
 
 	/* Status publication. */
 	raft_time	last_publish;

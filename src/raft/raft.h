@@ -84,6 +84,11 @@ typedef int64_t raft_time;		/* monotonic milliseconds */
 
 #define RAFT_NOBODY ((raft_id) 0)
 
+/* An APPEND's rank when the leader ranks nobody (see raft_message.rank). */
+#define RAFT_RANK_UNKNOWN		255
+/* Largest failover priority a node reports (raft_options.priority). */
+#define RAFT_MAX_PRIORITY		100
+
 /* Result codes.  Zero is success, everything else is negative. */
 typedef enum raft_result
 {
@@ -260,6 +265,11 @@ typedef struct raft_message
 	raft_index	prev_log_index;
 	raft_term	prev_log_term;
 	raft_index	commit;
+	/*
+	 * APPEND: the recipient's place in the leader's order of succession,
+	 * 0 first (see raft_options.rank_step), or RAFT_RANK_UNKNOWN.
+	 */
+	uint8_t		rank;
 	uint32_t	n_entries;		/* <= RAFT_MAX_ENTRIES_PER_MSG */
 	const raft_entry *entries;
 
@@ -282,6 +292,11 @@ typedef struct raft_message
 	 * leader sizes its lease with each acknowledging voter's own value.
 	 */
 	raft_time	timeout;
+	/*
+	 * APPEND_RESPONSE: the sender's raft_options.priority, 0 when it never
+	 * campaigns; <= RAFT_MAX_PRIORITY.  The leader ranks with it.
+	 */
+	uint8_t		priority;
 } raft_message;
 
 typedef struct raft_options
@@ -308,6 +323,35 @@ typedef struct raft_options
 	 */
 	raft_time	transfer_hold;
 
+	/*
+	 * ms, >= 0: how long a freshly created node refuses votes and stays
+	 * from campaigning (see raft_new); 0 or anything below
+	 * election_timeout means election_timeout.  A node whose election
+	 * timeout shrank across a restart sets it to the old value: the
+	 * acknowledgements it sent before the restart promised stickiness for
+	 * that long, and a leader's lease may rest on the promise.  The
+	 * extension persists the timeout it promised and sets this to it.
+	 */
+	raft_time	startup_stickiness;
+
+	/*
+	 * Rank-ordered elections.  The leader orders its followers, in every
+	 * APPEND, as successors: voters that answered within ET and may stand
+	 * (priority > 0) first, then by the WAL position they last reported
+	 * (most advanced first), then by priority (highest first), then by node
+	 * id; the others last.  A follower that knows its rank r draws its
+	 * election timeout from [ET + r * rank_step, ET + r * rank_step +
+	 * rank_jitter) instead of [ET, ET + spread), so the most caught-up
+	 * eligible follower stands first and alone; one that knows no rank
+	 * (never heard a leader) keeps the spread.  Ranking changes only when
+	 * a node stands: PreVote, stickiness and the position refusal apply
+	 * as ever.  rank_step 0 turns ranking off (every timeout is spread).
+	 */
+	raft_time	rank_step;		/* ms, >= 0 */
+	raft_time	rank_jitter;	/* ms, >= 0 */
+	uint8_t		priority;		/* 1..RAFT_MAX_PRIORITY, reported to the
+								 * leader; never_campaign reports 0 */
+
 	/* Allocator; NULL members mean malloc/realloc/free. */
 	void	   *(*alloc) (void *ctx, size_t size);
 	void	   *(*realloc) (void *ctx, void *ptr, size_t size);
@@ -317,7 +361,8 @@ typedef struct raft_options
 
 /*
  * Fill in the defaults: heartbeat 100, ET 1000, spread 500, margin 100,
- * PreVote and CheckQuorum on, no position check, no transfer hold.
+ * PreVote and CheckQuorum on, no position check, no transfer hold, rank
+ * step heartbeat / 2 and jitter heartbeat / 10, priority 1.
  */
 extern void raft_options_init(raft_options *options, raft_id id);
 
@@ -330,9 +375,10 @@ typedef struct raft_node raft_node;
  * Create a node from its persisted hard state and the bootstrap membership
  * (used until the log holds a membership change).  Returns NULL on bad
  * options or allocation failure.  A node starts as a follower and, as though
- * it had just heard from a leader, refuses votes for one election timeout:
- * a node that restarts quickly cannot help elect a rival inside the lease of
- * a leader it was following.
+ * it had just heard from a leader, refuses votes and does not campaign for
+ * max(election_timeout, startup_stickiness): a node that restarts quickly
+ * cannot help elect a rival inside the lease of a leader it was following,
+ * even when it comes back with a shorter timeout than it promised.
  */
 extern raft_node *raft_new(const raft_options *options,
 						   const raft_hard_state *hard_state,
@@ -431,6 +477,12 @@ extern raft_time raft_lease_until(const raft_node *node);
 extern bool raft_has_lease(const raft_node *node, raft_time now);
 /* Last time this node heard from a leader of its term (0 = never). */
 extern raft_time raft_last_leader_contact(const raft_node *node);
+/*
+ * Non-leader: the time at which its election timer fires; raft_tick does
+ * nothing for it before then, so a caller may sleep until then (messages
+ * aside).  Leader: 0 (it ticks at the caller's usual rate).
+ */
+extern raft_time raft_election_deadline(const raft_node *node);
 /* Leadership transfer target under way, or RAFT_NOBODY. */
 extern raft_id raft_transfer_target(const raft_node *node);
 
@@ -495,7 +547,7 @@ extern int	raft_position_compare(raft_position a, raft_position b);
  *	  magic "RAFT", version, cluster name, from, to, count,
  *	  then count times (u32 length, message bytes).
  */
-#define RAFT_WIRE_VERSION 2
+#define RAFT_WIRE_VERSION 3
 
 /*
  * Version byte of a membership-change payload.  These sit in the durable

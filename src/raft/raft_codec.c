@@ -56,6 +56,10 @@ message_check(const raft_message *msg, const char **why)
 								raft__why_entry_count[msg->n_entries] :
 								"entry count exceeds limit "
 								STRINGIFY(RAFT_MAX_ENTRIES_PER_MSG));
+				if (msg->rank >= RAFT_MAX_MEMBERS &&
+					msg->rank != RAFT_RANK_UNKNOWN)
+					return fail(why, "append rank is neither below "
+								STRINGIFY(RAFT_MAX_MEMBERS) " nor unknown");
 				if (msg->n_entries > 0 && msg->entries == NULL)
 					return fail(why, "entry count is nonzero but entries "
 								"is NULL");
@@ -106,6 +110,9 @@ message_check(const raft_message *msg, const char **why)
 			if (msg->timeout > (raft_time) UINT32_MAX)
 				return fail(why, "append response's election timeout "
 							"exceeds 32 bits");
+			if (msg->priority > RAFT_MAX_PRIORITY)
+				return fail(why, "append response's priority exceeds "
+							STRINGIFY(RAFT_MAX_PRIORITY));
 			break;
 
 		default:
@@ -190,6 +197,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 			write_u64(buf, &pos, msg->prev_log_term);
 			write_u64(buf, &pos, msg->commit);
 			write_u64(buf, &pos, (uint64_t) msg->echo);
+			write_u8(buf, &pos, msg->rank);
 			write_u8(buf, &pos, (uint8_t) msg->n_entries);
 			for (uint32_t i = 0; i < msg->n_entries; i++)
 			{
@@ -213,6 +221,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 			write_u64(buf, &pos, msg->position.major);
 			write_u64(buf, &pos, msg->position.minor);
 			write_u32(buf, &pos, (uint32_t) msg->timeout);
+			write_u8(buf, &pos, msg->priority);
 			break;
 
 		default:				/* TIMEOUT_NOW: the header says it all */
@@ -304,6 +313,7 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 			msg->prev_log_term = read_u64(&r);
 			msg->commit = read_u64(&r);
 			msg->echo = (raft_time) read_u64(&r);
+			msg->rank = read_u8(&r);
 			msg->n_entries = read_u8(&r);
 			if (r.truncated)
 				break;
@@ -325,6 +335,7 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 			msg->position.major = read_u64(&r);
 			msg->position.minor = read_u64(&r);
 			msg->timeout = (raft_time) read_u32(&r);
+			msg->priority = read_u8(&r);
 			break;
 
 		default:				/* TIMEOUT_NOW: nothing after the header */

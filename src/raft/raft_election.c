@@ -29,16 +29,45 @@ next_random(raft_node *n)
 	return z ^ (z >> 31);
 }
 
-/* Draw a new election deadline in [now + ET, now + ET + spread). */
+/* The priority this node reports to its leader: 0 if it never stands. */
+uint8_t
+raft__own_priority(const raft_node *n)
+{
+	return n->opts.never_campaign ? 0 : n->opts.priority;
+}
+
+/*
+ * Draw a new election deadline: in [now + ET, now + ET + spread) while no
+ * rank is known, else now + ET + rank * rank_step plus a jitter in
+ * [rank_jitter / 2, rank_jitter) (see raft_options.rank_step).  The jitter
+ * keeps two nodes that believe in the same rank (one missed the latest
+ * heartbeat) apart, and its floor lets the other followers' stickiness,
+ * which began when they heard the same heartbeat a little later, run out
+ * before the first-ranked node's PreVote reaches them.
+ */
 void
 raft__reset_election_timer(raft_node *n)
 {
 	raft_time	timeout = n->opts.election_timeout;
 
-	if (n->opts.election_spread > 0)
+	if (n->rank != RAFT_RANK_UNKNOWN && n->opts.rank_step > 0)
+	{
+		raft_time	half = n->opts.rank_jitter / 2;
+
+		timeout += (raft_time) n->rank * n->opts.rank_step + half;
+		if (n->opts.rank_jitter - half > 0)
+			timeout += (raft_time) (next_random(n) %
+									(uint64_t) (n->opts.rank_jitter - half));
+	}
+	else if (n->opts.election_spread > 0)
 		timeout += (raft_time) (next_random(n) %
 								(uint64_t) n->opts.election_spread);
 	n->election_deadline = n->now + timeout;
+
+	/* a new node that promised a longer timeout waits it out first */
+	if (n->now < n->sticky_until &&
+		n->election_deadline < n->sticky_until + (timeout - n->opts.election_timeout))
+		n->election_deadline = n->sticky_until + (timeout - n->opts.election_timeout);
 }
 
 /*
@@ -59,13 +88,18 @@ raft__can_campaign(const raft_node *n)
 	return n->last_change_index > n->commit && n->voter_before_change;
 }
 
-/* Whether we heard from a live leader within ET (stickiness). */
+/*
+ * Whether we heard from a live leader within ET (stickiness), or are still
+ * inside the startup window (raft_new).
+ */
 bool
 raft__in_lease(const raft_node *n)
 {
 	if (!n->opts.check_quorum)
 		return false;
 	if (n->role == RAFT_LEADER)
+		return true;
+	if (n->now < n->sticky_until)
 		return true;
 	return n->now - n->last_leader_contact < n->opts.election_timeout;
 }
@@ -206,6 +240,7 @@ raft__become_leader(raft_node *n)
 {
 	n->role = RAFT_LEADER;
 	n->leader = n->id;
+	n->rank = RAFT_RANK_UNKNOWN;
 	n->term_start = n->now;
 	n->last_leader_contact = n->now;
 	n->lease_until = 0;
@@ -233,6 +268,14 @@ raft__election_tick(raft_node *n)
 		raft__reset_election_timer(n);
 		return;
 	}
+#ifdef RAFT_MUTANT_RANK_SKIPS_STICKINESS
+	/* the broken shortcut: "first in line, so stand at once" */
+	if (n->rank == 0)
+	{
+		raft__campaign(n, true);
+		return;
+	}
+#endif
 	if (n->opts.prevote)
 		raft__start_prevote(n);
 	else

@@ -38,6 +38,8 @@ typedef struct raft_progress
 	raft_time	acked_echo;		/* newest send time it acknowledged, 0 none */
 	raft_time	acked_timeout;	/* its election timeout, as that ack said */
 	raft_position position;		/* as of its newest response in this term */
+	bool		heard;			/* it responded in this term */
+	uint8_t		priority;		/* as its newest response said */
 } raft_progress;
 
 /*
@@ -100,6 +102,9 @@ struct raft_node
 	/* timers */
 	raft_time	election_deadline;	/* campaign when now reaches it */
 	raft_time	last_leader_contact;	/* stickiness; 0 never */
+	raft_time	sticky_until;	/* startup stickiness (raft_new) ends */
+	uint8_t		rank;			/* from the leader's last APPEND, or
+								 * RAFT_RANK_UNKNOWN */
 	raft_time	heartbeat_due;	/* leader: next broadcast */
 	raft_time	term_start;		/* leader: when it took office */
 	uint64_t	rng;			/* splitmix64 state */
@@ -179,6 +184,8 @@ extern void raft__campaign(raft_node *n, bool transfer);
 extern void raft__start_prevote(raft_node *n);
 extern void raft__election_tick(raft_node *n);
 extern bool raft__in_lease(const raft_node *n);
+extern raft_time raft__startup_window(const raft_options *o);
+extern uint8_t raft__own_priority(const raft_node *n);
 extern void raft__handle_vote_request(raft_node *n, const raft_message *m);
 extern void raft__handle_vote_response(raft_node *n, const raft_message *m);
 extern bool raft__can_campaign(const raft_node *n);

@@ -75,6 +75,23 @@ raft_options_init(raft_options *options, raft_id id)
 	options->check_quorum = true;
 	options->never_campaign = false;
 	options->max_position_lag = RAFT_POSITION_ANY;
+	options->rank_step = 50;	/* heartbeat / 2: see bench/engine/README.md */
+	options->rank_jitter = 10;
+	options->priority = 1;
+}
+
+/*
+ * How long a new node refuses votes and does not campaign: the longer of
+ * its election timeout and the timeout it promised before a restart.
+ */
+raft_time
+raft__startup_window(const raft_options *o)
+{
+#ifndef RAFT_MUTANT_STARTUP_OWN_TIMEOUT
+	if (o->startup_stickiness > o->election_timeout)
+		return o->startup_stickiness;
+#endif
+	return o->election_timeout;
 }
 
 /* Check options; *why gets a static reason on failure. */
@@ -104,6 +121,15 @@ raft_options_validate(const raft_options *o, const char **why)
 		*why = "lease drift margin must be in [0, election timeout)";
 	else if (o->transfer_hold < 0 || o->transfer_hold > INT64_MAX / 4)
 		*why = "transfer hold must be in [0, INT64_MAX / 4]";
+	else if (o->startup_stickiness < 0 ||
+			 o->startup_stickiness > INT64_MAX / 4)
+		*why = "startup stickiness must be in [0, INT64_MAX / 4]";
+	else if (o->rank_step < 0 || o->rank_jitter < 0 ||
+			 o->rank_step > INT64_MAX / (4 * RAFT_MAX_MEMBERS) ||
+			 o->rank_jitter > INT64_MAX / 4)
+		*why = "rank step and jitter must be small and not negative";
+	else if (o->priority < 1 || o->priority > RAFT_MAX_PRIORITY)
+		*why = "priority must be in [1, 100]";
 	else if ((o->alloc == NULL) != (o->free == NULL) ||
 			 (o->alloc == NULL) != (o->realloc == NULL))
 		*why = "allocator functions must be given together or not at all";
@@ -177,11 +203,20 @@ raft_new(const raft_options *options, const raft_hard_state *hs,
 	 * must not help elect a rival inside the lease of the leader it followed.
 	 */
 	n->last_leader_contact = now;
+	n->sticky_until = now + raft__startup_window(&o);
+	n->rank = RAFT_RANK_UNKNOWN;
 	raft__reset_election_timer(n);
 	n->rep_role = RAFT_FOLLOWER;
 	n->rep_term = n->term;
 	n->rep_leader = RAFT_NOBODY;
 	return n;
+}
+
+/* See raft.h. */
+raft_time
+raft_election_deadline(const raft_node *n)
+{
+	return n->role == RAFT_LEADER ? 0 : n->election_deadline;
 }
 
 /* Free a node and everything it owns. */

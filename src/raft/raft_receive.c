@@ -140,6 +140,7 @@ answer_stale(raft_node *n, const raft_message *m)
 			r->echo = m->echo;
 			r->position = n->position;
 			r->timeout = n->opts.election_timeout;
+			r->priority = raft__own_priority(n);
 		}
 	}
 	else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE)

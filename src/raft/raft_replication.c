@@ -94,6 +94,57 @@ raft__sync_progress(raft_node *n)
 }
 
 /*
+ * Whether the leader counts 'pr' among its possible successors: a voter
+ * that may stand and answered in this term, within ET.
+ */
+static bool
+rank_eligible(const raft_node *n, const raft_progress *pr)
+{
+	return pr->heard && pr->priority > 0 && raft_is_voter(n, pr->id) &&
+		n->now - pr->last_contact < n->opts.election_timeout;
+}
+
+/* Whether eligible 'a' comes before eligible 'b' in the succession. */
+static bool
+rank_before(const raft_progress *a, const raft_progress *b)
+{
+	int			cmp = raft_position_compare(a->position, b->position);
+
+	if (cmp != 0)
+		return cmp > 0;
+	if (a->priority != b->priority)
+		return a->priority > b->priority;
+	return a->id < b->id;
+}
+
+/*
+ * The rank of 'target' among the followers (see raft_options.rank_step):
+ * eligible ones first in succession order, the others after them by id.
+ */
+static uint8_t
+rank_of(const raft_node *n, const raft_progress *target)
+{
+	bool		eligible = rank_eligible(n, target);
+	int			rank = 0;
+
+	if (n->opts.rank_step == 0)
+		return RAFT_RANK_UNKNOWN;
+	for (int i = 0; i < n->n_prs; i++)
+	{
+		const raft_progress *pr = &n->prs[i];
+		bool		e;
+
+		if (pr == target)
+			continue;
+		e = rank_eligible(n, pr);
+		if (eligible ? (e && rank_before(pr, target)) :
+			(e || pr->id < target->id))
+			rank++;
+	}
+	return (uint8_t) rank;
+}
+
+/*
  * Send one APPEND to a peer from its next index.  'resync' (heartbeats)
  * first rewinds a pipelining peer to match + 1, resending whatever may have
  * been lost.
@@ -138,6 +189,7 @@ raft__send_append(raft_node *n, raft_progress *pr, bool resync)
 	m->prev_log_term = raft__term_at(n, next - 1);
 	m->commit = n->commit;
 	m->echo = n->now;
+	m->rank = rank_of(n, pr);
 	if (!raft__attach_entries(n, m, next, count))
 		return;
 	if (!pr->probing)
@@ -331,6 +383,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 		raft__become_follower(n, m->term, m->from);
 	n->leader = m->from;
 	n->last_leader_contact = n->now;
+	n->rank = m->rank;
 	raft__reset_election_timer(n);
 
 	if (m->prev_log_index <= last &&
@@ -366,6 +419,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 		r->echo = m->echo;
 		r->position = n->position;
 		r->timeout = n->opts.election_timeout;
+		r->priority = raft__own_priority(n);
 		return;
 	}
 
@@ -381,6 +435,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 	r->echo = m->echo;
 	r->position = n->position;
 	r->timeout = n->opts.election_timeout;
+	r->priority = raft__own_priority(n);
 }
 
 /* Leader: handle an APPEND_RESPONSE of our term. */
@@ -411,6 +466,8 @@ raft__handle_append_response(raft_node *n, const raft_message *m)
 	 * (see raft__transfer_check), it never hurries one.
 	 */
 	pr->position = m->position;
+	pr->heard = true;
+	pr->priority = m->priority;
 
 	if (m->success)
 	{

@@ -48,6 +48,7 @@ messages_equal(const raft_message *a, const raft_message *b)
 		a->echo != b->echo || a->success != b->success ||
 		a->match_index != b->match_index ||
 		a->reject_hint != b->reject_hint || a->timeout != b->timeout ||
+		a->rank != b->rank || a->priority != b->priority ||
 		a->n_entries != b->n_entries)
 		return 0;
 	for (uint32_t i = 0; i < a->n_entries; i++)

@@ -113,6 +113,11 @@ typedef struct sim_disk_entry
 typedef struct sim_disk
 {
 	raft_hard_state hs;
+	/*
+	 * The election timeout this node's acknowledgements promised (the
+	 * extension's raft_promised_timeout file); 0 before the first start.
+	 */
+	raft_time	promised_et;
 	sim_disk_entry *log;		/* log[i] holds index i + 1 */
 	size_t		len;
 	size_t		cap;
@@ -145,7 +150,8 @@ typedef struct sim_node
 	raft_time	et;
 	raft_time	spread;
 	raft_time	margin;
-	raft_time	down_until;		/* a lowered ET: stay down until then */
+	raft_time	down_until;		/* stay down until then (restart rules) */
+	raft_time	promise_until;	/* local time the old promise ends */
 
 	/*
 	 * The bootstrap membership the host persisted at the first start, and
@@ -200,6 +206,7 @@ typedef struct sim_config
 	bool		bootstrap_faults;	/* restarts with a wrong bootstrap list */
 	bool		eager_changes;	/* a new leader proposes a change at once */
 	raft_time	transfer_hold;	/* = the fence's headroom */
+	bool		no_rank;		/* rank_step 0: spread timeouts only */
 
 	/* network */
 	double		loss;
@@ -241,6 +248,8 @@ typedef struct sim_overrides
 	double		length_scale;	/* multiplies the fault phase */
 	int			latency;		/* --elections: one-way delay, ms */
 	bool		no_liveness;	/* check safety only */
+	bool		no_rank;		/* rank-ordered elections off */
+	double		loss;			/* --elections: message loss, 0..1 */
 	raft_time	trace_from;		/* --trace: only lines from this sim time */
 } sim_overrides;
 
@@ -432,6 +441,7 @@ extern void sim_describe_config(const sim_config *cfg, char *buf, size_t cap);
 
 /* sim_elect.c */
 extern int	sim_elections(int rounds, int nodes, double only_ratio, int tick_div,
-						  bool aggressive, raft_time latency, uint64_t seed);
+						  bool aggressive, raft_time latency, uint64_t seed,
+						  bool rank, double loss);
 
 #endif							/* SIM_H */

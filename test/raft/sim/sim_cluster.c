@@ -204,6 +204,28 @@ node_options(sim_cluster *c, sim_node *nd, raft_options *o)
 	o->check_quorum = c->cfg.check_quorum;
 	o->never_campaign = nd->never_campaign;
 	o->max_position_lag = c->cfg.position_lag;
+	/* as the worker sets them (settings.c) */
+	o->rank_step = c->cfg.no_rank ? 0 : nd->hb / 2;
+	o->rank_jitter = nd->hb / 10;
+	o->priority = (uint8_t) (1 + nd->slot % 3);
+	/* what the worker does with raft_promised_timeout (worker.c) */
+	o->startup_stickiness = nd->disk.promised_et;
+}
+
+/*
+ * The promised timeout on disk, as the worker keeps it: raised at once at
+ * start (before any message goes out), lowered to the node's own timeout
+ * only once the old promise has run out on this incarnation's clock.
+ */
+static void
+keep_promise(sim_cluster *c, sim_node *nd)
+{
+	raft_time	local = sim_local_now(c, nd);
+
+	if (nd->disk.promised_et <= nd->et)
+		nd->disk.promised_et = nd->et;
+	else if (local >= nd->promise_until)
+		nd->disk.promised_et = nd->et;
 }
 
 /*
@@ -340,6 +362,8 @@ sim_node_start(sim_cluster *c, sim_node *nd)
 				 nd->id, (unsigned long long) nd->disk.hs.term, nd->disk.len);
 		return;
 	}
+	nd->promise_until = sim_local_now(c, nd) + nd->disk.promised_et;
+	keep_promise(c, nd);
 	for (size_t k = 0; k < nd->disk.len; k++)
 	{
 		raft_entry	e;
@@ -458,6 +482,7 @@ sim_node_tick(sim_cluster *c, sim_node *nd)
 {
 	raft_tick(nd->raft, sim_local_now(c, nd));
 	c->stats.node_steps++;
+	keep_promise(c, nd);
 	sim_process_ready(c, nd);
 }
 

@@ -63,7 +63,7 @@ wait_stable(sim_cluster *c, raft_time limit)
 /* One table row: 'rounds' crashed-leader elections at one spread ratio. */
 static bool
 measure(int rounds, int nodes, double ratio, int tick_div, bool aggressive,
-		raft_time latency, uint64_t seed)
+		raft_time latency, uint64_t seed, bool rank, double loss)
 {
 	sim_config	cfg;
 	sim_cluster *c = malloc(sizeof(sim_cluster));
@@ -93,6 +93,8 @@ measure(int rounds, int nodes, double ratio, int tick_div, bool aggressive,
 	cfg.never_campaign_slot = -1;
 	cfg.delay_min = latency;
 	cfg.delay_jitter = latency / 2 + 1;
+	cfg.no_rank = !rank;
+	cfg.loss = loss;
 	cfg.fault_phase = INT64_MAX / 4;
 	/* no client: the log would grow and each restart replays it */
 	cfg.client_interval = INT64_MAX / 8;
@@ -174,23 +176,26 @@ measure(int rounds, int nodes, double ratio, int tick_div, bool aggressive,
 /* --elections: print the table for each spread ratio. */
 int
 sim_elections(int rounds, int nodes, double only_ratio, int tick_div,
-			  bool aggressive, raft_time latency, uint64_t seed)
+			  bool aggressive, raft_time latency, uint64_t seed, bool rank,
+			  double loss)
 {
 	static const double ratios[] = {0.1, 0.25, 0.5, 1.0};
 	bool		ok = true;
 
 	printf("split votes after a leader crash: %d voters, %s profile (hb %d, ET %d), "
-		   "tick hb/%d, latency %lld-%lld ms, %d rounds per row\n",
+		   "tick hb/%d, latency %lld-%lld ms, loss %.1f%%, %s, %d rounds per row\n",
 		   nodes, aggressive ? "aggressive" : "default", aggressive ? 20 : 100,
 		   aggressive ? 200 : 1000, tick_div, (long long) latency,
-		   (long long) (latency + latency / 2 + 1), rounds);
+		   (long long) (latency + latency / 2 + 1), 100.0 * loss,
+		   rank ? "rank-ordered" : "spread only", rounds);
 	printf("  ratio  spread  rounds    split  contest  mean_ms  p50_ms  p90_ms  p99_ms  max_ms  "
 		   "xterms  no_leader\n");
 	if (only_ratio >= 0)
-		ok = measure(rounds, nodes, only_ratio, tick_div, aggressive, latency, seed);
+		ok = measure(rounds, nodes, only_ratio, tick_div, aggressive, latency, seed,
+					 rank, loss);
 	else
 		for (size_t k = 0; k < sizeof(ratios) / sizeof(ratios[0]); k++)
 			ok &= measure(rounds, nodes, ratios[k], tick_div, aggressive, latency,
-						  seed + k);
+						  seed + k, rank, loss);
 	return ok ? 0 : 1;
 }

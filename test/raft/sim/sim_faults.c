@@ -199,27 +199,56 @@ leader_link(sim_cluster *c)
 
 /*
  * A rolling change of timing reaches one node: it stops and comes back with
- * the other profile.  A node whose election timeout shrinks stays down for
- * the difference, the rule docs give operators: the acknowledgements it sent
- * before stopping promised stickiness for its old timeout, and a leader's
- * lease was sized by them.
+ * the other profile, often at once and with no operator wait even when its
+ * election timeout shrank: the acknowledgements it sent before stopping
+ * promised stickiness for its old timeout, and a leader's lease was sized
+ * by them, so the node must keep that promise from its persisted timeout
+ * (options.startup_stickiness).  Half the time another follower loses its
+ * link with the leader just then, so that it stands inside the lease and
+ * only the retimed node's refusal keeps it from winning.
  */
 static void
 retime(sim_cluster *c)
 {
 	sim_node   *nd = pick_node(c, 0.4, false);
+	sim_node   *l = sim_find_leader(c);
 	raft_time	old_et;
 
 	if (nd == NULL)
 		return;
 	old_et = nd->et;
 	sim_node_profile(c, nd, !nd->aggressive);
-	if (nd->et < old_et)
-		nd->down_until = c->now + (old_et - nd->et);
+	nd->down_until = rng_chance(&c->rng, 0.5) ? c->now + 1 :
+		c->now + rng_range(&c->rng, 1, old_et);
 	c->stats.retimes++;
 	TRACE(c, nd->slot, "RETIME to hb %lld ET %lld (down until %lld)",
 		  (long long) nd->hb, (long long) nd->et, (long long) nd->down_until);
+	if (l != NULL && l != nd && nd->et < old_et && c->cfg.n_slots >= 3 &&
+		rng_chance(&c->rng, 0.5))
+	{
+		for (int i = 0; i < c->cfg.n_slots; i++)
+		{
+			sim_node   *b = &c->nodes[i];
+
+			if (b == nd || b == l || b->state != NODE_UP)
+				continue;
+			c->link[l->slot][b->slot] = c->link[b->slot][l->slot] = false;
+			TRACE(c, -1, "PARTITION n%u loses its link with leader n%u "
+				  "while n%u retimes", b->id, l->id, nd->id);
+			c->stats.partitions++;
+			sim_schedule(c, c->now + fault_length(c, 15, 40), EV_HEAL_LINKS,
+						 -1, ++c->partition_gen, NULL);
+			break;
+		}
+	}
 	sim_node_crash(c, nd, "for a timing change");
+	if (!c->tail && !c->keep_going)
+	{
+		/* the operator starts it again at once (replaces the crash's own) */
+		nd->life_gen++;
+		sim_schedule(c, nd->down_until, EV_RESTART, nd->slot, nd->life_gen,
+					 NULL);
+	}
 }
 
 /*

@@ -46,6 +46,8 @@ static const char *usage =
 "  --no-liveness               check the safety invariants only\n"
 "  --length X                  scale the fault phase by X\n"
 "  --latency MS                --elections: one-way network delay (default 1)\n"
+"  --loss PCT                  --elections: message loss in percent (default 0)\n"
+"  --no-rank                   rank-ordered elections off (spread timeouts only)\n"
 "  --quiet                     only the summary and failures\n"
 "  --help\n"
 "A failure prints its seed, the invariant, the last trace lines and the\n"
@@ -294,6 +296,7 @@ main(int argc, char **argv)
 	double		max_seconds = 0;
 	bool		trace = false;
 	bool		quiet = false;
+	double		loss_pct = 0;	/* --loss is given in percent */
 	char		extra[512] = "";
 	size_t		extra_len = 0;
 	/* the options read the same way; is_override: part of what a seed draws */
@@ -315,6 +318,8 @@ main(int argc, char **argv)
 		{"--no-faults", OPT_FLAG, &ov.no_faults, true},
 		{"--no-changes", OPT_FLAG, &ov.no_changes, true},
 		{"--length", OPT_DOUBLE, &ov.length_scale, true},
+		{"--no-rank", OPT_FLAG, &ov.no_rank, true},
+		{"--loss", OPT_DOUBLE, &loss_pct, true},
 	};
 
 	memset(&ov, 0, sizeof(ov));
@@ -390,11 +395,13 @@ main(int argc, char **argv)
 											   sizeof(extra) - extra_len, " %s", argv[i]);
 		}
 	}
+	ov.loss = loss_pct / 100.0;
 
 	if (elections > 0)
 		return sim_elections(elections, ov.nodes ? ov.nodes : 3, ov.spread_ratio,
 							 ov.tick_div ? ov.tick_div : 10, ov.profile == 1,
-							 ov.latency > 0 ? ov.latency : 1, first);
+							 ov.latency > 0 ? ov.latency : 1, first,
+							 !ov.no_rank, ov.loss);
 	if (replay >= 0)
 	{
 		char		failure[1024];

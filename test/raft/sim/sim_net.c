@@ -57,7 +57,7 @@ msg_equal(const raft_message *a, const raft_message *b)
 				a->reject_hint == b->reject_hint &&
 				a->position.major == b->position.major &&
 				a->position.minor == b->position.minor &&
-				a->timeout == b->timeout;
+				a->timeout == b->timeout && a->priority == b->priority;
 		default:
 			return true;
 	}

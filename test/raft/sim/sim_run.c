@@ -139,6 +139,9 @@ sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg)
 	/* the fence's headroom: a fraction of the smaller election timeout */
 	cfg->transfer_hold = cfg->transfers && rng_chance(&r, 0.8) ?
 		(raft_time) rng_range(&r, 10, 40) * (cfg->aggressive ? 200 : 1000) / 200 : 0;
+	/* rank-ordered elections, off in one seed in seven (no draw: seeds
+	 * replay as before) */
+	cfg->no_rank = ov->no_rank || seed % 7 == 3;
 }
 
 /* A one-line description of a configuration (for traces and failures). */

@@ -28,7 +28,7 @@
 #define OFF_FROM		2
 #define OFF_TO			6
 #define OFF_BODY		18
-#define OFF_ENTRIES		51		/* first entry of an APPEND */
+#define OFF_ENTRIES		52		/* first entry of an APPEND */
 #define ENTRY_HDR		21
 
 /* Envelope header offsets for the cluster name "c1". */
@@ -109,6 +109,7 @@ sample_message(int which)
 			m.prev_log_term = 6;
 			m.commit = 40;
 			m.echo = -5;
+			m.rank = RAFT_RANK_UNKNOWN;
 			break;
 		case 5:					/* entries of every type */
 			m.type = RAFT_MSG_APPEND;
@@ -116,6 +117,7 @@ sample_message(int which)
 			m.prev_log_term = 2;
 			m.commit = 9;
 			m.echo = 123456789;
+			m.rank = RAFT_MAX_MEMBERS - 1;
 			memset(sample_entries, 0, sizeof(sample_entries));
 			sample_entries[0] = (raft_entry) {3, 10, RAFT_ENTRY_NOOP, 0, NULL};
 			sample_entries[1] = (raft_entry) {
@@ -137,6 +139,7 @@ sample_message(int which)
 			m.position.major = 2;
 			m.position.minor = UINT64_C(0x0000000123456789);
 			m.timeout = UINT32_MAX;
+			m.priority = RAFT_MAX_PRIORITY;
 			break;
 		case 7:					/* a refusal; position unknown */
 			m.type = RAFT_MSG_APPEND_RESPONSE;
@@ -177,6 +180,8 @@ assert_msg_equal(const raft_message *a, const raft_message *b)
 	assert_true(a->match_index == b->match_index);
 	assert_true(a->reject_hint == b->reject_hint);
 	assert_true(a->timeout == b->timeout);
+	assert_int_equal(a->rank, b->rank);
+	assert_int_equal(a->priority, b->priority);
 	assert_int_equal(a->n_entries, b->n_entries);
 	for (uint32_t i = 0; i < a->n_entries; i++)
 	{

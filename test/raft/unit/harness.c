@@ -35,6 +35,8 @@ h_default_options(raft_options *o, raft_id id)
 	o->election_timeout = H_ET;
 	o->election_spread = H_SPREAD;
 	o->lease_drift_margin = H_MARGIN;
+	o->rank_step = H_HB / 2;
+	o->rank_jitter = 2;
 	o->seed = 1000 + id;
 	o->prevote = false;
 	o->check_quorum = false;
@@ -569,6 +571,9 @@ h_msg_make(int type, raft_id from, raft_id to, raft_term term)
 	/* every real response carries its sender's election timeout */
 	if (type == RAFT_MSG_APPEND_RESPONSE)
 		m.timeout = H_ET;
+	/* a hand-made APPEND ranks nobody: timeouts stay spread */
+	if (type == RAFT_MSG_APPEND)
+		m.rank = RAFT_RANK_UNKNOWN;
 	return m;
 }
 

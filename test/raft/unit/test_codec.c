@@ -97,7 +97,7 @@ static void
 test_golden_vote(void **state)
 {
 	static const uint8_t expected[] = {
-		0x02, 0x03,				/* version, type */
+		0x03, 0x03,				/* version, type */
 		0x01, 0x00, 0x00, 0x00,	/* from */
 		0x02, 0x00, 0x00, 0x00,	/* to */
 		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
@@ -125,14 +125,14 @@ test_golden_vote(void **state)
 }
 
 /*
- * The bytes of an APPEND_RESPONSE, the sender's election timeout last
- * (docs/wire-format.md).
+ * The bytes of an APPEND_RESPONSE, the sender's election timeout and
+ * priority last (docs/wire-format.md).
  */
 static void
 test_golden_append_response(void **state)
 {
 	static const uint8_t expected[] = {
-		0x02, 0x06,				/* version, type */
+		0x03, 0x06,				/* version, type */
 		0x02, 0, 0, 0, 0x01, 0, 0, 0,	/* from, to */
 		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0xe8, 0x03, 0, 0, 0, 0, 0, 0,	/* echo = 1000 */
@@ -142,6 +142,7 @@ test_golden_append_response(void **state)
 		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.major */
 		0x60, 0x00, 0x00, 0x03, 0, 0, 0, 0, /* position.minor */
 		0xc8, 0x00, 0x00, 0x00,	/* timeout = 200 ms */
+		0x07,					/* priority */
 	};
 	raft_message m;
 	raft_message d;
@@ -160,8 +161,9 @@ test_golden_append_response(void **state)
 	m.position.major = 1;
 	m.position.minor = 0x03000060;
 	m.timeout = 200;
+	m.priority = 7;
 	len = encode_ok(&m);
-	assert_int_equal(len, 63);
+	assert_int_equal(len, 64);
 	assert_int_equal(len, sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 	assert_int_equal(raft_message_decode(expected, sizeof(expected), &d,
@@ -190,7 +192,7 @@ test_append_response_position_round_trip(void **state)
 
 			m.position = positions[i];
 			len = encode_ok(&m);
-			assert_int_equal(len, 63);
+			assert_int_equal(len, 64);
 			assert_int_equal(raft_message_decode(big_buf, len, &d,
 												 decoded_entries, &why),
 							 RAFT_OK);
@@ -206,17 +208,18 @@ static void
 test_golden_envelope(void **state)
 {
 	static const uint8_t expected[] = {
-		'R', 'A', 'F', 'T', 0x02,	/* magic, version */
+		'R', 'A', 'F', 'T', 0x03,	/* magic, version */
 		0x02, 'c', '1',			/* cluster name */
 		0x01, 0, 0, 0, 0x02, 0, 0, 0,	/* from, to */
 		0x01, 0, 0, 0,			/* count */
-		76, 0, 0, 0,			/* frame length: 51 + 21 + 4 */
-		0x02, 0x05, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
+		77, 0, 0, 0,			/* frame length: 52 + 21 + 4 */
+		0x03, 0x05, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
 		0x02, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* prev_log_index */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* prev_log_term */
 		0x01, 0, 0, 0, 0, 0, 0, 0,	/* commit */
 		0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* echo = -2 */
+		0x02,					/* rank */
 		0x01,					/* n_entries */
 		0x02, 0, 0, 0, 0, 0, 0, 0,	/* entry term */
 		0x01, 0, 0, 0, 0, 0, 0, 0,	/* entry index */
@@ -236,6 +239,7 @@ test_golden_envelope(void **state)
 	m.term = 2;
 	m.commit = 1;
 	m.echo = -2;
+	m.rank = 2;
 	m.n_entries = 1;
 	m.entries = &e;
 	assert_int_equal(raft_envelope_header_size("c1"), 20);

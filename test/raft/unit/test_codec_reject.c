@@ -99,16 +99,19 @@ test_reject_bad_header(void **state)
 	size_t		len;
 
 	(void) state;
-	/* version 1 lacked the election timeout of APPEND_RESPONSE */
+	/* version 1 lacked the election timeout, 2 the rank and priority */
 	len = patched(8, OFF_VERSION, 1);
 	assert_decode_fails(big_buf, len, "unsupported wire version 1 (this build "
-						"speaks version 2)");
-	len = patched(8, OFF_VERSION, 3);
-	assert_decode_fails(big_buf, len, "unsupported wire version 3 (this build "
-						"speaks version 2)");
+						"speaks version 3)");
+	len = patched(8, OFF_VERSION, 2);
+	assert_decode_fails(big_buf, len, "unsupported wire version 2 (this build "
+						"speaks version 3)");
+	len = patched(8, OFF_VERSION, 4);
+	assert_decode_fails(big_buf, len, "unsupported wire version 4 (this build "
+						"speaks version 3)");
 	len = patched(8, OFF_VERSION, 0);
 	assert_decode_fails(big_buf, len, "unsupported wire version 0 (this build "
-						"speaks version 2)");
+						"speaks version 3)");
 	len = patched(8, OFF_TYPE, 9);
 	assert_decode_fails(big_buf, len, "unknown message type 9");
 	len = patched(8, OFF_TYPE, 0);
@@ -145,8 +148,9 @@ test_reject_bad_vote_fields(void **state)
 }
 
 /*
- * An APPEND_RESPONSE without its position (the old 43 bytes) or without its
- * election timeout (the 59 bytes of wire version 1) is refused.
+ * An APPEND_RESPONSE without its position (the old 43 bytes), without its
+ * election timeout (the 59 bytes of wire version 1) or without its priority
+ * (the 63 bytes of wire version 2) is refused.
  */
 static void
 test_reject_append_response_without_position(void **state)
@@ -155,14 +159,45 @@ test_reject_append_response_without_position(void **state)
 	size_t		len = encode_ok(&m);
 
 	(void) state;
-	assert_int_equal(len, 63);
+	assert_int_equal(len, 64);
 	assert_decode_fails(big_buf, 43, "truncated message body");
 	assert_decode_fails(big_buf, 51, "truncated message body");
 	assert_decode_fails(big_buf, 58, "truncated message body");
 	assert_decode_fails(big_buf, 59, "truncated message body");
 	assert_decode_fails(big_buf, 62, "truncated message body");
+	assert_decode_fails(big_buf, 63, "truncated message body");
 	big_buf[len] = 0;
 	assert_decode_fails(big_buf, len + 1, "trailing bytes after message");
+}
+
+/*
+ * An APPEND's rank is below RAFT_MAX_MEMBERS or RAFT_RANK_UNKNOWN, and an
+ * APPEND_RESPONSE's priority at most RAFT_MAX_PRIORITY: on both sides.
+ */
+static void
+test_reject_bad_rank_and_priority(void **state)
+{
+	raft_message m = sample_message(4);
+	size_t		len;
+
+	(void) state;
+	m.rank = RAFT_MAX_MEMBERS;
+	assert_encode_fails(&m, "append rank is neither below 16 nor unknown");
+	m.rank = RAFT_RANK_UNKNOWN - 1;
+	assert_encode_fails(&m, "append rank is neither below 16 nor unknown");
+	m.rank = 0;
+	len = encode_ok(&m);
+	big_buf[OFF_BODY + 32] = RAFT_MAX_MEMBERS;	/* after echo */
+	assert_decode_fails(big_buf, len, "append rank is neither below 16 nor "
+						"unknown");
+	m = sample_message(6);
+	m.priority = RAFT_MAX_PRIORITY + 1;
+	assert_encode_fails(&m, "append response's priority exceeds 100");
+	m.priority = 0;
+	len = encode_ok(&m);
+	big_buf[len - 1] = 255;
+	assert_decode_fails(big_buf, len, "append response's priority exceeds "
+						"100");
 }
 
 /*
@@ -177,7 +212,7 @@ test_reject_append_response_without_timeout(void **state)
 
 	(void) state;
 	len = encode_ok(&m);
-	memset(big_buf + len - 4, 0, 4);
+	memset(big_buf + len - 5, 0, 4);	/* the timeout, before the priority */
 	assert_decode_fails(big_buf, len, "append response carries no election "
 						"timeout");
 	m.timeout = 0;
@@ -198,13 +233,13 @@ test_reject_bad_entries(void **state)
 												 * the first) */
 
 	(void) state;
-	len = patched(5, OFF_BODY + 32, 65);
+	len = patched(5, OFF_BODY + 33, 65);
 	assert_decode_fails(big_buf, len, "entry count 65 exceeds limit 64");
-	len = patched(5, OFF_BODY + 32, 200);
+	len = patched(5, OFF_BODY + 33, 200);
 	assert_decode_fails(big_buf, len, "entry count 200 exceeds limit 64");
-	len = patched(5, OFF_BODY + 32, 5);
+	len = patched(5, OFF_BODY + 33, 5);
 	assert_decode_fails(big_buf, len, "truncated entry header");
-	len = patched(5, OFF_BODY + 32, 3);
+	len = patched(5, OFF_BODY + 33, 3);
 	assert_decode_fails(big_buf, len, "trailing bytes after message");
 	len = patched(5, OFF_ENTRIES + 16, 4);
 	assert_decode_fails(big_buf, len, "unknown entry type 4");
@@ -365,10 +400,10 @@ test_reject_bad_envelope(void **state)
 	buf[0] = 'R';
 	buf[ENV_OFF_VERSION] = 9;
 	EXPECT_ENV_FAIL(len, "unsupported wire version 9 (this build speaks "
-					"version 2)");
+					"version 3)");
 	buf[ENV_OFF_VERSION] = 1;
 	EXPECT_ENV_FAIL(len, "unsupported wire version 1 (this build speaks "
-					"version 2)");
+					"version 3)");
 	buf[ENV_OFF_VERSION] = RAFT_WIRE_VERSION;
 	buf[ENV_OFF_NAMELEN] = 64;
 	EXPECT_ENV_FAIL(len, "cluster name length 64 exceeds limit 63");
@@ -615,6 +650,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_reject_bad_vote_fields),
 		cmocka_unit_test(test_reject_append_response_without_position),
 		cmocka_unit_test(test_reject_append_response_without_timeout),
+		cmocka_unit_test(test_reject_bad_rank_and_priority),
 		cmocka_unit_test(test_reject_bad_entries),
 		cmocka_unit_test(test_reject_bad_change_entry),
 		cmocka_unit_test(test_reject_bad_change),

@@ -494,6 +494,37 @@ test_election_timeouts_nonconflicting(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * Rule (sleeping follower): a non-leader's ticks before
+ * raft_election_deadline() change nothing, and the one at it stands; a
+ * leader reports 0 (it ticks at the caller's rate).
+ */
+static void
+test_follower_sleeps_until_election_deadline(void **state)
+{
+	h_net		net;
+	raft_node  *f;
+	raft_time	deadline;
+
+	(void) state;
+	h_init(&net, 3);
+	f = h_node(&net, 2);
+	deadline = raft_election_deadline(f);
+	assert_true(deadline >= H_T0 + H_ET && deadline < H_T0 + H_ET + H_SPREAD);
+	for (raft_time t = H_T0; t < deadline; t += 7)
+		raft_tick(f, t);
+	raft_tick(f, deadline - 1);
+	assert_false(raft_has_ready(f));
+	assert_int_equal(raft_get_term(f), 0);
+	raft_tick(f, deadline);
+	assert_int_equal(raft_get_term(f), 1);	/* PreVote off here: stood */
+	h_destroy(&net);
+	h_init(&net, 3);
+	h_elect(&net, 1);
+	assert_int_equal(raft_election_deadline(h_node(&net, 1)), 0);
+	h_destroy(&net);
+}
+
 /* Rule (5.4.1): a voter refuses a candidate whose log is less up to date. */
 static void
 test_voter_log_restriction(void **state)
@@ -744,6 +775,7 @@ main(void)
 		cmocka_unit_test(test_leader_appends_noop_on_election),
 		cmocka_unit_test(test_follower_vote),
 		cmocka_unit_test(test_vote_survives_restart),
+		cmocka_unit_test(test_follower_sleeps_until_election_deadline),
 		cmocka_unit_test(test_candidate_fallback),
 		cmocka_unit_test(test_follower_election_timeout_randomized),
 		cmocka_unit_test(test_candidate_election_timeout_randomized),

@@ -350,6 +350,68 @@ test_new_node_is_sticky(void **state)
 						  H_T0 + H_ET)->granted);
 }
 
+/*
+ * Rule (startup stickiness): a node whose election timeout shrank across a
+ * restart refuses votes, and does not campaign, for the timeout it promised
+ * before (options.startup_stickiness), not only for its new one.
+ */
+static void
+test_new_node_sticky_for_promised_timeout(void **state)
+{
+	h_net		net;
+	raft_message m;
+	raft_node  *f;
+
+	(void) state;
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+		net.opts[i].check_quorum = true;
+	net.opts[2].startup_stickiness = 3 * H_ET;
+	h_start(&net);
+	f = h_node(&net, 2);
+	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
+	net.now = H_T0 + 3 * H_ET - 1;
+	raft_receive(f, &m, net.now);
+	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->refusal,
+					 RAFT_VOTE_LEADER_ALIVE);
+	assert_int_equal(raft_get_term(f), 0);
+	/* nor does it stand while the promise runs */
+	raft_tick(f, net.now);
+	assert_int_equal(raft_get_role(f), RAFT_FOLLOWER);
+	assert_int_equal(raft_get_stats(f)->prevotes_started, 0);
+	h_clear(&net);
+	net.now = H_T0 + 3 * H_ET;
+	raft_receive(f, &m, net.now);
+	assert_true(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->granted);
+	h_destroy(&net);
+}
+
+/* A promise shorter than the election timeout changes nothing. */
+static void
+test_startup_stickiness_below_timeout_is_timeout(void **state)
+{
+	h_net		net;
+	raft_message m;
+	raft_node  *f;
+
+	(void) state;
+	h_setup(&net, 3);
+	for (int i = 1; i <= 3; i++)
+		net.opts[i].check_quorum = true;
+	net.opts[2].startup_stickiness = H_ET / 2;
+	h_start(&net);
+	f = h_node(&net, 2);
+	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
+	net.now = H_T0 + H_ET - 1;
+	raft_receive(f, &m, net.now);
+	assert_false(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->granted);
+	h_clear(&net);
+	net.now = H_T0 + H_ET;
+	raft_receive(f, &m, net.now);
+	assert_true(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->granted);
+	h_destroy(&net);
+}
+
 /* Lease: newest majority-acked send time + ET - drift margin. */
 static void
 test_lease_horizon_value(void **state)
@@ -585,6 +647,8 @@ main(void)
 		H_TEST(test_at_most_one_lease_across_partition, sticky_five),
 		cmocka_unit_test(test_lease_sized_by_acknowledging_quorum_timeouts),
 		cmocka_unit_test(test_lease_counts_leader_own_timeout),
+		cmocka_unit_test(test_new_node_sticky_for_promised_timeout),
+		cmocka_unit_test(test_startup_stickiness_below_timeout_is_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
