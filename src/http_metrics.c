@@ -131,6 +131,12 @@ raft_http_metrics(const RaftClusterView *view, StringInfo out)
 	sample(out, "raft_ext_inbox_dropped_total", "counter",
 		   "Message batches dropped because the worker's inbox was full.",
 		   (double) st->inbox_dropped);
+	sample(out, "raft_ext_rejoin_attempts", "gauge",
+		   "Attempts of this node's latest automatic rejoin (auto_rejoin), 0 if none; kept across the restarts a rejoin makes.",
+		   (double) st->rejoin_attempt);
+	sample(out, "raft_ext_rejoin_failed", "gauge",
+		   "1 if the latest automatic rejoin attempt failed (see raft_status.rejoin_error).",
+		   st->rejoin_failed ? 1.0 : 0.0);
 	sample(out, "raft_ext_fence_refusals_total", "counter",
 		   "Commits of writes refused by the fence since the server started.",
 		   (double) pg_atomic_read_u64(&raft_shared->fence_refusals));

@@ -512,4 +512,7 @@ raft_rejoin_fill_status(RaftStatus *status)
 	else
 		strlcpy(status->rejoin_state, rj.file.state, sizeof(status->rejoin_state));
 	strlcpy(status->rejoin_error, rj.file.error, sizeof(status->rejoin_error));
+	/* From the status file, so they survive the restarts a rejoin makes. */
+	status->rejoin_attempt = rj.file.attempt;
+	status->rejoin_failed = strcmp(rj.file.state, "failed") == 0;
 }

@@ -56,6 +56,8 @@ typedef struct RaftStatus
 	char		error[RAFT_ERROR_LEN];	/* nonempty: Raft is stopped, why */
 	char		rejoin_state[32];	/* auto_rejoin's step, "" if none (rejoin.c) */
 	char		rejoin_error[RAFT_ERROR_LEN];	/* why its last attempt failed */
+	int			rejoin_attempt;	/* attempts of the latest rejoin, 0 none */
+	bool		rejoin_failed;	/* its latest attempt failed */
 	int			n_peers;
 	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
 } RaftStatus;

@@ -115,6 +115,9 @@ for my $node (@nodes)
 	my $ok = IPC::Run::run([ 'promtool', 'check', 'metrics' ], '<', $file, '>', \$out, '2>', \$err);
 	ok($ok, $node->name . ': promtool check metrics passes') or diag("$out$err");
 	like($metrics, qr/^raft_ext_term \d+$/m, $node->name . ': raft_ext_term');
+	like($metrics, qr/^raft_ext_rejoin_attempts 0$/m,
+		$node->name . ': no rejoin attempted');
+	like($metrics, qr/^raft_ext_rejoin_failed 0$/m, $node->name . ': none failed');
 	like($metrics, qr/^raft_ext_peer_messages_sent_total\{peer="\d"\} \d+$/m,
 		$node->name . ': per-peer message counters');
 }
