@@ -345,7 +345,9 @@ typedef struct raft_options
 	 * eligible follower stands first and alone; one that knows no rank
 	 * (never heard a leader) keeps the spread.  Ranking changes only when
 	 * a node stands: PreVote, stickiness and the position refusal apply
-	 * as ever.  rank_step 0 turns ranking off (every timeout is spread).
+	 * as ever.  rank_step 0, or prevote off, turns ranking off (every
+	 * timeout is spread): without PreVote a node that cannot win would
+	 * raise the term at each of its timeouts while ranked followers wait.
 	 */
 	raft_time	rank_step;		/* ms, >= 0 */
 	raft_time	rank_jitter;	/* ms, >= 0 */

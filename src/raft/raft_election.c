@@ -44,13 +44,20 @@ raft__own_priority(const raft_node *n)
  * heartbeat) apart, and its floor lets the other followers' stickiness,
  * which began when they heard the same heartbeat a little later, run out
  * before the first-ranked node's PreVote reaches them.
+ *
+ * Ranks need PreVote: without it a node that cannot win (its log is behind)
+ * raises the term at every timeout and deposes each new leader, and ranked
+ * followers waiting their turn leave it the first to time out every time
+ * (the simulator's liveness check found that livelock).  So without
+ * PreVote the random spread stays.
  */
 void
 raft__reset_election_timer(raft_node *n)
 {
 	raft_time	timeout = n->opts.election_timeout;
 
-	if (n->rank != RAFT_RANK_UNKNOWN && n->opts.rank_step > 0)
+	if (n->rank != RAFT_RANK_UNKNOWN && n->opts.rank_step > 0 &&
+		n->opts.prevote)
 	{
 		raft_time	half = n->opts.rank_jitter / 2;
 

@@ -157,7 +157,9 @@ test_ranked_follower_times_out_after_rank_steps(void **state)
 	raft_time	heard;
 
 	(void) state;
-	h_init(&net, 3);
+	h_setup(&net, 3);
+	net.opts[2].prevote = true;		/* ranks need PreVote */
+	h_start(&net);
 	f = h_node(&net, 2);
 	m = h_msg_make(RAFT_MSG_APPEND, 1, 2, 1);
 	m.rank = 2;
@@ -167,9 +169,38 @@ test_ranked_follower_times_out_after_rank_steps(void **state)
 	h_clear(&net);
 	raft_tick(f, heard + H_ET + 2 * STEP + 1 - 1);	/* jitter floor is 1 */
 	assert_int_equal(raft_get_role(f), RAFT_FOLLOWER);
-	assert_int_equal(raft_get_term(f), 1);
 	raft_tick(f, heard + H_ET + 2 * STEP + 2);	/* jitter below 2 */
-	assert_int_equal(raft_get_term(f), 2);	/* PreVote off here: stood */
+	assert_int_equal(raft_get_role(f), RAFT_PRECANDIDATE);
+	assert_int_equal(raft_get_term(f), 1);	/* a PreVote keeps the term */
+	h_destroy(&net);
+}
+
+/*
+ * Rule (ranks need PreVote): without PreVote a follower ignores its rank and
+ * keeps the random spread.  A node that cannot win would otherwise raise the
+ * term at each of its timeouts while ranked followers wait their turn.
+ */
+static void
+test_rank_ignored_without_prevote(void **state)
+{
+	h_net		net;
+	raft_node  *f;
+	raft_message m;
+	raft_time	heard;
+
+	(void) state;
+	h_setup(&net, 3);
+	net.opts[2].rank_step = H_SPREAD / 2;	/* rank 2: past the spread */
+	h_start(&net);
+	f = h_node(&net, 2);
+	m = h_msg_make(RAFT_MSG_APPEND, 1, 2, 1);
+	m.rank = 2;
+	net.now += H_ET + H_SPREAD;
+	heard = net.now;
+	raft_receive(f, &m, net.now);
+	h_clear(&net);
+	raft_tick(f, heard + H_ET + H_SPREAD);
+	assert_int_equal(raft_get_term(f), 2);	/* stood within the spread */
 	h_destroy(&net);
 }
 
@@ -285,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_never_campaign_follower_ranked_last),
 		cmocka_unit_test(test_silent_follower_ranked_after_answering_ones),
 		cmocka_unit_test(test_ranked_follower_times_out_after_rank_steps),
+		cmocka_unit_test(test_rank_ignored_without_prevote),
 		cmocka_unit_test(test_first_ranked_follower_still_runs_prevote_and_meets_stickiness),
 		cmocka_unit_test(test_first_ranked_candidate_behind_is_refused),
 		cmocka_unit_test(test_fresh_node_without_rank_keeps_spread),
