@@ -151,6 +151,10 @@ $node->{http_port}) and start haproxy in the foreground.  Returns
 
 =cut
 
+# Every haproxy started, so that a test that dies still stops them.
+my @started_proxies;
+my $test_pid = $$;
+
 sub start_haproxy
 {
 	my ($nodes) = @_;
@@ -185,8 +189,23 @@ CFG
 	my $log = "$dir/haproxy_$port.log";
 	my $handle = IPC::Run::start([ 'haproxy', '-db', '-f', $cfg ],
 		'>', $log, '2>&1');
-	return { port => $port, handle => $handle, log => $log, cfg => $cfg,
+	my $proxy = { port => $port, handle => $handle, log => $log, cfg => $cfg,
 		pid => $handle->{KIDS}[0]{PID} };
+	push @started_proxies, $proxy;
+	return $proxy;
+}
+
+END
+{
+	local $?;
+	# Only in the test process, not in a forked client that dies.
+	if ($$ == $test_pid)
+	{
+		for my $proxy (@started_proxies)
+		{
+			kill 'TERM', $proxy->{pid} if $proxy->{handle};
+		}
+	}
 }
 
 =pod
