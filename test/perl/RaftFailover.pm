@@ -331,6 +331,29 @@ sub expect_write_refused
 
 =pod
 
+=item check_final_rows($writer, @nodes)
+
+After stop_writer: every node has replayed the last acknowledged row, and
+holds every acknowledged row (check_rows): two tests a node.
+
+=cut
+
+sub check_final_rows
+{
+	my ($writer, @nodes) = @_;
+	my ($max) = map { $_->[0] } (acknowledged($writer))[-1];
+	for my $node (@nodes)
+	{
+		ok( $node->poll_query_until('postgres',
+				"SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
+			$node->name . ' has the last acknowledged row');
+		check_rows($node, $writer);
+	}
+	return;
+}
+
+=pod
+
 =item check_rows($node, $writer, $name)
 
 Every acknowledged row is in fo_rows on $node: one test.

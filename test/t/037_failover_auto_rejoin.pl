@@ -89,14 +89,7 @@ for my $round (1 .. 3)
 }
 
 RaftFailover::stop_writer($writer);
-my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
-for my $node (@nodes)
-{
-	ok( $node->poll_query_until('postgres',
-			"SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
-		$node->name . ' has the last acknowledged row');
-	RaftFailover::check_rows($node, $writer);
-}
+RaftFailover::check_final_rows($writer, @nodes);
 my $log = join '', map { slurp_file($_->logfile) } @nodes;
 my @rewinds = $log =~ /raft_ext_rejoin\[\d+\]: running pg_rewind/g;
 my @skipped = $log =~ /raft_ext_rejoin\[\d+\]: no rewind needed/g;

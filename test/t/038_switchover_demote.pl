@@ -87,14 +87,7 @@ for my $round (1 .. $ROUNDS)
 }
 
 RaftFailover::stop_writer($writer);
-my ($max) = map { $_->[0] } (RaftFailover::acknowledged($writer))[-1];
-for my $node (@nodes)
-{
-	ok( $node->poll_query_until('postgres',
-			"SELECT count(*) > 0 FROM fo_rows WHERE i = $max"),
-		$node->name . ' has the last acknowledged row');
-	RaftFailover::check_rows($node, $writer);
-}
+RaftFailover::check_final_rows($writer, @nodes);
 my $all = join '', map { slurp_file($_->logfile) } @nodes;
 my @rewinds = $all =~ /raft_ext_rejoin\[\d+\]: running pg_rewind/g;
 is(scalar(@rewinds), 0, "no pg_rewind in $ROUNDS switchovers");
