@@ -125,7 +125,8 @@ def read_tsv(path):
 def column(path, name):
     header, rows = read_tsv(path)
     i = header.index(name)
-    return sorted(float(r[i]) for r in rows if i < len(r) and r[i] != "")
+    return sorted(float(r[i]) for r in rows
+                  if i < len(r) and r[i].replace(".", "", 1).isdigit())
 
 
 def pct(values, p):

@@ -16,9 +16,14 @@
 #   write_ms      the target acknowledges the client's first commit
 #   promote_wait_ms  from leader_ms to the target's "promoting this standby"
 #   call_ms       transfer_leadership() returns (it waits for the target to lead)
-# The old primary, now fenced, is rejoined as a standby with
-# scripts/rejoin-standby.sh before the next trial.  Also counts commits the
-# old primary acknowledged that the new one does not have.  Raw data:
+#   whole_ms      every other node streams from the target again
+# raft_ext.auto_rejoin is on (as wherever auto_follow is): the old primary
+# demotes itself and rejoins as a standby of the target.  A clean
+# switchover needs no pg_rewind anywhere: the old primary's shutdown
+# checkpoint reaches the target and the bystander standby before the target
+# promotes.  Counts the nodes that ran pg_rewind (from their logs) and the
+# commits the old primary acknowledged that the new one does not have.
+# Raw data:
 # bench/results/switchover-<date>/.  Reports; asserts nothing about time.
 set -euo pipefail
 
@@ -38,13 +43,14 @@ while [ $# -gt 0 ]; do
 done
 CLUSTER_NODES=3
 CLUSTER_NAME=bench
+CLUSTER_AUTO_REJOIN=on
 
 . "$(dirname "$0")/lib.sh"
 bench_require_extension
 res=$(bench_results_dir switchover)
 writer_bin=$(bench_build_writer "$res")
 bench_machine "$res"
-columns="leader_ms promoted_ms write_ms promote_wait_ms call_ms"
+columns="leader_ms promoted_ms write_ms promote_wait_ms"
 
 trap bench_finish EXIT
 
@@ -54,7 +60,7 @@ cluster_create
 primary=$(cluster_wait_primary 60)
 node_psql "$primary" -c "CREATE TABLE bench_writes (id bigint PRIMARY KEY, at timestamptz)"
 tsv="$res/$profile.tsv"
-printf '%s\ttarget\tlost_acked\n' "$(echo $columns | tr ' ' '\t')" >"$tsv"
+printf '%s\tcall_ms\twhole_ms\ttarget\tlost_acked\trewound\n' "$(echo $columns | tr ' ' '\t')" >"$tsv"
 mkdir -p "$res/$profile"
 declare -a targeted=()
 
@@ -81,6 +87,8 @@ for trial in $(seq "$trials"); do
     done
 
     logs=("$(node_log "$target"):$(file_size "$(node_log "$target")")")
+    declare -A log_at=()
+    for i in $(seq "$CLUSTER_NODES"); do log_at[$i]=$(file_size "$(node_log "$i")"); done
     start_ns=$(date +%s%N)
     call_error=""
     node_psql "$primary" -c "SELECT raft_ext.transfer_leadership($target)" >/dev/null 2>"$res/$profile/trial$trial.call" ||
@@ -92,29 +100,33 @@ for trial in $(seq "$trials"); do
         awk -v t=$((start_ns / 1000)) -v p="$target_port" '$2 == p && $1 > t { f = 1 } END { exit !f }' "$writes" && break
         sleep 0.05
     done
-    sleep 0.2
+    # The writer goes on while the old primary demotes and rejoins.
+    whole_ms=timeout
+    for _ in $(seq 1200); do
+        if cluster_settled "$target" 2>/dev/null; then
+            whole_ms=$((($(date +%s%N) - start_ns) / 1000000))
+            break
+        fi
+        sleep 0.05
+    done
     bench_stop_writer
     row=$($ANALYZE switch "$start_ns" "$target_port" "$writes" "${logs[@]}")
     old_port=$(node_port "$primary")
     ids=$(awk -v p="$old_port" '$2 == p { print $3 }' "$writes" | paste -sd, -)
     lost=$(node_psql "$target" -c "SELECT count(*) FROM unnest('{$ids}'::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT FROM bench_writes b WHERE b.id = a.id)" 2>/dev/null || true)
-    printf '%s\t%s\t%s\t%s\n' "$row" "$call_ms" "$target" "$lost" >>"$tsv"
-    printf 'trial %d: node %d -> node %d: %s; call %d ms; lost acknowledged commits: %s%s\n' \
+    rewound=""
+    for i in $(seq "$CLUSTER_NODES"); do
+        if tail -c +"$((${log_at[$i]} + 1))" "$(node_log "$i")" | grep -q "raft_ext_rejoin\[.*running pg_rewind"; then
+            rewound="${rewound:+$rewound,}$i"
+        fi
+    done
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$call_ms" "$whole_ms" "$target" "${lost:-?}" "${rewound:--}" >>"$tsv"
+    printf 'trial %d: node %d -> node %d: %s; call %d ms; whole %s ms; lost acknowledged commits: %s; pg_rewind: %s%s\n' \
         "$trial" "$primary" "$target" \
         "$(printf '%s' "$row" | awk -F'\t' '{printf "leader %s ms, promoted %s ms, first write %s ms", $1, $2, $3}')" \
-        "$call_ms" "${lost:-?}" "${call_error:+ (call failed: $call_error)}"
-
-    new=$(cluster_wait_primary 60) || break
-    if [ "$new" != "$primary" ]; then
-        if ! node_rejoin "$primary" "$new" >"$res/$profile/trial$trial.rejoin" 2>&1; then
-            echo "  rejoin of node $primary failed (see $res/$profile/trial$trial.rejoin)" >&2
-            break
-        fi
-    fi
-    repaired=$(cluster_repair "$new" 15 | paste -sd, -) || { echo "  could not repair the cluster" >&2; break; }
-    [ -z "$repaired" ] || echo "  node(s) $repaired did not follow node $new and were rejoined with pg_rewind"
-    echo "$trial $repaired" >>"$res/repaired.txt"
-    primary=$new
+        "$call_ms" "$whole_ms" "${lost:-?}" "${rewound:-none}" "${call_error:+ (call failed: $call_error)}"
+    [ "$whole_ms" != timeout ] || { echo "  the cluster did not become whole around node $target within 60 s" >&2; break; }
+    primary=$target
 done
 cp "$CLUSTER_DIR"/node*.log "$res/$profile/"
 
@@ -123,8 +135,8 @@ cp "$CLUSTER_DIR"/node*.log "$res/$profile/"
     echo
     sed 's/^/    /' "$res/machine.txt"
     echo
-    $ANALYZE summary "$tsv" $columns
+    $ANALYZE summary "$tsv" $columns call_ms whole_ms
     echo
-    echo "trials: $(($(wc -l <"$tsv") - 1)); standbys that could not follow the new primary and needed pg_rewind: $(awk 'NF > 1' "$res/repaired.txt" 2>/dev/null | wc -l); acknowledged commits lost (sum over trials): $(awk -F'\t' 'NR > 1 { s += $7 } END { print s + 0 }' "$tsv")"
+    echo "trials: $(($(wc -l <"$tsv") - 1)); trials where a node ran pg_rewind: $(awk -F'\t' 'NR > 1 && $NF != "-"' "$tsv" | wc -l); acknowledged commits lost (sum over trials): $(awk -F'\t' 'NR > 1 { s += $(NF - 1) } END { print s + 0 }' "$tsv")"
 } | tee "$res/summary.md"
 echo "raw data: $res"

@@ -23,9 +23,20 @@ raft_wal_position(void)
 
 	if (!RecoveryInProgress())
 	{
-		/* A primary: everything it inserted counts, on its own timeline. */
-		position.major = GetWALInsertionTimeLine();
-		position.minor = GetXLogInsertRecPtr();
+		/*
+		 * A primary: what it has flushed, on its own timeline.  Not the
+		 * insert position: WAL inserted but not flushed can have made no
+		 * commit durable or acknowledged, no standby has it (WAL senders
+		 * send only flushed WAL), and it may stay unflushed indefinitely
+		 * (the WAL writer flushes a partly filled page only up to the last
+		 * asynchronous commit), so a leadership transfer comparing a
+		 * standby with the insert position could wait for a position the
+		 * standby can never reach.
+		 */
+		TimeLineID	tli;
+
+		position.minor = GetFlushRecPtr(&tli);
+		position.major = tli;
 	}
 	else
 	{
