@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/heal.sh: how long the cluster takes to heal itself
-# (raft_ext.auto_rejoin), and how long a planned switchover with a clean
-# demotion takes.
+# bench/heal.sh: how long the cluster takes to heal itself after a crash
+# of its primary (raft_ext.auto_rejoin).  Planned switchovers, with their
+# clean demotion, are bench/switchover.sh's.
 #
 #   bench/heal.sh [--trials N] [--dir DIR] [--port PORT]
 #
@@ -10,11 +10,8 @@
 #   kill   kill -9 of the primary; the killed node is started again as soon
 #          as a new primary leads; measured from the kill until every node
 #          but the new primary streams from it (the restarted node rejoined,
-#          with pg_rewind: its crash recovery wrote past the fork);
-#   switch raft_ext.transfer_leadership(next node) on the primary; measured
-#          from the call until every node but the target streams from it,
-#          and whether the old primary needed pg_rewind (it should not).
-# Prints p50, p90 and max of each; raw data in bench/results/heal-<date>/.
+#          with pg_rewind: its crash recovery wrote past the fork).
+# Prints p50, p90 and max; raw data in bench/results/heal-<date>/.
 # Reports; asserts nothing.
 set -euo pipefail
 
@@ -89,35 +86,11 @@ for t in $(seq "$trials"); do
     new=$(cluster_wait_primary 60)
     node_start "$primary"
     ms=$(wait_whole "$new" "$start")
-    rewound=$(grep -c "raft_ext_rejoin\[.*running pg_rewind" "$(node_log "$primary")" || true)
     echo "  trial $t: node $primary killed, node $new primary, whole again after $ms ms"
     [ "$ms" = timeout ] || echo "$ms" >>"$res/kill.ms"
     primary=$new
 done
 
-echo "== planned switchovers, $trials trials"
-: >"$res/switch.ms"
-rewinds=0
-for t in $(seq "$trials"); do
-    target=$((primary % CLUSTER_NODES + 1))
-    before=$(file_size "$(node_log "$primary")")
-    start=$(now_ms)
-    for _ in $(seq 50); do
-        node_psql "$primary" -c "SELECT raft_ext.transfer_leadership($target)" >/dev/null 2>&1 && break
-        [ "$(node_leader "$target" 2>/dev/null)" = "$target" ] && break
-        sleep 0.1
-    done
-    ms=$(wait_whole "$target" "$start")
-    if tail -c +"$((before + 1))" "$(node_log "$primary")" | grep -q "raft_ext_rejoin\[.*running pg_rewind"; then
-        rewinds=$((rewinds + 1))
-    fi
-    echo "  trial $t: node $primary -> node $target, whole again after $ms ms"
-    [ "$ms" = timeout ] || echo "$ms" >>"$res/switch.ms"
-    primary=$target
-done
-
 {
     echo "kill -9 -> every node streams from the new primary: $(summary "$res/kill.ms")"
-    echo "switchover call -> every node streams from the target: $(summary "$res/switch.ms")"
-    echo "switchovers that needed pg_rewind: $rewinds of $trials"
 } | tee "$res/summary.txt"

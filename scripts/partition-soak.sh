@@ -2,6 +2,7 @@
 # partition-soak.sh: real network partitions for as long as asked.
 #
 #   scripts/partition-soak.sh [--seconds N] [--seed S] [--nodes N] [--async]
+#                             [--self-healing]
 #
 # Runs test/netns/209_flapping_partitions.pl (a cluster of 3 nodes, or
 # --nodes N, every node in its own network namespace, a random schedule of
@@ -11,7 +12,11 @@
 # split-brain writes, the timeline regressions and the invariant breaches.
 # The same seed replays the same schedule.  --async runs the cluster
 # without synchronous replication (lost writes and timeline regressions
-# are then expected and counted).  Needs root (network namespaces); the
+# are then expected and counted).  --self-healing runs
+# test/netns/214_flapping_self_healing.pl instead: 3 nodes,
+# raft_ext.synchronous = quorum, raft_ext.auto_rejoin on, no operator step;
+# it also prints the acknowledged writes per second through the schedule
+# and undisturbed (bench/flapping.sh keeps them).  Needs root (network namespaces); the
 # servers run as the postgres user.  Builds and installs the extension
 # against PG_CONFIG first.  Exit status: 0 no breach, 1 otherwise.
 set -euo pipefail
@@ -22,12 +27,14 @@ seconds=600
 seed=""
 async=0
 nodes=3
+test=209_flapping_partitions
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds=${2:?}; shift 2 ;;
         --seed) seed=${2:?}; shift 2 ;;
         --nodes) nodes=${2:?}; shift 2 ;;
         --async) async=1; shift ;;
+        --self-healing) test=214_flapping_self_healing; shift ;;
         -h|--help) sed -n '4,5p' "$0" >&2; exit 2 ;;
         *) echo "unknown argument: $1" >&2; sed -n '4,5p' "$0" >&2; exit 2 ;;
     esac
@@ -55,10 +62,10 @@ echo "partition soak: $seconds s, seed $seed, $nodes nodes, $([ "$async" -eq 1 ]
 status=0
 out=$(NETNS_SECONDS="$seconds" NETNS_SEED="$seed" NETNS_ASYNC="$async" NETNS_NODES="$nodes" \
     make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG" \
-    PROVE_TESTS='test/netns/209_flapping_partitions.pl' 2>&1) || status=1
-printf '%s\n' "$out" | grep -E '^# (flapping partitions|netns 209)' || true
+    PROVE_TESTS="test/netns/$test.pl" 2>&1) || status=1
+printf '%s\n' "$out" | grep -E '^# (flapping partitions|self-healing|acknowledged writes/s|[0-9]+ promotions|netns 2)' || true
 
-line=$(printf '%s\n' "$out" | grep -E '^# netns 209_flapping_partitions:' | tail -n 1)
+line=$(printf '%s\n' "$out" | grep -E "^# netns $test:" | tail -n 1)
 get() { printf '%s\n' "$line" | grep -oE "(^| )$1=[^ ]*" | sed 's/.*=//'; }
 if [ -n "$line" ]; then
     echo "seed:                    $seed"
@@ -70,12 +77,19 @@ if [ -n "$line" ]; then
     echo "timeline regressions:    $(get timeline_regressions)"
     echo "invariant breaches:      $(get breaches)"
     echo "diverged standbys:       $(get diverged_standbys)"
-    echo "history:                 $work/tmp_check/netns/209_flapping_partitions.history.jsonl"
+    if [ "$test" = 214_flapping_self_healing ]; then
+        echo "promotions:              $(get promotions)"
+        echo "rejoins with pg_rewind:  $(get rejoins_rewound)"
+        echo "rejoins without:         $(get rejoins_clean)"
+        echo "acked/s undisturbed:     $(get acked_per_s_undisturbed)"
+        echo "acked/s flapping:        $(get acked_per_s_flapping)"
+    fi
+    echo "history:                 $work/tmp_check/netns/$test.history.jsonl"
     keep=1
 fi
 if [ "$status" -ne 0 ]; then
     printf '%s\n' "$out" | tail -n 30
-    echo "FAILED (seed $seed; replay: $0 --seconds $seconds --seed $seed --nodes $nodes$([ "$async" -eq 1 ] && echo ' --async')); logs in $work/tmp_check/log"
+    echo "FAILED (seed $seed; replay: $0 --seconds $seconds --seed $seed --nodes $nodes$([ "$async" -eq 1 ] && echo ' --async')$([ "$test" = 214_flapping_self_healing ] && echo ' --self-healing')); logs in $work/tmp_check/log"
     keep=1
     exit 1
 fi

@@ -32,45 +32,9 @@ die "NETNS_NODES must be 3 or more\n" unless $n =~ /^\d+$/ && $n >= 3;
 diag("flapping partitions: seed $seed, $seconds s, $n nodes, "
 	  . ($sync ? 'synchronous' : 'asynchronous')
 	  . " replication (replay with NETNS_SEED=$seed NETNS_NODES=$n)");
-srand($seed);
-
 my $c = RaftNetns->new(nodes => $n, sync => $sync);
 my $run = RaftNetnsSteps->begin($c);
-my $end = time() + $seconds;
-my $step = 0;
-
-while (time() < $end)
-{
-	$step++;
-	# Every step draws the same number of values, so that a seed gives
-	# the same schedule whatever the cluster did.
-	my $kind = int(rand(5));
-	my @ids = map { $_->[1] } sort { $a->[0] <=> $b->[0] }
-	  map { [ rand(), $_ ] } 1 .. $n;
-	my $hold = 0.3 + rand(2.2);
-	my $gap = 0.2 + rand(1.0);
-	my @nodes = map { $c->node($_) } @ids;
-	my ($p, $q, $r) = @nodes;
-	my $minority = int(($n - 1) / 2);
-
-	if ($kind == 0) { $c->isolate($p); }
-	elsif ($kind == 1) { $c->partition([$p], [$q]); }
-	elsif ($kind == 2) { $c->one_way($p, [ $q, $r ]); }
-	elsif ($kind == 3) { $c->one_way($p, [$q]); }
-	else
-	{
-		# A minority and a majority (with three nodes: one node cut off).
-		$c->partition([ @nodes[ 0 .. $minority - 1 ] ],
-			[ @nodes[ $minority .. $n - 1 ] ]);
-	}
-	note(sprintf('step %d: %s for %.2f s, then %.2f s healed',
-			$step, ($c->faults)[-1]{what}, $hold, $gap));
-	RaftFaults::hold($hold, "step $step");
-	my ($leader, $former, $diverged) = $run->heal_and_settle;
-	last unless $leader;
-	$run->rejoin_former($leader, $former, $diverged);
-	RaftFaults::hold($gap, "step $step: healed");
-}
+my $step = $run->flap(seconds => $seconds, seed => $seed);
 
 diag("flapping partitions: $step steps, seed $seed");
 $run->conclude;

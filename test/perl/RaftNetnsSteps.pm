@@ -358,6 +358,67 @@ sub rejoin_former
 
 =pod
 
+=item $run->flap(seconds => s, seed => n)
+
+A random schedule of real partitions drawn from the seed (srand), for at
+least the given seconds: each step cuts the network one way (a node cut
+off, two nodes cut from each other, a node's packets to one or two others
+lost, a minority cut from the majority), holds it for 0.3-2.5 s, heals,
+waits until the cluster has settled, and waits 0.2-1.2 s before the next
+step.  Settled: with raft_ext.auto_rejoin on in the cluster, until it is
+whole (every former primary and diverged standby rejoined by itself);
+with it off, former primaries are then rejoined with rejoin-standby.sh.
+Every step draws the same values whatever the cluster did, so a seed
+replays the same schedule (how the cluster reacts is timing and may
+differ).  Returns the number of steps.
+
+=cut
+
+sub flap
+{
+	my ($self, %opts) = @_;
+	my $c = $self->{c};
+	my $n = scalar $c->nodes;
+	my $whole = $c->{auto_rejoin} eq 'on';
+	my $end = time() + $opts{seconds};
+	my $step = 0;
+
+	srand($opts{seed});
+	while (time() < $end)
+	{
+		$step++;
+		my $kind = int(rand(5));
+		my @ids = map { $_->[1] } sort { $a->[0] <=> $b->[0] }
+		  map { [ rand(), $_ ] } 1 .. $n;
+		my $hold = 0.3 + rand(2.2);
+		my $gap = 0.2 + rand(1.0);
+		my @nodes = map { $c->node($_) } @ids;
+		my ($p, $q, $r) = @nodes;
+		my $minority = int(($n - 1) / 2);
+
+		if ($kind == 0) { $c->isolate($p); }
+		elsif ($kind == 1) { $c->partition([$p], [$q]); }
+		elsif ($kind == 2) { $c->one_way($p, [ $q, $r ]); }
+		elsif ($kind == 3) { $c->one_way($p, [$q]); }
+		else
+		{
+			# A minority and a majority (with three nodes: one node cut off).
+			$c->partition([ @nodes[ 0 .. $minority - 1 ] ],
+				[ @nodes[ $minority .. $n - 1 ] ]);
+		}
+		note(sprintf('step %d: %s for %.2f s, then %.2f s healed',
+				$step, ($c->faults)[-1]{what}, $hold, $gap));
+		RaftFaults::hold($hold, "step $step");
+		my ($leader, $former, $diverged) = $self->heal_and_settle(whole => $whole);
+		last unless $leader;
+		$self->rejoin_former($leader, $former, $diverged) unless $whole;
+		RaftFaults::hold($gap, "step $step: healed");
+	}
+	return $step;
+}
+
+=pod
+
 =item $run->conclude(%opts)
 
 End the scenario: settle (unless settled => [leader, former]), let writes
@@ -381,7 +442,8 @@ heal.
 =back
 
 Writes the history file (tmp_check/netns/<test>.history.jsonl) and the
-counts (RaftHistory::record) and prints a summary line.
+counts (RaftHistory::record; extra => \%counts adds the scenario's own)
+and prints a summary line.
 
 =cut
 
@@ -457,6 +519,7 @@ sub conclude
 		failover_ms => join(',', map { int } @{ $self->{failovers} }) || '-',
 		diverged_standbys => $self->{diverged} // 0,
 		seconds => int(time() - $self->{started}),
+		%{ $opts{extra} // {} },
 	);
 	RaftHistory::record($test, %counts);
 	my $file = "$c->{outdir}/$test.history.jsonl";
