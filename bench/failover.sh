@@ -86,8 +86,8 @@ for profile in $profiles; do
         for i in $(seq "$CLUSTER_NODES"); do
             [ "$i" = "$primary" ] || logs+=("$(node_log "$i"):$(file_size "$(node_log "$i")")")
         done
-        kill_ns=$(date +%s%N)
         node_kill "$primary" >/dev/null
+        kill_ns=$NODE_KILLED_AT_NS
 
         # Wait for a commit acknowledged by another node (at most 60 s).
         old_port=$(node_port "$primary")

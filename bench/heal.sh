@@ -81,8 +81,8 @@ cluster_wait_settled "$primary" 60
 echo "== kill -9 of the primary, $trials trials"
 : >"$res/kill.ms"
 for t in $(seq "$trials"); do
-    start=$(now_ms)
     node_kill "$primary" >/dev/null
+    start=$((NODE_KILLED_AT_NS / 1000000))
     new=$(cluster_wait_primary 60)
     node_start "$primary"
     ms=$(wait_whole "$new" "$start")

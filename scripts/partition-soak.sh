@@ -58,7 +58,11 @@ keep=0
 trap '[ "$keep" -eq 1 ] || rm -rf "$work"' EXIT
 rsync -a --exclude .git --exclude test/raft/build --exclude 'tmp_check*' "$top/" "$work/"
 
-echo "partition soak: $seconds s, seed $seed, $nodes nodes, $([ "$async" -eq 1 ] && echo a)synchronous replication"
+if [ "$test" = 214_flapping_self_healing ]; then
+    echo "partition soak: $seconds s, seed $seed, 3 nodes, raft_ext.synchronous = quorum, auto_rejoin on"
+else
+    echo "partition soak: $seconds s, seed $seed, $nodes nodes, $([ "$async" -eq 1 ] && echo a)synchronous replication"
+fi
 status=0
 out=$(NETNS_SECONDS="$seconds" NETNS_SEED="$seed" NETNS_ASYNC="$async" NETNS_NODES="$nodes" \
     make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG" \
