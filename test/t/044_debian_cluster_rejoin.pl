@@ -113,7 +113,10 @@ sub cleanup
 		}
 		usleep(200_000) if $pass == 1;
 	}
-	rmtree($confroot) if defined $confroot && -d $confroot;
+	for my $dir ($confroot, $piddir)
+	{
+		rmtree($dir) if defined $dir && -d $dir;
+	}
 	return;
 }
 
