@@ -64,8 +64,8 @@ and raft_ext.auto_follow on, raft_ext.auto_rejoin off (these tests rejoin
 by hand; auto_rejoin => 'on' turns it on), fault injection on.  Options: timing =>
 { setting => value }; conf => { id => extra postgresql.conf text for that
 node }; extra_conf => text for every node.  Waits for a primary to lead,
-then creates the table fo_rows on it.  Returns the nodes, all started and
-caught up.
+then creates the table fo_rows on it (create_table).  Returns the nodes,
+all started and caught up.
 
 =cut
 
@@ -76,22 +76,7 @@ sub create_cluster
 	$nodes[$_]->{raft_id} = $_ + 1 for 0 .. $#nodes;
 	my $peers = RaftTest::peers_value(@nodes);
 	my $names = join ', ', map { $_->name } @nodes;
-	my $conf =
-	    "shared_preload_libraries = 'raft_ext'\n"
-	  . "log_statement = 'ddl'\n"
-	  . "hot_standby = on\n"
-	  . "wal_log_hints = on\n"
-	  . "wal_keep_size = '256MB'\n"
-	  . "client_connection_check_interval = '1s'\n"
-	  . "wal_receiver_status_interval = 1s\n"
-	  . "wal_retrieve_retry_interval = 200ms\n"
-	  . "raft_ext.fault_injection = on\n"
-	  . "raft_ext.auto_promote = on\n"
-	  . "raft_ext.auto_follow = on\n"
-	  . "raft_ext.auto_rejoin = " . ($opts{auto_rejoin} // 'off') . "\n"
-	  . "raft_ext.peers = '$peers'\n"
-	  . RaftTest::timing_conf(%{ $opts{timing} // {} })
-	  . ($opts{extra_conf} // '');
+	my $conf = node_conf($peers, %opts);
 
 	my $primary = $nodes[0];
 	$primary->init(allows_streaming => 1);
@@ -123,14 +108,60 @@ sub create_cluster
 		$node->reload;
 	}
 
-	# Only a node with the lease may write (fencing): wait for one.
-	my ($leader) = wait_primary(\@nodes);
+	create_table(\@nodes);
+	return @nodes;
+}
+
+=pod
+
+=item node_conf($peers, %opts)
+
+The postgresql.conf lines create_cluster gives every node (before
+raft_ext.node_id and primary_conninfo): for a test that builds the nodes
+itself.  Options auto_rejoin, timing and extra_conf as for create_cluster.
+
+=cut
+
+sub node_conf
+{
+	my ($peers, %opts) = @_;
+	return "shared_preload_libraries = 'raft_ext'\n"
+	  . "log_statement = 'ddl'\n"
+	  . "hot_standby = on\n"
+	  . "wal_log_hints = on\n"
+	  . "wal_keep_size = '256MB'\n"
+	  . "client_connection_check_interval = '1s'\n"
+	  . "wal_receiver_status_interval = 1s\n"
+	  . "wal_retrieve_retry_interval = 200ms\n"
+	  . "raft_ext.fault_injection = on\n"
+	  . "raft_ext.auto_promote = on\n"
+	  . "raft_ext.auto_follow = on\n"
+	  . "raft_ext.auto_rejoin = " . ($opts{auto_rejoin} // 'off') . "\n"
+	  . "raft_ext.peers = '$peers'\n"
+	  . RaftTest::timing_conf(%{ $opts{timing} // {} })
+	  . ($opts{extra_conf} // '');
+}
+
+=pod
+
+=item create_table(\@nodes)
+
+Wait for a primary to lead (only a node with the lease may write), create
+the table fo_rows on it with row 0, and wait until every other node has
+it.  Returns the primary.
+
+=cut
+
+sub create_table
+{
+	my ($nodes) = @_;
+	my ($leader) = wait_primary($nodes);
 	die 'no primary leads the new cluster' unless defined $leader;
 	$leader->safe_psql('postgres',
 		'CREATE TABLE fo_rows (i int PRIMARY KEY, at timestamptz DEFAULT now());'
 		  . 'INSERT INTO fo_rows (i) VALUES (0)');
-	$leader->wait_for_catchup($_) for grep { $_ != $leader } @nodes;
-	return @nodes;
+	$leader->wait_for_catchup($_) for grep { $_ != $leader } @$nodes;
+	return $leader;
 }
 
 =pod
