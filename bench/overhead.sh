@@ -42,9 +42,7 @@ CLUSTER_NODES=3
 CLUSTER_NAME=bench
 
 . "$(dirname "$0")/lib.sh"
-bench_require_extension
-res=$(bench_results_dir overhead)
-bench_machine "$res"
+bench_start overhead
 trap cluster_destroy EXIT
 hz=$(getconf CLK_TCK)
 
