@@ -83,11 +83,21 @@ def diff(a, b):
     return None if a is None or b is None else a - b
 
 
+def event_args(args, exclude_port):
+    """The arguments of trial and switch: the event's time (ns), a port, the
+    writer's log, the server logs.  Returns the event's time in ms, the first
+    write acknowledged after it (time and port: on another port than the one
+    given with exclude_port, else on that port) and the logs' lines."""
+    start_ms = int(args[0]) / 1e6
+    if exclude_port:
+        write_ms, write_port = first_write(args[2], start_ms, exclude_port=args[1])
+    else:
+        write_ms, write_port = first_write(args[2], start_ms, port=args[1])
+    return start_ms, write_ms, write_port, read_logs(args[3:])
+
+
 def trial(args):
-    kill_ms = int(args[0]) / 1e6
-    old_port = args[1]
-    write_ms, new_port = first_write(args[2], kill_ms, exclude_port=old_port)
-    lines = read_logs(args[3:])
+    kill_ms, write_ms, new_port, lines = event_args(args, exclude_port=True)
     detect, _ = first(lines, r"node \d+ is now (precandidate|candidate) in term", kill_ms)
     leader, text = first(lines, r"node \d+ is now leader in term", kill_ms)
     promoting = promoted = None
@@ -103,10 +113,7 @@ def trial(args):
 
 
 def switch(args):
-    start_ms = int(args[0]) / 1e6
-    target_port = args[1]
-    write_ms, _ = first_write(args[2], start_ms, port=target_port)
-    lines = read_logs(args[3:])
+    start_ms, write_ms, _, lines = event_args(args, exclude_port=False)
     leader, _ = first(lines, r"node \d+ is now leader in term", start_ms)
     promoting, _ = first(lines, r"node \d+ is the Raft leader in term .* promoting", start_ms)
     promoted, _ = first(lines, r"database system is ready to accept connections", start_ms)

@@ -51,10 +51,7 @@ CLUSTER_NODES=3
 CLUSTER_NAME=bench
 
 . "$(dirname "$0")/lib.sh"
-bench_require_extension
-res=$(bench_results_dir failover)
-writer_bin=$(bench_build_writer "$res")
-bench_machine "$res"
+bench_start failover writer
 columns="leader_ms write_ms detect_ms election_ms promote_wait_ms promotion_ms reconnect_ms"
 
 trap bench_finish EXIT

@@ -40,6 +40,19 @@ bench_build_writer()
     echo "$out"
 }
 
+# The start of a benchmark once its options are parsed: check the extension
+# is installed, create bench/results/$1-<date>/ in $res, build the writer
+# client into $writer_bin there if $2 is "writer", record the machine.
+bench_start()
+{
+    bench_require_extension
+    res=$(bench_results_dir "$1")
+    if [ "${2:-}" = writer ]; then
+        writer_bin=$(bench_build_writer "$res")
+    fi
+    bench_machine "$res"
+}
+
 # Record the machine and its load in $1/machine.txt.
 bench_machine()
 {

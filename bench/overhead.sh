@@ -42,9 +42,7 @@ CLUSTER_NODES=3
 CLUSTER_NAME=bench
 
 . "$(dirname "$0")/lib.sh"
-bench_require_extension
-res=$(bench_results_dir overhead)
-bench_machine "$res"
+bench_start overhead
 trap cluster_destroy EXIT
 hz=$(getconf CLK_TCK)
 
@@ -87,27 +85,30 @@ msgs()
     node_psql "$1" -F ' ' -c "SELECT coalesce(sum(msgs_sent), 0), coalesce(sum(msgs_received), 0) FROM raft_peers WHERE NOT is_self"
 }
 
+# Read every node's counters into the arrays named $2 (CPU ticks), $3 (TCP
+# bytes) and $4 (Raft messages); $1: 1 with raft_ext (else CPU ticks only).
+read_counters()
+{
+    local raft=$1 i
+    local -n cpu=$2 io=$3 m=$4
+    for i in $(seq "$CLUSTER_NODES"); do
+        cpu[$i]=$(cpu_ticks "$i")
+        if [ "$raft" -eq 1 ]; then
+            io[$i]=$(tcp_bytes "$i")
+            m[$i]=$(msgs "$i")
+        fi
+    done
+}
+
 # Measure the idle cluster for $seconds; $1: label, $2: 1 with raft_ext.
 measure()
 {
     local label=$1 raft=$2 i t0 t1
     declare -A c0 c1 io0 io1 m0 m1
-    for i in $(seq "$CLUSTER_NODES"); do
-        c0[$i]=$(cpu_ticks "$i")
-        if [ "$raft" -eq 1 ]; then
-            io0[$i]=$(tcp_bytes "$i")
-            m0[$i]=$(msgs "$i")
-        fi
-    done
+    read_counters "$raft" c0 io0 m0
     t0=$(date +%s%N)
     sleep "$seconds"
-    for i in $(seq "$CLUSTER_NODES"); do
-        c1[$i]=$(cpu_ticks "$i")
-        if [ "$raft" -eq 1 ]; then
-            io1[$i]=$(tcp_bytes "$i")
-            m1[$i]=$(msgs "$i")
-        fi
-    done
+    read_counters "$raft" c1 io1 m1
     t1=$(date +%s%N)
     for i in $(seq "$CLUSTER_NODES"); do
         echo "$label $i $t0 $t1 ${c0[$i]} ${c1[$i]} ${io0[$i]:-0 0} ${io1[$i]:-0 0} ${m0[$i]:-0 0} ${m1[$i]:-0 0}"

@@ -50,9 +50,7 @@ CLUSTER_NODES=3
 CLUSTER_NAME=bench
 
 . "$(dirname "$0")/lib.sh"
-bench_require_extension
-res=$(bench_results_dir stability)
-bench_machine "$res"
+bench_start stability
 trap cluster_destroy EXIT
 
 # Sum of the terms the nodes report.

@@ -181,22 +181,8 @@ raft_failover_define_settings(void)
 static bool
 check_on_role_change(char **newval, void **extra, GucSource source)
 {
-	const char *p;
-
-	if (*newval == NULL)
-		return true;
-	for (p = *newval; *p; p++)
-	{
-		if (*p != '%')
-			continue;
-		p++;
-		if (*p == 'r' || *p == 't' || *p == 'l' || *p == 'n' || *p == '%')
-			continue;
-		GUC_check_errdetail("%s may only use the placeholders %%r, %%t, %%l, %%n and %%%%; \"%%%c\" is not one.",
-							"raft_ext.on_role_change", *p ? *p : ' ');
-		return false;
-	}
-	return true;
+	return raft_check_placeholders(*newval, "rtln%", "raft_ext.on_role_change",
+								   "%r, %t, %l, %n and %%");
 }
 
 /* Apply the failover settings to the engine options. */

@@ -25,8 +25,6 @@ extern char *raft_http_listen_addresses;
 
 /* _PG_init: define raft_ext.http_port and raft_ext.http_listen_addresses. */
 extern void raft_http_define_settings(void);
-/* _PG_init: register the HTTP worker if raft_ext.http_port is not 0. */
-extern void raft_http_register_worker(void);
 
 /* A response: status code, content type and body. */
 typedef struct HttpReply

@@ -136,26 +136,6 @@ raft_http_define_settings(void)
 							   check_listen_addresses, NULL, NULL);
 }
 
-/* See http.h. */
-void
-raft_http_register_worker(void)
-{
-	BackgroundWorker worker;
-
-	if (raft_http_port == 0)
-		return;
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	/* Also on a standby and during recovery: /health says 503 then. */
-	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raft_ext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raft_http_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "raft_ext http");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "raft_ext http");
-	RegisterBackgroundWorker(&worker);
-}
-
 /* libmicrohttpd's own messages (protocol errors of clients): DEBUG1. */
 static void
 http_log(void *cls, const char *fmt, va_list ap)

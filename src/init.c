@@ -1,6 +1,7 @@
 /*
  * init.c
- *	  Loading raft_ext: settings, shared memory hooks and the worker.
+ *	  Loading raft_ext: settings, shared memory hooks and the workers (Raft's
+ *	  and the HTTP endpoint's).
  *
  * raft_ext only works preloaded: its state lives in shared memory that must
  * be sized before the postmaster creates it, and its worker must start with
@@ -53,28 +54,31 @@ raft_ext_shmem_startup(void)
 	raft_shmem_startup();
 }
 
-/* Register the one background worker that runs Raft. */
+/*
+ * Register one of raft_ext's background workers, run by 'function' in this
+ * library and restarted restart_time seconds after it exits.  Shared memory
+ * only: it never connects to a database.  From postmaster start, so that it
+ * also runs on a hot standby and during recovery.
+ */
 static void
-register_worker(void)
+register_worker(const char *function, const char *name, int restart_time)
 {
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	/* Shared memory only: the worker never connects to a database. */
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	/* From postmaster start, so that it also runs on a hot standby. */
 	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
-	worker.bgw_restart_time = 1;
+	worker.bgw_restart_time = restart_time;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raft_ext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raft_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "raft_ext worker");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "raft_ext worker");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
 	worker.bgw_main_arg = (Datum) 0;
 	worker.bgw_notify_pid = 0;
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Module load: refuse unless preloaded, then settings, hooks, worker. */
+/* Module load: refuse unless preloaded, then settings, hooks, workers. */
 void
 _PG_init(void)
 {
@@ -112,6 +116,12 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = raft_ext_shmem_startup;
 
-	register_worker();
-	raft_http_register_worker();
+	/* The one worker that runs Raft. */
+	register_worker("raft_worker_main", "raft_ext worker", 1);
+	/*
+	 * The HTTP endpoint's, unless raft_ext.http_port is 0; on a standby and
+	 * during recovery too, where /health says 503.
+	 */
+	if (raft_http_port != 0)
+		register_worker("raft_http_main", "raft_ext http", 5);
 }

@@ -158,20 +158,8 @@ raft_rejoin_define_settings(void)
 static bool
 check_rejoin_command(char **newval, void **extra, GucSource source)
 {
-	if (*newval == NULL)
-		return true;
-	for (const char *p = *newval; *p; p++)
-	{
-		if (*p != '%')
-			continue;
-		p++;
-		if (*p && strchr("dsfam%", *p) != NULL)
-			continue;
-		GUC_check_errdetail("%s may only use the placeholders %%d, %%s, %%f, %%a, %%m and %%%%; \"%%%c\" is not one.",
-							"raft_ext.rejoin_command", *p ? *p : ' ');
-		return false;
-	}
-	return true;
+	return raft_check_placeholders(*newval, "dsfam%", "raft_ext.rejoin_command",
+								   "%d, %s, %f, %a, %m and %%");
 }
 
 /* See rejoin.h. */

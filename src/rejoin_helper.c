@@ -14,8 +14,6 @@
  */
 #include "postgres.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,45 +21,7 @@
 #include "miscadmin.h"
 
 #include "rejoin.h"
-
-/* The grandchild: detached, default signals, only the log open.  No return. */
-static void
-helper_exec(const char *command, const char *logpath)
-{
-	sigset_t	none;
-	int			fd;
-
-	for (int sig = 1; sig < NSIG; sig++)
-	{
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	}
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0 && fd != STDIN_FILENO)
-	{
-		dup2(fd, STDIN_FILENO);
-		close(fd);
-	}
-	fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT, S_IRUSR | S_IWUSR);
-	if (fd >= 0)
-	{
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	closefrom(3);
-#else
-	for (int i = 3; i < 1024; i++)
-		close(i);
-#endif
-	execl("/bin/sh", "sh", "-c", command, (char *) NULL);
-	_exit(127);
-}
+#include "shell_child.h"
 
 /* See rejoin.h. */
 bool
@@ -88,7 +48,7 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 		(void) setsid();
 		grandchild = fork();
 		if (grandchild == 0)
-			helper_exec(command, logpath);	/* does not return */
+			raft_shell_child_exec(command, logpath);	/* no return */
 		_exit(grandchild < 0 ? 1 : 0);
 	}
 	while (waitpid(pid, &status, 0) < 0)

@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 
 #include "clock.h"
 #include "failover.h"
+#include "shell_child.h"
 
 /* Longest a command may run before it is killed. */
 #define ROLE_COMMAND_TIMEOUT_MS		60000
@@ -98,39 +98,15 @@ raft_role_command_expand(const char *command, const char *role,
 
 /*
  * The child: a process group of its own (so a timeout kills what it
- * started), default signal handling, no inherited descriptors but the log,
- * then the shell.  Only async-signal-safe calls between fork and exec.
+ * started), then the shell (raft_shell_child_exec).  stdout and stderr stay:
+ * they go where the server log goes.  Only async-signal-safe calls between
+ * fork and exec.
  */
 static void
 child_exec(const char *command)
 {
-	sigset_t	none;
-	int			devnull;
-
 	setpgid(0, 0);
-	for (int sig = 1; sig < NSIG; sig++)
-	{
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	}
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	devnull = open("/dev/null", O_RDONLY);
-	if (devnull >= 0 && devnull != STDIN_FILENO)
-	{
-		dup2(devnull, STDIN_FILENO);
-		close(devnull);
-	}
-	/* stdout and stderr stay: they go where the server log goes. */
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	closefrom(3);
-#else
-	for (int fd = 3; fd < 1024; fd++)
-		close(fd);
-#endif
-	execl("/bin/sh", "sh", "-c", command, (char *) NULL);
-	_exit(127);
+	raft_shell_child_exec(command, NULL);
 }
 
 /* Start the command for 'event'; the caller checked nothing runs. */

@@ -481,3 +481,24 @@ raft_settings_validate(char **error)
 	}
 	return true;
 }
+
+/* See settings.h. */
+bool
+raft_check_placeholders(const char *value, const char *allowed,
+						const char *setting, const char *listed)
+{
+	if (value == NULL)
+		return true;
+	for (const char *p = value; *p; p++)
+	{
+		if (*p != '%')
+			continue;
+		p++;
+		if (*p && strchr(allowed, *p) != NULL)
+			continue;
+		GUC_check_errdetail("%s may only use the placeholders %s; \"%%%c\" is not one.",
+							setting, listed, *p ? *p : ' ');
+		return false;
+	}
+	return true;
+}

@@ -61,4 +61,14 @@ extern void raft_options_from_settings(raft_options *options);
  */
 extern bool raft_settings_validate(char **error);
 
+/*
+ * For the check hook of a shell-command setting (raft_ext.on_role_change,
+ * raft_ext.rejoin_command): whether 'value' uses only the placeholders
+ * whose letters 'allowed' holds ('%' among them for "%%").  If not, sets
+ * the check's detail, naming 'setting' and the placeholders ('listed',
+ * e.g. "%r, %t and %%"), and returns false.  NULL passes.
+ */
+extern bool raft_check_placeholders(const char *value, const char *allowed,
+									const char *setting, const char *listed);
+
 #endif							/* RAFT_SETTINGS_H */

@@ -10,34 +10,14 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
-#include "utils/timestamp.h"
 
 #include "cluster_view.h"
 #include "shmem.h"
+#include "sql_datum.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_cluster);
 
 #define CLUSTER_COLS 13
-
-/* An interval of ms milliseconds. */
-static Datum
-interval_ms(int64 ms)
-{
-	Interval   *iv = palloc0(sizeof(Interval));
-
-	iv->time = ms * INT64CONST(1000);
-	return IntervalPGetDatum(iv);
-}
-
-/* A text Datum, or NULL. */
-static void
-text_or_null(const char *value, Datum *datum, bool *isnull)
-{
-	if (value)
-		*datum = CStringGetTextDatum(value);
-	else
-		*isnull = true;
-}
 
 /* raft_ext.cluster(): one row per member. */
 Datum
@@ -63,9 +43,9 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 		values[i++] = CStringGetTextDatum(member->address);
 		values[i++] = BoolGetDatum(member->voter);
 		values[i++] = BoolGetDatum(member->connected);
-		text_or_null(member->raft_role, &values[i], &nulls[i]);
+		raft_text_or_null(member->raft_role, &values[i], &nulls[i]);
 		i++;
-		text_or_null(member->pg_role, &values[i], &nulls[i]);
+		raft_text_or_null(member->pg_role, &values[i], &nulls[i]);
 		i++;
 		if (member->timeline != 0)
 			values[i] = Int32GetDatum((int32) member->timeline);
@@ -83,13 +63,13 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 			nulls[i] = true;
 		i++;
 		if (member->last_contact_ms >= 0)
-			values[i] = interval_ms(member->last_contact_ms);
+			values[i] = raft_interval_datum(member->last_contact_ms);
 		else
 			nulls[i] = true;
 		i++;
-		text_or_null(member->rejoin_state, &values[i], &nulls[i]);
+		raft_text_or_null(member->rejoin_state, &values[i], &nulls[i]);
 		i++;
-		text_or_null(member->rejoin_error, &values[i], &nulls[i]);
+		raft_text_or_null(member->rejoin_error, &values[i], &nulls[i]);
 		i++;
 		Assert(i == CLUSTER_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -28,6 +28,7 @@
 #include "conninfo.h"
 #include "settings.h"
 #include "shmem.h"
+#include "sql_datum.h"
 #include "status.h"
 #include "wal_position.h"
 
@@ -42,14 +43,11 @@ PG_FUNCTION_INFO_V1(raft_ext_peers);
 #define PEERS_COLS_1_0 11
 #define PEERS_STAGED_COL 3
 
-/* An interval of ms milliseconds. */
-static Datum
-interval_from_ms(int64 ms)
+/* 'value', or NULL when it is empty (an unset string in the snapshot). */
+static const char *
+nonempty(const char *value)
 {
-	Interval   *iv = palloc0(sizeof(Interval));
-
-	iv->time = ms * INT64CONST(1000);
-	return IntervalPGetDatum(iv);
+	return value[0] != '\0' ? value : NULL;
 }
 
 /* raft_ext.status(): one row describing this node. */
@@ -109,7 +107,7 @@ raft_ext_status(PG_FUNCTION_ARGS)
 	if (running && st->role == RAFT_LEADER && st->lease_until > now)
 	{
 		values[i++] = BoolGetDatum(true);
-		values[i++] = interval_from_ms(st->lease_until - now);
+		values[i++] = raft_interval_datum(st->lease_until - now);
 	}
 	else
 	{
@@ -121,7 +119,7 @@ raft_ext_status(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum((int64) st->last_log_index);
 	/* last_contact */
 	if (st->last_leader_contact != 0)
-		values[i] = interval_from_ms(Max(now - st->last_leader_contact, 0));
+		values[i] = raft_interval_datum(Max(now - st->last_leader_contact, 0));
 	else
 		nulls[i] = true;
 	i++;
@@ -150,15 +148,9 @@ raft_ext_status(PG_FUNCTION_ARGS)
 		nulls[i] = true;
 	i++;
 	/* rejoin_state, rejoin_error (raft_ext.auto_rejoin, rejoin.c) */
-	if (st->rejoin_state[0] != '\0')
-		values[i] = CStringGetTextDatum(st->rejoin_state);
-	else
-		nulls[i] = true;
+	raft_text_or_null(nonempty(st->rejoin_state), &values[i], &nulls[i]);
 	i++;
-	if (st->rejoin_error[0] != '\0')
-		values[i] = CStringGetTextDatum(st->rejoin_error);
-	else
-		nulls[i] = true;
+	raft_text_or_null(nonempty(st->rejoin_error), &values[i], &nulls[i]);
 	i++;
 	Assert(i == STATUS_COLS);
 
@@ -239,7 +231,7 @@ raft_ext_peers(PG_FUNCTION_ARGS)
 										  raft_conninfo_masked(peer->conninfo));
 		values[i++] = BoolGetDatum(peer->connected);
 		if (peer->last_contact != 0)
-			values[i] = interval_from_ms(Max(now - peer->last_contact, 0));
+			values[i] = raft_interval_datum(Max(now - peer->last_contact, 0));
 		else
 			nulls[i] = true;
 		i++;
@@ -251,10 +243,7 @@ raft_ext_peers(PG_FUNCTION_ARGS)
 		values[i++] = Int64GetDatum((int64) peer->msgs_sent);
 		values[i++] = Int64GetDatum((int64) peer->msgs_received);
 		values[i++] = Int64GetDatum((int64) peer->msgs_dropped);
-		if (peer->last_error[0] != '\0')
-			values[i] = CStringGetTextDatum(peer->last_error);
-		else
-			nulls[i] = true;
+		raft_text_or_null(nonempty(peer->last_error), &values[i], &nulls[i]);
 		i++;
 		Assert(i == PEERS_COLS);
 

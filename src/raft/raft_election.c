@@ -203,17 +203,28 @@ send_vote_requests(raft_node *n, raft_msg_type type, bool transfer)
 	}
 }
 
+/*
+ * Stand as 'role' (pre-candidate or candidate): no leader known, a new
+ * election timer, a fresh tally holding our own vote.  Returns whether that
+ * vote alone is a quorum.
+ */
+static bool
+stand(raft_node *n, raft_role role)
+{
+	n->role = role;
+	n->leader = RAFT_NOBODY;
+	memset(&n->tally, 0, sizeof(n->tally));
+	raft__reset_election_timer(n);
+	tally_record(n, n->id, true);
+	return tally_count(n, true) >= raft__quorum(n);
+}
+
 /* Start a PreVote round: ask whether we could win term + 1. */
 void
 raft__start_prevote(raft_node *n)
 {
-	n->role = RAFT_PRECANDIDATE;
-	n->leader = RAFT_NOBODY;
-	memset(&n->tally, 0, sizeof(n->tally));
-	raft__reset_election_timer(n);
 	n->stats.prevotes_started++;
-	tally_record(n, n->id, true);
-	if (tally_count(n, true) >= raft__quorum(n))
+	if (stand(n, RAFT_PRECANDIDATE))
 	{
 		raft__campaign(n, false);
 		return;
@@ -227,13 +238,8 @@ raft__campaign(raft_node *n, bool transfer)
 {
 	n->term++;
 	n->voted_for = n->id;
-	n->role = RAFT_CANDIDATE;
-	n->leader = RAFT_NOBODY;
-	memset(&n->tally, 0, sizeof(n->tally));
-	raft__reset_election_timer(n);
 	n->stats.elections_started++;
-	tally_record(n, n->id, true);
-	if (tally_count(n, true) >= raft__quorum(n))
+	if (stand(n, RAFT_CANDIDATE))
 	{
 		raft__become_leader(n);
 		return;

@@ -279,6 +279,22 @@ sort_desc(uint64_t *v, int count)
 }
 
 /*
+ * The highest value that at least a quorum of the voters' values v[0..count)
+ * reach (v is sorted in place).  False if fewer than a quorum are given.
+ */
+static bool
+quorum_value(const raft_node *n, uint64_t *v, int count, uint64_t *value)
+{
+	int			quorum = raft__quorum(n);
+
+	if (count < quorum)
+		return false;
+	sort_desc(v, count);
+	*value = v[quorum - 1];
+	return true;
+}
+
+/*
  * Leader: commit the highest index a majority of voters holds, provided it
  * is of the current term (older entries commit with it, never by counting).
  */
@@ -287,7 +303,6 @@ raft__maybe_commit(raft_node *n)
 {
 	uint64_t	match[RAFT_MAX_MEMBERS];
 	int			count = 0;
-	int			quorum = raft__quorum(n);
 	raft_index	candidate;
 
 	if (n->role != RAFT_LEADER)
@@ -297,10 +312,8 @@ raft__maybe_commit(raft_node *n)
 	for (int i = 0; i < n->n_prs; i++)
 		if (raft_is_voter(n, n->prs[i].id))
 			match[count++] = n->prs[i].match;
-	if (count < quorum)
+	if (!quorum_value(n, match, count, &candidate))
 		return;
-	sort_desc(match, count);
-	candidate = match[quorum - 1];
 	if (candidate <= n->commit || raft__term_at(n, candidate) != n->term)
 		return;
 	raft__set_commit(n, candidate);
@@ -319,8 +332,7 @@ raft__update_lease(raft_node *n)
 {
 	uint64_t	acked[RAFT_MAX_MEMBERS];
 	int			count = 0;
-	int			quorum = raft__quorum(n);
-	raft_time	newest;
+	uint64_t	newest;
 
 	n->lease_until = 0;
 	if (n->role != RAFT_LEADER || n->transfer_target != RAFT_NOBODY ||
@@ -342,13 +354,9 @@ raft__update_lease(raft_node *n)
 		acked[count++] = pr->acked_echo >= n->term_start && pr->acked_echo > 0 ?
 			(uint64_t) (pr->acked_echo + timeout) : 0;
 	}
-	if (count < quorum)
+	if (!quorum_value(n, acked, count, &newest) || (raft_time) newest <= 0)
 		return;
-	sort_desc(acked, count);
-	newest = (raft_time) acked[quorum - 1];
-	if (newest <= 0)
-		return;
-	n->lease_until = newest - n->opts.lease_drift_margin;
+	n->lease_until = (raft_time) newest - n->opts.lease_drift_margin;
 }
 
 /* Follower: the last index <= 'index' whose term is <= 'term'. */

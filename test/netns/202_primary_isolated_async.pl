@@ -18,21 +18,13 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use RaftNetns;
+use RaftNetnsScenarios;
 use RaftNetnsSteps;
 use Test::More;
 
 my $c = RaftNetns->new(nodes => 3, sync => 0);
 my $run = RaftNetnsSteps->begin($c);
 
-for my $round (1 .. 2)
-{
-	my ($new, $old) = $run->isolate_primary(hold => 2, label => "round $round");
-	my ($leader, $former, $diverged) = $run->heal_and_settle;
-	is_deeply([ map { $_->name } @$former ], [ $old->name ],
-		"round $round: the old primary " . $old->name . ' is the one former primary');
-	$run->rejoin_former($leader, $former, $diverged);
-}
-
-my $counts = $run->conclude;
+my $counts = RaftNetnsScenarios::isolated_primary_rounds($run, 2);
 diag("asynchronous replication: $counts->{lost} acknowledged writes lost");
 done_testing();

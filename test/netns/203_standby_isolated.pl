@@ -14,8 +14,8 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Utils;
-use RaftFaults;
 use RaftNetns;
+use RaftNetnsScenarios;
 use RaftNetnsSteps;
 use Test::More;
 use Time::HiRes qw(time);
@@ -28,17 +28,9 @@ for my $standby (grep { $_ != $primary } $c->nodes)
 {
 	my $label = $standby->name . ' cut off';
 	my $at = $c->isolate($standby);
-	RaftFaults::hold(3 * RaftFaults::election_timeout(), $label);
-	ok(defined $run->writers->wait_acked(10, node => $primary->{raft_id}, since => $at),
-		"$label: the primary acknowledges writes during the cut");
-	my $st = $run->status($primary);
-	ok($st->{role} eq 'leader' && $st->{term} == $term && $st->{has_lease},
-		"$label: the primary still leads in term $term with the lease");
-	my $s = $run->status($standby);
-	is($s->{term}, $term, "$label: its term did not move");
-	my ($leader, $former) = $run->heal_and_settle;
-	is($leader && $leader->name, $primary->name, "$label: the same primary after the heal");
-	is(scalar @$former, 0, "$label: no former primary");
+	RaftNetnsScenarios::primary_keeps_leading($run, $primary, $term, $at, $label);
+	is($run->status($standby)->{term}, $term, "$label: its term did not move");
+	RaftNetnsScenarios::heal_keeps_primary($run, $primary, $label);
 	is($run->status($_)->{term}, $term, "$label: " . $_->name . " still in term $term")
 	  for $c->nodes;
 }

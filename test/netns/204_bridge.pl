@@ -13,8 +13,8 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Utils;
-use RaftFaults;
 use RaftNetns;
+use RaftNetnsScenarios;
 use RaftNetnsSteps;
 use Test::More;
 
@@ -27,17 +27,10 @@ for my $cut (grep { $_ != $primary } $c->nodes)
 	my ($bridge) = grep { $_ != $primary && $_ != $cut } $c->nodes;
 	my $label = 'bridge ' . $bridge->name . ', ' . $primary->name . ' x ' . $cut->name;
 	my $at = $c->partition([$primary], [$cut]);
-	RaftFaults::hold(3 * RaftFaults::election_timeout(), $label);
-	ok(defined $run->writers->wait_acked(10, node => $primary->{raft_id}, since => $at),
-		"$label: the primary acknowledges writes");
-	my $st = $run->status($primary);
-	ok($st->{role} eq 'leader' && $st->{term} == $term && $st->{has_lease},
-		"$label: the primary still leads in term $term with the lease");
+	RaftNetnsScenarios::primary_keeps_leading($run, $primary, $term, $at, $label);
 	is($run->status($_)->{term}, $term, "$label: " . $_->name . "'s term did not move")
 	  for ($cut, $bridge);
-	my ($leader, $former) = $run->heal_and_settle;
-	is($leader && $leader->name, $primary->name, "$label: the same primary after the heal");
-	is(scalar @$former, 0, "$label: no former primary");
+	RaftNetnsScenarios::heal_keeps_primary($run, $primary, $label);
 }
 
 $run->conclude;

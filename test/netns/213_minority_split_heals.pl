@@ -19,21 +19,14 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Utils;
-use RaftFaults;
 use RaftNetns;
+use RaftNetnsScenarios;
 use RaftNetnsSteps;
 use Test::More;
 
 my $c = RaftNetns->new(nodes => 5, sync => 1, auto_rejoin => 'on');
 my $run = RaftNetnsSteps->begin($c);
-my ($primary, $term) = $c->wait_primary;
-my ($buddy, @majority) = grep { $_ != $primary } $c->nodes;
-
-my $at = $c->partition([ $primary, $buddy ], \@majority);
-my $new = $run->expect_failover($primary, $at, '2 | 3 split', $term, \@majority);
-ok($new && (grep { $_ == $new } @majority), 'the new primary is in the majority');
-RaftFaults::hold(2, 'the split lasts');
-$run->expect_fenced($primary, 'the old primary in the minority');
+my (undef, undef, $buddy) = RaftNetnsScenarios::minority_primary_split($run);
 
 my ($leader, $former, $diverged) = $run->heal_and_settle(whole => 1);
 is(scalar(@$former) + scalar(@$diverged), 0,

@@ -4,13 +4,15 @@
 
 =head1 NAME
 
-RaftHttp - helpers for the HTTP endpoint's TAP tests: raw HTTP requests,
-an HAProxy in front of the nodes, and a client that writes through it.
+RaftHttp - helpers for the HTTP endpoint's TAP tests: a cluster with the
+endpoint on, raw HTTP requests, an HAProxy in front of the nodes, and a
+client that writes through it.
 
 =head1 SYNOPSIS
 
   use RaftHttp;
 
+  my @nodes = RaftHttp::create_cluster(3);       # ->{http_port} on each
   my ($status, $headers, $body, $closed) = RaftHttp::request($port, "GET /primary HTTP/1.1\r\nHost: x\r\n\r\n");
   my $code = RaftHttp::get_status($port, '/primary');
   my $proxy = RaftHttp::start_haproxy(\@nodes);       # ->{port}
@@ -38,6 +40,30 @@ use Time::HiRes qw(time usleep);
 =head1 FUNCTIONS
 
 =over
+
+=item create_cluster($n, %opts)
+
+RaftFailover::create_cluster($n, %opts) with the HTTP endpoint on every
+node, on 127.0.0.1 and a free port of its own, kept in the node's
+{http_port}.  The per-node conf option is taken by the endpoint's settings
+(extra_conf still goes to every node).  Returns the nodes.
+
+=cut
+
+sub create_cluster
+{
+	my ($n, %opts) = @_;
+	my %port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } 1 .. $n;
+	my @nodes = RaftFailover::create_cluster($n, %opts,
+		conf => {
+			map {
+				$_ => "raft_ext.http_port = $port{$_}\n"
+				  . "raft_ext.http_listen_addresses = '127.0.0.1'\n"
+			} 1 .. $n
+		});
+	$nodes[$_]->{http_port} = $port{ $_ + 1 } for 0 .. $#nodes;
+	return @nodes;
+}
 
 =item request($port, $bytes, %opts)
 

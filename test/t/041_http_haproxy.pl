@@ -26,16 +26,8 @@ use RaftHttp;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my %http_port = map { $_ => PostgreSQL::Test::Cluster::get_free_port() } 1 .. 3;
-my @nodes = RaftFailover::create_cluster(3,
-	conf => {
-		map {
-			$_ => "listen_addresses = '127.0.0.1'\n"
-			  . "raft_ext.http_port = $http_port{$_}\n"
-			  . "raft_ext.http_listen_addresses = '127.0.0.1'\n"
-		} 1 .. 3
-	});
-$nodes[$_]->{http_port} = $http_port{ $_ + 1 } for 0 .. 2;
+# HAProxy reaches the servers over TCP on 127.0.0.1.
+my @nodes = RaftHttp::create_cluster(3, extra_conf => "listen_addresses = '127.0.0.1'\n");
 my ($node1, $node2, $node3) = @nodes;
 my ($leader, $term) = RaftFailover::wait_primary(\@nodes);
 is($leader->name, 'node1', 'node1 is the primary and leads');

@@ -93,6 +93,23 @@ trimmed(const char *message)
 	return buf;
 }
 
+/*
+ * Report the failed query 'res' as "what: the server's message", then
+ * "hint: ..." when its exit code (exit_code_of, 'otherwise' as there) is
+ * hint_code.  Returns that exit code.
+ */
+static int
+report_failure(PGconn *conn, const PGresult *res, int otherwise,
+			   const char *what, int hint_code, const char *hint)
+{
+	int			code = exit_code_of(res, otherwise);
+
+	fprintf(stderr, "%s: %s: %s\n", progname, what, trimmed(PQerrorMessage(conn)));
+	if (code == hint_code)
+		fprintf(stderr, "%s: hint: %s\n", progname, hint);
+	return code;
+}
+
 /* Connect with a short timeout; NULL (message in error) if it fails. */
 static PGconn *
 connect_to(const char *conninfo, char *error, size_t errlen)
@@ -247,16 +264,9 @@ read_members(const char *conninfo, Member *members, char *cluster, size_t clen)
 				 "'pg-' || (SELECT system_identifier FROM pg_control_system())) "
 				 "FROM raft_ext.raft_peers ORDER BY peer_id");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		int			code = exit_code_of(res, EXIT_UNREACHABLE);
-
-		fprintf(stderr, "%s: could not read the members: %s\n", progname,
-				trimmed(PQerrorMessage(conn)));
-		if (code == EXIT_UNREACHABLE)
-			fprintf(stderr, "%s: hint: is raft_ext installed on that node (CREATE EXTENSION raft_ext)?\n",
-					progname);
-		exit(code);
-	}
+		exit(report_failure(conn, res, EXIT_UNREACHABLE, "could not read the members",
+							EXIT_UNREACHABLE,
+							"is raft_ext installed on that node (CREATE EXTENSION raft_ext)?"));
 	n = PQntuples(res);
 	if (n > MAX_MEMBERS)
 		n = MAX_MEMBERS;
@@ -412,14 +422,12 @@ cmd_switchover(const char *conninfo, int target, int timeout)
 				res = PQexec(conn, sql);
 				if (PQresultStatus(res) != PGRES_TUPLES_OK)
 				{
-					int			code = exit_code_of(res, 0);
+					int			code = report_failure(conn, res, 0, "the leader refused",
+													  EXIT_PRIVILEGE,
+													  "a superuser must grant EXECUTE on raft_ext.transfer_leadership(int)");
 
-					fprintf(stderr, "%s: the leader refused: %s\n", progname,
-							trimmed(PQerrorMessage(conn)));
 					if (code == EXIT_PRIVILEGE)
 					{
-						fprintf(stderr, "%s: hint: a superuser must grant EXECUTE on raft_ext.transfer_leadership(int)\n",
-								progname);
 						PQclear(res);
 						PQfinish(conn);
 						return code;

@@ -47,28 +47,58 @@ static uint8_t big_buf[BIG_BUF];
 static uint8_t change_buf[3][1100];
 static raft_entry sample_entries[4];
 
-/* Encode a change into storage slot 'slot' and describe it as an entry. */
-static inline raft_entry
-change_entry(int slot, raft_term term, raft_index index, uint8_t op,
-			 raft_id id, const char *address)
+/* A zeroed message of 'type' from -> to in 'term'. */
+static inline raft_message
+header_message(uint8_t type, raft_id from, raft_id to, raft_term term)
+{
+	raft_message m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.from = from;
+	m.to = to;
+	m.term = term;
+	return m;
+}
+
+/* A membership change (address copied; it must fit). */
+static inline raft_change
+make_change(uint8_t op, raft_id id, const char *address)
 {
 	raft_change c;
-	raft_entry	e;
-	size_t		len = 0;
-	const char *why = NULL;
 
 	memset(&c, 0, sizeof(c));
 	c.op = op;
 	c.id = id;
 	strcpy(c.address, address);
-	assert_int_equal(raft_change_encode(&c, change_buf[slot],
-										sizeof(change_buf[slot]), &len, &why),
-					 RAFT_OK);
+	return c;
+}
+
+/* Encode c into buf, asserting success; returns the length. */
+static inline size_t
+encode_change_ok(const raft_change *c, uint8_t *buf, size_t cap)
+{
+	size_t		len = 0;
+	const char *why = NULL;
+
+	assert_int_equal(raft_change_encode(c, buf, cap, &len, &why), RAFT_OK);
+	return len;
+}
+
+/* Encode a change into storage slot 'slot' and describe it as an entry. */
+static inline raft_entry
+change_entry(int slot, raft_term term, raft_index index, uint8_t op,
+			 raft_id id, const char *address)
+{
+	raft_change c = make_change(op, id, address);
+	raft_entry	e;
+
 	memset(&e, 0, sizeof(e));
 	e.term = term;
 	e.index = index;
 	e.type = RAFT_ENTRY_CHANGE;
-	e.len = (uint32_t) len;
+	e.len = (uint32_t) encode_change_ok(&c, change_buf[slot],
+										sizeof(change_buf[slot]));
 	e.data = change_buf[slot];
 	return e;
 }

@@ -107,14 +107,9 @@ test_golden_vote(void **state)
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* position.minor */
 		0x01					/* transfer */
 	};
-	raft_message m;
+	raft_message m = header_message(RAFT_MSG_VOTE, 1, 2, 5);
 
 	(void) state;
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_VOTE;
-	m.from = 1;
-	m.to = 2;
-	m.term = 5;
 	m.last_log_index = 7;
 	m.last_log_term = 4;
 	m.position.major = 1;
@@ -144,17 +139,12 @@ test_golden_append_response(void **state)
 		0xc8, 0x00, 0x00, 0x00,	/* timeout = 200 ms */
 		0x07,					/* priority */
 	};
-	raft_message m;
+	raft_message m = header_message(RAFT_MSG_APPEND_RESPONSE, 2, 1, 5);
 	raft_message d;
 	size_t		len;
 	const char *why;
 
 	(void) state;
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_APPEND_RESPONSE;
-	m.from = 2;
-	m.to = 1;
-	m.term = 5;
 	m.echo = 1000;
 	m.success = true;
 	m.match_index = 7;
@@ -227,16 +217,11 @@ test_golden_envelope(void **state)
 		'a', 'b', 'c', 'd'
 	};
 	raft_entry	e = {2, 1, RAFT_ENTRY_NORMAL, 4, (const uint8_t *) "abcd"};
-	raft_message m;
+	raft_message m = header_message(RAFT_MSG_APPEND, 1, 2, 2);
 	size_t		len = 0;
 	const char *why;
 
 	(void) state;
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_APPEND;
-	m.from = 1;
-	m.to = 2;
-	m.term = 2;
 	m.commit = 1;
 	m.echo = -2;
 	m.rank = 2;
@@ -260,19 +245,11 @@ test_golden_change(void **state)
 	static const uint8_t expected[] = {
 		0x01, 0x02, 0x09, 0x01, 0, 0, 0x03, 0x00, 'a', '=', 'b'
 	};
-	raft_change c;
+	raft_change c = make_change(RAFT_CHANGE_ADD_LEARNER, 0x109, "a=b");
 	uint8_t		buf[64];
-	size_t		len = 0;
-	const char *why;
 
 	(void) state;
-	memset(&c, 0, sizeof(c));
-	c.op = RAFT_CHANGE_ADD_LEARNER;
-	c.id = 0x109;
-	strcpy(c.address, "a=b");
-	assert_int_equal(raft_change_encode(&c, buf, sizeof(buf), &len, &why),
-					 RAFT_OK);
-	assert_int_equal(len, sizeof(expected));
+	assert_int_equal(encode_change_ok(&c, buf, sizeof(buf)), sizeof(expected));
 	assert_memory_equal(buf, expected, sizeof(expected));
 }
 
@@ -334,21 +311,15 @@ test_change_round_trip(void **state)
 	{
 		for (int a = 0; a < 4; a++)
 		{
-			raft_change c;
+			const char *addr = addresses[a] ? addresses[a] : longest;
+			raft_change c = make_change(op, 1000 + op, addr);
 			raft_change d;
 			uint8_t		buf[1100];
-			size_t		len = 0;
+			size_t		len = encode_change_ok(&c, buf, sizeof(buf));
 			const char *why;
-			const char *addr = addresses[a] ? addresses[a] : longest;
 			bool		has_addr = op <= RAFT_CHANGE_ADD_LEARNER ||
 				op == RAFT_CHANGE_ADD_STAGED;
 
-			memset(&c, 0, sizeof(c));
-			c.op = op;
-			c.id = 1000 + op;
-			strcpy(c.address, addr);
-			assert_int_equal(raft_change_encode(&c, buf, sizeof(buf), &len,
-												&why), RAFT_OK);
 			assert_int_equal(len, 8 + (has_addr ? strlen(addr) : 0));
 			assert_int_equal(raft_change_decode(buf, len, &d, &why), RAFT_OK);
 			assert_int_equal(d.op, op);

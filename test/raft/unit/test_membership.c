@@ -12,13 +12,23 @@
 
 #include "harness.h"
 
-/* 'total' nodes of which the first 'members' are the bootstrap voters. */
+/*
+ * 'total' nodes of which the first 'members' are the bootstrap voters,
+ * started (no leader yet).
+ */
 static void
-init_members(h_net *net, int total, int members)
+start_members(h_net *net, int total, int members)
 {
 	h_setup(net, total);
 	net->boot.count = members;
 	h_start(net);
+}
+
+/* start_members, node 1 elected and its first entry committed. */
+static void
+init_members(h_net *net, int total, int members)
+{
+	start_members(net, total, members);
 	h_elect(net, 1);
 	h_run(net, H_HB, 1);
 }
@@ -166,9 +176,7 @@ test_new_voter_unaware_of_itself_still_votes(void **state)
 	raft_message m;
 
 	(void) state;
-	h_setup(&net, 2);
-	net.boot.count = 1;			/* node 2 boots knowing only node 1 */
-	h_start(&net);
+	start_members(&net, 2, 1);	/* node 2 boots knowing only node 1 */
 	assert_false(raft_is_voter(h_node(&net, 2), 2));
 	net.now += H_ET;
 	m = h_msg_make(RAFT_MSG_VOTE, 1, 2, 5);
@@ -496,9 +504,7 @@ test_change_refused_until_own_term_entry_committed(void **state)
 	raft_node  *l;
 
 	(void) state;
-	h_setup(&net, 4);
-	net.boot.count = 3;
-	h_start(&net);
+	start_members(&net, 4, 3);
 	l = h_win(&net, 1);			/* its NOOP sent, not delivered */
 	assert_int_equal(raft_commit_index(l), 0);
 	/* no change is in the log, so only the new rule can refuse it */
@@ -530,11 +536,7 @@ test_change_after_leader_change_keeps_commits(void **state)
 	raft_node  *n2;
 
 	(void) state;
-	h_setup(&net, 5);
-	net.boot.count = 4;
-	h_start(&net);
-	h_elect(&net, 1);
-	h_run(&net, H_HB, 1);
+	init_members(&net, 5, 4);
 	assert_int_equal(raft_commit_index(h_node(&net, 1)), 1);
 
 	/* term 1: "add 5" reaches node 5 only */

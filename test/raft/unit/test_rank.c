@@ -50,6 +50,22 @@ rank_sent(h_net *net, raft_id to)
 }
 
 /*
+ * Node 2 hears an APPEND from leader 1 that ranks it 2, once the spread
+ * has passed (its queued answer dropped).  Returns when it heard it.
+ */
+static raft_time
+hear_rank_two(h_net *net)
+{
+	raft_message m = h_msg_make(RAFT_MSG_APPEND, 1, 2, 1);
+
+	m.rank = 2;
+	net->now += H_ET + H_SPREAD;
+	raft_receive(h_node(net, 2), &m, net->now);
+	h_clear(net);
+	return net->now;
+}
+
+/*
  * Rule (rank order): the leader ranks its followers by the WAL position
  * they reported, most advanced first, then by node id.
  */
@@ -153,7 +169,6 @@ test_ranked_follower_times_out_after_rank_steps(void **state)
 {
 	h_net		net;
 	raft_node  *f;
-	raft_message m;
 	raft_time	heard;
 
 	(void) state;
@@ -161,12 +176,7 @@ test_ranked_follower_times_out_after_rank_steps(void **state)
 	net.opts[2].prevote = true;		/* ranks need PreVote */
 	h_start(&net);
 	f = h_node(&net, 2);
-	m = h_msg_make(RAFT_MSG_APPEND, 1, 2, 1);
-	m.rank = 2;
-	net.now += H_ET + H_SPREAD;
-	heard = net.now;
-	raft_receive(f, &m, net.now);
-	h_clear(&net);
+	heard = hear_rank_two(&net);
 	raft_tick(f, heard + H_ET + 2 * STEP + 1 - 1);	/* jitter floor is 1 */
 	assert_int_equal(raft_get_role(f), RAFT_FOLLOWER);
 	raft_tick(f, heard + H_ET + 2 * STEP + 2);	/* jitter below 2 */
@@ -185,7 +195,6 @@ test_rank_ignored_without_prevote(void **state)
 {
 	h_net		net;
 	raft_node  *f;
-	raft_message m;
 	raft_time	heard;
 
 	(void) state;
@@ -193,12 +202,7 @@ test_rank_ignored_without_prevote(void **state)
 	net.opts[2].rank_step = H_SPREAD / 2;	/* rank 2: past the spread */
 	h_start(&net);
 	f = h_node(&net, 2);
-	m = h_msg_make(RAFT_MSG_APPEND, 1, 2, 1);
-	m.rank = 2;
-	net.now += H_ET + H_SPREAD;
-	heard = net.now;
-	raft_receive(f, &m, net.now);
-	h_clear(&net);
+	heard = hear_rank_two(&net);
 	raft_tick(f, heard + H_ET + H_SPREAD);
 	assert_int_equal(raft_get_term(f), 2);	/* stood within the spread */
 	h_destroy(&net);
