@@ -28,25 +28,16 @@
 set -euo pipefail
 
 trials=30
-profiles="default aggressive"
+profile=both
 CLUSTER_DIR=/tmp/raft_ext_bench
 CLUSTER_PORT=5451
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --trials) trials=${2:?}; shift ;;
-        --profile)
-            case "${2:?}" in
-                both) profiles="default aggressive" ;;
-                default|aggressive) profiles=$2 ;;
-                *) echo "--profile: default, aggressive or both" >&2; exit 2 ;;
-            esac
-            shift ;;
-        --dir) CLUSTER_DIR=${2:?}; shift ;;
-        --port) CLUSTER_PORT=${2:?}; shift ;;
-        *) sed -n '5,6p' "$0" >&2; exit 2 ;;
-    esac
-    shift
-done
+. "$(dirname "$0")/options.sh"
+bench_options 5,6 trials=trials profile=profile dir=CLUSTER_DIR port=CLUSTER_PORT -- "$@"
+case "$profile" in
+    both) profiles="default aggressive" ;;
+    default|aggressive) profiles=$profile ;;
+    *) echo "--profile: default, aggressive or both" >&2; exit 2 ;;
+esac
 CLUSTER_NODES=3
 CLUSTER_NAME=bench
 

@@ -16,13 +16,8 @@ set -euo pipefail
 
 seconds=120
 seed=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --seconds) seconds=${2:?}; shift 2 ;;
-        --seed) seed=${2:?}; shift 2 ;;
-        *) sed -n '6p' "$0" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/options.sh"
+bench_options 6 seconds=seconds seed=seed -- "$@"
 root=$(cd "$(dirname "$0")/.." && pwd)
 res="$root/bench/results/flapping-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$res"

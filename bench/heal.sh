@@ -18,15 +18,8 @@ set -euo pipefail
 trials=5
 CLUSTER_DIR=/tmp/raft_ext_bench_heal
 CLUSTER_PORT=5461
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --trials) trials=${2:?}; shift ;;
-        --dir) CLUSTER_DIR=${2:?}; shift ;;
-        --port) CLUSTER_PORT=${2:?}; shift ;;
-        *) sed -n '6p' "$0" >&2; exit 2 ;;
-    esac
-    shift
-done
+. "$(dirname "$0")/options.sh"
+bench_options 6 trials=trials dir=CLUSTER_DIR port=CLUSTER_PORT -- "$@"
 CLUSTER_NODES=3
 CLUSTER_NAME=bench
 CLUSTER_AUTO_REJOIN=on

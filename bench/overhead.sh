@@ -27,17 +27,8 @@ profile=default
 baseline=1
 CLUSTER_DIR=/tmp/raft_ext_bench
 CLUSTER_PORT=5451
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --seconds) seconds=${2:?}; shift ;;
-        --profile) profile=${2:?}; shift ;;
-        --no-baseline) baseline=0 ;;
-        --dir) CLUSTER_DIR=${2:?}; shift ;;
-        --port) CLUSTER_PORT=${2:?}; shift ;;
-        *) sed -n '4,5p' "$0" >&2; exit 2 ;;
-    esac
-    shift
-done
+. "$(dirname "$0")/options.sh"
+bench_options 4,5 seconds=seconds profile=profile no-baseline=baseline:0 dir=CLUSTER_DIR port=CLUSTER_PORT -- "$@"
 CLUSTER_NODES=3
 CLUSTER_NAME=bench
 

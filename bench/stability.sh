@@ -28,19 +28,8 @@ threads=2
 scale=10
 CLUSTER_DIR=/tmp/raft_ext_bench
 CLUSTER_PORT=5451
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --duration) duration=${2:?}; shift ;;
-        --rounds) rounds=${2:?}; shift ;;
-        --clients) clients=${2:?}; shift ;;
-        --threads) threads=${2:?}; shift ;;
-        --scale) scale=${2:?}; shift ;;
-        --dir) CLUSTER_DIR=${2:?}; shift ;;
-        --port) CLUSTER_PORT=${2:?}; shift ;;
-        *) sed -n '5,6p' "$0" >&2; exit 2 ;;
-    esac
-    shift
-done
+. "$(dirname "$0")/options.sh"
+bench_options 5,6 duration=duration rounds=rounds clients=clients threads=threads scale=scale dir=CLUSTER_DIR port=CLUSTER_PORT -- "$@"
 case "$duration" in
     *m) seconds=$((${duration%m} * 60)) ;;
     *s) seconds=${duration%s} ;;

@@ -31,16 +31,8 @@ trials=10
 profile=default
 CLUSTER_DIR=/tmp/raft_ext_bench
 CLUSTER_PORT=5451
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --trials) trials=${2:?}; shift ;;
-        --profile) profile=${2:?}; shift ;;
-        --dir) CLUSTER_DIR=${2:?}; shift ;;
-        --port) CLUSTER_PORT=${2:?}; shift ;;
-        *) sed -n '6,7p' "$0" >&2; exit 2 ;;
-    esac
-    shift
-done
+. "$(dirname "$0")/options.sh"
+bench_options 6,7 trials=trials profile=profile dir=CLUSTER_DIR port=CLUSTER_PORT -- "$@"
 CLUSTER_NODES=3
 CLUSTER_NAME=bench
 CLUSTER_AUTO_REJOIN=on
