@@ -10,10 +10,43 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "access/xlogrecovery.h"
 #include "replication/walreceiver.h"
 
 #include "wal_position.h"
+
+/*
+ * The end of the WAL this primary has inserted.  GetXLogInsertRecPtr()
+ * points past the page header when nothing has been inserted on the
+ * current page yet; the WAL then ends at the page boundary, which is also
+ * where a standby's received position stops (a record's end never lies
+ * inside a page header).
+ */
+static XLogRecPtr
+inserted_end(void)
+{
+	XLogRecPtr	ptr = GetXLogInsertRecPtr();
+	uint64		in_page = ptr % XLOG_BLCKSZ;
+
+	if (in_page == SizeOfXLogShortPHD ||
+		(in_page == SizeOfXLogLongPHD && ptr % wal_segment_size == SizeOfXLogLongPHD))
+		ptr -= in_page;
+	return ptr;
+}
+
+/* See wal_position.h. */
+void
+raft_wal_flush_for_transfer(void)
+{
+	XLogRecPtr	end;
+
+	if (RecoveryInProgress())
+		return;
+	end = inserted_end();
+	if (end > GetFlushRecPtr(NULL))
+		XLogFlush(end);
+}
 
 /* Current (timeline, LSN) of this node; see wal_position.h. */
 raft_position
@@ -24,19 +57,16 @@ raft_wal_position(void)
 	if (!RecoveryInProgress())
 	{
 		/*
-		 * A primary: what it has flushed, on its own timeline.  Not the
-		 * insert position: WAL inserted but not flushed can have made no
-		 * commit durable or acknowledged, no standby has it (WAL senders
-		 * send only flushed WAL), and it may stay unflushed indefinitely
-		 * (the WAL writer flushes a partly filled page only up to the last
-		 * asynchronous commit), so a leadership transfer comparing a
-		 * standby with the insert position could wait for a position the
-		 * standby can never reach.
+		 * A primary: everything it inserted counts, on its own timeline.
+		 * Not only what it has flushed: a commit that passed the fence may
+		 * have inserted its commit record and still be flushing it, and
+		 * once flushed a standby can acknowledge it.  A leadership transfer
+		 * must wait for the target to have that record, so the position it
+		 * compares is the insert position (raft_wal_flush_for_transfer
+		 * makes sure the rest reaches the standbys).
 		 */
-		TimeLineID	tli;
-
-		position.minor = GetFlushRecPtr(&tli);
-		position.major = tli;
+		position.major = GetWALInsertionTimeLine();
+		position.minor = inserted_end();
 	}
 	else
 	{

@@ -14,4 +14,14 @@
  */
 extern raft_position raft_wal_position(void);
 
+/*
+ * On a primary handing leadership over: flush every WAL record inserted so
+ * far.  WAL senders send only flushed WAL, and the WAL writer flushes a
+ * partly filled page only up to the last asynchronous commit, so without
+ * this the tail of an open transaction (or an aborted one) could stay
+ * unflushed indefinitely and the target never reach the insert position the
+ * transfer waits for.  Called by the worker while a transfer is under way.
+ */
+extern void raft_wal_flush_for_transfer(void);
+
 #endif							/* RAFT_WAL_POSITION_H */

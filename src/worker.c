@@ -503,6 +503,9 @@ worker_iteration(void)
 		return;
 	now = raft_monotonic_now();
 
+	/* a transfer waits for the target to have all our WAL: send it all */
+	if (raft_transfer_target(worker.node) != RAFT_NOBODY)
+		raft_wal_flush_for_transfer();
 	worker.position = raft_wal_position();
 	raft_set_position(worker.node, worker.position);
 	raft_tick(worker.node, now);
