@@ -17,7 +17,7 @@ set -euo pipefail
 seconds=120
 seed=""
 . "$(dirname "$0")/options.sh"
-bench_options 6 seconds=seconds seed=seed -- "$@"
+bench_options 5 seconds=seconds seed=seed -- "$@"
 root=$(cd "$(dirname "$0")/.." && pwd)
 res="$root/bench/results/flapping-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$res"
