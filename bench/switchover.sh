@@ -78,9 +78,9 @@ for trial in $(seq "$trials"); do
         sleep 0.05
     done
 
-    logs=("$(node_log "$target"):$(file_size "$(node_log "$target")")")
     declare -A log_at=()
     for i in $(seq "$CLUSTER_NODES"); do log_at[$i]=$(file_size "$(node_log "$i")"); done
+    logs=("$(node_log "$target"):${log_at[$target]}")
     start_ns=$(date +%s%N)
     call_error=""
     node_psql "$primary" -c "SELECT raft_ext.transfer_leadership($target)" >/dev/null 2>"$res/$profile/trial$trial.call" ||

@@ -138,7 +138,7 @@ raft_http_metrics(const RaftClusterView *view, StringInfo out)
 		   "1 if the latest automatic rejoin attempt failed (see raft_status.rejoin_error).",
 		   st->rejoin_failed ? 1.0 : 0.0);
 	sample(out, "raft_ext_fence_refusals_total", "counter",
-		   "Commits of writes refused by the fence since the server started.",
+		   "Writes refused by the fence (before they run, or at commit) since the server started.",
 		   (double) pg_atomic_read_u64(&raft_shared->fence_refusals));
 	sample(out, "raft_ext_fence_late_commits_total", "counter",
 		   "Writes that committed after the lease ran out (WARNING logged) since the server started.",

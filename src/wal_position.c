@@ -27,11 +27,10 @@ static XLogRecPtr
 inserted_end(void)
 {
 	XLogRecPtr	ptr = GetXLogInsertRecPtr();
-	uint64		in_page = ptr % XLOG_BLCKSZ;
 
-	if (in_page == SizeOfXLogShortPHD ||
-		(in_page == SizeOfXLogLongPHD && ptr % wal_segment_size == SizeOfXLogLongPHD))
-		ptr -= in_page;
+	if (ptr % XLOG_BLCKSZ == SizeOfXLogShortPHD ||
+		ptr % wal_segment_size == SizeOfXLogLongPHD)
+		ptr -= ptr % XLOG_BLCKSZ;
 	return ptr;
 }
 

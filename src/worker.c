@@ -489,6 +489,14 @@ worker_next_tick(raft_time planned)
 	return Max(Min(deadline, now + worker.heartbeat_interval), now + 1);
 }
 
+/* Give the engine this node's WAL position as of now. */
+static void
+worker_update_position(void)
+{
+	worker.position = raft_wal_position();
+	raft_set_position(worker.node, worker.position);
+}
+
 /* One turn of the loop while Raft runs. */
 static void
 worker_iteration(void)
@@ -496,8 +504,7 @@ worker_iteration(void)
 	raft_time	now;
 
 	/* answers to what arrives carry the position as of now */
-	worker.position = raft_wal_position();
-	raft_set_position(worker.node, worker.position);
+	worker_update_position();
 	worker_drain_inbox(&worker);
 	if (worker.node == NULL)
 		return;
@@ -506,8 +513,7 @@ worker_iteration(void)
 	/* a transfer waits for the target to have all our WAL: send it all */
 	if (raft_transfer_target(worker.node) != RAFT_NOBODY)
 		raft_wal_flush_for_transfer();
-	worker.position = raft_wal_position();
-	raft_set_position(worker.node, worker.position);
+	worker_update_position();
 	raft_tick(worker.node, now);
 	if (worker.promise_until != 0 && now >= worker.promise_until)
 	{

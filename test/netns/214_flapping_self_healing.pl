@@ -41,12 +41,13 @@ my $step = $run->flap(seconds => $seconds, seed => $seed);
 my $flap_to = time();
 
 # Acknowledged writes per second in [from, to) (seconds).
+my @attempts = $run->writers->attempts;
 sub rate
 {
 	my ($from, $to) = @_;
 	my $n = grep {
 		$_->{outcome} eq 'ok' && $_->{end} >= $from * 1000 && $_->{end} < $to * 1000
-	} $run->writers->attempts;
+	} @attempts;
 	return $n / ($to - $from);
 }
 my $calm = rate($calm_from, $flap_from);

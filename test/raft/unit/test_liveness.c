@@ -351,6 +351,22 @@ test_new_node_is_sticky(void **state)
 }
 
 /*
+ * Node 2 of three sticky voters restarts having promised 'promise' ms;
+ * returns it, with node 3's vote request for term 1 in *m.
+ */
+static raft_node *
+restart_with_promise(h_net *net, raft_time promise, raft_message *m)
+{
+	h_setup(net, 3);
+	for (int i = 1; i <= 3; i++)
+		net->opts[i].check_quorum = true;
+	net->opts[2].startup_stickiness = promise;
+	h_start(net);
+	*m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
+	return h_node(net, 2);
+}
+
+/*
  * Rule (startup stickiness): a node whose election timeout shrank across a
  * restart refuses votes, and does not campaign, for the timeout it promised
  * before (options.startup_stickiness), not only for its new one.
@@ -363,13 +379,7 @@ test_new_node_sticky_for_promised_timeout(void **state)
 	raft_node  *f;
 
 	(void) state;
-	h_setup(&net, 3);
-	for (int i = 1; i <= 3; i++)
-		net.opts[i].check_quorum = true;
-	net.opts[2].startup_stickiness = 3 * H_ET;
-	h_start(&net);
-	f = h_node(&net, 2);
-	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
+	f = restart_with_promise(&net, 3 * H_ET, &m);
 	net.now = H_T0 + 3 * H_ET - 1;
 	raft_receive(f, &m, net.now);
 	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->refusal,
@@ -395,13 +405,7 @@ test_startup_stickiness_below_timeout_is_timeout(void **state)
 	raft_node  *f;
 
 	(void) state;
-	h_setup(&net, 3);
-	for (int i = 1; i <= 3; i++)
-		net.opts[i].check_quorum = true;
-	net.opts[2].startup_stickiness = H_ET / 2;
-	h_start(&net);
-	f = h_node(&net, 2);
-	m = h_msg_make(RAFT_MSG_VOTE, 3, 2, 1);
+	f = restart_with_promise(&net, H_ET / 2, &m);
 	net.now = H_T0 + H_ET - 1;
 	raft_receive(f, &m, net.now);
 	assert_false(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 2, 3)->granted);
