@@ -118,25 +118,68 @@ typedef enum raft_role
 extern const char *raft_role_name(raft_role role);
 
 /*
- * An ordered position that vote requests and append responses carry:
- * (timeline, LSN) for the extension.  Compared lexicographically.  {0, 0}
- * means "unknown" and disables the check on either side.  A leader also
- * waits for a transfer target's position before sending it TIMEOUT_NOW (see
+ * A node's WAL position, which vote requests and append responses carry:
+ * for the extension, its timeline, the LSN it has reached on it, where that
+ * timeline begins (its switch point from 'parent') and the timeline it
+ * branched from.  {0, 0, ...} means "unknown" and disables the check on
+ * either side.  Positions are not compared by timeline number: a timeline
+ * N + 1 contains timeline N only up to N + 1's switch point.  They are
+ * judged against the timeline history that the log carries
+ * (RAFT_ENTRY_TIMELINE, raft_history.c): a position on the history is as far
+ * along as its LSN; one that left it (a fork) holds only the part of the
+ * history before the point where it left.  A leader also waits for a
+ * transfer target's position before sending it TIMEOUT_NOW (see
  * raft_transfer_leadership).
  */
 typedef struct raft_position
 {
 	uint64_t	major;			/* timeline */
-	uint64_t	minor;			/* LSN */
+	uint64_t	minor;			/* LSN reached on it */
+	uint64_t	begin;			/* LSN where 'major' begins; 0 for a first
+								 * timeline */
+	uint64_t	parent;			/* timeline 'major' branched from; 0 none */
 } raft_position;
 
 /*
  * How far (in "minor" units) a candidate's position may trail the voter's
- * before the voter refuses it: 0 when "minor" is equal or ahead only.  A
- * candidate on an older "major" is always refused unless the tolerance is
- * RAFT_POSITION_ANY.
+ * before the voter refuses it: 0 when "minor" is equal or ahead only.
+ * RAFT_POSITION_ANY turns the position check off.  A candidate whose
+ * position left the timeline history is refused, whatever the tolerance, by
+ * a voter on the history that holds at least as much of it.
  */
 #define RAFT_POSITION_ANY UINT64_MAX
+
+/*
+ * One step of the timeline history, the payload of a RAFT_ENTRY_TIMELINE
+ * entry: node 'node', leading in the entry's term, promoted to timeline
+ * 'tli', which begins at LSN 'begin' on timeline 'parent'.  A step whose
+ * parent is an earlier step of the history cuts the history there: WAL
+ * that the parent wrote past 'begin' is off the history from then on.
+ */
+typedef struct raft_timeline
+{
+	uint64_t	tli;			/* nonzero */
+	uint64_t	begin;
+	uint64_t	parent;			/* 0: a first timeline (or its parent is
+								 * unknown) */
+	raft_id		node;			/* who promoted (informational) */
+} raft_timeline;
+
+/* Steps a node keeps (the newest); a vote request carries the newest few. */
+#define RAFT_MAX_HISTORY 32
+#define RAFT_HISTORY_TAIL 8
+
+/* Where a position stands against a timeline history. */
+typedef enum raft_standing
+{
+	RAFT_STANDING_UNKNOWN = 0,	/* no position, no history, or no relation
+								 * to it that can be told */
+	RAFT_STANDING_ON_HISTORY = 1,	/* all of its WAL is the history's */
+	RAFT_STANDING_FORKED = 2	/* its WAL left the history */
+} raft_standing;
+
+/* "unknown", "on history", "forked" */
+extern const char *raft_standing_name(raft_standing standing);
 
 /* Durable per-node state: must be fsynced before messages are sent. */
 typedef struct raft_hard_state
@@ -150,7 +193,8 @@ typedef enum raft_entry_type
 {
 	RAFT_ENTRY_NOOP = 1,		/* opens every leader's term */
 	RAFT_ENTRY_NORMAL = 2,		/* opaque application payload */
-	RAFT_ENTRY_CHANGE = 3		/* membership change, see raft_change */
+	RAFT_ENTRY_CHANGE = 3,		/* membership change, see raft_change */
+	RAFT_ENTRY_TIMELINE = 4		/* timeline history step, see raft_timeline */
 } raft_entry_type;
 
 typedef struct raft_entry
@@ -253,6 +297,12 @@ typedef struct raft_message
 	raft_term	last_log_term;
 	/* PREVOTE, VOTE, APPEND_RESPONSE: the sender's raft_set_position() */
 	raft_position position;
+	/*
+	 * PREVOTE, VOTE: the newest steps of the candidate's timeline history
+	 * (oldest first), against which voters judge both positions.
+	 */
+	uint8_t		n_history;		/* <= RAFT_HISTORY_TAIL */
+	raft_timeline history[RAFT_HISTORY_TAIL];
 	/* PREVOTE, VOTE */
 	bool		transfer;		/* campaign ordered by TIMEOUT_NOW: overrides
 								 * stickiness */
@@ -407,6 +457,14 @@ extern int	raft_propose(raft_node *node, raft_entry_type type,
 						 const uint8_t *data, uint32_t len, raft_index *index);
 extern int	raft_propose_change(raft_node *node, const raft_change *change,
 								raft_index *index);
+/*
+ * Leader only: append a timeline history step (the caller's primary now
+ * writes on 'step->tli').  RAFT_EINVAL for a zero timeline.  Nothing is
+ * appended (RAFT_OK, *index 0) when the step is already the history's
+ * newest.
+ */
+extern int	raft_propose_timeline(raft_node *node, const raft_timeline *step,
+								  raft_index *index);
 
 /*
  * Leader only: hand leadership to 'target' (a voter).  The target is brought
@@ -485,6 +543,25 @@ extern raft_time raft_last_leader_contact(const raft_node *node);
  * aside).  Leader: 0 (it ticks at the caller's usual rate).
  */
 extern raft_time raft_election_deadline(const raft_node *node);
+/*
+ * The timeline history as this node's log has it (committed steps and the
+ * tail its log would commit if it led), oldest first; *count receives the
+ * number of steps.  The log index of each step in indexes[] if not NULL.
+ */
+extern const raft_timeline *raft_get_history(const raft_node *node, int *count,
+											 const raft_index **indexes);
+/* Where 'position' stands against this node's history; *valid (if not
+ * NULL) receives how much of the history it holds (an LSN). */
+extern raft_standing raft_position_standing(const raft_node *node,
+											raft_position position,
+											uint64_t *valid);
+/*
+ * Whether the history's newest step is (tli, begin) and is committed: the
+ * primary on that timeline may take writes.
+ */
+extern bool raft_timeline_committed(const raft_node *node, uint64_t tli,
+									uint64_t begin);
+
 /* Leadership transfer target under way, or RAFT_NOBODY. */
 extern raft_id raft_transfer_target(const raft_node *node);
 
@@ -549,7 +626,7 @@ extern int	raft_position_compare(raft_position a, raft_position b);
  *	  magic "RAFT", version, cluster name, from, to, count,
  *	  then count times (u32 length, message bytes).
  */
-#define RAFT_WIRE_VERSION 3
+#define RAFT_WIRE_VERSION 4
 
 /*
  * Version byte of a membership-change payload.  These sit in the durable
@@ -575,6 +652,19 @@ extern int	raft_change_encode(const raft_change *change, uint8_t *buf, size_t ca
 							   size_t *len, const char **why);
 extern int	raft_change_decode(const uint8_t *buf, size_t len, raft_change *change,
 							   const char **why);
+
+/*
+ * Version byte of a timeline step payload (durable in the log, like
+ * RAFT_CHANGE_VERSION).
+ */
+#define RAFT_TIMELINE_VERSION 1
+/* Bytes of an encoded timeline step. */
+#define RAFT_TIMELINE_ENCODED_SIZE 29
+/* Encode a timeline step as an entry payload (cap >= RAFT_TIMELINE_ENCODED_SIZE). */
+extern int	raft_timeline_encode(const raft_timeline *step, uint8_t *buf,
+								 size_t cap, size_t *len, const char **why);
+extern int	raft_timeline_decode(const uint8_t *buf, size_t len,
+								 raft_timeline *step, const char **why);
 
 typedef struct raft_envelope
 {

@@ -38,6 +38,17 @@ message_check(const raft_message *msg, const char **why)
 
 	switch (msg->type)
 	{
+		case RAFT_MSG_PREVOTE:
+		case RAFT_MSG_VOTE:
+			if (msg->n_history > RAFT_HISTORY_TAIL)
+				return fail(why, "vote request carries more than "
+							STRINGIFY(RAFT_HISTORY_TAIL) " timeline steps");
+			for (int i = 0; i < msg->n_history; i++)
+				if (msg->history[i].tli == 0)
+					return fail(why, "vote request's history names "
+								"timeline 0");
+			break;
+
 		case RAFT_MSG_PREVOTE_RESPONSE:
 		case RAFT_MSG_VOTE_RESPONSE:
 			if (msg->refusal > RAFT_VOTE_NOT_MEMBER)
@@ -83,7 +94,7 @@ message_check(const raft_message *msg, const char **why)
 									"message term");
 					prev_term = e->term;
 					if (e->type < RAFT_ENTRY_NOOP ||
-						e->type > RAFT_ENTRY_CHANGE)
+						e->type > RAFT_ENTRY_TIMELINE)
 						return fail(why, raft__why_entry_type[e->type]);
 					if (e->len > RAFT_MAX_ENTRY_DATA)
 						return fail(why, "entry data length exceeds limit "
@@ -96,6 +107,14 @@ message_check(const raft_message *msg, const char **why)
 
 						if (raft_change_decode(e->data, e->len, &change,
 											   why) != RAFT_OK)
+							return RAFT_EINVAL;
+					}
+					if (e->type == RAFT_ENTRY_TIMELINE)
+					{
+						raft_timeline step;
+
+						if (raft_timeline_decode(e->data, e->len, &step,
+												 why) != RAFT_OK)
 							return RAFT_EINVAL;
 					}
 				}
@@ -119,6 +138,26 @@ message_check(const raft_message *msg, const char **why)
 			break;
 	}
 	return RAFT_OK;
+}
+
+/* Write a position: timeline, LSN, where the timeline begins, its parent. */
+static void
+write_position(uint8_t *buf, size_t *pos, const raft_position *p)
+{
+	write_u64(buf, pos, p->major);
+	write_u64(buf, pos, p->minor);
+	write_u64(buf, pos, p->begin);
+	write_u64(buf, pos, p->parent);
+}
+
+/* Read what write_position wrote. */
+static void
+read_position(reader *r, raft_position *p)
+{
+	p->major = read_u64(r);
+	p->minor = read_u64(r);
+	p->begin = read_u64(r);
+	p->parent = read_u64(r);
 }
 
 /* Bytes the type-specific part of a message takes, before any entries. */
@@ -148,6 +187,9 @@ raft_message_encoded_size(const raft_message *msg)
 {
 	size_t		size = MSG_HEADER_SIZE + message_body_size(msg->type);
 
+	if ((msg->type == RAFT_MSG_PREVOTE || msg->type == RAFT_MSG_VOTE) &&
+		msg->n_history <= RAFT_HISTORY_TAIL)
+		size += (size_t) msg->n_history * HISTORY_STEP_SIZE;
 	if (msg->type == RAFT_MSG_APPEND && msg->entries != NULL &&
 		msg->n_entries <= RAFT_MAX_ENTRIES_PER_MSG)
 	{
@@ -181,9 +223,16 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 		case RAFT_MSG_VOTE:
 			write_u64(buf, &pos, msg->last_log_index);
 			write_u64(buf, &pos, msg->last_log_term);
-			write_u64(buf, &pos, msg->position.major);
-			write_u64(buf, &pos, msg->position.minor);
+			write_position(buf, &pos, &msg->position);
 			write_u8(buf, &pos, msg->transfer ? 1 : 0);
+			write_u8(buf, &pos, msg->n_history);
+			for (int i = 0; i < msg->n_history; i++)
+			{
+				write_u64(buf, &pos, msg->history[i].tli);
+				write_u64(buf, &pos, msg->history[i].begin);
+				write_u64(buf, &pos, msg->history[i].parent);
+				write_u32(buf, &pos, msg->history[i].node);
+			}
 			break;
 
 		case RAFT_MSG_PREVOTE_RESPONSE:
@@ -218,8 +267,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 			write_u8(buf, &pos, msg->success ? 1 : 0);
 			write_u64(buf, &pos, msg->match_index);
 			write_u64(buf, &pos, msg->reject_hint);
-			write_u64(buf, &pos, msg->position.major);
-			write_u64(buf, &pos, msg->position.minor);
+			write_position(buf, &pos, &msg->position);
 			write_u32(buf, &pos, (uint32_t) msg->timeout);
 			write_u8(buf, &pos, msg->priority);
 			break;
@@ -293,11 +341,23 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 		case RAFT_MSG_VOTE:
 			msg->last_log_index = read_u64(&r);
 			msg->last_log_term = read_u64(&r);
-			msg->position.major = read_u64(&r);
-			msg->position.minor = read_u64(&r);
+			read_position(&r, &msg->position);
 			msg->transfer = read_bool(&r, &ok);
 			if (!r.truncated && !ok)
 				return fail(why, "transfer flag is neither 0 nor 1");
+			msg->n_history = read_u8(&r);
+			if (r.truncated)
+				break;
+			if (msg->n_history > RAFT_HISTORY_TAIL)
+				return fail(why, "vote request carries more than "
+							STRINGIFY(RAFT_HISTORY_TAIL) " timeline steps");
+			for (int i = 0; i < msg->n_history; i++)
+			{
+				msg->history[i].tli = read_u64(&r);
+				msg->history[i].begin = read_u64(&r);
+				msg->history[i].parent = read_u64(&r);
+				msg->history[i].node = read_u32(&r);
+			}
 			break;
 
 		case RAFT_MSG_PREVOTE_RESPONSE:
@@ -332,8 +392,7 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 				return fail(why, "success flag is neither 0 nor 1");
 			msg->match_index = read_u64(&r);
 			msg->reject_hint = read_u64(&r);
-			msg->position.major = read_u64(&r);
-			msg->position.minor = read_u64(&r);
+			read_position(&r, &msg->position);
 			msg->timeout = (raft_time) read_u32(&r);
 			msg->priority = read_u8(&r);
 			break;

@@ -199,6 +199,7 @@ send_vote_requests(raft_node *n, raft_msg_type type, bool transfer)
 		m->last_log_index = last;
 		m->last_log_term = raft__term_at(n, last);
 		m->position = n->position;
+		raft__history_tail(n, m);
 		m->transfer = transfer;
 	}
 }
@@ -293,28 +294,6 @@ raft__election_tick(raft_node *n)
 		raft__start_prevote(n);
 	else
 		raft__campaign(n, false);
-}
-
-/*
- * Whether position 'cand' trails 'mine' by more than max_position_lag.  The
- * voters' rule (a candidate against the voter's own position), also used by
- * a leader deciding whether a transfer target could win (raft_transfer.c).
- * {0, 0} on either side means "unknown" and never counts as behind.
- */
-bool
-raft__position_behind(const raft_node *n, raft_position mine,
-					  raft_position cand)
-{
-	uint64_t	lag = n->opts.max_position_lag;
-
-	if ((mine.major == 0 && mine.minor == 0) ||
-		(cand.major == 0 && cand.minor == 0))
-		return false;
-	if (cand.major < mine.major)
-		return lag != RAFT_POSITION_ANY;
-	if (cand.major > mine.major)
-		return false;
-	return mine.minor > cand.minor && mine.minor - cand.minor > lag;
 }
 
 /* Raft's log restriction: the candidate's log is at least as new as ours. */
@@ -414,7 +393,8 @@ raft__handle_vote_request(raft_node *n, const raft_message *m)
 		respond_vote(n, m, false, RAFT_VOTE_LOG_BEHIND, n->term);
 		return;
 	}
-	if (raft__position_behind(n, n->position, m->position))
+	if (raft__position_refused(n, n->position, m->position, m->history,
+							   m->n_history))
 	{
 		respond_vote(n, m, false, RAFT_VOTE_POSITION_BEHIND, n->term);
 		return;

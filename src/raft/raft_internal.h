@@ -14,12 +14,15 @@
  *	  raft_transfer.c	 leadership transfer (TimeoutNow)
  *	  raft_membership.c	 single-server membership changes
  *	  raft_bootstrap.c	 the bootstrap membership may not change across restarts
+ *	  raft_history.c	 the timeline history in the log; positions judged
+ *						 against it (votes, succession, transfers)
  *
  * The wire codec beside it (raft_wire.h, not this header; calls go one way,
  * envelope -> message -> change):
  *	  raft_envelope.c	 envelopes: cluster name, from, to, framed messages
  *	  raft_codec.c		 messages
  *	  raft_change_codec.c membership-change payloads (log entries)
+ *	  raft_timeline_codec.c timeline-step payloads (log entries)
  *	  raft_wire.[ch]	 bounds-checked little-endian primitives, reasons
  */
 #ifndef RAFT_INTERNAL_H
@@ -98,6 +101,12 @@ struct raft_node
 	raft_index	last_change_index;	/* newest CHANGE entry in the log, 0 none */
 	bool		voter_before_change;	/* were we a voter before that change */
 	bool		membership_changed;
+
+	/* timeline history: the TIMELINE entries of the log (raft_history.c) */
+	raft_timeline history[RAFT_MAX_HISTORY];
+	raft_index	history_index[RAFT_MAX_HISTORY];	/* each step's entry */
+	int			n_history;
+	raft_index	last_timeline_index;	/* newest TIMELINE entry, 0 none */
 
 	/* timers */
 	raft_time	election_deadline;	/* campaign when now reaches it */
@@ -189,8 +198,6 @@ extern uint8_t raft__own_priority(const raft_node *n);
 extern void raft__handle_vote_request(raft_node *n, const raft_message *m);
 extern void raft__handle_vote_response(raft_node *n, const raft_message *m);
 extern bool raft__can_campaign(const raft_node *n);
-extern bool raft__position_behind(const raft_node *n, raft_position mine,
-								  raft_position cand);
 
 /* raft_replication.c */
 extern void raft__send_append(raft_node *n, raft_progress *pr, bool resync);
@@ -210,6 +217,16 @@ extern void raft__transfer_tick(raft_node *n);
 extern void raft__transfer_check(raft_node *n, raft_progress *pr);
 extern void raft__handle_timeout_now(raft_node *n, const raft_message *m);
 extern void raft__transfer_cancel(raft_node *n);
+
+/* raft_history.c */
+extern void raft__history_apply_entry(raft_node *n, const raft_entry *e);
+extern void raft__history_recompute(raft_node *n);
+extern void raft__history_tail(const raft_node *n, raft_message *m);
+extern bool raft__position_refused(const raft_node *n, raft_position mine,
+								   raft_position cand,
+								   const raft_timeline *h, int nh);
+extern int	raft__position_order(const raft_node *n, raft_position a,
+								 raft_position b);
 
 /* raft_membership.c */
 extern void raft__membership_committed(raft_node *n);

@@ -7,7 +7,7 @@
  * call.  Membership changes take effect as soon as their entry is in the log
  * and are undone when it is truncated away: the configuration in force is
  * the bootstrap membership with every CHANGE entry of the log applied in
- * order.
+ * order.  Timeline history steps behave the same way (raft_history.c).
  */
 #include <string.h>
 
@@ -42,8 +42,7 @@ raft__entry_at(const raft_node *n, raft_index index)
 bool
 raft__entry_valid(const raft_entry *e)
 {
-	if (e->type != RAFT_ENTRY_NOOP && e->type != RAFT_ENTRY_NORMAL &&
-		e->type != RAFT_ENTRY_CHANGE)
+	if (e->type < RAFT_ENTRY_NOOP || e->type > RAFT_ENTRY_TIMELINE)
 		return false;
 	if (e->len > RAFT_MAX_ENTRY_DATA)
 		return false;
@@ -173,6 +172,8 @@ raft__log_append(raft_node *n, raft_term term, uint8_t type,
 		apply_change_entry(n, e);
 		raft__sync_progress(n);
 	}
+	else if (type == RAFT_ENTRY_TIMELINE)
+		raft__history_apply_entry(n, e);
 	return RAFT_OK;
 }
 
@@ -181,10 +182,12 @@ void
 raft__log_truncate(raft_node *n, raft_index from)
 {
 	bool		undo_change;
+	bool		undo_timeline;
 
 	if (from == 0 || from > n->log_len)
 		return;
 	undo_change = n->last_change_index >= from;
+	undo_timeline = n->last_timeline_index >= from;
 	for (size_t i = (size_t) (from - 1); i < n->log_len; i++)
 		raft__discard_payload(n, (void *) n->log[i].data);
 	n->log_len = (size_t) (from - 1);
@@ -194,6 +197,8 @@ raft__log_truncate(raft_node *n, raft_index from)
 		n->truncate_from = from;
 	if (undo_change)
 		raft__membership_recompute(n);
+	if (undo_timeline)
+		raft__history_recompute(n);
 }
 
 /* Free the log's memory. */

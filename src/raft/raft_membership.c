@@ -59,6 +59,31 @@ raft_propose(raft_node *n, raft_entry_type type, const uint8_t *data,
 	return leader_append(n, type, data, len, index);
 }
 
+/* Leader only: append a timeline history step (see raft.h). */
+int
+raft_propose_timeline(raft_node *n, const raft_timeline *step,
+					  raft_index *index)
+{
+	uint8_t		buf[RAFT_TIMELINE_ENCODED_SIZE];
+	size_t		len = 0;
+	const char *why;
+
+	n->started = true;
+	if (index != NULL)
+		*index = 0;
+	if (n->role != RAFT_LEADER)
+		return RAFT_ENOTLEADER;
+	if (n->transfer_target != RAFT_NOBODY)
+		return RAFT_EBUSY;
+	if (step == NULL ||
+		raft_timeline_encode(step, buf, sizeof(buf), &len, &why) != RAFT_OK)
+		return RAFT_EINVAL;
+	if (n->n_history > 0 && n->history[n->n_history - 1].tli == step->tli &&
+		n->history[n->n_history - 1].begin == step->begin)
+		return RAFT_OK;
+	return leader_append(n, RAFT_ENTRY_TIMELINE, buf, (uint32_t) len, index);
+}
+
 /* Whether 'c' makes sense against the current configuration. */
 static int
 check_change(const raft_node *n, const raft_change *c)

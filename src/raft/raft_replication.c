@@ -106,9 +106,9 @@ rank_eligible(const raft_node *n, const raft_progress *pr)
 
 /* Whether eligible 'a' comes before eligible 'b' in the succession. */
 static bool
-rank_before(const raft_progress *a, const raft_progress *b)
+rank_before(const raft_node *n, const raft_progress *a, const raft_progress *b)
 {
-	int			cmp = raft_position_compare(a->position, b->position);
+	int			cmp = raft__position_order(n, a->position, b->position);
 
 	if (cmp != 0)
 		return cmp > 0;
@@ -137,7 +137,7 @@ rank_of(const raft_node *n, const raft_progress *target)
 		if (pr == target)
 			continue;
 		e = rank_eligible(n, pr);
-		if (eligible ? (e && rank_before(pr, target)) :
+		if (eligible ? (e && rank_before(n, pr, target)) :
 			(e || pr->id < target->id))
 			rank++;
 	}

@@ -62,7 +62,8 @@ raft__transfer_check(raft_node *n, raft_progress *pr)
 		return;					/* raft__transfer_tick checks again */
 	if (pr->match < raft__last_index(n))
 		return;
-	if (raft__position_behind(n, n->position, pr->position))
+	if (raft__position_refused(n, n->position, pr->position, n->history,
+							   n->n_history))
 		return;
 	m = raft__new_message(n, RAFT_MSG_TIMEOUT_NOW, pr->id);
 	if (m == NULL)

@@ -635,7 +635,7 @@ sim_process_ready(sim_cluster *c, sim_node *nd)
 			if (c->failed)
 				return;
 			/* what the worker reports as its WAL position */
-			raft_set_position(nd->raft, (raft_position) {1, nd->applied});
+			raft_set_position(nd->raft, (raft_position) {1, nd->applied, 0, 0});
 		}
 		if (crash_at == CRASH_BEFORE_ADVANCE)
 		{

@@ -123,7 +123,12 @@ sample_message(int which)
 			m.last_log_term = 6;
 			m.position.major = 3;
 			m.position.minor = UINT64_C(0xfedcba9876543210);
+			m.position.begin = UINT64_C(0x3000000);
+			m.position.parent = 2;
 			m.transfer = which == 1;
+			m.n_history = 2;
+			m.history[0] = (raft_timeline) {2, 0x2000000, 1, 4};
+			m.history[1] = (raft_timeline) {3, 0x3000000, 2, 5};
 			break;
 		case 2:
 			m.type = RAFT_MSG_PREVOTE_RESPONSE;

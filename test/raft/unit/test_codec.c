@@ -97,24 +97,35 @@ static void
 test_golden_vote(void **state)
 {
 	static const uint8_t expected[] = {
-		0x03, 0x03,				/* version, type */
+		0x04, 0x03,				/* version, type */
 		0x01, 0x00, 0x00, 0x00,	/* from */
 		0x02, 0x00, 0x00, 0x00,	/* to */
 		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0x07, 0, 0, 0, 0, 0, 0, 0,	/* last_log_index */
 		0x04, 0, 0, 0, 0, 0, 0, 0,	/* last_log_term */
-		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.major */
+		0x02, 0, 0, 0, 0, 0, 0, 0,	/* position.major */
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* position.minor */
-		0x01					/* transfer */
+		0x00, 0x10, 0, 0, 0, 0, 0, 0,	/* position.begin */
+		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.parent */
+		0x01,					/* transfer */
+		0x01,					/* history steps */
+		0x02, 0, 0, 0, 0, 0, 0, 0,	/* step: tli */
+		0x00, 0x10, 0, 0, 0, 0, 0, 0,	/* step: begin */
+		0x01, 0, 0, 0, 0, 0, 0, 0,	/* step: parent */
+		0x03, 0, 0, 0,			/* step: node */
 	};
 	raft_message m = header_message(RAFT_MSG_VOTE, 1, 2, 5);
 
 	(void) state;
 	m.last_log_index = 7;
 	m.last_log_term = 4;
-	m.position.major = 1;
+	m.position.major = 2;
 	m.position.minor = 0x0102030405060708;
+	m.position.begin = 0x1000;
+	m.position.parent = 1;
 	m.transfer = true;
+	m.n_history = 1;
+	m.history[0] = (raft_timeline) {2, 0x1000, 1, 3};
 	assert_int_equal(encode_ok(&m), sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 }
@@ -127,7 +138,7 @@ static void
 test_golden_append_response(void **state)
 {
 	static const uint8_t expected[] = {
-		0x03, 0x06,				/* version, type */
+		0x04, 0x06,				/* version, type */
 		0x02, 0, 0, 0, 0x01, 0, 0, 0,	/* from, to */
 		0x05, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0xe8, 0x03, 0, 0, 0, 0, 0, 0,	/* echo = 1000 */
@@ -136,6 +147,8 @@ test_golden_append_response(void **state)
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* reject_hint */
 		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.major */
 		0x60, 0x00, 0x00, 0x03, 0, 0, 0, 0, /* position.minor */
+		0x00, 0, 0, 0, 0, 0, 0, 0,	/* position.begin */
+		0x00, 0, 0, 0, 0, 0, 0, 0,	/* position.parent */
 		0xc8, 0x00, 0x00, 0x00,	/* timeout = 200 ms */
 		0x07,					/* priority */
 	};
@@ -153,7 +166,7 @@ test_golden_append_response(void **state)
 	m.timeout = 200;
 	m.priority = 7;
 	len = encode_ok(&m);
-	assert_int_equal(len, 64);
+	assert_int_equal(len, 80);
 	assert_int_equal(len, sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 	assert_int_equal(raft_message_decode(expected, sizeof(expected), &d,
@@ -166,8 +179,8 @@ static void
 test_append_response_position_round_trip(void **state)
 {
 	static const raft_position positions[] = {
-		{0, 0}, {0, 1}, {1, 0}, {UINT64_MAX, UINT64_MAX},
-		{1, UINT64_C(0x8000000000000000)}, {UINT64_C(0x0102030405060708), 9}
+		{0, 0, 0, 0}, {0, 1, 0, 0}, {1, 0, 0, 0}, {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX},
+		{1, UINT64_C(0x8000000000000000), 7, 3}, {UINT64_C(0x0102030405060708), 9, 5, 1}
 	};
 
 	(void) state;
@@ -182,12 +195,14 @@ test_append_response_position_round_trip(void **state)
 
 			m.position = positions[i];
 			len = encode_ok(&m);
-			assert_int_equal(len, 64);
+			assert_int_equal(len, 80);
 			assert_int_equal(raft_message_decode(big_buf, len, &d,
 												 decoded_entries, &why),
 							 RAFT_OK);
 			assert_true(d.position.major == positions[i].major);
 			assert_true(d.position.minor == positions[i].minor);
+			assert_true(d.position.begin == positions[i].begin);
+			assert_true(d.position.parent == positions[i].parent);
 			assert_msg_equal(&m, &d);
 		}
 	}
@@ -198,12 +213,12 @@ static void
 test_golden_envelope(void **state)
 {
 	static const uint8_t expected[] = {
-		'R', 'A', 'F', 'T', 0x03,	/* magic, version */
+		'R', 'A', 'F', 'T', 0x04,	/* magic, version */
 		0x02, 'c', '1',			/* cluster name */
 		0x01, 0, 0, 0, 0x02, 0, 0, 0,	/* from, to */
 		0x01, 0, 0, 0,			/* count */
 		77, 0, 0, 0,			/* frame length: 52 + 21 + 4 */
-		0x03, 0x05, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
+		0x04, 0x05, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
 		0x02, 0, 0, 0, 0, 0, 0, 0,	/* term */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* prev_log_index */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* prev_log_term */

@@ -96,8 +96,11 @@ patched(int which, size_t offset, uint8_t value)
 static void
 test_reject_bad_header(void **state)
 {
-	/* version 1 lacked the election timeout, 2 the rank and priority */
-	static const uint8_t bad_versions[] = {1, 2, 4, 0};
+	/*
+	 * version 1 lacked the election timeout, 2 the rank and priority, 3
+	 * the timeline history and the positions' beginnings and parents
+	 */
+	static const uint8_t bad_versions[] = {1, 2, 3, 5, 0};
 	static const uint8_t bad_types[] = {9, 0, 255};
 	char		reason[80];
 	size_t		len;
@@ -106,7 +109,7 @@ test_reject_bad_header(void **state)
 	for (size_t i = 0; i < sizeof(bad_versions); i++)
 	{
 		snprintf(reason, sizeof(reason),
-				 "unsupported wire version %u (this build speaks version 3)",
+				 "unsupported wire version %u (this build speaks version 4)",
 				 bad_versions[i]);
 		len = patched(8, OFF_VERSION, bad_versions[i]);
 		assert_decode_fails(big_buf, len, reason);
@@ -134,8 +137,13 @@ test_reject_bad_vote_fields(void **state)
 	size_t		len;
 
 	(void) state;
-	len = patched(1, OFF_BODY + 32, 2);
+	len = patched(1, OFF_BODY + 48, 2);
 	assert_decode_fails(big_buf, len, "transfer flag is neither 0 nor 1");
+	len = patched(1, OFF_BODY + 49, RAFT_HISTORY_TAIL + 1);
+	assert_decode_fails(big_buf, len, "vote request carries more than 8 "
+						"timeline steps");
+	len = patched(0, OFF_BODY + 50, 0);	/* first step's timeline: 2 -> 0 */
+	assert_decode_fails(big_buf, len, "vote request's history names timeline 0");
 	len = patched(2, OFF_BODY, 0xff);
 	assert_decode_fails(big_buf, len, "granted flag is neither 0 nor 1");
 	len = patched(3, OFF_BODY + 1, 7);
@@ -147,9 +155,9 @@ test_reject_bad_vote_fields(void **state)
 }
 
 /*
- * An APPEND_RESPONSE without its position (the old 43 bytes), without its
- * election timeout (the 59 bytes of wire version 1) or without its priority
- * (the 63 bytes of wire version 2) is refused.
+ * An APPEND_RESPONSE cut where older wire versions ended (without its
+ * position, its election timeout, its priority, or its position's
+ * beginning and parent) is refused.
  */
 static void
 test_reject_append_response_without_position(void **state)
@@ -158,8 +166,10 @@ test_reject_append_response_without_position(void **state)
 	size_t		len = encode_ok(&m);
 
 	(void) state;
-	assert_int_equal(len, 64);
+	assert_int_equal(len, 80);
 	assert_decode_fails(big_buf, 43, "truncated message body");
+	assert_decode_fails(big_buf, 64, "truncated message body");
+	assert_decode_fails(big_buf, 79, "truncated message body");
 	assert_decode_fails(big_buf, 51, "truncated message body");
 	assert_decode_fails(big_buf, 58, "truncated message body");
 	assert_decode_fails(big_buf, 59, "truncated message body");
@@ -240,8 +250,11 @@ test_reject_bad_entries(void **state)
 	assert_decode_fails(big_buf, len, "truncated entry header");
 	len = patched(5, OFF_BODY + 33, 3);
 	assert_decode_fails(big_buf, len, "trailing bytes after message");
-	len = patched(5, OFF_ENTRIES + 16, 4);
-	assert_decode_fails(big_buf, len, "unknown entry type 4");
+	len = patched(5, OFF_ENTRIES + 16, 5);
+	assert_decode_fails(big_buf, len, "unknown entry type 5");
+	/* a timeline step whose payload is not one */
+	len = patched(5, OFF_ENTRIES + 16, RAFT_ENTRY_TIMELINE);
+	assert_decode_fails(big_buf, len, NULL);
 	len = patched(5, OFF_ENTRIES + 16, 0);
 	assert_decode_fails(big_buf, len, "unknown entry type 0");
 	len = patched(5, OFF_ENTRIES + 8, 11);	/* index 11 instead of 10 */
@@ -393,10 +406,10 @@ test_reject_bad_envelope(void **state)
 	buf[0] = 'R';
 	buf[ENV_OFF_VERSION] = 9;
 	EXPECT_ENV_FAIL(len, "unsupported wire version 9 (this build speaks "
-					"version 3)");
+					"version 4)");
 	buf[ENV_OFF_VERSION] = 1;
 	EXPECT_ENV_FAIL(len, "unsupported wire version 1 (this build speaks "
-					"version 3)");
+					"version 4)");
 	buf[ENV_OFF_VERSION] = RAFT_WIRE_VERSION;
 	buf[ENV_OFF_NAMELEN] = 64;
 	EXPECT_ENV_FAIL(len, "cluster name length 64 exceeds limit 63");
@@ -432,8 +445,9 @@ test_reject_bad_envelope(void **state)
 	/* frame lengths: too short for a message, past the end */
 	buf[count_off + 4] = 17;
 	EXPECT_ENV_FAIL(len, "framed message is shorter than a message header");
-	buf[count_off + 4] = 0xf0;
+	buf[count_off + 5] = 0x7f;
 	EXPECT_ENV_FAIL(len, "framed message runs past the end of the envelope");
+	buf[count_off + 5] = 0;
 #undef EXPECT_ENV_FAIL
 	buf[count_off + 4] = 55;	/* longer than the message inside it */
 	why = NULL;

@@ -495,11 +495,11 @@ position_vote(raft_position mine, raft_position cand, uint64_t lag)
 static void
 test_vote_position_behind_refused(void **state)
 {
-	raft_position p_1_100 = {1, 100};
-	raft_position p_1_50 = {1, 50};
-	raft_position p_1_200 = {1, 200};
-	raft_position p_2_10 = {2, 10};
-	raft_position zero = {0, 0};
+	raft_position p_1_100 = H_POS(1, 100);
+	raft_position p_1_50 = H_POS(1, 50);
+	raft_position p_1_200 = H_POS(1, 200);
+	raft_position p_2_10 = H_POS(2, 10);
+	raft_position zero = H_POS(0, 0);
 
 	(void) state;
 	assert_int_equal(position_vote(p_1_100, p_1_50, 0), RAFT_VOTE_POSITION_BEHIND);
@@ -521,7 +521,7 @@ static void
 test_vote_request_carries_position(void **state)
 {
 	h_net		net;
-	raft_position p = {3, 12345};
+	raft_position p = H_POS(3, 12345);
 	const raft_message *m;
 
 	(void) state;
@@ -532,8 +532,8 @@ test_vote_request_carries_position(void **state)
 	assert_non_null(m);
 	assert_int_equal(m->position.major, 3);
 	assert_int_equal(m->position.minor, 12345);
-	assert_true(raft_position_compare(p, (raft_position) {3, 12346}) < 0);
-	assert_true(raft_position_compare(p, (raft_position) {2, 99999}) > 0);
+	assert_true(raft_position_compare(p, H_POS(3, 12346)) < 0);
+	assert_true(raft_position_compare(p, H_POS(2, 99999)) > 0);
 	assert_int_equal(raft_position_compare(p, p), 0);
 	h_destroy(&net);
 }

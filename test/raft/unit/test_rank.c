@@ -76,9 +76,9 @@ test_leader_ranks_most_caught_up_follower_first(void **state)
 
 	(void) state;
 	init_ranked(&net, 4);
-	raft_set_position(h_node(&net, 2), (raft_position) {1, 100});
-	raft_set_position(h_node(&net, 3), (raft_position) {1, 300});
-	raft_set_position(h_node(&net, 4), (raft_position) {1, 100});
+	raft_set_position(h_node(&net, 2), H_POS(1, 100));
+	raft_set_position(h_node(&net, 3), H_POS(1, 300));
+	raft_set_position(h_node(&net, 4), H_POS(1, 100));
 	heartbeat_rounds(&net);
 	assert_int_equal(rank_sent(&net, 3), 0);
 	assert_int_equal(rank_sent(&net, 2), 1);	/* tie with 4: lower id */
@@ -121,8 +121,8 @@ test_never_campaign_follower_ranked_last(void **state)
 	net.opts[2].never_campaign = true;
 	h_start(&net);
 	h_elect(&net, 1);
-	raft_set_position(h_node(&net, 2), (raft_position) {1, 900});
-	raft_set_position(h_node(&net, 3), (raft_position) {1, 100});
+	raft_set_position(h_node(&net, 2), H_POS(1, 900));
+	raft_set_position(h_node(&net, 3), H_POS(1, 100));
 	heartbeat_rounds(&net);
 	assert_int_equal(rank_sent(&net, 3), 0);
 	assert_int_equal(rank_sent(&net, 2), 1);
@@ -141,8 +141,8 @@ test_silent_follower_ranked_after_answering_ones(void **state)
 
 	(void) state;
 	init_ranked(&net, 3);
-	raft_set_position(h_node(&net, 2), (raft_position) {1, 900});
-	raft_set_position(h_node(&net, 3), (raft_position) {1, 100});
+	raft_set_position(h_node(&net, 2), H_POS(1, 900));
+	raft_set_position(h_node(&net, 3), H_POS(1, 100));
 	heartbeat_rounds(&net);
 	assert_int_equal(rank_sent(&net, 2), 0);
 	h_isolate(&net, 2);
@@ -221,7 +221,7 @@ test_first_ranked_follower_still_runs_prevote_and_meets_stickiness(void **state)
 
 	(void) state;
 	init_ranked(&net, 3);
-	raft_set_position(h_node(&net, 2), (raft_position) {1, 900});
+	raft_set_position(h_node(&net, 2), H_POS(1, 900));
 	heartbeat_rounds(&net);
 	h_deliver(&net);
 	/* node 2 alone loses the leader; node 3 keeps hearing it */
@@ -255,9 +255,9 @@ test_first_ranked_candidate_behind_is_refused(void **state)
 		net.opts[i].max_position_lag = 0;
 	h_start(&net);
 	v = h_node(&net, 3);
-	raft_set_position(v, (raft_position) {1, 500});
+	raft_set_position(v, H_POS(1, 500));
 	m = h_msg_make(RAFT_MSG_VOTE, 2, 3, 1);
-	m.position = (raft_position) {1, 400};
+	m.position = H_POS(1, 400);
 	net.now += H_ET + H_SPREAD;
 	raft_receive(v, &m, net.now);
 	assert_int_equal(h_find(&net, RAFT_MSG_VOTE_RESPONSE, 3, 2)->refusal,

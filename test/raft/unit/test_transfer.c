@@ -258,7 +258,7 @@ test_transfer_back_and_forth(void **state)
 static void
 set_pos(h_net *net, raft_id id, uint64_t major, uint64_t minor)
 {
-	raft_set_position(h_node(net, id), (raft_position) {major, minor});
+	raft_set_position(h_node(net, id), H_POS(major, minor));
 }
 
 /*
@@ -304,7 +304,7 @@ test_progress_records_follower_position(void **state)
 	m = h_msg_make(RAFT_MSG_APPEND_RESPONSE, 3, 1,
 				   raft_get_term(h_node(&net, 1)));
 	m.reject_hint = raft_last_index(h_node(&net, 1));
-	m.position = (raft_position) {1, 10001};
+	m.position = H_POS(1, 10001);
 	raft_receive(h_node(&net, 1), &m, net.now);
 	assert_true(raft_get_progress(h_node(&net, 1), 3, &p));
 	assert_true(p.position.major == 1 && p.position.minor == 10001);
@@ -425,32 +425,32 @@ test_transfer_position_rule(void **state)
 {
 	(void) state;
 	/* unknown on either side, or both: only the log counts */
-	assert_true(timeout_now_at_once((raft_position) {0, 0},
-									(raft_position) {1, 5}, POS_LAG));
-	assert_true(timeout_now_at_once((raft_position) {1, 10000},
-									(raft_position) {0, 0}, POS_LAG));
-	assert_true(timeout_now_at_once((raft_position) {0, 0},
-									(raft_position) {0, 0}, 0));
+	assert_true(timeout_now_at_once(H_POS(0, 0),
+									H_POS(1, 5), POS_LAG));
+	assert_true(timeout_now_at_once(H_POS(1, 10000),
+									H_POS(0, 0), POS_LAG));
+	assert_true(timeout_now_at_once(H_POS(0, 0),
+									H_POS(0, 0), 0));
 	/* within the tolerance, level, or ahead */
-	assert_true(timeout_now_at_once((raft_position) {1, 10000},
-									(raft_position) {1, 10000 - POS_LAG},
+	assert_true(timeout_now_at_once(H_POS(1, 10000),
+									H_POS(1, 10000 - POS_LAG),
 									POS_LAG));
-	assert_true(timeout_now_at_once((raft_position) {1, 10000},
-									(raft_position) {1, 10000}, 0));
-	assert_true(timeout_now_at_once((raft_position) {1, 10000},
-									(raft_position) {2, 1}, 0));
+	assert_true(timeout_now_at_once(H_POS(1, 10000),
+									H_POS(1, 10000), 0));
+	assert_true(timeout_now_at_once(H_POS(1, 10000),
+									H_POS(2, 1), 0));
 	/* no tolerance set (the default): anything goes */
-	assert_true(timeout_now_at_once((raft_position) {2, 10000},
-									(raft_position) {1, 1},
+	assert_true(timeout_now_at_once(H_POS(2, 10000),
+									H_POS(1, 1),
 									RAFT_POSITION_ANY));
 	/* too far behind, or on an older timeline: wait */
-	assert_false(timeout_now_at_once((raft_position) {1, 10000},
-									 (raft_position) {1, 10000 - POS_LAG - 1},
+	assert_false(timeout_now_at_once(H_POS(1, 10000),
+									 H_POS(1, 10000 - POS_LAG - 1),
 									 POS_LAG));
-	assert_false(timeout_now_at_once((raft_position) {1, 10000},
-									 (raft_position) {1, 9999}, 0));
-	assert_false(timeout_now_at_once((raft_position) {2, 10},
-									 (raft_position) {1, 20000}, POS_LAG));
+	assert_false(timeout_now_at_once(H_POS(1, 10000),
+									 H_POS(1, 9999), 0));
+	assert_false(timeout_now_at_once(H_POS(2, 10),
+									 H_POS(1, 20000), POS_LAG));
 }
 
 /*
