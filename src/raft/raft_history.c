@@ -96,21 +96,26 @@ place(const raft_timeline *h, int nh, raft_position p, uint64_t *valid)
 			RAFT_STANDING_FORKED;
 	}
 
-	/* branched off a timeline of the history: a fork from there */
+	/*
+	 * branched off a timeline of the history: a fork that holds the
+	 * parent's part of the history up to its own beginning (or up to
+	 * where the history left the parent, if that came first)
+	 */
 	if (p.parent != 0)
 	{
 		for (int i = nh - 1; i >= 0; i--)
 		{
-			if (h[i].tli == p.parent && h[i].begin <= p.begin &&
-				p.begin <= step_end(h, nh, i))
+			if (h[i].tli == p.parent && h[i].begin <= p.begin)
 			{
-				*valid = p.begin;
+				uint64_t	end = step_end(h, nh, i);
+
+				*valid = p.begin < end ? p.begin : end;
 				return RAFT_STANDING_FORKED;
 			}
 		}
-		if (h[0].parent == p.parent && p.begin <= h[0].begin)
+		if (h[0].parent == p.parent)
 		{
-			*valid = p.begin;
+			*valid = p.begin < h[0].begin ? p.begin : h[0].begin;
 			return RAFT_STANDING_FORKED;
 		}
 	}
