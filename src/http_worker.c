@@ -279,7 +279,7 @@ expire_connections(void)
 			break;
 		dlist_delete(&c->node);
 		c->armed = false;
-		elog(DEBUG1, "closing an HTTP connection that sent no complete request within %d ms",
+		elog(DEBUG1, "closing an HTTP connection that did not complete a request within %d ms",
 			 RAFT_HTTP_REQUEST_DEADLINE_MS);
 		shut_connection(c->connection);
 	}
@@ -298,7 +298,8 @@ wait_timeout(void)
 	{
 		MHD_UNSIGNED_LONG_LONG ms;
 
-		if (MHD_get_timeout(daemons[i], &ms) == MHD_YES && ms < (MHD_UNSIGNED_LONG_LONG) timeout)
+		if (MHD_get_timeout(daemons[i], &ms) == MHD_YES &&
+			ms < (MHD_UNSIGNED_LONG_LONG) timeout)
 			timeout = (long) ms;
 	}
 	if (!dlist_is_empty(&deadlines))
