@@ -13,10 +13,31 @@
 
 #include "cluster_view.h"
 
-/* Connections served at once; more wait in the listen queue. */
+/* Connections served at once (per listen address); more wait in the listen queue. */
 #define RAFT_HTTP_MAX_CONNECTIONS	200
-/* An idle or slow connection is closed after this many seconds. */
-#define RAFT_HTTP_CONNECTION_TIMEOUT	10
+
+/*
+ * Connections one client address may hold at once; more from it are closed
+ * as soon as they are accepted.  A legitimate client needs a handful: a load
+ * balancer checks each server over one connection at a time, Prometheus
+ * scrapes over one, a kubelet runs its three probes; even a dozen such
+ * monitors behind one NAT address stay below 20.  One address then holds at
+ * most a tenth of RAFT_HTTP_MAX_CONNECTIONS, so 180 slots are always left
+ * for every other address: a load balancer's checks get in while a hostile
+ * or broken client holds all it may.
+ */
+#define RAFT_HTTP_MAX_CONNECTIONS_PER_ADDRESS	20
+
+/*
+ * Milliseconds a connection has, from accept (or from the end of its
+ * previous answer, when kept alive), to deliver a complete request and take
+ * its answer.  A deadline, not an idle timeout: a client trickling one byte
+ * a second is closed at it all the same.  A health check sends its request
+ * in one packet; 3 s leaves room for a lost packet's retransmission (TCP's
+ * first retransmission timeout is 1 s) on a slow link, and bounds how long
+ * one slot can be held without a complete request.
+ */
+#define RAFT_HTTP_REQUEST_DEADLINE_MS	3000
 /* Bytes of one request (request line and headers) a connection may use. */
 #define RAFT_HTTP_REQUEST_MEMORY	16384
 

@@ -12,6 +12,18 @@
  * daemon's work without blocking.  The worker only reads shared memory (the
  * status snapshot under a shared LWLock, as the views do): it never holds a
  * lock the Raft worker waits for.
+ *
+ * Against clients that hold connections open: libmicrohttpd refuses more
+ * than RAFT_HTTP_MAX_CONNECTIONS_PER_ADDRESS connections from one address,
+ * and this worker gives every connection a deadline for a whole request
+ * (RAFT_HTTP_REQUEST_DEADLINE_MS from accept, or from the end of the
+ * previous answer).  libmicrohttpd's own timeout is an idle timeout, reset
+ * by every byte, so the worker keeps the deadlines itself: libmicrohttpd
+ * tells it when a connection starts, finishes an answer and closes; the
+ * armed deadlines sit in one list, oldest first; the wait's timeout is cut
+ * to the nearest; and a connection past it has its socket shut down, which
+ * the next MHD_run sees as a hang-up and closes.  Each step is O(1) per
+ * connection and nothing waits on a client.
  */
 #include "postgres.h"
 
@@ -19,6 +31,7 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 
+#include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -28,6 +41,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "clock.h"
 #include "http.h"
 
 /* One daemon per resolved listening address. */
@@ -41,6 +55,26 @@ PGDLLEXPORT void raft_http_main(Datum main_arg);
 static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
 static int	n_daemons = 0;
 static MemoryContext request_context = NULL;
+
+/*
+ * One accepted connection, from libmicrohttpd's start notification to its
+ * close notification (its socket context).  While armed it is in
+ * 'deadlines'; unused, in 'free_conns'; shut down and waiting for
+ * libmicrohttpd to close it, in neither.
+ */
+typedef struct HttpConn
+{
+	dlist_node	node;
+	struct MHD_Connection *connection;
+	raft_time	deadline;		/* monotonic ms; meaningful while armed */
+	bool		armed;
+} HttpConn;
+
+/* Every deadline is loop_now + the same delay: appending keeps it sorted. */
+static dlist_head deadlines = DLIST_STATIC_INIT(deadlines);
+static dlist_head free_conns = DLIST_STATIC_INIT(free_conns);
+/* The loop's clock, read after each wait (callbacks must not throw). */
+static raft_time loop_now = 0;
 
 /* Whether c may appear in a host name or an IPv4/IPv6 address. */
 static bool
@@ -144,6 +178,150 @@ http_log(void *cls, const char *fmt, va_list ap)
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	elog(DEBUG1, "libmicrohttpd: %s", buf);
+}
+
+/* Close connection from outside libmicrohttpd: shut its socket down. */
+static void
+shut_connection(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	/* MHD_run sees the hang-up, closes the socket and notifies us. */
+	if (info != NULL)
+		(void) shutdown(info->connect_fd, SHUT_RDWR);
+}
+
+/* (Re)start c's deadline: a whole request from now, at the list's tail. */
+static void
+arm_deadline(HttpConn *c)
+{
+	if (c->armed)
+		dlist_delete(&c->node);
+	c->deadline = loop_now + RAFT_HTTP_REQUEST_DEADLINE_MS;
+	c->armed = true;
+	dlist_push_tail(&deadlines, &c->node);
+}
+
+/*
+ * libmicrohttpd's connection notifier: a new connection gets its deadline,
+ * a closed one gives its slot back.
+ */
+static void
+http_connection_notify(void *cls, struct MHD_Connection *connection,
+					   void **socket_context,
+					   enum MHD_ConnectionNotificationCode toe)
+{
+	HttpConn   *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		*socket_context = NULL;
+		if (dlist_is_empty(&free_conns))
+		{
+			/*
+			 * Cannot happen (the pool holds every daemon's connection
+			 * limit), but a connection without a deadline is refused.
+			 */
+			elog(DEBUG1, "no free HTTP connection slot, closing a new connection");
+			shut_connection(connection);
+			return;
+		}
+		c = dlist_container(HttpConn, node, dlist_pop_head_node(&free_conns));
+		c->connection = connection;
+		c->armed = false;
+		arm_deadline(c);
+		*socket_context = c;
+	}
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+	{
+		c = *socket_context;
+		if (c == NULL)
+			return;
+		if (c->armed)
+			dlist_delete(&c->node);
+		c->armed = false;
+		c->connection = NULL;
+		dlist_push_head(&free_conns, &c->node);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * libmicrohttpd's completion notifier: an answer has gone out whole, so a
+ * kept-alive connection's next request gets a deadline of its own.
+ */
+static void
+http_request_completed(void *cls, struct MHD_Connection *connection,
+					   void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *info;
+	HttpConn   *c;
+
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		return;					/* the connection is closing */
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = info != NULL ? info->socket_context : NULL;
+	/* One already shut down stays so. */
+	if (c != NULL && c->armed)
+		arm_deadline(c);
+}
+
+/* Shut down every connection whose deadline has passed (the oldest first). */
+static void
+expire_connections(void)
+{
+	while (!dlist_is_empty(&deadlines))
+	{
+		HttpConn   *c = dlist_head_element(HttpConn, node, &deadlines);
+
+		if (c->deadline > loop_now)
+			break;
+		dlist_delete(&c->node);
+		c->armed = false;
+		elog(DEBUG1, "closing an HTTP connection that did not complete a request within %d ms",
+			 RAFT_HTTP_REQUEST_DEADLINE_MS);
+		shut_connection(c->connection);
+	}
+}
+
+/*
+ * Milliseconds the loop may wait: until libmicrohttpd's next timeout or
+ * the nearest deadline, and at most a second.
+ */
+static long
+wait_timeout(void)
+{
+	long		timeout = 1000;
+
+	for (int i = 0; i < n_daemons; i++)
+	{
+		MHD_UNSIGNED_LONG_LONG ms;
+
+		if (MHD_get_timeout(daemons[i], &ms) == MHD_YES &&
+			ms < (MHD_UNSIGNED_LONG_LONG) timeout)
+			timeout = (long) ms;
+	}
+	if (!dlist_is_empty(&deadlines))
+	{
+		HttpConn   *c = dlist_head_element(HttpConn, node, &deadlines);
+		raft_time	until = c->deadline - raft_monotonic_now();
+
+		timeout = Min(timeout, Max(until, 0));
+	}
+	return timeout;
+}
+
+/* The pool of connection slots: every daemon's connection limit. */
+static void
+create_connection_pool(void)
+{
+	int			size = n_daemons * RAFT_HTTP_MAX_CONNECTIONS;
+	HttpConn   *pool = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(HttpConn) * size);
+
+	for (int i = 0; i < size; i++)
+		dlist_push_tail(&free_conns, &pool[i].node);
 }
 
 /* Queue reply on connection. */
@@ -273,11 +451,21 @@ start_daemon(const char *host, const struct addrinfo *ai)
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 
+	/*
+	 * The per-address limit and the notifiers guard against clients that
+	 * hold connections (see the file header); libmicrohttpd's idle timeout,
+	 * set to the deadline, is a second line behind the worker's deadlines.
+	 */
 	d = MHD_start_daemon(flags, (uint16) raft_http_port, NULL, NULL,
 						 http_request, NULL,
 						 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) RAFT_HTTP_MAX_CONNECTIONS,
-						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) RAFT_HTTP_CONNECTION_TIMEOUT,
+						 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						 (unsigned int) RAFT_HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+						 MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, NULL,
+						 MHD_OPTION_NOTIFY_COMPLETED, http_request_completed, NULL,
+						 MHD_OPTION_CONNECTION_TIMEOUT,
+						 (unsigned int) ((RAFT_HTTP_REQUEST_DEADLINE_MS + 999) / 1000),
 						 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) RAFT_HTTP_REQUEST_MEMORY,
 						 MHD_OPTION_STRICT_FOR_CLIENT, (int) 1,
 						 MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
@@ -386,6 +574,8 @@ raft_http_main(Datum main_arg)
 											ALLOCSET_DEFAULT_SIZES);
 	on_proc_exit(stop_daemons, (Datum) 0);
 	start_daemons();
+	/* Before the first MHD_run: no connection is accepted until then. */
+	create_connection_pool();
 
 	set = CreateWaitEventSet(TopMemoryContext, n_daemons + 2);
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
@@ -402,16 +592,7 @@ raft_http_main(Datum main_arg)
 
 	while (!ShutdownRequestPending)
 	{
-		long		timeout = 1000;
-
-		for (int i = 0; i < n_daemons; i++)
-		{
-			MHD_UNSIGNED_LONG_LONG ms;
-
-			if (MHD_get_timeout(daemons[i], &ms) == MHD_YES && (long) ms < timeout)
-				timeout = (long) ms;
-		}
-		(void) WaitEventSetWait(set, timeout, events, lengthof(events),
+		(void) WaitEventSetWait(set, wait_timeout(), events, lengthof(events),
 								PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -420,8 +601,15 @@ raft_http_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		loop_now = raft_monotonic_now();
 		for (int i = 0; i < n_daemons; i++)
 			MHD_run(daemons[i]);
+
+		/*
+		 * After MHD_run, so that a request complete in time is answered; the
+		 * hang-ups wake the next wait at once and its MHD_run closes them.
+		 */
+		expire_connections();
 	}
 	proc_exit(0);
 }

@@ -68,8 +68,10 @@ sub create_cluster
 =item request($port, $bytes, %opts)
 
 Send $bytes to 127.0.0.1:$port and read until the server closes (or
-timeout => seconds, default 15, passes).  Returns (status code or undef,
-headers text, body, whether the server closed the connection).
+timeout => seconds, default 15, passes).  from => '127.0.0.2' connects from
+that source address (all of 127/8 is local), as a second client would.
+Returns (status code or undef, headers text, body, whether the server
+closed the connection).
 
 =cut
 
@@ -80,6 +82,7 @@ sub request
 		PeerAddr => '127.0.0.1',
 		PeerPort => $port,
 		Proto => 'tcp',
+		(defined $opts{from} ? (LocalAddr => $opts{from}) : ()),
 		Timeout => 5) or return (undef, '', '', 0);
 	$sock->autoflush(1);
 	print $sock $bytes;
