@@ -163,6 +163,11 @@ typedef struct raft_timeline
 	uint64_t	parent;			/* 0: a first timeline (or its parent is
 								 * unknown) */
 	raft_id		node;			/* who promoted (informational) */
+	/* informational, kept in the log only (vote requests carry zeros): */
+	int64_t		time;			/* the proposer's wall clock, ms since the
+								 * Unix epoch; 0 unknown */
+	uint8_t		reason;			/* the caller's code for why (failover,
+								 * switchover, first primary ...) */
 } raft_timeline;
 
 /* Steps a node keeps (the newest); a vote request carries the newest few. */
@@ -659,7 +664,7 @@ extern int	raft_change_decode(const uint8_t *buf, size_t len, raft_change *chang
  */
 #define RAFT_TIMELINE_VERSION 1
 /* Bytes of an encoded timeline step. */
-#define RAFT_TIMELINE_ENCODED_SIZE 29
+#define RAFT_TIMELINE_ENCODED_SIZE 38
 /* Encode a timeline step as an entry payload (cap >= RAFT_TIMELINE_ENCODED_SIZE). */
 extern int	raft_timeline_encode(const raft_timeline *step, uint8_t *buf,
 								 size_t cap, size_t *len, const char **why);

@@ -44,9 +44,14 @@ message_check(const raft_message *msg, const char **why)
 				return fail(why, "vote request carries more than "
 							STRINGIFY(RAFT_HISTORY_TAIL) " timeline steps");
 			for (int i = 0; i < msg->n_history; i++)
+			{
 				if (msg->history[i].tli == 0)
 					return fail(why, "vote request's history names "
 								"timeline 0");
+				if (msg->history[i].time != 0 || msg->history[i].reason != 0)
+					return fail(why, "vote request's history carries "
+								"fields only the log keeps");
+			}
 			break;
 
 		case RAFT_MSG_PREVOTE_RESPONSE:

@@ -191,7 +191,15 @@ raft__history_tail(const raft_node *n, raft_message *m)
 		n->n_history - RAFT_HISTORY_TAIL : 0;
 
 	m->n_history = (uint8_t) (n->n_history - from);
-	memcpy(m->history, &n->history[from], m->n_history * sizeof(raft_timeline));
+	for (int i = 0; i < m->n_history; i++)
+	{
+		/* what judging needs; the wire does not carry the rest */
+		memset(&m->history[i], 0, sizeof(m->history[i]));
+		m->history[i].tli = n->history[from + i].tli;
+		m->history[i].begin = n->history[from + i].begin;
+		m->history[i].parent = n->history[from + i].parent;
+		m->history[i].node = n->history[from + i].node;
+	}
 }
 
 /*

@@ -6,11 +6,12 @@
  *	  field checked, no allocation.  The message decoder (raft_codec.c)
  *	  calls raft_timeline_decode to check the steps an entry carries.
  *
- *	  Layout: version (u8), tli (u64), begin (u64), parent (u64), node (u32).
+ *	  Layout: version (u8), tli (u64), begin (u64), parent (u64), node (u32),
+ *	  time (i64, as u64), reason (u8).
  */
 #include "raft_wire.h"
 
-_Static_assert(RAFT_TIMELINE_ENCODED_SIZE == 1 + 8 + 8 + 8 + 4,
+_Static_assert(RAFT_TIMELINE_ENCODED_SIZE == 1 + 8 + 8 + 8 + 4 + 8 + 1,
 			   "RAFT_TIMELINE_ENCODED_SIZE must match the layout");
 
 /* Encode a timeline step as the payload of a RAFT_ENTRY_TIMELINE entry. */
@@ -29,6 +30,8 @@ raft_timeline_encode(const raft_timeline *step, uint8_t *buf, size_t cap,
 	write_u64(buf, &pos, step->begin);
 	write_u64(buf, &pos, step->parent);
 	write_u32(buf, &pos, step->node);
+	write_u64(buf, &pos, (uint64_t) step->time);
+	write_u8(buf, &pos, step->reason);
 	*len = pos;
 	return succeed(why);
 }
@@ -53,6 +56,8 @@ raft_timeline_decode(const uint8_t *buf, size_t len, raft_timeline *step,
 	step->begin = read_u64(&r);
 	step->parent = read_u64(&r);
 	step->node = read_u32(&r);
+	step->time = (int64_t) read_u64(&r);
+	step->reason = read_u8(&r);
 	if (r.truncated)
 		return fail(why, "truncated timeline step");
 	if (step->tli == 0)

@@ -127,8 +127,8 @@ sample_message(int which)
 			m.position.parent = 2;
 			m.transfer = which == 1;
 			m.n_history = 2;
-			m.history[0] = (raft_timeline) {2, 0x2000000, 1, 4};
-			m.history[1] = (raft_timeline) {3, 0x3000000, 2, 5};
+			m.history[0] = (raft_timeline) {2, 0x2000000, 1, 4, 0, 0};
+			m.history[1] = (raft_timeline) {3, 0x3000000, 2, 5, 0, 0};
 			break;
 		case 2:
 			m.type = RAFT_MSG_PREVOTE_RESPONSE;

@@ -125,7 +125,7 @@ test_golden_vote(void **state)
 	m.position.parent = 1;
 	m.transfer = true;
 	m.n_history = 1;
-	m.history[0] = (raft_timeline) {2, 0x1000, 1, 3};
+	m.history[0] = (raft_timeline) {2, 0x1000, 1, 3, 0, 0};
 	assert_int_equal(encode_ok(&m), sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 }

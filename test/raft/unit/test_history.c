@@ -19,8 +19,8 @@
 
 #define P(tli, lsn, begin, parent) ((raft_position) {(tli), (lsn), (begin), (parent)})
 
-static const raft_timeline TL1 = {1, 0, 0, 1};
-static const raft_timeline TL2 = {2, 100, 1, 3};
+static const raft_timeline TL1 = {1, 0, 0, 1, 0, 0};
+static const raft_timeline TL2 = {2, 100, 1, 3, 0, 0};
 
 /*
  * Node 1 (tolerance 'lag') answers a VOTE from node 2 at 'cand' whose
@@ -261,7 +261,7 @@ test_timeline_step_replicated_and_committed(void **state)
 	assert_int_equal(raft_propose_timeline(h_node(&net, 2), &TL2, NULL),
 					 RAFT_ENOTLEADER);
 	{
-		raft_timeline zero = {0, 5, 1, 1};
+		raft_timeline zero = {0, 5, 1, 1, 0, 0};
 
 		assert_int_equal(raft_propose_timeline(h_node(&net, 1), &zero, NULL),
 						 RAFT_EINVAL);
@@ -278,8 +278,8 @@ static void
 test_timeline_step_cuts_history_at_parent(void **state)
 {
 	h_net		net;
-	raft_timeline steps[] = {TL1, TL2, {3, 300, 2, 2}};
-	raft_timeline back = {4, 250, 2, 1};
+	raft_timeline steps[] = {TL1, TL2, {3, 300, 2, 2, 0, 0}};
+	raft_timeline back = {4, 250, 2, 1, 0, 0};
 	int			count;
 	const raft_timeline *h;
 	uint64_t	held;
@@ -319,7 +319,7 @@ test_uncommitted_step_undone_by_truncation(void **state)
 {
 	h_net		net;
 	int			count;
-	raft_timeline orphan = {2, 100, 1, 1};
+	raft_timeline orphan = {2, 100, 1, 1, 0, 0};
 
 	(void) state;
 	led_with_history(&net, &TL1, 1);
@@ -401,7 +401,7 @@ test_timeline_payload_round_trip_and_refusals(void **state)
 {
 	uint8_t		buf[RAFT_TIMELINE_ENCODED_SIZE + 1];
 	size_t		len = 0;
-	raft_timeline in = {7, UINT64_MAX, 6, 3};
+	raft_timeline in = {7, UINT64_MAX, 6, 3, INT64_C(1796000000000), 2};
 	raft_timeline out;
 	const char *why;
 
@@ -410,7 +410,8 @@ test_timeline_payload_round_trip_and_refusals(void **state)
 	assert_int_equal(len, RAFT_TIMELINE_ENCODED_SIZE);
 	assert_int_equal(raft_timeline_decode(buf, len, &out, &why), RAFT_OK);
 	assert_true(in.tli == out.tli && in.begin == out.begin &&
-				in.parent == out.parent && in.node == out.node);
+				in.parent == out.parent && in.node == out.node &&
+				in.time == out.time && in.reason == out.reason);
 	assert_int_equal(raft_timeline_decode(buf, len - 1, &out, &why), RAFT_EINVAL);
 	assert_string_equal(why, "truncated timeline step");
 	buf[len] = 0;
