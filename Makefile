@@ -8,7 +8,7 @@
 #   make demo                   the local three-node demo (scripts/demo.sh)
 
 EXTENSION = raft_ext
-EXTVERSION = 1.1
+EXTVERSION = 1.2
 
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/raft/*.c)))

@@ -270,6 +270,10 @@ read_members(RaftClusterView *view)
 			}
 		}
 		cluster_view_rejoin(st, m);
+		m->timeline_standing = NULL;
+		if (!configured && st->peers[p].standing != RAFT_STANDING_UNKNOWN)
+			m->timeline_standing =
+				raft_standing_name((raft_standing) st->peers[p].standing);
 	}
 	if (configured)
 		pfree(configured);

@@ -52,6 +52,11 @@ typedef struct RaftViewMember
 	 */
 	const char *rejoin_state;
 	const char *rejoin_error;
+	/*
+	 * Its WAL against the timeline history: "on history", "forked", or
+	 * NULL if unknown (this node's own; another member's on the leader).
+	 */
+	const char *timeline_standing;
 } RaftViewMember;
 
 typedef struct RaftClusterView

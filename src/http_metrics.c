@@ -80,6 +80,18 @@ per_peer(StringInfo out, const RaftClusterView *view, const char *name,
 	}
 }
 
+/* Members other than this node that the leader knows to be forked. */
+static int
+forked_members(const RaftStatus *st)
+{
+	int			n = 0;
+
+	for (int i = 0; i < st->n_peers; i++)
+		if (!st->peers[i].is_self && st->peers[i].standing == RAFT_STANDING_FORKED)
+			n++;
+	return n;
+}
+
 /* See http.h. */
 void
 raft_http_metrics(const RaftClusterView *view, StringInfo out)
@@ -159,6 +171,15 @@ raft_http_metrics(const RaftClusterView *view, StringInfo out)
 		   view->in_recovery ? 1 : 0);
 	sample(out, "raft_ext_timeline", "gauge", "This node's timeline.",
 		   (double) view->timeline);
+	sample(out, "raft_ext_timeline_forked", "gauge",
+		   "1 when this node's WAL left the timeline history in the Raft log (a fork: never elected over the history, rewound by auto_rejoin).",
+		   st->standing == RAFT_STANDING_FORKED ? 1 : 0);
+	sample(out, "raft_ext_forked_members", "gauge",
+		   "On the leader: members whose reported WAL position left the timeline history.",
+		   (double) forked_members(st));
+	sample(out, "raft_ext_timeline_history_steps", "gauge",
+		   "Steps of the timeline history this node's Raft log holds (promotions recorded).",
+		   (double) st->n_history);
 	sample(out, "raft_ext_wal_position_bytes", "gauge",
 		   "This node's WAL position (inserted on a primary, received or replayed on a standby) as a byte offset.",
 		   (double) view->lsn);

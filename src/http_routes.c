@@ -166,6 +166,7 @@ cluster_json(const RaftClusterView *view, StringInfo out)
 			appendStringInfoString(out, ", \"last_contact_ms\": null");
 		append_text_or_null(out, "rejoin_state", m->rejoin_state);
 		append_text_or_null(out, "rejoin_error", m->rejoin_error);
+		append_text_or_null(out, "timeline_standing", m->timeline_standing);
 		appendStringInfoChar(out, '}');
 	}
 	appendStringInfoString(out, "\n]}\n");

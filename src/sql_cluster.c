@@ -17,7 +17,9 @@
 
 PG_FUNCTION_INFO_V1(raft_ext_cluster);
 
-#define CLUSTER_COLS 13
+#define CLUSTER_COLS 14
+/* raft_ext 1.1's raft_ext.cluster() lacks timeline_standing */
+#define CLUSTER_COLS_1_1 13
 
 /* raft_ext.cluster(): one row per member. */
 Datum
@@ -28,6 +30,13 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 
 	raft_require_shared();
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != CLUSTER_COLS &&
+		rsinfo->setDesc->natts != CLUSTER_COLS_1_1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("raft_ext.cluster() has %d columns, expected %d",
+						rsinfo->setDesc->natts, CLUSTER_COLS),
+				 errhint("Run ALTER EXTENSION raft_ext UPDATE.")));
 	view = raft_cluster_view();
 
 	for (int m = 0; m < view->n_members; m++)
@@ -70,6 +79,8 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 		raft_text_or_null(member->rejoin_state, &values[i], &nulls[i]);
 		i++;
 		raft_text_or_null(member->rejoin_error, &values[i], &nulls[i]);
+		i++;
+		raft_text_or_null(member->timeline_standing, &values[i], &nulls[i]);
 		i++;
 		Assert(i == CLUSTER_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

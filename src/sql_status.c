@@ -35,8 +35,10 @@
 PG_FUNCTION_INFO_V1(raft_ext_status);
 PG_FUNCTION_INFO_V1(raft_ext_peers);
 
-#define STATUS_COLS 18
-/* raft_ext 1.0's raft_ext.status() lacks rejoin_state and rejoin_error */
+#define STATUS_COLS 19
+/* raft_ext 1.1's raft_ext.status() lacks timeline_standing */
+#define STATUS_COLS_1_1 18
+/* raft_ext 1.0's also lacks rejoin_state and rejoin_error */
 #define STATUS_COLS_1_0 16
 #define PEERS_COLS 12
 /* raft_ext 1.0's raft_ext.peers() lacks "staged", the fourth column */
@@ -66,7 +68,8 @@ raft_ext_status(PG_FUNCTION_ARGS)
 	raft_require_shared();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (tupdesc->natts != STATUS_COLS && tupdesc->natts != STATUS_COLS_1_0)
+	if (tupdesc->natts != STATUS_COLS && tupdesc->natts != STATUS_COLS_1_1 &&
+		tupdesc->natts != STATUS_COLS_1_0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("raft_ext.status() has %d columns, expected %d",
@@ -151,6 +154,11 @@ raft_ext_status(PG_FUNCTION_ARGS)
 	raft_text_or_null(nonempty(st->rejoin_state), &values[i], &nulls[i]);
 	i++;
 	raft_text_or_null(nonempty(st->rejoin_error), &values[i], &nulls[i]);
+	i++;
+	/* timeline_standing: this node's WAL against the timeline history */
+	raft_text_or_null(running && st->standing != RAFT_STANDING_UNKNOWN ?
+					  raft_standing_name((raft_standing) st->standing) : NULL,
+					  &values[i], &nulls[i]);
 	i++;
 	Assert(i == STATUS_COLS);
 

@@ -29,6 +29,10 @@ typedef struct RaftPeerStatus
 	uint64		msgs_received;
 	uint64		msgs_dropped;
 	char		last_error[RAFT_ERROR_LEN];
+	/* leader only (the member's last report), and for this node itself: */
+	raft_position position;		/* its WAL position, {0, 0} unknown */
+	uint8		standing;		/* raft_standing against the history */
+	uint64		history_holds;	/* how much of the history it holds (LSN) */
 } RaftPeerStatus;
 
 /* The worker's published view of itself; copied whole under the lock. */
@@ -60,6 +64,15 @@ typedef struct RaftStatus
 	bool		rejoin_failed;	/* its latest attempt failed */
 	int			n_peers;
 	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
+	/* the timeline history in the log, and this node against it */
+	uint8		standing;		/* raft_standing of 'position' */
+	uint64		history_holds;	/* how much of the history it holds (LSN) */
+	bool		timeline_committed; /* its timeline is the committed newest
+									 * step (a primary may take writes) */
+	int			n_history;
+	raft_timeline history[RAFT_MAX_HISTORY];
+	raft_index	history_index[RAFT_MAX_HISTORY];	/* log index of each step */
+	raft_term	history_term[RAFT_MAX_HISTORY]; /* its entry's term */
 } RaftStatus;
 
 /* Worker: publish a snapshot (wakes status_cv waiters). */

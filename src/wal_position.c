@@ -4,11 +4,15 @@
  *
  * Vote requests carry the candidate's position so that a voter can refuse a
  * candidate whose WAL is too far behind its own: electing such a node would
- * lose committed transactions when it is promoted.  The engine treats the
- * pair as an opaque ordered value; this file is where it gets its meaning.
+ * lose committed transactions when it is promoted.  Timelines fork, so a
+ * position also says where its timeline begins and which timeline it
+ * branched from (the timeline's history file): the engine judges positions
+ * against the timeline history in the Raft log, never by timeline number
+ * (src/raft/raft_history.c).  This file is where the values come from.
  */
 #include "postgres.h"
 
+#include "access/timeline.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "access/xlogrecovery.h"
@@ -45,6 +49,33 @@ raft_wal_flush_for_transfer(void)
 	end = inserted_end();
 	if (end > GetFlushRecPtr(NULL))
 		XLogFlush(end);
+}
+
+/*
+ * Where timeline 'tli' begins and the timeline it branched from, from its
+ * history file (none for timeline 1).  Cached: a timeline's beginning never
+ * changes, and the worker asks at every turn of its loop.
+ */
+static void
+timeline_origin(TimeLineID tli, uint64_t *begin, uint64_t *parent)
+{
+	static TimeLineID cached_tli = 0;
+	static uint64_t cached_begin = 0;
+	static uint64_t cached_parent = 0;
+
+	if (tli != cached_tli)
+	{
+		List	   *history = readTimeLineHistory(tli);
+		TimeLineHistoryEntry *own = linitial(history);
+
+		cached_begin = own->begin == InvalidXLogRecPtr ? 0 : own->begin;
+		cached_parent = list_length(history) > 1 ?
+			((TimeLineHistoryEntry *) lsecond(history))->tli : 0;
+		cached_tli = tli;
+		list_free_deep(history);
+	}
+	*begin = cached_begin;
+	*parent = cached_parent;
 }
 
 /* Current (timeline, LSN) of this node; see wal_position.h. */
@@ -91,5 +122,8 @@ raft_wal_position(void)
 			position.minor = replayed;
 		}
 	}
+	if (position.major != 0)
+		timeline_origin((TimeLineID) position.major, &position.begin,
+						&position.parent);
 	return position;
 }

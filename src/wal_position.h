@@ -10,7 +10,9 @@
 /*
  * Where this node's WAL ends: on a primary the insert position and timeline,
  * on a standby the further of what was received (flushed) and what was
- * replayed.  Callable from a background worker with no database.
+ * replayed; with where that timeline begins and its parent timeline (from
+ * the timeline's history file).  Callable from a background worker with no
+ * database.
  */
 extern raft_position raft_wal_position(void);
 

@@ -48,6 +48,7 @@
 #include "status.h"
 #include "storage.h"
 #include "sync_quorum.h"
+#include "timeline_step.h"
 #include "transport.h"
 #include "wal_position.h"
 #include "worker.h"
@@ -407,7 +408,8 @@ worker_process_ready(void)
 			worker_failpoint_after_vote(&ready.hard_state);
 
 		/* a lease given up (a transfer) is seen by backends before we send */
-		raft_publish_lease(ready.lease_until);
+		raft_publish_lease(raft_timeline_gate_lease(worker.node, worker.position,
+													ready.lease_until));
 
 		if (ready.membership_changed)
 			transport_set_membership(raft_get_membership(worker.node));
@@ -444,6 +446,7 @@ worker_failover(raft_time now)
 		raft_failover_on_role_change(&status_buffer);
 	role_changed = false;
 	raft_failover_step(worker.node, &status_buffer, now);
+	raft_timeline_step(worker.node, &status_buffer);
 	raft_sync_step(worker.node, &status_buffer, now);
 }
 

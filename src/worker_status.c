@@ -19,6 +19,7 @@
 #include "shmem.h"
 #include "status.h"
 #include "transport.h"
+#include "timeline_step.h"
 #include "worker.h"
 
 /* The last snapshot published, to skip publishing an unchanged one. */
@@ -95,7 +96,8 @@ worker_build_status(const RaftWorker *worker, RaftStatus *status)
 	status->term = raft_get_term(worker->node);
 	status->voted_for = raft_get_vote(worker->node);
 	status->leader_id = raft_get_leader(worker->node);
-	status->lease_until = raft_lease_until(worker->node);
+	status->lease_until = raft_timeline_gate_lease(worker->node, worker->position,
+												   raft_lease_until(worker->node));
 	status->commit_index = raft_commit_index(worker->node);
 	status->last_log_index = raft_last_index(worker->node);
 	status->last_leader_contact = raft_last_leader_contact(worker->node);
@@ -116,6 +118,7 @@ worker_build_status(const RaftWorker *worker, RaftStatus *status)
 	for (int i = 0; i < membership->count && i < RAFT_MAX_MEMBERS; i++)
 		fill_peer(worker, &membership->members[i], &status->peers[i]);
 	status->n_peers = Min(membership->count, RAFT_MAX_MEMBERS);
+	raft_timeline_fill_status(worker->node, status);
 }
 
 /* See worker.h. */

@@ -30,7 +30,7 @@ SELECT raft_ext.receive(decode(repeat('00', 1024 * 1024), 'hex'));
 -- well-formed batches are queued and the call returns at once: an empty one,
 -- and a stale TIMEOUT_NOW from a non-member, which the engine drops
 SELECT raft_ext.receive('\x52414654040772656772657373020000000100000000000000');
-SELECT raft_ext.receive('\x5241465404077265677265737302000000010000000100000012000000030702000000010000000000000000000000');
+SELECT raft_ext.receive('\x5241465404077265677265737302000000010000000100000012000000040702000000010000000000000000000000');
 
 -- and they do not disturb the leader
 SELECT raft_ext.wait_for_leader('30s') AS leader;

@@ -51,3 +51,19 @@ SELECT attname, format_type(atttypid, atttypmod)
  WHERE attrelid = 'raft_ext.raft_peers'::regclass AND attnum > 0
  ORDER BY attnum;
 SELECT peer_id, is_self, voter, conninfo, last_error FROM raft_peers;
+
+-- The one-node primary records its timeline as the first step of the
+-- timeline history in the Raft log, and is on it.
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN EXISTS (SELECT FROM raft_ext.raft_timeline_history WHERE committed);
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+SELECT step, term > 0 AS term_known, node_id, timeline, parent_timeline,
+       begins_at, reason, committed, promoted_at IS NOT NULL AS dated
+  FROM raft_ext.raft_timeline_history;
+SELECT timeline_standing FROM raft_ext.raft_status;
+SELECT member_id, timeline_standing FROM raft_ext.raft_cluster;

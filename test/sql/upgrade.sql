@@ -40,6 +40,10 @@ CREATE EXTENSION raft_ext VERSION '1.0';
 -- The new library serves 1.0's objects until the update.
 SELECT count(*) > 0 AS peers_served FROM raft_ext.raft_peers;
 ALTER EXTENSION raft_ext UPDATE TO '1.1';
+-- and 1.1's (raft_status and raft_cluster without timeline_standing)
+SELECT count(*) AS status_served FROM raft_ext.raft_status;
+SELECT count(*) > 0 AS cluster_served FROM raft_ext.raft_cluster;
+ALTER EXTENSION raft_ext UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'raft_ext';
 CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;
 

@@ -1,0 +1,225 @@
+/*
+ * timeline_step.c
+ *	  The primary's timeline in the Raft log's timeline history.
+ *
+ * PostgreSQL's timelines fork, so the engine judges WAL positions against
+ * the history of timelines that the Raft log records (src/raft/
+ * raft_history.c), never by timeline number.  This file keeps the history
+ * true from the PostgreSQL side:
+ *
+ * - a leader whose server is a primary proposes its timeline as the
+ *   history's newest step (with where it begins, its parent, when and why)
+ *   as soon as it sees it; this is how a promotion enters the history;
+ * - until that step is committed, the fence sees no lease: a commit
+ *   acknowledged on a timeline that no majority has recorded could be lost
+ *   to a later election that judges that timeline a fork.  The wait is one
+ *   round trip after the promotion;
+ * - a node whose own WAL left the history (an operator's pg_promote(), a
+ *   promotion that completed after its node lost leadership, an old primary
+ *   past the switch point) says so in the log and in raft_status; the
+ *   leader says the same of each member that reports such a position.  The
+ *   engine makes sure such a node does not win an election over a member
+ *   holding the history, and auto_rejoin rewinds it onto the leader.
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "utils/timestamp.h"
+
+#include "settings.h"
+#include "timeline_step.h"
+
+/* What was last logged about each member's standing, to log changes only. */
+typedef struct LoggedStanding
+{
+	raft_id		id;
+	uint64		tli;
+	uint64		begin;
+	uint8		standing;
+} LoggedStanding;
+
+static LoggedStanding logged[RAFT_MAX_MEMBERS + 1];
+
+/* See timeline_step.h. */
+const char *
+raft_timeline_reason_name(uint8 reason)
+{
+	switch (reason)
+	{
+		case RAFT_TIMELINE_FIRST:
+			return "first primary";
+		case RAFT_TIMELINE_PROMOTED:
+			return "promotion";
+		case RAFT_TIMELINE_ADOPTED:
+			return "adopted";
+		default:
+			return "unknown";
+	}
+}
+
+/* Milliseconds since the Unix epoch, for the step's record. */
+static int64
+unix_ms_now(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return (int64) (now / 1000) +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+/* Propose this primary's timeline if the history's newest step is another. */
+static void
+propose_own_step(raft_node *node, raft_position pos)
+{
+	int			n;
+	const raft_timeline *history = raft_get_history(node, &n, NULL);
+	raft_timeline step;
+	raft_index	index = 0;
+	int			rc;
+
+	if (pos.major == 0)
+		return;
+	if (n > 0 && history[n - 1].tli == pos.major &&
+		history[n - 1].begin == pos.begin)
+		return;
+
+	memset(&step, 0, sizeof(step));
+	step.tli = pos.major;
+	step.begin = pos.begin;
+	step.parent = pos.parent;
+	step.node = (raft_id) raft_node_id;
+	step.time = unix_ms_now();
+	if (n == 0)
+		step.reason = RAFT_TIMELINE_FIRST;
+	else if (pos.parent == history[n - 1].tli && pos.begin >= history[n - 1].begin)
+		step.reason = RAFT_TIMELINE_PROMOTED;
+	else
+		step.reason = RAFT_TIMELINE_ADOPTED;
+
+	rc = raft_propose_timeline(node, &step, &index);
+	if (rc == RAFT_OK && index != 0)
+		ereport(LOG,
+				(errmsg("node %u records timeline %u in the timeline history (%s, term %llu)",
+						(unsigned) raft_node_id, (unsigned) pos.major,
+						raft_timeline_reason_name(step.reason),
+						(unsigned long long) raft_get_term(node)),
+				 errdetail("Timeline %u begins at %X/%X on timeline %u; this primary takes writes once the record is committed.",
+						   (unsigned) pos.major, LSN_FORMAT_ARGS((XLogRecPtr) pos.begin),
+						   (unsigned) pos.parent)));
+	else if (rc != RAFT_OK && rc != RAFT_EBUSY && rc != RAFT_ENOTLEADER)
+		ereport(WARNING,
+				(errmsg("node %u could not record timeline %u in the timeline history: %s",
+						(unsigned) raft_node_id, (unsigned) pos.major,
+						raft_strerror(rc))));
+}
+
+/* Log a member's (or our own) standing when it changes to or from forked. */
+static void
+log_standing(raft_id id, raft_position pos, raft_standing standing, uint64 held,
+			 bool self)
+{
+	LoggedStanding *slot = NULL;
+
+	for (size_t i = 0; i < lengthof(logged) && slot == NULL; i++)
+		if (logged[i].id == id)
+			slot = &logged[i];
+	for (size_t i = 0; i < lengthof(logged) && slot == NULL; i++)
+		if (logged[i].id == RAFT_NOBODY)
+			slot = &logged[i];
+	if (slot == NULL)
+		return;
+	if (slot->id == id && slot->standing == (uint8) standing &&
+		slot->tli == pos.major && slot->begin == pos.begin)
+		return;
+	if (standing == RAFT_STANDING_FORKED)
+		ereport(LOG,
+				(errmsg("%s %u is on a forked timeline: timeline %u at %X/%X left the timeline history at %X/%X",
+						self ? "this node," : "member", (unsigned) id,
+						(unsigned) pos.major, LSN_FORMAT_ARGS((XLogRecPtr) pos.minor),
+						LSN_FORMAT_ARGS((XLogRecPtr) held)),
+				 errdetail("Its WAL past that point is not the cluster's: it is never elected over a member holding the history, and the fence refuses its writes."),
+				 errhint("raft_ext.auto_rejoin rewinds it onto the leader; otherwise rewind it with pg_rewind.")));
+	else if (slot->id == id && slot->standing == RAFT_STANDING_FORKED)
+		ereport(LOG,
+				(errmsg("%s %u is back on the timeline history (timeline %u)",
+						self ? "this node," : "member", (unsigned) id,
+						(unsigned) pos.major)));
+	slot->id = id;
+	slot->tli = pos.major;
+	slot->begin = pos.begin;
+	slot->standing = (uint8) standing;
+}
+
+/* See timeline_step.h. */
+void
+raft_timeline_step(raft_node *node, const RaftStatus *status)
+{
+	if (node == NULL)
+		return;
+	if (raft_get_role(node) == RAFT_LEADER && !RecoveryInProgress())
+		propose_own_step(node, status->position);
+
+	log_standing((raft_id) raft_node_id, status->position,
+				 (raft_standing) status->standing, status->history_holds, true);
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		const RaftPeerStatus *peer = &status->peers[i];
+
+		if (!peer->is_self && peer->standing != RAFT_STANDING_UNKNOWN)
+			log_standing(peer->id, peer->position, (raft_standing) peer->standing,
+						 peer->history_holds, false);
+	}
+}
+
+/* See timeline_step.h. */
+raft_time
+raft_timeline_gate_lease(raft_node *node, raft_position position, raft_time lease)
+{
+	if (node == NULL || lease == 0 || RecoveryInProgress())
+		return lease;
+	return raft_timeline_committed(node, position.major, position.begin) ? lease : 0;
+}
+
+/* See timeline_step.h. */
+void
+raft_timeline_fill_status(raft_node *node, RaftStatus *status)
+{
+	const raft_timeline *history;
+	const raft_index *indexes;
+	int			n;
+
+	status->standing = (uint8) raft_position_standing(node, status->position,
+													  &status->history_holds);
+	status->timeline_committed =
+		raft_timeline_committed(node, status->position.major,
+								status->position.begin);
+	history = raft_get_history(node, &n, &indexes);
+	status->n_history = n;
+	for (int i = 0; i < n; i++)
+	{
+		raft_entry	e;
+
+		status->history[i] = history[i];
+		status->history_index[i] = indexes[i];
+		status->history_term[i] = raft_get_entry(node, indexes[i], &e) ? e.term : 0;
+	}
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		RaftPeerStatus *peer = &status->peers[i];
+		raft_peer_progress progress;
+
+		if (peer->is_self)
+		{
+			peer->position = status->position;
+			peer->standing = status->standing;
+			peer->history_holds = status->history_holds;
+		}
+		else if (raft_get_progress(node, peer->id, &progress) &&
+				 (progress.position.major != 0 || progress.position.minor != 0))
+		{
+			peer->position = progress.position;
+			peer->standing = (uint8) raft_position_standing(node, progress.position,
+															&peer->history_holds);
+		}
+	}
+}
