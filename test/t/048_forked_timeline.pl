@@ -32,9 +32,14 @@ use Test::More;
 
 my @nodes = RaftFailover::create_cluster(3,
 	auto_rejoin => 'on',
-	extra_conf => "raft_ext.synchronous = quorum\n",
 	conf => { 3 => "raft_ext.auto_rejoin = off\n" });
 my ($node1, $node2, $node3) = @nodes;
+# Quorum mode once the standbys stream (a lone primary's commits would wait).
+for my $node (@nodes)
+{
+	$node->append_conf('postgresql.conf', "raft_ext.synchronous = quorum\n");
+	$node->reload;
+}
 my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
 
