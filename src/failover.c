@@ -53,6 +53,7 @@
 #include "rejoin.h"
 #include "settings.h"
 #include "status.h"
+#include "timeline_step.h"
 
 int			raft_max_lag_on_failover = 0;
 int			raft_failover_priority = 1;
@@ -308,6 +309,21 @@ peer_alive(const RaftPeerStatus *peer, raft_time now)
 		now - peer->last_contact < raft_election_timeout;
 }
 
+/* Whether every live member other than this node has reported its position. */
+static bool
+live_positions_known(const RaftStatus *status, raft_time now)
+{
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		const RaftPeerStatus *peer = &status->peers[i];
+
+		if (!peer->is_self && peer_alive(peer, now) &&
+			peer->position.major == 0 && peer->position.minor == 0)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Ask the postmaster to end recovery, as pg_promote() does: create the
  * promote signal file in the data directory, then send SIGUSR1.  Does not
@@ -530,7 +546,16 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 		return;
 	if (!upstream_quiet(&up, now))
 		return;
+	/*
+	 * The timeline ids of live members' WAL must be known before the
+	 * promotion picks one (raft_timeline_reserve_ids): they report their
+	 * positions in their first answers of the term, within a heartbeat.
+	 */
+	if (!live_positions_known(status, now) &&
+		now - fo.became_leader_at < 2 * raft_heartbeat_interval)
+		return;
 
+	raft_timeline_reserve_ids(status);
 	if (request_promotion())
 	{
 		ereport(LOG,

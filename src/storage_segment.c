@@ -239,7 +239,7 @@ raft_segment_check_record(const uint8 *buf, off_t off, off_t size, raft_index ex
 		return psprintf("The record at offset %lld holds index %llu where index %llu was expected.",
 						(long long) off, (unsigned long long) index,
 						(unsigned long long) expected);
-	if (p[20] < RAFT_ENTRY_NOOP || p[20] > RAFT_ENTRY_CHANGE)
+	if (p[20] < RAFT_ENTRY_NOOP || p[20] > RAFT_ENTRY_TIMELINE)
 		return psprintf("The record at offset %lld has unknown entry type %u.",
 						(long long) off, p[20]);
 	*rec_len = total;

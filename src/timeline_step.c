@@ -23,10 +23,13 @@
  */
 #include "postgres.h"
 
+#include "access/timeline.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "utils/timestamp.h"
 
 #include "settings.h"
+#include "storage.h"
 #include "timeline_step.h"
 
 /* What was last logged about each member's standing, to log changes only. */
@@ -168,6 +171,80 @@ raft_timeline_step(raft_node *node, const RaftStatus *status)
 		if (!peer->is_self && peer->standing != RAFT_STANDING_UNKNOWN)
 			log_standing(peer->id, peer->position, (raft_standing) peer->standing,
 						 peer->history_holds, false);
+	}
+}
+
+/*
+ * Write pg_wal's history file for timeline 'tli' (which this node does not
+ * have): the one line PostgreSQL needs, where it branched from 'parent'.
+ */
+static void
+reserve_id(TimeLineID tli, uint64 parent, uint64 begin, const char *whose)
+{
+	char		path[MAXPGPATH];
+	char		tmppath[MAXPGPATH];
+	char		content[256];
+	char		fname[MAXFNAMELEN];
+
+	TLHistoryFileName(fname, tli);
+	snprintf(path, sizeof(path), XLOGDIR "/%s", fname);
+	snprintf(tmppath, sizeof(tmppath), XLOGDIR "/%s.raft_ext.tmp", fname);
+	snprintf(content, sizeof(content),
+			 "%u\t%X/%X\traft_ext: %s, reserved so that a promotion picks another id\n",
+			 (unsigned) parent, LSN_FORMAT_ARGS((XLogRecPtr) begin), whose);
+	if (raft_write_file_durably(tmppath, path, content, strlen(content),
+								false, LOG))
+		ereport(LOG,
+				(errmsg("node %u reserves timeline %u before promoting: %s",
+						(unsigned) raft_node_id, (unsigned) tli, whose)));
+}
+
+/* See timeline_step.h. */
+void
+raft_timeline_reserve_ids(const RaftStatus *status)
+{
+	TimeLineID	own = (TimeLineID) status->position.major;
+	uint64		newest = own;
+
+	if (own == 0)
+		return;
+	for (int i = 0; i < status->n_peers; i++)
+		newest = Max(newest, status->peers[i].position.major);
+	for (int i = 0; i < status->n_history; i++)
+		newest = Max(newest, status->history[i].tli);
+	if (newest > PG_UINT32_MAX - 1)
+		return;
+	for (TimeLineID tli = own + 1; tli <= (TimeLineID) newest; tli++)
+	{
+		char		whose[64];
+		uint64		parent = own;
+		uint64		begin = status->position.minor;
+
+		if (existsTimeLineHistory(tli))
+			continue;
+		snprintf(whose, sizeof(whose), "a timeline no member reported");
+		for (int i = 0; i < status->n_peers; i++)
+		{
+			const raft_position *p = &status->peers[i].position;
+
+			if (p->major == tli && p->parent != 0)
+			{
+				parent = p->parent;
+				begin = p->begin;
+				snprintf(whose, sizeof(whose), "the timeline of member %u",
+						 (unsigned) status->peers[i].id);
+			}
+		}
+		for (int i = 0; i < status->n_history; i++)
+		{
+			if (status->history[i].tli == tli && status->history[i].parent != 0)
+			{
+				parent = status->history[i].parent;
+				begin = status->history[i].begin;
+				snprintf(whose, sizeof(whose), "a timeline of the history");
+			}
+		}
+		reserve_id(tli, parent, begin, whose);
 	}
 }
 

@@ -41,6 +41,16 @@ extern void raft_timeline_step(raft_node *node, const RaftStatus *status);
 extern raft_time raft_timeline_gate_lease(raft_node *node, raft_position position,
 										  raft_time lease);
 
+/*
+ * Before this standby promotes: make sure PostgreSQL picks a timeline id
+ * that no member's WAL and no step of the history uses yet.  PostgreSQL
+ * picks one past the newest timeline history file in pg_wal, and a fork it
+ * never streamed from is not there: two different timelines with one id
+ * fool pg_rewind ("no rewind required") and let a standby stream one onto
+ * the other.  So a history file is written for each such id first.
+ */
+extern void raft_timeline_reserve_ids(const RaftStatus *status);
+
 /* Fill the timeline fields of a status snapshot (worker_status.c). */
 extern void raft_timeline_fill_status(raft_node *node, RaftStatus *status);
 

@@ -93,16 +93,22 @@ ok(defined $new, 'a primary is elected among the survivors');
 is($new->name, 'node2', 'the member holding the history wins, not the fork');
 is($node2->safe_psql('postgres', 'SELECT count(*) FROM fo_rows WHERE i = 1001'),
 	'1', 'the new primary has the acknowledged row');
-($ret) = RaftFailover::sql($node2, 'INSERT INTO fo_rows (i) VALUES (1002)');
-is($ret, 0, 'the new primary takes writes');
 ($ret) = RaftFailover::sql($node3, 'INSERT INTO fo_rows (i) VALUES (901)');
 isnt($ret, 0, 'the fork still refuses writes');
+like($node2->safe_psql('postgres', 'SELECT timeline FROM raft_ext.raft_status'),
+	qr/^[3-9]$/,
+	'the new primary picked a timeline id the fork does not use');
 
-# 4. the fork is rewound onto the new primary; the history records it.
+# 4. the fork is rewound onto the new primary; the history records it.  In
+# quorum mode the new primary's commits wait for a standby: node3, once
+# rewound, is the one.
 $node3->append_conf('postgresql.conf', "raft_ext.auto_rejoin = on\n");
 $node3->reload;
 ok(RaftFailover::wait_follows($node3, $node2),
 	'auto_rejoin rewinds node3 and it streams from node2');
+($ret) = RaftFailover::sql($node2, 'INSERT INTO fo_rows (i) VALUES (1002)',
+	timeout => 60);
+is($ret, 0, 'the new primary takes writes, acknowledged by node3');
 ok( RaftFailover::poll_true($node3,
 		'SELECT count(*) = 1 FROM fo_rows WHERE i = 1002'),
 	'node3 has the new primary\'s rows');
