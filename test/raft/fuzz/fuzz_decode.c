@@ -1,7 +1,7 @@
 /*
  * fuzz_decode.c
  *	  libFuzzer target for the wire decoders of src/raft/ (raft_envelope.c,
- *	  raft_codec.c, raft_change_codec.c).
+ *	  raft_codec.c, raft_change_codec.c, raft_timeline_codec.c).
  *
  * Every input goes to all three decoders: as an envelope (then message by
  * message through raft_envelope_next), as a bare message and as a
@@ -123,6 +123,29 @@ fuzz_change(const uint8_t *data, size_t size, uint8_t *out)
 		  strcmp(again.address, change.address) == 0);
 }
 
+/* The input as a timeline step payload. */
+static void
+fuzz_timeline(const uint8_t *data, size_t size, uint8_t *out)
+{
+	raft_timeline step;
+	raft_timeline again;
+	size_t		len = 0;
+	const char *why = NULL;
+
+	if (raft_timeline_decode(data, size, &step, &why) != 0)
+	{
+		CHECK(why != NULL);
+		return;
+	}
+	CHECK(step.tli != 0);
+	CHECK(raft_timeline_encode(&step, out, size, &len, &why) == 0);
+	CHECK(len == size && memcmp(out, data, size) == 0);
+	CHECK(raft_timeline_decode(out, len, &again, &why) == 0);
+	CHECK(again.tli == step.tli && again.begin == step.begin &&
+		  again.parent == step.parent && again.node == step.node &&
+		  again.time == step.time && again.reason == step.reason);
+}
+
 /* The input as an envelope, decoded message by message and rebuilt. */
 static void
 fuzz_envelope(const uint8_t *data, size_t size, uint8_t *out)
@@ -187,6 +210,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_envelope(data, size, out);
 	fuzz_message(data, size, out);
 	fuzz_change(data, size, out);
+	fuzz_timeline(data, size, out);
 	free(out);
 	return 0;
 }
