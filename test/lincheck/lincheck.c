@@ -39,6 +39,9 @@
  * acknowledged before it began), and a final line
  *
  *	 lincheck: keys K ops N linearizable A violations B unknown C stale_reads S
+ *	           unwritten_reads U failed_dropped F info_reads_dropped I
+ *
+ * (U: completed reads of a value no operation of the history wrote.)
  *
  * Exit status: 0 all keys linearizable, 1 a violation, 2 unknown (no
  * violation), 3 bad input.
@@ -734,14 +737,26 @@ written_cmp(const void *a, const void *b)
  * writer only).
  */
 static int
-count_stale(Op **kops, int n, bool show)
+count_stale(Op **kops, int n, bool show, int *unwritten)
 {
+	int64_t    *any = xrealloc(NULL, sizeof(int64_t) * (size_t) (n + 1));
+	int			nany = 0;
+	int		   *by_client = xrealloc(NULL, sizeof(int) * (size_t) (nclients + 1));
 	Op		  **w = xrealloc(NULL, sizeof(Op *) * (size_t) (n + 1));
 	Op		  **byval;
 	int64_t    *sufmin;
 	int			nw = 0,
 				stale = 0;
 
+	memset(by_client, 0, sizeof(int) * (size_t) (nclients + 1));
+	*unwritten = 0;
+	/* Every value any write or compare-and-set may have written. */
+	for (int i = 0; i < n; i++)
+		if (kops[i]->kind == OP_WRITE)
+			any[nany++] = kops[i]->shown_arg;
+		else if (kops[i]->kind == OP_CAS)
+			any[nany++] = kops[i]->shown_arg2;
+	qsort(any, nany, sizeof(int64_t), cmp_i64);
 	for (int i = 0; i < n; i++)
 		if (written(kops[i]) != NONE)
 			w[nw++] = kops[i];
@@ -786,7 +801,20 @@ count_stale(Op **kops, int n, bool show)
 		if (lo < nw && written(byval[lo]) == v)
 			src = byval[lo];
 		if (!src)
+		{
+			/* A value no operation of the history may have written. */
+			if (!bsearch(&v, any, nany, sizeof(int64_t), cmp_i64))
+			{
+				if (show && *unwritten < 3)
+				{
+					printf("  read of a value nobody wrote: ");
+					print_op(stdout, r);
+				}
+				by_client[r->client]++;
+				(*unwritten)++;
+			}
 			continue;
+		}
 		/* The first write invoked after src completed. */
 		for (lo = 0, hi = nw; lo < hi;)
 		{
@@ -799,7 +827,8 @@ count_stale(Op **kops, int n, bool show)
 		}
 		if (sufmin[lo] >= r->invoke)
 			continue;
-		if (show && stale < 5)
+		by_client[r->client]++;
+		if (show && stale < 3)
 		{
 			for (int j = lo; j < nw; j++)
 				if (w[j]->complete < r->invoke)
@@ -815,6 +844,16 @@ count_stale(Op **kops, int n, bool show)
 		}
 		stale++;
 	}
+	if (show && stale + *unwritten > 0)
+	{
+		printf("  stale reads and reads of unwritten values by client:");
+		for (int c = 0; c < nclients; c++)
+			if (by_client[c] > 0)
+				printf(" %s %d", clients[c], by_client[c]);
+		putchar('\n');
+	}
+	free(by_client);
+	free(any);
 	free(w);
 	free(byval);
 	free(sufmin);
@@ -823,7 +862,7 @@ count_stale(Op **kops, int n, bool show)
 
 /* Check one key; prints its verdict line; returns the verdict. */
 static enum verdict
-check_key(int key, int *stale_out, int *nchecked)
+check_key(int key, int *stale_out, int *unwritten, int *nchecked)
 {
 	Op		  **kops = NULL;
 	Op		  **reduced = NULL;
@@ -857,7 +896,7 @@ check_key(int key, int *stale_out, int *nchecked)
 			seen[nseen++] = op->arg;
 	}
 	qsort(seen, nseen, sizeof(int64_t), cmp_i64);
-	*stale_out = count_stale(kops, n, false);
+	*stale_out = count_stale(kops, n, false, unwritten);
 	for (int i = 0; i < n; i++)
 	{
 		Op		   *op = kops[i];
@@ -896,13 +935,14 @@ check_key(int key, int *stale_out, int *nchecked)
 	*nchecked = n;
 	for (int i = 0; i < n; i++)
 		ninfo += kops[i]->outcome == OUT_INFO;
-	printf("key %s: %d ops (%d indeterminate), %s, %d stale reads, %ld search steps\n",
+	printf("key %s: %d ops (%d indeterminate), %s, %d stale reads, "
+		   "%d reads of unwritten values, %ld search steps\n",
 		   keys[key], n, ninfo,
 		   v == LINEARIZABLE ? "linearizable" :
 		   v == VIOLATION ? "NOT linearizable" : "unknown (search budget exhausted)",
-		   *stale_out, steps);
-	if (!quiet && *stale_out > 0)
-		count_stale(kops, n, true);
+		   *stale_out, *unwritten, steps);
+	if (!quiet && *stale_out + *unwritten > 0)
+		count_stale(kops, n, true, unwritten);
 	if (v == VIOLATION && far.depth >= 0)
 		explain(searched, &far);
 	free(kops);
@@ -920,7 +960,8 @@ main(int argc, char **argv)
 	int			nlin = 0,
 				nviol = 0,
 				nunknown = 0,
-				stale_total = 0;
+				stale_total = 0,
+				unwritten_total = 0;
 
 	while ((c = getopt(argc, argv, "b:m:q")) != -1)
 	{
@@ -955,11 +996,13 @@ main(int argc, char **argv)
 	for (int k = 0; k < nkeys; k++)
 	{
 		int			stale,
+					unwritten,
 					n;
-		enum verdict v = check_key(k, &stale, &n);
+		enum verdict v = check_key(k, &stale, &unwritten, &n);
 
 		total += n;
 		stale_total += stale;
+		unwritten_total += unwritten;
 		if (v == LINEARIZABLE)
 			nlin++;
 		else if (v == VIOLATION)
@@ -968,7 +1011,8 @@ main(int argc, char **argv)
 			nunknown++;
 	}
 	printf("lincheck: keys %d ops %ld linearizable %d violations %d unknown %d "
-		   "stale_reads %d failed_dropped %ld info_reads_dropped %ld\n",
-		   nkeys, total, nlin, nviol, nunknown, stale_total, nfailed, ninfo_reads);
+		   "stale_reads %d unwritten_reads %d failed_dropped %ld info_reads_dropped %ld\n",
+		   nkeys, total, nlin, nviol, nunknown, stale_total, unwritten_total,
+		   nfailed, ninfo_reads);
 	return nviol ? 1 : nunknown ? 2 : 0;
 }

@@ -256,6 +256,7 @@ is_deeply($counts, { lost_acked => 1, lost_observed => 0, removed => 3 },
 ($r) = without_lost($async . "b r x - - 70 75 ok 2 node=1\n");
 is($r->{verdict}, 'violation',
 	'the old primary reads its lost write after the new primary took over: still a violation');
+is($r->{unwritten_reads}, 1, 'counted as a read of a value no kept write wrote');
 ($r) = without_lost($async . "e r x - - 70 75 ok 1 node=1\n");
 is($r->{verdict}, 'violation',
 	'the old primary reads an overwritten value after the new primary took over: a stale read');

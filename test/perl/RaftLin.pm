@@ -18,7 +18,8 @@ for scripts/test-summary.pl.
   $lin->wait_ok(100);                              # they are running
   ...                                              # partitions
   my $r = $lin->conclude(label => 'isolated primary, quorum');
-  # $r: { ops, keys, violations, unknown, stale_reads, verdict, output }
+  # $r: { ops, keys, violations, unknown, stale_reads, unwritten_reads,
+  #       verdict, output }
 
   my $r = RaftLin::check($file);                   # lincheck on a file
 
@@ -138,7 +139,9 @@ sub build
 =item RaftLin::check($file, budget => steps)
 
 Run lincheck on a history file.  Returns { ops, keys, linearizable,
-violations, unknown, stale_reads, exit, output, verdict } where verdict is
+violations, unknown, stale_reads, unwritten_reads, exit, output, verdict }
+(unwritten_reads: reads of a value no operation of the history wrote,
+such as a lost write read after it was set aside) where verdict is
 "linearizable", "violation" or "unknown" (a violation wins over unknown);
 dies if the checker could not read the file.
 
@@ -471,6 +474,7 @@ sub conclude
 	my $all = check($file);
 	diag("$label: lincheck on $all->{ops} operations ($all->{keys} keys): "
 		  . "$all->{verdict}, $all->{stale_reads} definitely stale reads, "
+		  . "$all->{unwritten_reads} reads of unwritten values, "
 		  . "seed $self->{seed}; history $file");
 	my ($asserted, %counts) = ($all);
 	if ($opts{lost_writes})
@@ -487,7 +491,9 @@ sub conclude
 			  . "$lost->{lost_observed} indeterminate writes read and lost, "
 			  . "$lost->{removed} operations of lost branches set aside; the rest: "
 			  . "$asserted->{ops} operations, $asserted->{verdict}, "
-			  . "$asserted->{stale_reads} definitely stale reads");
+			  . "$asserted->{stale_reads} definitely stale reads, "
+			  . "$asserted->{unwritten_reads} reads of writes set aside as lost "
+			  . '(served after another node took over)');
 		%counts = (ops_all => $all->{ops}, verdict_all => $all->{verdict},
 			map { ($_ => $lost->{$_}) } keys %$lost);
 	}
@@ -496,7 +502,7 @@ sub conclude
 	unless ($ok)
 	{
 		my @lines = split /\n/, $asserted->{output};
-		diag(join("\n", grep { !/^key .*, linearizable,/ } @lines[ 0 .. ($#lines < 80 ? $#lines : 80) ]));
+		diag(join("\n", grep { !/^key .*, linearizable,/ } @lines[ 0 .. ($#lines < 100 ? $#lines : 100) ]));
 		$self->_diag_faults($file);
 	}
 	record($self->{test},
@@ -505,6 +511,7 @@ sub conclude
 		violations => $asserted->{violations},
 		unknown => $asserted->{unknown},
 		stale_reads => $asserted->{stale_reads},
+		unwritten_reads => $asserted->{unwritten_reads},
 		verdict => $asserted->{verdict},
 		seed => $self->{seed},
 		%counts,
