@@ -79,6 +79,7 @@ typedef struct Op
 	int64_t		invoke;
 	int64_t		complete;		/* FOREVER when indeterminate */
 	long		line;			/* line number in the history file */
+	char	   *note;			/* the line's fields after RESULT, or NULL */
 } Op;
 
 /* An event of one key's history: the call or the return of an op. */
@@ -134,7 +135,7 @@ static long ninfo_reads;
 static int64_t time_origin = INT64_MAX;
 
 static long budget_steps = 20 * 1000 * 1000;
-static long max_memo = 4 * 1000 * 1000;
+static long max_memo = 2 * 1000 * 1000;
 static bool quiet = false;
 
 /* Exit with a message about bad input. */
@@ -204,18 +205,31 @@ read_history(FILE *in)
 		char	   *save = NULL;
 		Op			op;
 
+		memset(&op, 0, sizeof(op));
 		line++;
 		if (strchr(buf, '\n') == NULL && !feof(in))
 			bad_input(line, "line too long");
-		for (char *t = strtok_r(buf, " \t\r\n", &save); t && nf < 9;
+		for (char *t = strtok_r(buf, " \t\r\n", &save); t;
 			 t = strtok_r(NULL, " \t\r\n", &save))
+		{
 			f[nf++] = t;
+			if (nf == 9)
+				break;
+		}
 		if (nf == 0 || f[0][0] == '#')
 			continue;
 		if (nf < 9)
 			bad_input(line, "expected 9 fields: client op key arg arg2 invoke complete outcome result");
+		/* What follows RESULT (node=, host= ...) is shown, not read. */
+		save += save ? strspn(save, " \t") : 0;
+		if (save && *save)
+		{
+			save[strcspn(save, "\r\n")] = '\0';
+			op.note = *save ? xrealloc(NULL, strlen(save) + 1) : NULL;
+			if (op.note)
+				strcpy(op.note, save);
+		}
 
-		memset(&op, 0, sizeof(op));
 		op.line = line;
 		if (strcmp(f[1], "r") == 0)
 			op.kind = OP_READ;
@@ -628,7 +642,8 @@ print_op(FILE *out, const Op *op)
 		fputs("indeterminate]", out);
 	else
 		fprintf(out, "%.3f s]", (double) (op->complete - time_origin) / 1e9);
-	fprintf(out, " (line %ld)\n", op->line);
+	fprintf(out, " (line %ld%s%s)\n", op->line, op->note ? ": " : "",
+			op->note ? op->note : "");
 }
 
 /*
@@ -862,14 +877,12 @@ count_stale(Op **kops, int n, bool show, int *unwritten)
 
 /* Check one key; prints its verdict line; returns the verdict. */
 static enum verdict
-check_key(int key, int *stale_out, int *unwritten, int *nchecked)
+check_key(Op **kops, int n, int *stale_out, int *unwritten)
 {
-	Op		  **kops = NULL;
-	Op		  **reduced = NULL;
+	Op		  **reduced = xrealloc(NULL, sizeof(Op *) * (size_t) (n + 1));
 	Op		  **searched;
-	int64_t    *seen = NULL;
-	int			n = 0,
-				nseen = 0,
+	int64_t    *seen = xrealloc(NULL, sizeof(int64_t) * (size_t) (n + 1));
+	int			nseen = 0,
 				nreduced = 0,
 				ninfo = 0;
 	Furthest	far;
@@ -877,19 +890,11 @@ check_key(int key, int *stale_out, int *unwritten, int *nchecked)
 				steps2 = 0;
 	enum verdict v;
 
-	for (long i = 0; i < nops; i++)
-		if (ops[i].key == key)
-		{
-			kops = xrealloc(kops, sizeof(Op *) * (n + 1));
-			kops[n++] = &ops[i];
-		}
-
 	/* Values nobody compares with all behave alike: one abstract value. */
 	for (int i = 0; i < n; i++)
 	{
 		const Op   *op = kops[i];
 
-		seen = xrealloc(seen, sizeof(int64_t) * (nseen + 1));
 		if (op->kind == OP_READ)
 			seen[nseen++] = op->result;
 		else if (op->kind == OP_CAS)
@@ -920,7 +925,6 @@ check_key(int key, int *stale_out, int *unwritten, int *nchecked)
 
 		if (op->outcome == OUT_INFO && op->kind != OP_READ && w == UNSEEN)
 			continue;
-		reduced = xrealloc(reduced, sizeof(Op *) * (nreduced + 1));
 		reduced[nreduced++] = kops[i];
 	}
 	searched = reduced;
@@ -932,12 +936,11 @@ check_key(int key, int *stale_out, int *unwritten, int *nchecked)
 		steps += steps2;
 	}
 
-	*nchecked = n;
 	for (int i = 0; i < n; i++)
 		ninfo += kops[i]->outcome == OUT_INFO;
 	printf("key %s: %d ops (%d indeterminate), %s, %d stale reads, "
 		   "%d reads of unwritten values, %ld search steps\n",
-		   keys[key], n, ninfo,
+		   keys[kops[0]->key], n, ninfo,
 		   v == LINEARIZABLE ? "linearizable" :
 		   v == VIOLATION ? "NOT linearizable" : "unknown (search budget exhausted)",
 		   *stale_out, *unwritten, steps);
@@ -945,15 +948,27 @@ check_key(int key, int *stale_out, int *unwritten, int *nchecked)
 		count_stale(kops, n, true, unwritten);
 	if (v == VIOLATION && far.depth >= 0)
 		explain(searched, &far);
-	free(kops);
 	free(reduced);
 	free(seen);
 	return v;
 }
 
+/* Orders ops by key, then as in the history. */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const Op   *x = *(const Op *const *) a;
+	const Op   *y = *(const Op *const *) b;
+
+	if (x->key != y->key)
+		return x->key - y->key;
+	return x < y ? -1 : x > y;
+}
+
 int
 main(int argc, char **argv)
 {
+	Op		  **byk;
 	FILE	   *in;
 	int			c;
 	long		total = 0;
@@ -993,13 +1008,21 @@ main(int argc, char **argv)
 		return 3;
 	}
 	read_history(in);
-	for (int k = 0; k < nkeys; k++)
+	byk = xrealloc(NULL, sizeof(Op *) * (size_t) (nops + 1));
+	for (long i = 0; i < nops; i++)
+		byk[i] = &ops[i];
+	qsort(byk, nops, sizeof(Op *), key_cmp);
+	for (long from = 0, to; from < nops; from = to)
 	{
 		int			stale,
 					unwritten,
 					n;
-		enum verdict v = check_key(k, &stale, &unwritten, &n);
+		enum verdict v;
 
+		for (to = from; to < nops && byk[to]->key == byk[from]->key; to++)
+			;
+		n = (int) (to - from);
+		v = check_key(byk + from, n, &stale, &unwritten);
 		total += n;
 		stale_total += stale;
 		unwritten_total += unwritten;
