@@ -269,14 +269,13 @@ read_history(FILE *in)
 
 		if (op.invoke < time_origin)
 			time_origin = op.invoke;
-		if (op.outcome == OUT_FAIL)
+		if (op.outcome == OUT_FAIL || (op.outcome == OUT_INFO && op.kind == OP_READ))
 		{
-			nfailed++;
-			continue;
-		}
-		if (op.outcome == OUT_INFO && op.kind == OP_READ)
-		{
-			ninfo_reads++;
+			if (op.outcome == OUT_FAIL)
+				nfailed++;
+			else
+				ninfo_reads++;
+			free(op.note);
 			continue;
 		}
 		if (op.outcome == OUT_INFO)
@@ -1037,5 +1036,6 @@ main(int argc, char **argv)
 		   "stale_reads %d unwritten_reads %d failed_dropped %ld info_reads_dropped %ld\n",
 		   nkeys, total, nlin, nviol, nunknown, stale_total, unwritten_total,
 		   nfailed, ninfo_reads);
+	free(byk);
 	return nviol ? 1 : nunknown ? 2 : 0;
 }
