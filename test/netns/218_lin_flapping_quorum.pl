@@ -4,7 +4,7 @@
 # quorum and raft_ext.auto_rejoin on: the seeded random schedule of 209 and
 # 214 (RaftNetnsSteps::flap: isolation, bridge, one-way loss, minority |
 # majority, each held 0.3-2.5 s, healed, the cluster whole again by itself)
-# for NETNS_SECONDS seconds (default 40) while the register clients of
+# for NETNS_SECONDS seconds (default 25) while the register clients of
 # RaftLin run.  The whole history, reads included, must be linearizable.
 # Prints the seed, the operations checked and the verdict; NETNS_SEED
 # replays the schedule and the clients' choices (the cluster's timing may
@@ -21,7 +21,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $seed = $ENV{NETNS_SEED} // (int(time() * 1000) ^ $$) % 1_000_000;
-my $seconds = $ENV{NETNS_SECONDS} // 40;
+my $seconds = $ENV{NETNS_SECONDS} // 25;
 diag("linearizability through flapping partitions: seed $seed, $seconds s "
 	  . "(replay with NETNS_SEED=$seed)");
 

@@ -110,23 +110,27 @@ sub build
 	make_path($dir);
 	my $cc = $ENV{CC} // 'cc';
 	my @flags = ('-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror');
-	my @builds = ([ 'lincheck', [] ]);
+	# name, sources, compiler flags, linker flags
+	my @builds = ([ 'lincheck',
+		[ map { "$src/$_.c" } qw(lincheck lincheck_history lincheck_search lincheck_report) ],
+		[], [] ]);
 	if ($opts{client})
 	{
 		my $pgc = $ENV{PG_CONFIG} // 'pg_config';
 		chomp(my $inc = `$pgc --includedir`);
 		chomp(my $lib = `$pgc --libdir`);
 		push @builds,
-		  [ 'lincheck_client', [ "-I$inc" ], [ "-L$lib", '-lpq', "-Wl,-rpath,$lib" ] ];
+		  [ 'lincheck_client', [ "$src/lincheck_client.c" ], [ "-I$inc" ],
+			[ "-L$lib", '-lpq', "-Wl,-rpath,$lib" ] ];
 	}
 	for my $b (@builds)
 	{
-		my ($name, $cflags, $ldflags) = @$b;
+		my ($name, $sources, $cflags, $ldflags) = @$b;
 		next if $built{$name};
 		my ($out, $err) = ('', '');
 		my $ok = IPC::Run::run(
 			[ split(' ', $cc), @flags, @$cflags, '-o', "$dir/$name",
-			  "$src/$name.c", @{ $ldflags // [] } ],
+			  @$sources, @$ldflags ],
 			'>', \$out, '2>', \$err);
 		croak "building $name failed:\n$out$err" unless $ok;
 		$built{$name} = 1;
