@@ -146,9 +146,10 @@ else
 	{
 		my $r = $lin->{$test}[-1];
 		printf("%s: %d register operations checked: %s (%d stale reads, "
-			  . "%d reads of unwritten values), seed %s\n",
+			  . "%d reads of unwritten values), writes acknowledged by node(s) %s, "
+			  . "seed %s\n",
 			$test, $r->{ops} // 0, $r->{verdict} // '?', $r->{stale_reads} // 0,
-			$r->{unwritten_reads} // 0, $r->{seed} // '-');
+			$r->{unwritten_reads} // 0, $r->{primaries} // '-', $r->{seed} // '-');
 		$l{$_} += $r->{$_} // 0 for keys %l;
 	}
 	if (%$lin)

@@ -476,6 +476,13 @@ sub conclude
 	close $out;
 
 	my $all = check($file);
+	# The nodes that acknowledged writes: more than one means the clients
+	# went through a failover.
+	my ($ops) = parse($file);
+	my %primaries = map { $_->{node} => 1 }
+	  grep { $_->{outcome} eq 'ok' && $_->{op} ne 'r' && $_->{node} ne '-' } @$ops;
+	my $primaries = join(',', sort keys %primaries) || '-';
+	diag("$label: writes acknowledged by node(s) $primaries");
 	diag("$label: lincheck on $all->{ops} operations ($all->{keys} keys): "
 		  . "$all->{verdict}, $all->{stale_reads} definitely stale reads, "
 		  . "$all->{unwritten_reads} reads of unwritten values, "
@@ -486,7 +493,6 @@ sub conclude
 		my ($leader) = $c->wait_primary;
 		my %survived = map { $_ => 1 } split /\n/,
 		  $leader->safe_psql('postgres', q{SELECT key || ' ' || value FROM lin_log});
-		my ($ops) = parse($file);
 		my ($kept, $lost) = without_lost_branch($ops, \%survived, $self->{node_of_host});
 		my $nolost = "$c->{outdir}/$self->{test}.lin.nolost.history";
 		write_ops($nolost, $kept);
@@ -518,6 +524,7 @@ sub conclude
 		unwritten_reads => $asserted->{unwritten_reads},
 		verdict => $asserted->{verdict},
 		seed => $self->{seed},
+		primaries => $primaries,
 		%counts,
 		%{ $opts{extra} // {} });
 	return $asserted;
