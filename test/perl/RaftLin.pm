@@ -63,6 +63,7 @@ use warnings;
 
 use Carp;
 use File::Basename qw(basename dirname);
+use Fcntl qw(:flock);
 use File::Path qw(make_path);
 use IPC::Run;
 use POSIX ();
@@ -85,8 +86,6 @@ our @CLIENTS = (
 	[ 'reader', 'reader' ],
 	[ 'short', 'short' ]);
 
-my %built;
-
 =pod
 
 =head1 FUNCTIONS
@@ -96,9 +95,10 @@ my %built;
 =item RaftLin::build(client => 0|1)
 
 Compile lincheck (and, with client => 1, lincheck_client against libpq)
-with -Wall -Wextra -Werror into a directory of this test process under
-tmp_check, once per process.  Returns the directory; dies with the
-compiler's output on failure.
+with -Wall -Wextra -Werror into tmp_check/lincheck_bin, unless a binary
+there is newer than its sources: the test files of one run share it (a
+lock serializes them under prove -j; each binary is renamed into place).
+Returns the directory; dies with the compiler's output on failure.
 
 =cut
 
@@ -106,8 +106,10 @@ sub build
 {
 	my (%opts) = @_;
 	my $src = dirname(__FILE__) . '/../lincheck';
-	my $dir = "$PostgreSQL::Test::Utils::tmp_check/lincheck_bin.$$";
+	my $dir = "$PostgreSQL::Test::Utils::tmp_check/lincheck_bin";
 	make_path($dir);
+	open(my $lock, '>', "$dir/.lock") or croak "open $dir/.lock: $!";
+	flock($lock, LOCK_EX) or croak "flock $dir/.lock: $!";
 	my $cc = $ENV{CC} // 'cc';
 	my @flags = ('-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror');
 	# name, sources, compiler flags, linker flags
@@ -126,15 +128,17 @@ sub build
 	for my $b (@builds)
 	{
 		my ($name, $sources, $cflags, $ldflags) = @$b;
-		next if $built{$name};
+		my $bin = "$dir/$name";
+		next if -x $bin && !grep { -M $_ <= -M $bin } @$sources, "$src/lincheck.h";
 		my ($out, $err) = ('', '');
 		my $ok = IPC::Run::run(
-			[ split(' ', $cc), @flags, @$cflags, '-o', "$dir/$name",
+			[ split(' ', $cc), @flags, @$cflags, '-o', "$bin.$$",
 			  @$sources, @$ldflags ],
 			'>', \$out, '2>', \$err);
 		croak "building $name failed:\n$out$err" unless $ok;
-		$built{$name} = 1;
+		rename("$bin.$$", $bin) or croak "rename $bin.$$: $!";
 	}
+	close $lock;
 	return $dir;
 }
 
