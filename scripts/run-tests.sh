@@ -10,7 +10,9 @@
 #      then the totals of the TAP run (scripts/test-summary.pl)
 #   6. the real network partition suite (test/netns), as root: network
 #      namespaces need it; the servers still run as the postgres user;
-#      then its totals
+#      215-218 compile the linearizability checker and its register client
+#      (test/lincheck, cc -Wall -Wextra -Werror, libpq) themselves;
+#      then its totals, with the linearizability verdicts
 #
 # Works as root (servers then run as the "postgres" user, on a private copy
 # of the tree) or as a normal user with sudo for the install step.

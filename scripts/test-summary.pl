@@ -13,8 +13,9 @@
 # depend on the order or the subset of files prove ran (a test file that
 # ran last to add them up broke under "prove -j" and with PROVE_TESTS).
 #
-# Always fails on a breach, a split-brain write or a write lost under
-# synchronous replication.  The thresholds of a whole run (>= 50 faults,
+# Always fails on a breach, a split-brain write, a write lost under
+# synchronous replication, or a register history that is not linearizable
+# (tmp_check/lin_counts/, RaftLin::record: operations checked, verdict).  The thresholds of a whole run (>= 50 faults,
 # >= 30 real partitions) apply only when every scenario of the suite
 # recorded its counts; otherwise it says which did not.
 use strict;
@@ -137,6 +138,31 @@ else
 	check($t{lost_sync} == 0, 'no acknowledged write lost under synchronous replication');
 	check($t{partitions} >= 30, 'at least 30 real partitions in the run')
 	  if all_ran($all, scenarios("$tree/test/netns/*.pl", qr/RaftNetnsSteps/));
+
+	# The linearizability check of the register clients (RaftLin).
+	my $lin = read_counts("$tree/tmp_check/lin_counts");
+	my %l = map { $_ => 0 } qw(ops violations unknown stale_reads unwritten_reads);
+	for my $test (sort keys %$lin)
+	{
+		my $r = $lin->{$test}[-1];
+		printf("%s: %d register operations checked: %s (%d stale reads, "
+			  . "%d reads of unwritten values), writes acknowledged by node(s) %s, "
+			  . "seed %s\n",
+			$test, $r->{ops} // 0, $r->{verdict} // '?', $r->{stale_reads} // 0,
+			$r->{unwritten_reads} // 0, $r->{primaries} // '-', $r->{seed} // '-');
+		$l{$_} += $r->{$_} // 0 for keys %l;
+	}
+	if (%$lin)
+	{
+		printf('linearizability totals: %d scenarios, %d operations checked, '
+			  . "%d violations, %d unknown; %d definitely stale reads, "
+			  . "%d reads of unwritten values\n",
+			scalar(keys %$lin), @l{qw(ops violations unknown stale_reads unwritten_reads)});
+		check($l{violations} == 0 && $l{unknown} == 0,
+			'every register history checked is linearizable');
+	}
+	my @silent = grep { !$lin->{$_} } scenarios("$tree/test/netns/*.pl", qr/RaftLin->start/);
+	print "linearizability: no verdict recorded by @silent\n" if @silent;
 }
 
 exit(@failed ? 1 : 0);
