@@ -407,7 +407,7 @@ worker_process_ready(void)
 			worker_failpoint_after_vote(&ready.hard_state);
 
 		/* a lease given up (a transfer) is seen by backends before we send */
-		raft_publish_lease(ready.lease_until);
+		raft_publish_lease(ready.lease_until, ready.term);
 
 		if (ready.membership_changed)
 			transport_set_membership(raft_get_membership(worker.node));
@@ -503,6 +503,8 @@ worker_iteration(void)
 {
 	raft_time	now;
 
+	/* failpoint "stall": a worker stuck while the server runs on */
+	raft_fault_stall_point();
 	/* answers to what arrives carry the position as of now */
 	worker_update_position();
 	worker_drain_inbox(&worker);
