@@ -404,8 +404,8 @@ fence_executor_start(QueryDesc *queryDesc, int eflags)
 	PlannedStmt *stmt = queryDesc->plannedstmt;
 
 	fence_note_session();
-	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && fence_session_may_write() &&
-		!fence_exempt && !creating_extension)
+	if (raft_fencing && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		fence_session_may_write() && !fence_exempt && !creating_extension)
 	{
 		bool		writes = stmt->commandType != CMD_SELECT ||
 			stmt->hasModifyingCTE || stmt->rowMarks != NIL;
@@ -545,9 +545,14 @@ fence_client_authentication(Port *port, int status)
 	/*
 	 * Per-role and per-database settings come later in InitPostgres: until
 	 * its first statement, a session not made read-only here counts as one
-	 * that may write.
+	 * that may write.  The peers' Raft connections (application_name
+	 * raft_ext_<id>_<incarnation>, transport_peer.c) only call
+	 * raft_ext.receive(): ending them would cut the Raft traffic, so they
+	 * take no slot.
 	 */
-	raft_fence_session_begin(!fence_session_read_only);
+	if (port->application_name == NULL ||
+		strncmp(port->application_name, "raft_ext_", strlen("raft_ext_")) != 0)
+		raft_fence_session_begin(!fence_session_read_only);
 }
 
 /* See fencing.h. */
