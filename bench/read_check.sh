@@ -9,8 +9,8 @@
 # (select-only, the cheapest statement there is: the check's share is the
 # largest) for --seconds, alternately with raft_ext.fencing = on (the check
 # runs on every SELECT: one atomic read and one clock read) and off (the
-# ExecutorStart hook skips it), --runs times each.  Prints the tps of every
-# run and the medians.  Run it as a non-root user (or root: the server then
+# ExecutorStart hook skips it), --runs pairs in ABBA order.  Prints every
+# pair's difference, the medians of the tps and of the differences.  Run it as a non-root user (or root: the server then
 # runs as postgres) on an otherwise idle machine.
 set -euo pipefail
 
@@ -63,17 +63,23 @@ set_fencing()
     sleep 1
 }
 
-declare -A tps
+# ABBA order (on off, off on, ...) so that a load that drifts over the
+# benchmark weighs on both sides alike; each pair gives one difference.
+declare -A tps last
+diffs=""
 for r in $(seq 1 "$runs"); do
-    for mode in on off; do
+    if [ $((r % 2)) = 1 ]; then order="on off"; else order="off on"; fi
+    for mode in $order; do
         set_fencing "$mode"
         t=$("${as[@]}" "$BIN/pgbench" -n -S -M prepared -c "$clients" -j "$clients" -T "$seconds" \
             -h "$DIR" -p "$PORT" postgres 2>/dev/null | awk '/^tps/ { print int($3) }')
         tps[$mode]+="$t "
-        echo "run $r fencing=$mode tps=$t"
+        last[$mode]=$t
     done
+    d=$(awk -v a="${last[on]}" -v b="${last[off]}" 'BEGIN { printf "%.2f", (b - a) * 100 / b }')
+    diffs+="$d "
+    echo "pair $r: fencing=on ${last[on]} tps, fencing=off ${last[off]} tps, check costs $d %"
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-on=$(echo "${tps[on]}" | median)
-off=$(echo "${tps[off]}" | median)
-echo "median tps: fencing=on $on, fencing=off $off, difference $(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f %%", (b - a) * 100 / b }')"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+echo "median tps: fencing=on $(echo "${tps[on]}" | median), fencing=off $(echo "${tps[off]}" | median)"
+echo "median of the pairs' differences: $(echo "$diffs" | median) % (positive: the check costs)"
