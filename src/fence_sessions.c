@@ -20,7 +20,9 @@
  * The worker (raft_fence_sessions_step, from fence_wal.c's step) ends the
  * sessions whose bit is set once the node has lost the lease to another
  * leader, observably: it held a lease in term T, and its status now shows
- * another node as the leader in a later term.  A lease that lapsed while
+ * another node as the leader in a later term, for two election timeouts
+ * (as for the WAL senders).  Once per such term: the sessions that predate
+ * the takeover.  A lease that lapsed while
  * the node stayed the leader of its term, with nobody else elected (a
  * stalled worker, a majority slow to answer), ends nothing: the node may
  * simply renew it, and meanwhile the statement check refuses (fencing.c).
@@ -57,6 +59,12 @@ static bool my_may_write = false;
 
 /* Worker: the term of the last lease this node held (0: none yet). */
 static raft_term lease_term = 0;
+/* Worker: the term of the other leader it last ended sessions for. */
+static raft_term swept_term = 0;
+/* Worker: the other leader it sees, in which term, and since when (0: none). */
+static raft_id other_leader = RAFT_NOBODY;
+static raft_term other_term = 0;
+static raft_time other_since = 0;
 
 /* The slots' size, for shmem_request_hook. */
 Size
@@ -154,10 +162,10 @@ end_sessions(raft_id leader, raft_term term)
 			continue;
 
 		/*
-		 * Clear the bit first, so that the next step does not end (and log)
-		 * the same session again while it exits; the backend sets it again
-		 * only if it goes from read-only to read-write meanwhile.  Only a
-		 * live backend, not a pid reused by something else.
+		 * Clear the bit first, so that a later sweep does not end (and log)
+		 * the same session again; the backend sets it again only if it goes
+		 * from read-only to read-write.  Only a live backend, not a pid
+		 * reused by something else.
 		 */
 		if (!pg_atomic_compare_exchange_u64(&fence_slots[i], &word, word & ~UINT64CONST(1)) ||
 			BackendPidGetProc(pid) == NULL)
@@ -189,6 +197,7 @@ raft_fence_sessions_step(const RaftStatus *status, raft_time now)
 	if (status->role == RAFT_LEADER && status->lease_until > now)
 	{
 		lease_term = status->term;
+		other_since = 0;
 		return;
 	}
 
@@ -206,6 +215,32 @@ raft_fence_sessions_step(const RaftStatus *status, raft_time now)
 		status->leader_id != (raft_id) raft_node_id &&
 		status->term > lease_term;
 	if (!lost)
+	{
+		other_since = 0;
 		return;
+	}
+	if (other_since == 0 || status->leader_id != other_leader ||
+		status->term != other_term)
+	{
+		other_leader = status->leader_id;
+		other_term = status->term;
+		other_since = now;
+	}
+
+	/*
+	 * Once the other leader has led for two election timeouts, as for the
+	 * WAL senders (fence_wal.c): a standby that won while this primary was
+	 * healthy hands leadership back within a few heartbeats, and the session
+	 * that asked for a switchover gets its answer first.  Meanwhile the
+	 * sessions get SQLSTATE 25006.  Once per leader's term: the sessions
+	 * that predate the takeover.  A session that turns read-write later (SET
+	 * default_transaction_read_only = off on a node that made it read-only)
+	 * is one the client opened knowing what it got; it gets 25006 on every
+	 * statement.
+	 */
+	if (now - other_since < 2 * (raft_time) raft_election_timeout ||
+		status->term == swept_term)
+		return;
+	swept_term = status->term;
 	(void) end_sessions(status->leader_id, status->term);
 }
