@@ -10,7 +10,9 @@
 # largest) for --seconds, alternately with raft_ext.fencing = on (the check
 # runs on every SELECT: one atomic read and one clock read) and off (the
 # ExecutorStart hook skips it), --runs pairs in ABBA order.  Prints every
-# pair's difference, the medians of the tps and of the differences.  Run it as a non-root user (or root: the server then
+# pair's tps and backend CPU time per transaction, the medians, and the
+# medians of the pairs' differences.  On a busy machine tps swings far more
+# than the check costs; CPU per transaction is the steadier figure.  Run it as a non-root user (or root: the server then
 # runs as postgres) on an otherwise idle machine.
 set -euo pipefail
 
@@ -63,23 +65,42 @@ set_fencing()
     sleep 1
 }
 
+# CPU ticks of the server's exited children (the postmaster's cutime +
+# cstime): pgbench's backends once they have exited.  CPU time per
+# transaction is what the check adds to; unlike tps, it hardly depends on
+# what else the machine runs.
+pm_pid=$(head -1 "$DIR/postmaster.pid")
+child_ticks() { sed 's/^.*) //' "/proc/$pm_pid/stat" | awk '{ print $14 + $15 }'; }
+hz=$(getconf CLK_TCK)
+
 # ABBA order (on off, off on, ...) so that a load that drifts over the
 # benchmark weighs on both sides alike; each pair gives one difference.
-declare -A tps last
+declare -A tps cpu last lastcpu
 diffs=""
+cdiffs=""
 for r in $(seq 1 "$runs"); do
     if [ $((r % 2)) = 1 ]; then order="on off"; else order="off on"; fi
     for mode in $order; do
         set_fencing "$mode"
-        t=$("${as[@]}" "$BIN/pgbench" -n -S -M prepared -c "$clients" -j "$clients" -T "$seconds" \
-            -h "$DIR" -p "$PORT" postgres 2>/dev/null | awk '/^tps/ { print int($3) }')
+        before=$(child_ticks)
+        out=$("${as[@]}" "$BIN/pgbench" -n -S -M prepared -c "$clients" -j "$clients" -T "$seconds" \
+            -h "$DIR" -p "$PORT" postgres 2>/dev/null)
+        sleep 0.5
+        after=$(child_ticks)
+        t=$(echo "$out" | awk '/^tps/ { print int($3) }')
+        n=$(echo "$out" | awk '/actually processed/ { print $NF }')
+        c=$(awk -v d=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
         tps[$mode]+="$t "
+        cpu[$mode]+="$c "
         last[$mode]=$t
+        lastcpu[$mode]=$c
     done
     d=$(awk -v a="${last[on]}" -v b="${last[off]}" 'BEGIN { printf "%.2f", (b - a) * 100 / b }')
+    cpud=$(awk -v a="${lastcpu[on]}" -v b="${lastcpu[off]}" 'BEGIN { printf "%.2f", (a - b) * 100 / b }')
     diffs+="$d "
-    echo "pair $r: fencing=on ${last[on]} tps, fencing=off ${last[off]} tps, check costs $d %"
+    cdiffs+="$cpud "
+    echo "pair $r: fencing=on ${last[on]} tps ${lastcpu[on]} us CPU/xact, fencing=off ${last[off]} tps ${lastcpu[off]} us CPU/xact: tps -$d %, CPU +$cpud %"
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-echo "median tps: fencing=on $(echo "${tps[on]}" | median), fencing=off $(echo "${tps[off]}" | median)"
-echo "median of the pairs' differences: $(echo "$diffs" | median) % (positive: the check costs)"
+echo "median tps: fencing=on $(echo "${tps[on]}" | median), fencing=off $(echo "${tps[off]}" | median); median of the pairs' tps loss: $(echo "$diffs" | median) %"
+echo "median backend CPU per transaction: fencing=on $(echo "${cpu[on]}" | median) us, fencing=off $(echo "${cpu[off]}" | median) us; median of the pairs' CPU increase: $(echo "$cdiffs" | median) %"
