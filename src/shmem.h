@@ -67,8 +67,8 @@ typedef struct RaftShared
 
 	/*
 	 * status.lease_until again (0 unless Raft runs), readable without the
-	 * lock: the commit-time fence (fencing.c) reads it on every commit of a
-	 * write.  raft_publish_status keeps it current.
+	 * lock.  raft_publish_lease keeps it current; the fence reads lease_word
+	 * below instead, which carries the lease's identity too.
 	 */
 	pg_atomic_uint64 lease_until;
 

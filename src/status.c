@@ -4,8 +4,10 @@
  *	  policy and the SQL views read it, and the predicates they share.
  *
  * The snapshot lives in shared memory (shmem.h) under its lock; the lease
- * horizon is copied into an atomic beside it, which the fence reads on every
- * commit of a write without taking the lock.
+ * horizon is copied, with its lease epoch, into an atomic word beside it
+ * (the lease word, status.h), which the fence reads at every statement of a
+ * session that may write and around every commit of a write, without
+ * taking the lock.
  */
 #include "postgres.h"
 
