@@ -26,6 +26,8 @@ typedef enum RaftFailpoint
 	RAFT_FAILPOINT_CRASH_MID_STATE_WRITE,
 	/* The next fsync of the Raft state fails with EIO. */
 	RAFT_FAILPOINT_FSYNC_FAIL,
+	/* The worker stops working until disarmed (at most a minute). */
+	RAFT_FAILPOINT_STALL,
 	RAFT_FAILPOINT_COUNT
 } RaftFailpoint;
 
@@ -34,6 +36,12 @@ extern const char *const raft_failpoint_names[RAFT_FAILPOINT_COUNT];
 
 /* The failpoint called name, or -1 if there is none. */
 extern int	raft_failpoint_from_name(const char *name);
+
+/*
+ * Worker, once per loop iteration: with failpoint "stall" armed, do nothing
+ * until it is disarmed (fault_stall.c).
+ */
+extern void raft_fault_stall_point(void);
 
 /* Highest node id the drop masks can name (one bit per node). */
 #define RAFT_FAULT_MAX_NODE		64

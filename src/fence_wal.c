@@ -87,6 +87,8 @@ raft_fence_wal_step(const RaftStatus *status, raft_time now)
 
 	if (raft_shared == NULL)
 		return;
+	/* Client sessions that may write go the same way (fence_sessions.c). */
+	raft_fence_sessions_step(status, now);
 	if (leading)
 		has_led = true;
 	hears_other = !leading && status->leader_id != RAFT_NOBODY &&

@@ -1,43 +1,61 @@
 /*
  * fencing.c
- *	  A node that does not hold the leader's lease cannot commit a write.
+ *	  A node that does not hold the leader's lease cannot commit a write, and
+ *	  a session that may write cannot even read there.
  *
- * Three hooks, all cheap unless a transaction wrote:
+ * Four hooks, all cheap:
  *
  * - a transaction callback refuses, at PRE_COMMIT and PRE_PREPARE, every
  *   transaction of a client backend (or walsender) that has a transaction id,
  *   unless this node's published lease runs at least raft_ext.fencing_headroom
  *   past now.  The ERROR comes before the commit record is written, so the
- *   transaction aborts cleanly.  After the commit it looks again and warns if
- *   the lease ran out while the commit was being written;
- * - a ProcessUtility hook applies the same check to COMMIT PREPARED (which
- *   commits another transaction, so no PRE_COMMIT of its own sees a write),
- *   and lets CREATE/ALTER EXTENSION raft_ext through: the nodes can only talk
- *   to each other once the extension exists on every one of them, that is
- *   before any of them can hold a lease;
+ *   transaction aborts cleanly.  It records the lease's identity (its epoch,
+ *   status.h) and, after the commit (after any synchronous wait), looks
+ *   again: unless the node held that same lease all along and still holds
+ *   it, the commit is reported late, and in quorum mode it is not
+ *   acknowledged (the session ends instead);
+ * - an ExecutorStart hook refuses a statement before it runs while the lease
+ *   is not held: a write in a read-write transaction, and a read of a user
+ *   relation in a session that may write (its transaction or its default is
+ *   read-write), so that such a session never reads stale data on a node
+ *   another leader may have overtaken;
+ * - a ProcessUtility hook applies the commit check to COMMIT PREPARED (which
+ *   commits another transaction, so no PRE_COMMIT of its own sees a write)
+ *   and the statement check to COPY of a table (which reads or writes
+ *   without the executor), and lets CREATE/ALTER EXTENSION raft_ext
+ *   through: the nodes can only talk to each other once the extension
+ *   exists on every one of them, that is before any of them can hold a
+ *   lease;
  * - a ClientAuthentication hook makes new sessions on a fenced node default
  *   to read-only, before the server reports its settings to the client, so
  *   that libpq's target_session_attrs=read-write skips the node.
+ *
+ * Each client backend also keeps its "may write" bit in shared memory up to
+ * date (fence_sessions.c), so that the worker can end the sessions that may
+ * write once the lease went to another leader.
  *
  * Background workers (autovacuum, logical replication apply, parallel
  * workers, other extensions' workers) are not fenced; docs/fencing.md says
  * why, and states the guarantee and its assumptions precisely.
  *
- * The lease is read from an atomic copy that raft_publish_status keeps
- * beside the status snapshot: the snapshot is ~20 kB and copied under a lock,
- * too heavy for every commit.
+ * The lease is read from an atomic word that the worker keeps beside the
+ * status snapshot (the lease word, status.h): the snapshot is ~20 kB and
+ * copied under a lock, too heavy for every statement.
  */
 #include "postgres.h"
 
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_class.h"
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "libpq/auth.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "replication/walsender.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
 
@@ -46,6 +64,7 @@
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
+#include "sync_quorum.h"
 
 bool		raft_fencing = true;
 int			raft_fencing_headroom = 50;
@@ -56,7 +75,8 @@ typedef enum FenceAction
 	FENCE_COMMIT,
 	FENCE_PREPARE,
 	FENCE_COMMIT_PREPARED,
-	FENCE_WRITE					/* a statement that writes, before it runs */
+	FENCE_WRITE,				/* a statement that writes, before it runs */
+	FENCE_READ					/* a read in a session that may write */
 } FenceAction;
 
 static ClientAuthentication_hook_type prev_client_authentication = NULL;
@@ -69,22 +89,33 @@ static bool fence_session_read_only = false;
 /* Per transaction: CREATE/ALTER EXTENSION raft_ext wrote it; not fenced. */
 static bool fence_exempt = false;
 
-/* Per transaction: its commit passed the fence, when, with what lease. */
+/*
+ * Per transaction: its commit passed the fence, when, and the lease word
+ * (horizon and epoch) it passed with.
+ */
 static bool fence_checked = false;
 static raft_time fence_checked_at = 0;
-static raft_time fence_lease_at_check = 0;
+static uint64 fence_word_at_check = 0;
 static FenceAction fence_checked_action = FENCE_COMMIT;
 
 /*
- * The lease horizon this node's worker published (monotonic ms, 0 = none).
- * No lock and no barrier: a stale value is an older horizon, which only
- * makes the check stricter (the horizon only grows while a node leads; it
- * drops to 0 when it stops leading, see docs/fencing.md for that case).
+ * The lease word this node's worker published: horizon (monotonic ms, 0 =
+ * none) and epoch, read in one go.  No lock and no barrier: a stale value
+ * is an older horizon, which only makes the check stricter (the horizon
+ * only grows within an epoch; it drops to 0 when the node stops leading,
+ * see docs/fencing.md for that case).
  */
+static inline uint64
+fence_lease_word(void)
+{
+	return pg_atomic_read_u64(&raft_shared->lease_word);
+}
+
+/* The lease horizon alone. */
 static inline raft_time
 fence_lease_until(void)
 {
-	return (raft_time) pg_atomic_read_u64(&raft_shared->lease_until);
+	return raft_lease_word_until(fence_lease_word());
 }
 
 /* Whether the lease runs at least the headroom past now. */
@@ -140,10 +171,15 @@ fence_refuse(FenceAction action, raft_time now, raft_time lease)
 			 errmsg("cannot commit a prepared transaction on a fenced node") :
 			 action == FENCE_WRITE ?
 			 errmsg("cannot execute a write on a fenced node") :
+			 action == FENCE_READ ?
+			 errmsg("cannot read in a read-write session on a fenced node") :
 			 errmsg("cannot commit a write on a fenced node"),
 			 leader == RAFT_NOBODY ?
 			 errdetail("This node (%u) does not hold the leader's lease; no leader is known.",
 					   self) :
+			 leader == self && (action == FENCE_WRITE || action == FENCE_READ) ?
+			 errdetail("This node (%u) is the leader, but its lease ran out %lld ms ago; a majority has not renewed it yet.",
+					   self, (long long) Max(now - lease, 0)) :
 			 leader == self ?
 			 errdetail("This node (%u) is the leader, but its lease runs out in %lld ms, less than %s (%d ms).",
 					   self, (long long) Max(lease - now, 0),
@@ -152,6 +188,8 @@ fence_refuse(FenceAction action, raft_time now, raft_time lease)
 					   self, leader),
 			 leader == self ?
 			 errhint("Retry: a leader in touch with a majority renews its lease every heartbeat.") :
+			 action == FENCE_READ ?
+			 errhint("Connect to the leader (target_session_attrs=read-write), or read in a read-only session (default_transaction_read_only = on) if stale data will do.") :
 			 errhint("Connect to the leader, or use target_session_attrs=read-write.")));
 }
 
@@ -163,45 +201,118 @@ static void
 fence_check(FenceAction action)
 {
 	/* The lease first: a clock read after it can only make us stricter. */
-	raft_time	lease = fence_lease_until();
+	uint64		word = fence_lease_word();
+	raft_time	lease = raft_lease_word_until(word);
 	raft_time	now = raft_monotonic_now();
 
 	if (!fence_lease_held(now, lease))
 		fence_refuse(action, now, lease);
 	fence_checked = true;
 	fence_checked_at = now;
-	fence_lease_at_check = lease;
+	fence_word_at_check = word;
 	fence_checked_action = action;
 }
 
 /*
- * After the commit (or prepare) record: warn if the lease ran out while it
- * was being written.  The write is durable by now and cannot be refused; the
- * warning tells the client and the log that the guarantee did not hold for
- * it (see docs/fencing.md).  Must not throw: the transaction is committed.
+ * After the commit (or prepare) record, and after the synchronous wait: the
+ * commit is covered only if this node held the lease it passed the fence
+ * with all along, and still holds it: same epoch, horizon in the future
+ * (docs/fencing.md, "No acknowledgement after the lease").  If not, the
+ * commit is reported late: a WARNING, and the late-commit counter.  In
+ * quorum mode it is also not acknowledged: as sync_guard.c does for a
+ * cancelled wait, nothing more is sent to the client (not even the
+ * WARNING, which goes to the log) and the session ends at its next
+ * interrupt check.  Must not throw: the transaction is committed.
  */
 static void
 fence_check_late(void)
 {
-	raft_time	now;
+	raft_time	now = 0;
+	uint64		word;
 	raft_time	lease;
+	bool		same_lease;
+	bool		withhold;
 
-	if (!fence_checked || !raft_monotonic_try(&now))
+	if (!fence_checked)
 		return;
-	lease = fence_lease_until();
-	if (lease > now)
+	word = fence_lease_word();
+	lease = raft_lease_word_until(word);
+	same_lease = raft_lease_word_epoch(word) ==
+		raft_lease_word_epoch(fence_word_at_check);
+	/* No clock: nothing says the lease still holds. */
+	if (raft_monotonic_try(&now) && same_lease && lease > now)
 		return;
 
 	pg_atomic_fetch_add_u64(&raft_shared->fence_late_commits, 1);
+	withhold = raft_synchronous == RAFT_SYNC_QUORUM &&
+		MyBackendType == B_BACKEND && whereToSendOutput == DestRemote;
+	if (withhold)
+		whereToSendOutput = DestNone;
 	ereport(WARNING,
 			(fence_checked_action == FENCE_PREPARE ?
-			 errmsg("transaction prepared after this node's lease ran out") :
-			 errmsg("write committed after this node's lease ran out"),
+			 (same_lease ?
+			  errmsg("transaction prepared after this node's lease ran out") :
+			  errmsg("transaction prepared after this node's lease was interrupted")) :
+			 (same_lease ?
+			  errmsg("write committed after this node's lease ran out") :
+			  errmsg("write committed after this node's lease was interrupted")),
+			 same_lease ?
 			 errdetail("It passed the fence with %lld ms of lease left and completed %lld ms later.",
-					   (long long) (fence_lease_at_check - fence_checked_at),
-					   (long long) (now - fence_checked_at)),
-			 errhint("Another node may have been elected before it completed: a commit slower than %s is not covered by fencing.",
+					   (long long) (raft_lease_word_until(fence_word_at_check) - fence_checked_at),
+					   (long long) (now - fence_checked_at)) :
+			 errdetail("It passed the fence with %lld ms of lease left and completed %lld ms later, "
+					   "after the lease had lapsed or the term had changed (lease epoch %u, now %u).",
+					   (long long) (raft_lease_word_until(fence_word_at_check) - fence_checked_at),
+					   (long long) (now - fence_checked_at),
+					   raft_lease_word_epoch(fence_word_at_check),
+					   raft_lease_word_epoch(word)),
+			 errhint("Another node may have been elected before it completed, without it: a commit slower than %s "
+					 "(the synchronous wait included) is not covered by fencing.",
 					 "raft_ext.fencing_headroom")));
+	if (!withhold)
+		return;
+	ereport(LOG,
+			(errmsg("terminating connection because its commit completed outside this node's lease"),
+			 errdetail("The transaction is committed on this node, but another leader may have been elected "
+					   "without it, so it is not acknowledged: the client sees the connection end instead."),
+			 errhint("%s is %s. Check the outcome of the transaction after reconnecting.",
+					 "raft_ext.synchronous", "quorum")));
+	ProcDiePending = true;
+	InterruptPending = true;
+}
+
+/*
+ * Whether this session may write: its transaction is read-write, or its
+ * default is (the next transaction will be).  A session read-only on both
+ * counts reads as on a standby; any other one reads only under the lease.
+ */
+static inline bool
+fence_session_may_write(void)
+{
+	return !XactReadOnly || !DefaultXactReadOnly;
+}
+
+/*
+ * Keep this backend's "may write" bit (fence_sessions.c) current: at every
+ * statement, exactly.
+ */
+static inline void
+fence_note_session(void)
+{
+	raft_fence_session_note(fence_session_may_write());
+}
+
+/*
+ * At a transaction's end: a read-write default may have been set in it
+ * (SET default_transaction_read_only = off).  Only ever raises the bit: the
+ * end of a transaction runs before the settings of SET LOCAL (or of a
+ * rolled-back SET) are undone, so a lower value here could be wrong.
+ */
+static void
+fence_note_session_end(void)
+{
+	if (!DefaultXactReadOnly)
+		raft_fence_session_may_write();
 }
 
 /* Transaction callback: the fence itself. */
@@ -224,6 +335,11 @@ fence_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			fence_check_late();
 			fence_reset();
+			fence_note_session_end();
+			break;
+		case XACT_EVENT_ABORT:
+			fence_reset();
+			fence_note_session_end();
 			break;
 		default:
 			fence_reset();
@@ -232,27 +348,73 @@ fence_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * ExecutorStart hook: a statement that writes (INSERT, UPDATE, DELETE,
- * MERGE, a data-modifying CTE, SELECT ... FOR UPDATE) is refused before it
- * generates WAL while the lease is not held, not only at commit.  A SELECT
- * pays for one comparison; only a write reads the lease and the clock.  A
- * read-only transaction is left to PostgreSQL's own check, which follows.
+ * Whether a statement reads data the cluster replicates: a relation that
+ * is not a view (a view's relations are in the range table too) and not a
+ * system catalog.  Catalogs are left out on purpose: drivers and monitoring
+ * read them on every connection, and a stale catalog is harmless.  A query
+ * that reads no relation (SELECT raft_ext.receive(...), the status views,
+ * SELECT 1) is not checked; functions that read tables do it through the
+ * executor again, and are checked there.
+ */
+static bool
+fence_reads_user_data(const List *rtable)
+{
+	ListCell   *lc;
+
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_VIEW &&
+			!IsCatalogRelationOid(rte->relid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The statement check: ERROR unless the lease runs past now (no headroom:
+ * the statement takes its snapshot before this check, and a commit has its
+ * own check).  One atomic read and one clock read.
+ */
+static inline void
+fence_check_statement(FenceAction action)
+{
+	raft_time	lease = fence_lease_until();
+	raft_time	now = raft_monotonic_now();
+
+	if (lease <= now)
+		fence_refuse(action, now, lease);
+}
+
+/*
+ * ExecutorStart hook.  A statement that writes (INSERT, UPDATE, DELETE,
+ * MERGE, a data-modifying CTE, SELECT ... FOR UPDATE) in a read-write
+ * transaction is refused before it generates WAL while the lease is not
+ * held; in a read-only transaction PostgreSQL's own check answers first.
+ * A statement that reads a user relation in a session that may write is
+ * refused too: such a session is linearizable, or gets an error
+ * (docs/fencing.md).  The statement's snapshot was taken before this
+ * hook runs, so if the lease holds now it held when the snapshot was
+ * taken.  Cursors are checked when opened; FETCH reads that snapshot.
  */
 static void
 fence_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *stmt = queryDesc->plannedstmt;
 
-	if ((stmt->commandType != CMD_SELECT || stmt->hasModifyingCTE ||
-		 stmt->rowMarks != NIL) &&
-		!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && !XactReadOnly &&
-		!fence_exempt && !creating_extension && fence_applies())
+	fence_note_session();
+	if (raft_fencing && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		fence_session_may_write() && !fence_exempt && !creating_extension)
 	{
-		raft_time	lease = fence_lease_until();
-		raft_time	now = raft_monotonic_now();
+		bool		writes = stmt->commandType != CMD_SELECT ||
+			stmt->hasModifyingCTE || stmt->rowMarks != NIL;
 
-		if (lease <= now)
-			fence_refuse(FENCE_WRITE, now, lease);
+		if (writes ? !XactReadOnly : fence_reads_user_data(stmt->rtable))
+		{
+			if (fence_applies())
+				fence_check_statement(writes ? FENCE_WRITE : FENCE_READ);
+		}
 	}
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
@@ -289,6 +451,21 @@ fence_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	bool		commit_prepared = false;
 	bool		install = false;
+
+	fence_note_session();
+
+	/*
+	 * COPY of a table reads or writes without the executor (COPY of a query
+	 * goes through it, and is checked there).  Other utility statements
+	 * read catalog state at most, or write (refused at commit).
+	 */
+	if (IsA(parsetree, CopyStmt) &&
+		((CopyStmt *) parsetree)->relation != NULL &&
+		fence_session_may_write() && !fence_exempt && !creating_extension &&
+		(!((CopyStmt *) parsetree)->is_from || !XactReadOnly) &&
+		fence_applies())
+		fence_check_statement(((CopyStmt *) parsetree)->is_from ?
+							  FENCE_WRITE : FENCE_READ);
 
 	if (IsA(parsetree, TransactionStmt) &&
 		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
@@ -352,16 +529,30 @@ fence_client_authentication(Port *port, int status)
 						   (unsigned) raft_node_id),
 				 errhint("Replicate from the Raft leader.")));
 
-	if (status != STATUS_OK || am_walsender || MyBackendType != B_BACKEND ||
-		!fence_applies())
+	if (status != STATUS_OK || am_walsender || MyBackendType != B_BACKEND)
 		return;
-	lease = fence_lease_until();
-	if (fence_lease_held(raft_monotonic_now(), lease))
-		return;
+	if (fence_applies())
+	{
+		lease = fence_lease_until();
+		if (!fence_lease_held(raft_monotonic_now(), lease))
+		{
+			SetConfigOption("default_transaction_read_only", "on",
+							PGC_SUSET, PGC_S_OVERRIDE);
+			fence_session_read_only = true;
+		}
+	}
 
-	SetConfigOption("default_transaction_read_only", "on",
-					PGC_SUSET, PGC_S_OVERRIDE);
-	fence_session_read_only = true;
+	/*
+	 * Per-role and per-database settings come later in InitPostgres: until
+	 * its first statement, a session not made read-only here counts as one
+	 * that may write.  The peers' Raft connections (application_name
+	 * raft_ext_<id>_<incarnation>, transport_peer.c) only call
+	 * raft_ext.receive(): ending them would cut the Raft traffic, so they
+	 * take no slot.
+	 */
+	if (port->application_name == NULL ||
+		strncmp(port->application_name, "raft_ext_", strlen("raft_ext_")) != 0)
+		raft_fence_session_begin(!fence_session_read_only);
 }
 
 /* See fencing.h. */

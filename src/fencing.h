@@ -21,6 +21,23 @@ extern int	raft_fencing_headroom;
  */
 extern void raft_fencing_init(void);
 
+/*
+ * Client sessions that may write, in shared memory (fence_sessions.c): the
+ * slots' size and attachment (shmem.c calls these), a backend's updates of
+ * its own slot (fencing.c), and the worker's step that ends them once this
+ * node lost the lease to another leader (from fence_wal.c's step).
+ */
+extern Size raft_fence_sessions_size(void);
+extern void raft_fence_sessions_startup(void);
+/* Backend, at session start: take a slot; may_write as the session starts. */
+extern void raft_fence_session_begin(bool may_write);
+/* Backend, at a statement: whether the session may write now. */
+extern void raft_fence_session_note(bool may_write);
+/* Backend, at a transaction's end: the session may write (never lowers). */
+extern void raft_fence_session_may_write(void);
+/* Worker: end the sessions that may write if the lease went to another leader. */
+extern void raft_fence_sessions_step(const RaftStatus *status, raft_time now);
+
 /* Worker: end WAL senders and refuse new ones while fenced (fence_wal.c). */
 extern void raft_fence_wal_step(const RaftStatus *status, raft_time now);
 

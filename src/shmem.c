@@ -18,6 +18,7 @@
 #include "utils/wait_event.h"
 
 #include "clock.h"
+#include "fencing.h"
 #include "shmem.h"
 #include "status.h"
 
@@ -31,6 +32,7 @@ void
 raft_shmem_request(void)
 {
 	RequestAddinShmemSpace(MAXALIGN(sizeof(RaftShared)));
+	RequestAddinShmemSpace(raft_fence_sessions_size());
 	RequestNamedLWLockTranche("raft_ext", 1);
 }
 
@@ -53,7 +55,9 @@ raft_shmem_startup(void)
 		pg_atomic_init_u64(&raft_shared->fence_refusals, 0);
 		pg_atomic_init_u64(&raft_shared->fence_late_commits, 0);
 		pg_atomic_init_u32(&raft_shared->wal_fenced, 0);
+		pg_atomic_init_u64(&raft_shared->lease_word, 0);
 	}
+	raft_fence_sessions_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -67,8 +67,8 @@ typedef struct RaftShared
 
 	/*
 	 * status.lease_until again (0 unless Raft runs), readable without the
-	 * lock: the commit-time fence (fencing.c) reads it on every commit of a
-	 * write.  raft_publish_status keeps it current.
+	 * lock.  raft_publish_lease keeps it current; the fence reads lease_word
+	 * below instead, which carries the lease's identity too.
 	 */
 	pg_atomic_uint64 lease_until;
 
@@ -108,6 +108,13 @@ typedef struct RaftShared
 	 * from) another leader: replication connections are refused (fence_wal.c).
 	 */
 	pg_atomic_uint32 wal_fenced;
+
+	/*
+	 * The lease horizon and its epoch in one word (status.h): what the fence
+	 * reads, on every statement of a session that may write and at both ends
+	 * of a commit.  raft_publish_lease keeps it current.
+	 */
+	pg_atomic_uint64 lease_word;
 } RaftShared;
 
 extern RaftShared *raft_shared;

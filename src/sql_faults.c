@@ -34,6 +34,7 @@ const char *const raft_failpoint_names[RAFT_FAILPOINT_COUNT] = {
 	[RAFT_FAILPOINT_CRASH_AFTER_VOTE_PERSIST] = "crash-after-vote-persist",
 	[RAFT_FAILPOINT_CRASH_MID_STATE_WRITE] = "crash-mid-state-write",
 	[RAFT_FAILPOINT_FSYNC_FAIL] = "fsync-fail",
+	[RAFT_FAILPOINT_STALL] = "stall",
 };
 
 /* The failpoint called name, or -1 if there is none. */

@@ -4,14 +4,17 @@
  *	  policy and the SQL views read it, and the predicates they share.
  *
  * The snapshot lives in shared memory (shmem.h) under its lock; the lease
- * horizon is copied into an atomic beside it, which the fence reads on every
- * commit of a write without taking the lock.
+ * horizon is copied, with its lease epoch, into an atomic word beside it
+ * (the lease word, status.h), which the fence reads at every statement of a
+ * session that may write and around every commit of a write, without
+ * taking the lock.
  */
 #include "postgres.h"
 
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 
+#include "clock.h"
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
@@ -29,22 +32,55 @@ raft_publish_status(const RaftStatus *status)
 	dropped = raft_shared->status.inbox_dropped;
 	memcpy(&raft_shared->status, status, sizeof(RaftStatus));
 	raft_shared->status.inbox_dropped = dropped;
-	raft_publish_lease(raft_status_running(status) ? status->lease_until : 0);
+	raft_publish_lease(raft_status_running(status) ? status->lease_until : 0,
+					   status->term);
 	LWLockRelease(raft_shared->lock);
 
 	ConditionVariableBroadcast(&raft_shared->status_cv);
 }
 
 /*
- * Worker: publish the lease horizon the commit-time fence reads.  The barrier
- * makes a lease given up visible to every backend before the caller goes on
- * to send anything: a leadership transfer's TIMEOUT_NOW must never leave
- * while this node's backends can still see the old lease.
+ * Worker: publish the lease horizon the fence reads, and its identity (the
+ * lease word, status.h).  A lease held now gets a new epoch unless it
+ * continues the one published last: same term, that one still in force
+ * now, and no shorter.  A lease that is not held (0, or already past) keeps
+ * the epoch: nobody can pass the fence with it, and the next lease held
+ * gets a new one, since the previous one is then not in force.  So the
+ * epoch changes once per lease gained, not at every publication, and its
+ * 24 bits wrap only after 16 million leases.
+ *
+ * The barrier makes a lease given up visible to every backend before the
+ * caller goes on to send anything: a leadership transfer's TIMEOUT_NOW must
+ * never leave while this node's backends can still see the old lease.
+ * Only the worker publishes, so the read-modify-write needs no lock.
  */
 void
-raft_publish_lease(raft_time lease_until)
+raft_publish_lease(raft_time lease_until, raft_term term)
 {
+	static raft_term lease_term = 0;	/* term of the last lease held */
+	uint64		old = pg_atomic_read_u64(&raft_shared->lease_word);
+	raft_time	previous = raft_lease_word_until(old);
+	uint64		epoch = raft_lease_word_epoch(old);
+	raft_time	now = 0;
+
+	/*
+	 * Out of range (a clock 34 years past boot), or no clock to tell whether
+	 * it continues the last one: publish no lease at all.
+	 */
+	if ((uint64) lease_until > RAFT_LEASE_MASK || !raft_monotonic_try(&now))
+		lease_until = 0;
+	if (lease_until > now)
+	{
+		bool		continues = previous > now && term == lease_term &&
+			lease_until >= previous;
+
+		if (!continues)
+			epoch = (epoch + 1) & RAFT_LEASE_EPOCH_MASK;
+		lease_term = term;
+	}
 	pg_atomic_write_u64(&raft_shared->lease_until, (uint64) lease_until);
+	pg_atomic_write_u64(&raft_shared->lease_word,
+						(epoch << RAFT_LEASE_BITS) | (uint64) lease_until);
 	pg_memory_barrier();
 }
 

@@ -77,8 +77,41 @@ typedef struct RaftStatus
 
 /* Worker: publish a snapshot (wakes status_cv waiters). */
 extern void raft_publish_status(const RaftStatus *status);
-/* Worker: publish the lease horizon alone, visible before it sends. */
-extern void raft_publish_lease(raft_time lease_until);
+/*
+ * Worker: publish the lease horizon alone (with the term it belongs to),
+ * visible before it sends.
+ */
+extern void raft_publish_lease(raft_time lease_until, raft_term term);
+
+/*
+ * The lease word (RaftShared.lease_word): the published lease horizon and
+ * its identity, the lease epoch, in one 64-bit atomic, so that a backend
+ * reads both at once and never a horizon of one lease with the epoch of
+ * another.  The low RAFT_LEASE_BITS bits are the horizon (ms of the lease
+ * clock, which counts from boot: 2^40 ms is 34 years), the high 24 bits the
+ * epoch.  The worker gives a lease a new epoch unless it continues the one
+ * published before it without a gap: same term, the previous horizon not
+ * yet reached, a horizon no shorter (status.c).  So two readings with the
+ * same epoch and a horizon in the future at the second one mean that this
+ * node held the lease all the time in between.
+ */
+#define RAFT_LEASE_BITS		40
+#define RAFT_LEASE_MASK		((UINT64CONST(1) << RAFT_LEASE_BITS) - 1)
+#define RAFT_LEASE_EPOCH_MASK	((UINT64CONST(1) << (64 - RAFT_LEASE_BITS)) - 1)
+
+/* The lease horizon a lease word holds (monotonic ms, 0 = none). */
+static inline raft_time
+raft_lease_word_until(uint64 word)
+{
+	return (raft_time) (word & RAFT_LEASE_MASK);
+}
+
+/* The lease epoch a lease word holds. */
+static inline uint32
+raft_lease_word_epoch(uint64 word)
+{
+	return (uint32) (word >> RAFT_LEASE_BITS);
+}
 /* Anyone: copy the current snapshot. */
 extern void raft_read_status(RaftStatus *status);
 

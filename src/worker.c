@@ -409,7 +409,8 @@ worker_process_ready(void)
 
 		/* a lease given up (a transfer) is seen by backends before we send */
 		raft_publish_lease(raft_timeline_gate_lease(worker.node, worker.position,
-													ready.lease_until));
+													ready.lease_until),
+						   ready.term);
 
 		if (ready.membership_changed)
 			transport_set_membership(raft_get_membership(worker.node));
@@ -506,6 +507,8 @@ worker_iteration(void)
 {
 	raft_time	now;
 
+	/* failpoint "stall": a worker stuck while the server runs on */
+	raft_fault_stall_point();
 	/* answers to what arrives carry the position as of now */
 	worker_update_position();
 	worker_drain_inbox(&worker);
