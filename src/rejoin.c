@@ -206,7 +206,13 @@ read_status_file(raft_time now, bool force)
 		if (strncmp(line, "state=", 6) == 0)
 			strlcpy(rj.file.state, line + 6, sizeof(rj.file.state));
 		else if (strncmp(line, "error=", 6) == 0)
-			strlcpy(rj.file.error, line + 6, sizeof(rj.file.error));
+		{
+			/* Shown to PUBLIC (raft_status, raft_cluster, HTTP): masked. */
+			char	   *masked = raft_conninfo_mask_text(line + 6);
+
+			strlcpy(rj.file.error, masked, sizeof(rj.file.error));
+			pfree(masked);
+		}
 		else if (strncmp(line, "attempt=", 8) == 0)
 			rj.file.attempt = atoi(line + 8);
 		else if (strncmp(line, "time=", 5) == 0)

@@ -35,9 +35,9 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 	pid = fork();
 	if (pid < 0)
 	{
+		/* Not the command: it holds the leader's conninfo, maybe a password. */
 		ereport(LOG,
-				(errmsg("could not start the rejoin helper: %m"),
-				 errdetail("The command was: %s", command)));
+				(errmsg("could not start the rejoin helper: %m")));
 		return false;
 	}
 	if (pid == 0)
@@ -62,8 +62,7 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 	{
 		ereport(LOG,
-				(errmsg("could not start the rejoin helper: the second fork failed"),
-				 errdetail("The command was: %s", command)));
+				(errmsg("could not start the rejoin helper: the second fork failed")));
 		return false;
 	}
 	return true;
