@@ -11,6 +11,7 @@
  *	  /liveness				200 while the Raft worker runs
  *	  /readiness			200 on the primary, or a streaming standby
  *	  /cluster				every member as JSON
+ *	  /history				the timeline history in the Raft log as JSON
  *	  /metrics				Prometheus text format
  *
  * Every other path is 404; every answer is computed from shared memory
@@ -19,11 +20,13 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <time.h>
 
 #include "utils/json.h"
 
 #include "http.h"
 #include "settings.h"
+#include "timeline_step.h"
 
 /* ?lag= as bytes: a number with an optional unit (B, kB, MB, GB, TB). */
 static bool
@@ -172,6 +175,57 @@ cluster_json(const RaftClusterView *view, StringInfo out)
 	appendStringInfoString(out, "\n]}\n");
 }
 
+/*
+ * /history: every promotion this node's Raft log holds, oldest first, as
+ * raft_ext.raft_timeline_history shows it, with the previous step's node as
+ * the old primary.  Committed steps are the same on every member.
+ */
+static void
+history_json(const RaftClusterView *view, StringInfo out)
+{
+	const RaftStatus *st = view->status;
+
+	appendStringInfo(out, "{\"node_id\": %d, \"commit_index\": " UINT64_FORMAT
+					 ", \"history\": [", raft_node_id, (uint64) st->commit_index);
+	for (int s = 0; s < st->n_history && s < RAFT_MAX_HISTORY; s++)
+	{
+		const raft_timeline *step = &st->history[s];
+
+		appendStringInfo(out, "%s\n  {\"step\": %d, \"term\": " UINT64_FORMAT,
+						 s > 0 ? "," : "", s + 1, (uint64) st->history_term[s]);
+		if (s > 0)
+			appendStringInfo(out, ", \"old_primary\": %u", (unsigned) st->history[s - 1].node);
+		else
+			appendStringInfoString(out, ", \"old_primary\": null");
+		appendStringInfo(out, ", \"new_primary\": %u, \"timeline\": " UINT64_FORMAT,
+						 (unsigned) step->node, step->tli);
+		if (step->parent != 0)
+			appendStringInfo(out, ", \"parent_timeline\": " UINT64_FORMAT, step->parent);
+		else
+			appendStringInfoString(out, ", \"parent_timeline\": null");
+		appendStringInfoString(out, ", \"lsn\": ");
+		append_lsn(out, (XLogRecPtr) step->begin);
+		if (step->time > 0)
+		{
+			time_t		secs = (time_t) (step->time / 1000);
+			struct tm	tm;
+			char		buf[64];
+
+			gmtime_r(&secs, &tm);
+			strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+			appendStringInfo(out, ", \"time\": \"%s.%03dZ\"", buf, (int) (step->time % 1000));
+		}
+		else
+			appendStringInfoString(out, ", \"time\": null");
+		appendStringInfoString(out, ", \"reason\": ");
+		escape_json(out, raft_timeline_reason_name(step->reason));
+		appendStringInfo(out, ", \"committed\": %s, \"log_index\": " UINT64_FORMAT "}",
+						 st->history_index[s] <= st->commit_index ? "true" : "false",
+						 (uint64) st->history_index[s]);
+	}
+	appendStringInfoString(out, "\n]}\n");
+}
+
 /* A streaming standby within the lag limit (max_lag < 0: no limit). */
 static bool
 is_replica(const RaftClusterView *view, int64 max_lag)
@@ -201,7 +255,7 @@ raft_http_route(const char *path, const char *lag_arg, HttpReply *reply)
 	{"/", "/primary", "/leader", "/read-write", "/master", NULL};
 	static const char *const known_paths[] =
 	{"/replica", "/read-only", "/health", "/liveness", "/readiness",
-	 "/cluster", "/metrics", NULL};
+	 "/cluster", "/history", "/metrics", NULL};
 	RaftClusterView *view;
 	int64		max_lag = -1;
 	bool		ok;
@@ -234,6 +288,12 @@ raft_http_route(const char *path, const char *lag_arg, HttpReply *reply)
 	{
 		reply->status = 200;
 		cluster_json(view, &reply->body);
+		return;
+	}
+	if (strcmp(path, "/history") == 0)
+	{
+		reply->status = 200;
+		history_json(view, &reply->body);
 		return;
 	}
 

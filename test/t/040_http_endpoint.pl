@@ -4,8 +4,9 @@
 # standbys:
 #  1. Patroni's paths answer 200 or 503 by role, on every node; HEAD like
 #     GET; ?lag= on /replica;
-#  2. /cluster lists every member, passwords masked; /metrics passes
-#     promtool check metrics;
+#  2. /cluster lists every member, passwords masked; /history lists the
+#     timeline history (node1 the first primary), the same committed steps
+#     on every node; /metrics passes promtool check metrics;
 #  3. bad input: unknown paths 404, other methods 405, bodies, bad ?lag=,
 #     oversized and malformed requests 4xx and closed, or closed;
 #  4. 100 idle HTTP connections open on the leader: the Raft worker keeps
@@ -95,6 +96,29 @@ my %seen_by_2 = map { $_->{id} => $_ } @{ decode_json($standby_cluster)->{member
 is($seen_by_2{2}{pg_role}, 'standby', 'node2 sees itself as a standby');
 is($seen_by_2{1}{pg_role}, 'primary', 'node2 sees node1, which it streams from, as the primary');
 unlike($cluster_body, qr/password=(?!\*)/, '/cluster shows no password');
+
+# /history: node1's first promotion, committed, the same on every node.
+my @histories;
+for my $node (@nodes)
+{
+	my ($hs, $hbody) = RaftHttp::get($node->{http_port}, '/history');
+	is($hs, 200, $node->name . ': GET /history is 200');
+	my $hist = eval { decode_json($hbody) };
+	ok(defined $hist, $node->name . ': /history is JSON') or diag($hbody);
+	push @histories, [ grep { $_->{committed} } @{ $hist->{history} // [] } ];
+}
+my $first = $histories[0][0];
+ok(defined $first, '/history has a committed step');
+is($first->{new_primary}, 1, 'the first step is node1 promoting') if $first;
+is($first->{old_primary}, undef, '... with no old primary') if $first;
+is($first->{reason}, 'first primary', '... as the first primary') if $first;
+like($first->{lsn}, qr{^[0-9A-F]+/[0-9A-F]+$}, '... with an LSN') if $first;
+like($first->{time} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '... and a time') if $first;
+is_deeply($histories[1], $histories[0], 'node2 has the same committed history');
+is_deeply($histories[2], $histories[0], 'node3 has the same committed history');
+is($node1->safe_psql('postgres',
+		'SELECT count(*) FROM raft_ext.raft_timeline_history WHERE committed'),
+	scalar @{ $histories[0] }, '/history has the steps raft_timeline_history has');
 
 for my $node (@nodes)
 {
