@@ -137,7 +137,24 @@ for my $node (@nodes)
 	like($metrics, qr/^raft_ext_rejoin_failed 0$/m, $node->name . ': none failed');
 	like($metrics, qr/^raft_ext_peer_messages_sent_total\{peer="\d"\} \d+$/m,
 		$node->name . ': per-peer message counters');
+	like($metrics, qr/^raft_ext_fencing_enabled 1$/m, $node->name . ': fencing on');
+	like($metrics, qr/^raft_ext_auto_promote 1$/m, $node->name . ': auto_promote on');
+	like($metrics, qr/^raft_ext_auto_follow 1$/m, $node->name . ': auto_follow on');
+	like($metrics, qr/^raft_ext_auto_rejoin 0$/m, $node->name . ': auto_rejoin off');
 }
+# raft_ext.fencing = off (admin work) shows in the metrics after a reload.
+$node3->safe_psql('postgres', 'ALTER SYSTEM SET raft_ext.fencing = off');
+$node3->reload;
+my $fencing_off = 0;
+for (1 .. 100)
+{
+	my (undef, $m) = RaftHttp::get($node3->{http_port}, '/metrics');
+	$fencing_off = 1, last if $m =~ /^raft_ext_fencing_enabled 0$/m;
+	usleep(100_000);
+}
+ok($fencing_off, 'node3: raft_ext_fencing_enabled 0 after fencing = off and a reload');
+$node3->safe_psql('postgres', 'ALTER SYSTEM RESET raft_ext.fencing');
+$node3->reload;
 my (undef, $m1) = RaftHttp::get($p1, '/metrics');
 like($m1, qr/^raft_ext_has_lease 1$/m, 'the primary has the lease');
 like($m1, qr/^raft_ext_standby_lag_bytes\{application_name="node2",state="streaming"\} \d+$/m,
