@@ -320,9 +320,8 @@ build_command(const char *source, bool standby, bool demote, int attempt)
 	append_shell_quoted(&buf, psprintf("%s/raft_ext_rejoin", bindir));
 	appendStringInfoString(&buf, " -D ");
 	append_shell_quoted(&buf, DataDir);
-	appendStringInfoString(&buf, " --source ");
-	append_shell_quoted(&buf, source);
-	appendStringInfoString(&buf, " --bindir ");
+	/* "-": from the environment (raft_rejoin_spawn), not the command line */
+	appendStringInfoString(&buf, " --source - --bindir ");
 	append_shell_quoted(&buf, bindir);
 	serverlog = raft_rejoin_server_log();
 	if (serverlog != NULL)
@@ -362,7 +361,7 @@ start_rejoin(const RaftPeerStatus *leader, bool standby, bool demote)
 					   attempt, logpath, masked),
 			 errhint("Set %s to off to rejoin by hand.", "raft_ext.auto_rejoin")));
 	write_status_file("started", attempt);
-	if (!raft_rejoin_spawn(command, logpath))
+	if (!raft_rejoin_spawn(command, logpath, leader->conninfo))
 	{
 		write_status_file("failed", attempt);
 		return;

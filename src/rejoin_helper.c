@@ -25,7 +25,7 @@
 
 /* See rejoin.h. */
 bool
-raft_rejoin_spawn(const char *command, const char *logpath)
+raft_rejoin_spawn(const char *command, const char *logpath, const char *source)
 {
 	pid_t		pid;
 	int			status = 0;
@@ -48,7 +48,11 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 		(void) setsid();
 		grandchild = fork();
 		if (grandchild == 0)
+		{
+			if (source != NULL)
+				(void) setenv(REJOIN_SOURCE_ENV, source, 1);
 			raft_shell_child_exec(command, logpath);	/* no return */
+		}
 		_exit(grandchild < 0 ? 1 : 0);
 	}
 	while (waitpid(pid, &status, 0) < 0)
