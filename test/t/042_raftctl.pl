@@ -87,6 +87,11 @@ is_deeply([ map { $_->{role} } @{ $j->{members} } ], [qw(primary replica replica
 is_deeply([ map { $_->{state} } @{ $j->{members} } ], [qw(running streaming streaming)],
 	'JSON: the states');
 
+# 8a. failover while a primary exists: refused, switchover is the way.
+($rc, $out, $err) = raftctl('-d', $d, 'failover', '--candidate', '2', '--force');
+is($rc, 4, 'failover --candidate with a primary in place exits 4');
+like($err, qr/node 1 is the primary: use "switchover --to 2"/, '... pointing to switchover');
+
 # 9. --version
 ($rc, $out, $err) = raftctl('--version');
 is($rc, 0, '--version exits 0');
