@@ -7,6 +7,10 @@
  *												that holds the lease
  *	  /replica[?lag=N]		200 on a streaming standby (replay lag <= N)
  *	  /read-only[?lag=N]	200 on the primary or a standby serving reads
+ *	  /sync[?lag=N]		200 on a streaming standby counted in the
+ *							synchronous quorum (raft_ext.synchronous =
+ *							quorum, a voter)
+ *	  /async[?lag=N]		200 on any other streaming standby
  *	  /health				200 when PostgreSQL accepts connections
  *	  /liveness				200 while the Raft worker runs
  *	  /readiness			200 on the primary, or a streaming standby
@@ -26,6 +30,7 @@
 
 #include "http.h"
 #include "settings.h"
+#include "sync_quorum.h"
 #include "timeline_step.h"
 
 /* ?lag= as bytes: a number with an optional unit (B, kB, MB, GB, TB). */
@@ -237,6 +242,23 @@ is_replica(const RaftClusterView *view, int64 max_lag)
 	return true;
 }
 
+/*
+ * Whether this node is one of the standbys synchronous_standby_names counts:
+ * in quorum mode every voter but the primary is named.  (With
+ * raft_ext.synchronous = off the setting is the administrator's, and a
+ * standby cannot tell: no standby is taken for synchronous.)
+ */
+static bool
+is_sync_member(const RaftClusterView *view)
+{
+	if (!raft_sync_owns_names())
+		return false;
+	for (int i = 0; i < view->n_members; i++)
+		if (view->members[i].is_self)
+			return view->members[i].voter && !view->members[i].staged;
+	return false;
+}
+
 /* Whether path is one of the NULL-terminated names. */
 static bool
 path_is(const char *path, const char *const *names)
@@ -254,8 +276,8 @@ raft_http_route(const char *path, const char *lag_arg, HttpReply *reply)
 	static const char *const primary_paths[] =
 	{"/", "/primary", "/leader", "/read-write", "/master", NULL};
 	static const char *const known_paths[] =
-	{"/replica", "/read-only", "/health", "/liveness", "/readiness",
-	 "/cluster", "/history", "/metrics", NULL};
+	{"/replica", "/read-only", "/sync", "/async", "/health", "/liveness",
+	 "/readiness", "/cluster", "/history", "/metrics", NULL};
 	RaftClusterView *view;
 	int64		max_lag = -1;
 	bool		ok;
@@ -301,6 +323,10 @@ raft_http_route(const char *path, const char *lag_arg, HttpReply *reply)
 		ok = raft_view_is_primary(view);
 	else if (strcmp(path, "/replica") == 0)
 		ok = is_replica(view, max_lag) && !view->has_lease;
+	else if (strcmp(path, "/sync") == 0)
+		ok = is_replica(view, max_lag) && !view->has_lease && is_sync_member(view);
+	else if (strcmp(path, "/async") == 0)
+		ok = is_replica(view, max_lag) && !view->has_lease && !is_sync_member(view);
 	else if (strcmp(path, "/read-only") == 0)
 		ok = raft_view_is_primary(view) ||
 			(view->hot_standby && (max_lag < 0 || is_replica(view, max_lag)));

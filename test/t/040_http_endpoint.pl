@@ -3,7 +3,7 @@
 # The HTTP endpoint (raft_ext.http_port) on a primary and two streaming
 # standbys:
 #  1. Patroni's paths answer 200 or 503 by role, on every node; HEAD like
-#     GET; ?lag= on /replica;
+#     GET; ?lag= on /replica; /sync and /async by raft_ext.synchronous;
 #  2. /cluster lists every member, passwords masked; /history lists the
 #     timeline history (node1 the first primary), the same committed steps
 #     on every node; /metrics passes promtool check metrics;
@@ -60,6 +60,20 @@ my ($head_status, $head_headers, $head_body) =
 is($head_status, 200, 'HEAD /primary is 200 on the primary');
 is($head_body, '', 'HEAD sends no body');
 is(RaftHttp::get_status($node2->{http_port}, '/primary'), 503, 'a standby: /primary 503');
+# /sync and /async: with raft_ext.synchronous = off no standby is taken for
+# synchronous; in quorum mode a voting standby is.
+is(RaftHttp::get_status($node2->{http_port}, '/async'), 200, 'a standby, synchronous = off: /async 200');
+is(RaftHttp::get_status($node2->{http_port}, '/sync'), 503, '... /sync 503');
+is(RaftHttp::get_status($p1, '/sync'), 503, 'the primary: /sync 503');
+is(RaftHttp::get_status($p1, '/async'), 503, 'the primary: /async 503');
+$node2->safe_psql('postgres', 'ALTER SYSTEM SET raft_ext.synchronous = quorum');
+$node2->reload;
+ok(RaftHttp::wait_status($node2->{http_port}, '/sync', 200),
+	'a voting standby, synchronous = quorum: /sync 200');
+is(RaftHttp::get_status($node2->{http_port}, '/async'), 503, '... /async 503');
+$node2->safe_psql('postgres', 'ALTER SYSTEM RESET raft_ext.synchronous');
+$node2->reload;
+ok(RaftHttp::wait_status($node2->{http_port}, '/async', 200), 'back to off: /async 200');
 my ($hs) = RaftHttp::request($node2->{http_port},
 	"HEAD /primary HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 is($hs, 503, 'HEAD /primary is 503 on a standby');
