@@ -330,6 +330,16 @@ advance(Member *m)
 	}
 }
 
+/* Milliseconds on a monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * Ask every member about itself at once: non-blocking connections and
  * queries, one deadline (CONNECT_TIMEOUT) for them all.
@@ -339,7 +349,7 @@ probe_all(Member *members, int n)
 {
 	struct pollfd fds[MAX_MEMBERS];
 	int			which[MAX_MEMBERS];
-	time_t		deadline = time(NULL) + CONNECT_TIMEOUT;
+	long long	deadline = now_ms() + CONNECT_TIMEOUT * 1000;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -359,7 +369,7 @@ probe_all(Member *members, int n)
 	for (;;)
 	{
 		int			k = 0;
-		int			left = (int) (deadline - time(NULL));
+		long long	left = deadline - now_ms();
 
 		for (int i = 0; i < n; i++)
 		{
@@ -381,7 +391,7 @@ probe_all(Member *members, int n)
 				member_failed(&members[which[j]], "no answer within the connect timeout");
 			break;
 		}
-		if (poll(fds, k, 200) < 0 && errno != EINTR)
+		if (poll(fds, k, (int) Min(left, 200)) < 0 && errno != EINTR)
 			break;
 		for (int j = 0; j < k; j++)
 			if (fds[j].revents != 0)
