@@ -284,3 +284,52 @@ raft_conninfo_same_server(const char *a, const char *b)
 		return false;
 	return port_a == port_b && strcmp(host_a, host_b) == 0;
 }
+
+/*
+ * Free text (a helper's message) with the value after every "password="
+ * or "sslpassword=" (quoted or not) replaced by asterisks.  A last line of
+ * defence: the rejoin helper masks its own messages, but a custom
+ * rejoin_command may not.
+ */
+char *
+raft_conninfo_mask_text(const char *text)
+{
+	StringInfoData buf;
+	const char *p = text;
+
+	initStringInfo(&buf);
+	while (*p != '\0')
+	{
+		const char *eq;
+
+		if (pg_strncasecmp(p, "password", 8) != 0)
+		{
+			appendStringInfoChar(&buf, *p++);
+			continue;
+		}
+		eq = p + 8;
+		while (*eq == ' ' || *eq == '\t')
+			eq++;
+		appendBinaryStringInfo(&buf, p, eq - p);
+		p = eq;
+		if (*p != '=')
+			continue;
+		appendStringInfoChar(&buf, *p++);
+		while (*p == ' ' || *p == '\t')
+			appendStringInfoChar(&buf, *p++);
+		if (*p == '\'')
+		{
+			/* A quoted value ends at the next quote not escaped. */
+			for (p++; *p != '\0' && *p != '\''; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '\'')
+				p++;
+		}
+		else
+			while (*p != '\0' && !isspace((unsigned char) *p))
+				p++;
+		appendStringInfoString(&buf, "********");
+	}
+	return buf.data;
+}

@@ -59,4 +59,10 @@ extern char *raft_conninfo_masked(const char *conninfo);
  */
 extern char *raft_conninfo_mask_message(const char *message);
 
+/*
+ * Free text with the value of every password= (and sslpassword=) replaced
+ * by asterisks.  palloc'd.
+ */
+extern char *raft_conninfo_mask_text(const char *text);
+
 #endif							/* RAFT_CONNINFO_H */

@@ -152,7 +152,8 @@ read_whole_file(const char *path, StringInfo buf)
 }
 
 /*
- * Build the new file: every line but those setting 'key', then ours.
+ * Build the new file: every line but those setting 'key', then ours (none
+ * if line is empty: the setting is removed, as ALTER SYSTEM RESET does).
  * *changed says whether that differs from what the file holds.
  */
 static void
@@ -185,6 +186,11 @@ replace_setting_line(const StringInfo old, const char *key, const char *line,
 			appendStringInfoChar(out, '\n');
 		}
 		start = end + 1;
+	}
+	if (line[0] == '\0')
+	{
+		*changed = found > 0;
+		return;
 	}
 	appendStringInfoString(out, line);
 	*changed = !(found == 1 && same);
@@ -268,14 +274,17 @@ raft_auto_conf_set(const char *name, const char *value, bool *changed)
 	 * The configuration file's quoting (quotes and backslashes doubled),
 	 * with the function ALTER SYSTEM uses for the same file.
 	 */
-	escaped = escape_single_quotes_ascii(value);
-	if (escaped == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
 	initStringInfo(&line);
-	appendStringInfo(&line, "%s = '%s'\n", name, escaped);
-	free(escaped);
+	if (value != NULL)
+	{
+		escaped = escape_single_quotes_ascii(value);
+		if (escaped == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		appendStringInfo(&line, "%s = '%s'\n", name, escaped);
+		free(escaped);
+	}
 
 	/* A failure here must not stop Raft: log it and let the caller retry. */
 	PG_TRY();

@@ -6,7 +6,10 @@
  */
 #include "postgres.h"
 
+#include "failover.h"
+#include "fencing.h"
 #include "http.h"
+#include "rejoin.h"
 #include "settings.h"
 #include "shmem.h"
 
@@ -155,6 +158,20 @@ raft_http_metrics(const RaftClusterView *view, StringInfo out)
 	sample(out, "raft_ext_fence_late_commits_total", "counter",
 		   "Writes that committed after the lease ran out (WARNING logged) since the server started.",
 		   (double) pg_atomic_read_u64(&raft_shared->fence_late_commits));
+
+	/* The switches an operator turns off for admin work, for alerting. */
+	sample(out, "raft_ext_fencing_enabled", "gauge",
+		   "1 if raft_ext.fencing is on (writes refused without the lease), 0 if off.",
+		   raft_fencing ? 1.0 : 0.0);
+	sample(out, "raft_ext_auto_promote", "gauge",
+		   "1 if raft_ext.auto_promote is on (the leader promotes itself), 0 if off.",
+		   raft_auto_promote ? 1.0 : 0.0);
+	sample(out, "raft_ext_auto_follow", "gauge",
+		   "1 if raft_ext.auto_follow is on (standbys follow the leader), 0 if off.",
+		   raft_auto_follow ? 1.0 : 0.0);
+	sample(out, "raft_ext_auto_rejoin", "gauge",
+		   "1 if automatic rejoin is in effect (raft_ext.auto_rejoin on, or auto with auto_follow on), 0 if not.",
+		   raft_rejoin_enabled() ? 1.0 : 0.0);
 
 	per_peer(out, view, "raft_ext_peer_messages_sent_total", "counter",
 			 "Raft messages sent to the peer.", 0);

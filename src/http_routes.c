@@ -7,10 +7,15 @@
  *												that holds the lease
  *	  /replica[?lag=N]		200 on a streaming standby (replay lag <= N)
  *	  /read-only[?lag=N]	200 on the primary or a standby serving reads
+ *	  /sync[?lag=N]		200 on a streaming standby counted in the
+ *							synchronous quorum (raft_ext.synchronous =
+ *							quorum, a voter)
+ *	  /async[?lag=N]		200 on any other streaming standby
  *	  /health				200 when PostgreSQL accepts connections
  *	  /liveness				200 while the Raft worker runs
  *	  /readiness			200 on the primary, or a streaming standby
  *	  /cluster				every member as JSON
+ *	  /history				the timeline history in the Raft log as JSON
  *	  /metrics				Prometheus text format
  *
  * Every other path is 404; every answer is computed from shared memory
@@ -19,11 +24,14 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <time.h>
 
 #include "utils/json.h"
 
 #include "http.h"
 #include "settings.h"
+#include "sync_quorum.h"
+#include "timeline_step.h"
 
 /* ?lag= as bytes: a number with an optional unit (B, kB, MB, GB, TB). */
 static bool
@@ -172,6 +180,57 @@ cluster_json(const RaftClusterView *view, StringInfo out)
 	appendStringInfoString(out, "\n]}\n");
 }
 
+/*
+ * /history: every promotion this node's Raft log holds, oldest first, as
+ * raft_ext.raft_timeline_history shows it, with the previous step's node as
+ * the old primary.  Committed steps are the same on every member.
+ */
+static void
+history_json(const RaftClusterView *view, StringInfo out)
+{
+	const RaftStatus *st = view->status;
+
+	appendStringInfo(out, "{\"node_id\": %d, \"commit_index\": " UINT64_FORMAT
+					 ", \"history\": [", raft_node_id, (uint64) st->commit_index);
+	for (int s = 0; s < st->n_history && s < RAFT_MAX_HISTORY; s++)
+	{
+		const raft_timeline *step = &st->history[s];
+
+		appendStringInfo(out, "%s\n  {\"step\": %d, \"term\": " UINT64_FORMAT,
+						 s > 0 ? "," : "", s + 1, (uint64) st->history_term[s]);
+		if (s > 0)
+			appendStringInfo(out, ", \"old_primary\": %u", (unsigned) st->history[s - 1].node);
+		else
+			appendStringInfoString(out, ", \"old_primary\": null");
+		appendStringInfo(out, ", \"new_primary\": %u, \"timeline\": " UINT64_FORMAT,
+						 (unsigned) step->node, step->tli);
+		if (step->parent != 0)
+			appendStringInfo(out, ", \"parent_timeline\": " UINT64_FORMAT, step->parent);
+		else
+			appendStringInfoString(out, ", \"parent_timeline\": null");
+		appendStringInfoString(out, ", \"lsn\": ");
+		append_lsn(out, (XLogRecPtr) step->begin);
+		if (step->time > 0)
+		{
+			time_t		secs = (time_t) (step->time / 1000);
+			struct tm	tm;
+			char		buf[64];
+
+			gmtime_r(&secs, &tm);
+			strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+			appendStringInfo(out, ", \"time\": \"%s.%03dZ\"", buf, (int) (step->time % 1000));
+		}
+		else
+			appendStringInfoString(out, ", \"time\": null");
+		appendStringInfoString(out, ", \"reason\": ");
+		escape_json(out, raft_timeline_reason_name(step->reason));
+		appendStringInfo(out, ", \"committed\": %s, \"log_index\": " UINT64_FORMAT "}",
+						 st->history_index[s] <= st->commit_index ? "true" : "false",
+						 (uint64) st->history_index[s]);
+	}
+	appendStringInfoString(out, "\n]}\n");
+}
+
 /* A streaming standby within the lag limit (max_lag < 0: no limit). */
 static bool
 is_replica(const RaftClusterView *view, int64 max_lag)
@@ -181,6 +240,23 @@ is_replica(const RaftClusterView *view, int64 max_lag)
 	if (max_lag >= 0 && (view->replay_lag < 0 || view->replay_lag > max_lag))
 		return false;
 	return true;
+}
+
+/*
+ * Whether this node is one of the standbys synchronous_standby_names counts:
+ * in quorum mode every voter but the primary is named.  (With
+ * raft_ext.synchronous = off the setting is the administrator's, and a
+ * standby cannot tell: no standby is taken for synchronous.)
+ */
+static bool
+is_sync_member(const RaftClusterView *view)
+{
+	if (!raft_sync_owns_names())
+		return false;
+	for (int i = 0; i < view->n_members; i++)
+		if (view->members[i].is_self)
+			return view->members[i].voter && !view->members[i].staged;
+	return false;
 }
 
 /* Whether path is one of the NULL-terminated names. */
@@ -200,8 +276,8 @@ raft_http_route(const char *path, const char *lag_arg, HttpReply *reply)
 	static const char *const primary_paths[] =
 	{"/", "/primary", "/leader", "/read-write", "/master", NULL};
 	static const char *const known_paths[] =
-	{"/replica", "/read-only", "/health", "/liveness", "/readiness",
-	 "/cluster", "/metrics", NULL};
+	{"/replica", "/read-only", "/sync", "/async", "/health", "/liveness",
+	 "/readiness", "/cluster", "/history", "/metrics", NULL};
 	RaftClusterView *view;
 	int64		max_lag = -1;
 	bool		ok;
@@ -236,11 +312,21 @@ raft_http_route(const char *path, const char *lag_arg, HttpReply *reply)
 		cluster_json(view, &reply->body);
 		return;
 	}
+	if (strcmp(path, "/history") == 0)
+	{
+		reply->status = 200;
+		history_json(view, &reply->body);
+		return;
+	}
 
 	if (path_is(path, primary_paths))
 		ok = raft_view_is_primary(view);
 	else if (strcmp(path, "/replica") == 0)
 		ok = is_replica(view, max_lag) && !view->has_lease;
+	else if (strcmp(path, "/sync") == 0)
+		ok = is_replica(view, max_lag) && !view->has_lease && is_sync_member(view);
+	else if (strcmp(path, "/async") == 0)
+		ok = is_replica(view, max_lag) && !view->has_lease && !is_sync_member(view);
 	else if (strcmp(path, "/read-only") == 0)
 		ok = raft_view_is_primary(view) ||
 			(view->hot_standby && (max_lag < 0 || is_replica(view, max_lag)));

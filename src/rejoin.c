@@ -206,7 +206,13 @@ read_status_file(raft_time now, bool force)
 		if (strncmp(line, "state=", 6) == 0)
 			strlcpy(rj.file.state, line + 6, sizeof(rj.file.state));
 		else if (strncmp(line, "error=", 6) == 0)
-			strlcpy(rj.file.error, line + 6, sizeof(rj.file.error));
+		{
+			/* Shown to PUBLIC (raft_status, raft_cluster, HTTP): masked. */
+			char	   *masked = raft_conninfo_mask_text(line + 6);
+
+			strlcpy(rj.file.error, masked, sizeof(rj.file.error));
+			pfree(masked);
+		}
 		else if (strncmp(line, "attempt=", 8) == 0)
 			rj.file.attempt = atoi(line + 8);
 		else if (strncmp(line, "time=", 5) == 0)
@@ -314,9 +320,8 @@ build_command(const char *source, bool standby, bool demote, int attempt)
 	append_shell_quoted(&buf, psprintf("%s/raft_ext_rejoin", bindir));
 	appendStringInfoString(&buf, " -D ");
 	append_shell_quoted(&buf, DataDir);
-	appendStringInfoString(&buf, " --source ");
-	append_shell_quoted(&buf, source);
-	appendStringInfoString(&buf, " --bindir ");
+	/* "-": from the environment (raft_rejoin_spawn), not the command line */
+	appendStringInfoString(&buf, " --source - --bindir ");
 	append_shell_quoted(&buf, bindir);
 	serverlog = raft_rejoin_server_log();
 	if (serverlog != NULL)
@@ -356,7 +361,7 @@ start_rejoin(const RaftPeerStatus *leader, bool standby, bool demote)
 					   attempt, logpath, masked),
 			 errhint("Set %s to off to rejoin by hand.", "raft_ext.auto_rejoin")));
 	write_status_file("started", attempt);
-	if (!raft_rejoin_spawn(command, logpath))
+	if (!raft_rejoin_spawn(command, logpath, leader->conninfo))
 	{
 		write_status_file("failed", attempt);
 		return;

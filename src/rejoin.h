@@ -44,9 +44,14 @@ extern void raft_rejoin_fill_status(RaftStatus *status);
 /*
  * Start 'command' with /bin/sh, detached: in a session of its own, not a
  * child of the postmaster (it stops and starts the server), output
- * appended to 'logpath'.  Returns false (logged) if it could not start.
+ * appended to 'logpath'.  'source' (or NULL) is put in its environment as
+ * RAFT_EXT_REJOIN_SOURCE: the leader's conninfo, which may hold a password,
+ * stays out of every command line (ps shows those to every local user).
+ * Returns false (logged) if it could not start.
  */
-extern bool raft_rejoin_spawn(const char *command, const char *logpath);
+#define REJOIN_SOURCE_ENV	"RAFT_EXT_REJOIN_SOURCE"
+extern bool raft_rejoin_spawn(const char *command, const char *logpath,
+							  const char *source);
 
 /* The file the server's stderr goes to, if it is a regular file, or NULL. */
 extern char *raft_rejoin_server_log(void);

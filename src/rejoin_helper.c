@@ -25,7 +25,7 @@
 
 /* See rejoin.h. */
 bool
-raft_rejoin_spawn(const char *command, const char *logpath)
+raft_rejoin_spawn(const char *command, const char *logpath, const char *source)
 {
 	pid_t		pid;
 	int			status = 0;
@@ -35,9 +35,9 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 	pid = fork();
 	if (pid < 0)
 	{
+		/* Not the command: it holds the leader's conninfo, maybe a password. */
 		ereport(LOG,
-				(errmsg("could not start the rejoin helper: %m"),
-				 errdetail("The command was: %s", command)));
+				(errmsg("could not start the rejoin helper: %m")));
 		return false;
 	}
 	if (pid == 0)
@@ -48,7 +48,11 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 		(void) setsid();
 		grandchild = fork();
 		if (grandchild == 0)
+		{
+			if (source != NULL)
+				(void) setenv(REJOIN_SOURCE_ENV, source, 1);
 			raft_shell_child_exec(command, logpath);	/* no return */
+		}
 		_exit(grandchild < 0 ? 1 : 0);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -62,8 +66,7 @@ raft_rejoin_spawn(const char *command, const char *logpath)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 	{
 		ereport(LOG,
-				(errmsg("could not start the rejoin helper: the second fork failed"),
-				 errdetail("The command was: %s", command)));
+				(errmsg("could not start the rejoin helper: the second fork failed")));
 		return false;
 	}
 	return true;

@@ -46,6 +46,7 @@ static bool check_peers(char **newval, void **extra, GucSource source);
 static bool check_cluster_name(char **newval, void **extra, GucSource source);
 static bool check_state_directory(char **newval, void **extra,
 								  GucSource source);
+static bool check_lease_drift_margin(int *newval, void **extra, GucSource source);
 
 /* Whether s holds nothing but white space (or is NULL). */
 static bool
@@ -264,6 +265,27 @@ check_cluster_name(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * Check hook for raft_ext.lease_drift_margin: never 0.  The fence lets a
+ * leader commit only while its lease, shortened by this margin, runs; with
+ * no margin a leader whose clock runs slower than a follower's could still
+ * believe in its lease after that follower timed out and voted for a new
+ * leader: two nodes would accept writes.
+ */
+static bool
+check_lease_drift_margin(int *newval, void **extra, GucSource source)
+{
+	if (*newval <= 0)
+	{
+		GUC_check_errdetail("The fence's guarantee (no writes on two nodes at once) depends on "
+							"a margin for clock-rate drift between nodes: a leader's lease must end "
+							"before any follower's election timeout can.");
+		GUC_check_errhint("Keep the default (100 ms) or another positive value.");
+		return false;
+	}
+	return true;
+}
+
 /* Check hook for raft_ext.state_directory: must name something. */
 static bool
 check_state_directory(char **newval, void **extra, GucSource source)
@@ -346,7 +368,7 @@ raft_define_settings(void)
 							100, 0, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
-							NULL, NULL, NULL);
+							check_lease_drift_margin, NULL, NULL);
 
 	DefineCustomStringVariable("raft_ext.state_directory",
 							   "Directory of the durable Raft state, relative to the data directory.",
@@ -362,7 +384,8 @@ raft_define_settings(void)
 							 "Never enable this in production.",
 							 &raft_fault_injection,
 							 false,
-							 PGC_SUSET,
+							 /* never switched on at run time on a live node */
+							 PGC_POSTMASTER,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 

@@ -3,9 +3,10 @@
  *	  SQL functions that inject faults, for the TAP tests: cut the links
  *	  between nodes (drop masks) and arm failpoints.
  *
- * Every function refuses to run unless raft_ext.fault_injection is on in the
- * calling backend, so an instance that never turns the switch on cannot be
- * disturbed through them even by a role that was granted EXECUTE.  The state
+ * Every function refuses to run unless raft_ext.fault_injection is on (a
+ * server start setting: no superuser switches it on at run time on a live
+ * node), so an instance that never turns the switch on cannot be disturbed
+ * through them even by a role that was granted EXECUTE.  The state
  * they set lives in shared memory (raft_ext.h: fault_drop_to,
  * fault_drop_from, fault_failpoint); the worker (worker.c, transport.c)
  * honours it only while its own copy of the switch is on, so a test cluster
@@ -58,7 +59,7 @@ require_fault_injection(void)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("fault injection is disabled"),
 				 errdetail("Fault injection is a test facility."),
-				 errhint("Set %s = on (in postgresql.conf for the worker to act on it too).",
+				 errhint("Set %s = on in postgresql.conf and restart the server (never in production).",
 						 "raft_ext.fault_injection")));
 	raft_require_shared();
 }
@@ -131,11 +132,12 @@ raft_ext_fault_drop(PG_FUNCTION_ARGS)
 	uint64		to_mask;
 	uint64		from_mask;
 
-	require_fault_injection();
+	/* Arguments first: their checks are tested with the switch off. */
 	to_mask = mask_from_array(PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0),
 							  "to_nodes");
 	from_mask = mask_from_array(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
 								"from_nodes");
+	require_fault_injection();
 
 	/* The worker reads the masks without the lock: each is one word. */
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
@@ -165,7 +167,6 @@ raft_ext_fault_failpoint(PG_FUNCTION_ARGS)
 	char	   *name;
 	int			fp;
 
-	require_fault_injection();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -185,6 +186,7 @@ raft_ext_fault_failpoint(PG_FUNCTION_ARGS)
 				 errmsg("unknown failpoint \"%s\"", name),
 				 errdetail("Known failpoints: %s.", known.data)));
 	}
+	require_fault_injection();
 
 	LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
 	raft_shared->fault_failpoint = (uint32) fp;

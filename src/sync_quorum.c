@@ -43,6 +43,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
 #include "lib/stringinfo.h"
@@ -79,6 +81,9 @@ static bool have_last_value = false;
 
 /* When the standby's application_name was last corrected. */
 static raft_time last_name_fix_at = 0;
+
+/* Switched off: whether what quorum mode wrote was looked for already. */
+static bool off_reset_done = false;
 
 /* Define raft_ext.synchronous and install the commit guard. */
 void
@@ -314,6 +319,77 @@ fix_standby_name(raft_time now)
 						   "raft_ext.synchronous", "quorum")));
 }
 
+/*
+ * Whether value has the form target_value writes: ANY k ("node<id>", ...),
+ * nothing else.  Only such a value is taken for quorum mode's own.
+ */
+static bool
+is_quorum_value(const char *value)
+{
+	const char *p = value;
+
+	if (strncmp(p, "ANY ", 4) != 0)
+		return false;
+	p += 4;
+	if (!isdigit((unsigned char) *p))
+		return false;
+	while (isdigit((unsigned char) *p))
+		p++;
+	if (strncmp(p, " (", 2) != 0)
+		return false;
+	p += 2;
+	for (;;)
+	{
+		if (strncmp(p, "\"node", 5) != 0)
+			return false;
+		p += 5;
+		if (!isdigit((unsigned char) *p))
+			return false;
+		while (isdigit((unsigned char) *p))
+			p++;
+		if (*p++ != '"')
+			return false;
+		if (strcmp(p, ")") == 0)
+			return true;
+		if (strncmp(p, ", ", 2) != 0)
+			return false;
+		p += 2;
+	}
+}
+
+/*
+ * raft_ext.synchronous is off: remove the synchronous_standby_names that
+ * quorum mode wrote into postgresql.auto.conf, so that the setting is the
+ * administrator's again (postgresql.conf's, or empty) and commits waiting
+ * for a quorum that cannot answer (an incident with the standbys down) are
+ * released.  Once per switch to off (or worker start); a value of another
+ * form is the administrator's and stays.
+ */
+static void
+reset_quorum_names(void)
+{
+	bool		changed = false;
+
+	if (off_reset_done)
+		return;
+	off_reset_done = true;
+	if (SyncRepStandbyNames == NULL || !is_quorum_value(SyncRepStandbyNames))
+		return;
+	if (!raft_auto_conf_set("synchronous_standby_names", NULL, &changed))
+	{
+		off_reset_done = false; /* logged; retried next iteration */
+		return;
+	}
+	if (changed)
+		ereport(LOG,
+				(errmsg("node %u removes the %s that %s wrote",
+						(unsigned) raft_node_id, "synchronous_standby_names",
+						"raft_ext.synchronous = quorum"),
+				 errdetail("%s is off: %s is the administrator's again, and commits waiting for \"%s\" are released.",
+						   "raft_ext.synchronous", "synchronous_standby_names",
+						   SyncRepStandbyNames)));
+}
+
 /* See sync_quorum.h. */
 void
 raft_sync_step(raft_node *node, const RaftStatus *status, raft_time now)
@@ -326,8 +402,10 @@ raft_sync_step(raft_node *node, const RaftStatus *status, raft_time now)
 	{
 		/* Switched off: forget, so that switching on writes again. */
 		have_last_value = false;
+		reset_quorum_names();
 		return;
 	}
+	off_reset_done = false;
 	if (node == NULL || !raft_status_running(status))
 		return;
 	/* Refused by validation; a reload to it leaves the last value. */

@@ -331,8 +331,11 @@ worker_handle_error(void)
 	else
 		strlcpy(worker.error, edata->message, RAFT_ERROR_LEN);
 
-	ereport(LOG,
-			(errmsg("Raft stopped on node %u: %s",
+	/* WARNING with the cause's SQLSTATE: log alerting must not miss it. */
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode != 0 && edata->sqlerrcode != ERRCODE_SUCCESSFUL_COMPLETION ?
+					 edata->sqlerrcode : ERRCODE_INTERNAL_ERROR),
+			 errmsg("Raft stopped on node %u: %s",
 					(unsigned) raft_node_id, edata->message),
 			 edata->detail ? errdetail("%s", edata->detail) : 0,
 			 edata->hint ? errhint("%s", edata->hint) : 0));

@@ -1,6 +1,7 @@
 -- Fault injection: refused while raft_ext.fault_injection is off (the
--- regress configuration leaves it off), argument checks once a superuser
--- turns it on for the session, and no EXECUTE for PUBLIC.
+-- regress configuration leaves it off, and it can only be set at server
+-- start), argument checks (made before that refusal), and no EXECUTE for
+-- PUBLIC.
 
 SHOW raft_ext.fault_injection;
 SELECT raft_ext.fault_drop('{2}', '{3}');
@@ -8,8 +9,7 @@ SELECT raft_ext.fault_clear();
 SELECT raft_ext.fault_failpoint('none');
 SELECT * FROM raft_ext.fault_state();
 
--- Turned on for this session only: the worker keeps its own setting (off),
--- so nothing below changes how this node runs Raft.
+-- Not at run time, not even for a session.
 SET raft_ext.fault_injection = on;
 SELECT * FROM raft_ext.fault_state();
 SELECT raft_ext.fault_drop('{2,3}', '{64}');
@@ -39,9 +39,7 @@ SELECT raft_ext.fault_drop('{2}', '{}');
 SELECT raft_ext.fault_clear();
 SELECT raft_ext.fault_failpoint('none');
 SELECT * FROM raft_ext.fault_state();
-SET raft_ext.fault_injection = off;
 RESET ROLE;
 DROP ROLE regress_raft_faults;
 
-RESET raft_ext.fault_injection;
 SELECT raft_ext.fault_clear();

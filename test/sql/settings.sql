@@ -25,10 +25,16 @@ ALTER SYSTEM SET raft_ext.synchronous = '';
 -- the prefix is reserved
 SET raft_ext.no_such_setting = 1;
 
--- fault injection is a superuser setting
+-- fault injection is a server start setting: never switched on at run time
 SET raft_ext.fault_injection = on;
 SHOW raft_ext.fault_injection;
-RESET raft_ext.fault_injection;
+ALTER SYSTEM SET raft_ext.fault_injection = on;
+ALTER SYSTEM RESET raft_ext.fault_injection;
+
+-- lease_drift_margin 0 is refused: the fence's guarantee needs a margin
+ALTER SYSTEM SET raft_ext.lease_drift_margin = 0;
+ALTER SYSTEM SET raft_ext.lease_drift_margin = '50ms';
+ALTER SYSTEM RESET raft_ext.lease_drift_margin;
 
 -- bad peers (ALTER SYSTEM checks the value before writing anything)
 ALTER SYSTEM SET raft_ext.peers = '1:dbname=a;1:dbname=b';

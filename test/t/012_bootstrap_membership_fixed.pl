@@ -92,7 +92,7 @@ my $error = $n1->safe_psql('postgres', 'SELECT error FROM raft_status');
 note("raft_status.error: $error");
 like($error, qr/first started with members 1, 2, 3; raft_ext\.peers names 1, 2, 4, 5 \(node 3: /,
 	'the error names both memberships and the missing member');
-ok($n1->log_contains(qr/LOG:  Raft stopped on node 1: raft_ext\.peers does not match/, $offset),
+ok($n1->log_contains(qr/WARNING:  Raft stopped on node 1: raft_ext\.peers does not match/, $offset),
 	'and the server log says so');
 is($n1->safe_psql('postgres', 'SELECT raft_ext.is_leader()'), 'f',
 	'node 1 does not lead');

@@ -3,9 +3,10 @@
 # The HTTP endpoint (raft_ext.http_port) on a primary and two streaming
 # standbys:
 #  1. Patroni's paths answer 200 or 503 by role, on every node; HEAD like
-#     GET; ?lag= on /replica;
-#  2. /cluster lists every member, passwords masked; /metrics passes
-#     promtool check metrics;
+#     GET; ?lag= on /replica; /sync and /async by raft_ext.synchronous;
+#  2. /cluster lists every member, passwords masked; /history lists the
+#     timeline history (node1 the first primary), the same committed steps
+#     on every node; /metrics passes promtool check metrics;
 #  3. bad input: unknown paths 404, other methods 405, bodies, bad ?lag=,
 #     oversized and malformed requests 4xx and closed, or closed;
 #  4. 100 idle HTTP connections open on the leader: the Raft worker keeps
@@ -59,6 +60,20 @@ my ($head_status, $head_headers, $head_body) =
 is($head_status, 200, 'HEAD /primary is 200 on the primary');
 is($head_body, '', 'HEAD sends no body');
 is(RaftHttp::get_status($node2->{http_port}, '/primary'), 503, 'a standby: /primary 503');
+# /sync and /async: with raft_ext.synchronous = off no standby is taken for
+# synchronous; in quorum mode a voting standby is.
+is(RaftHttp::get_status($node2->{http_port}, '/async'), 200, 'a standby, synchronous = off: /async 200');
+is(RaftHttp::get_status($node2->{http_port}, '/sync'), 503, '... /sync 503');
+is(RaftHttp::get_status($p1, '/sync'), 503, 'the primary: /sync 503');
+is(RaftHttp::get_status($p1, '/async'), 503, 'the primary: /async 503');
+$node2->safe_psql('postgres', 'ALTER SYSTEM SET raft_ext.synchronous = quorum');
+$node2->reload;
+ok(RaftHttp::wait_status($node2->{http_port}, '/sync', 200),
+	'a voting standby, synchronous = quorum: /sync 200');
+is(RaftHttp::get_status($node2->{http_port}, '/async'), 503, '... /async 503');
+$node2->safe_psql('postgres', 'ALTER SYSTEM RESET raft_ext.synchronous');
+$node2->reload;
+ok(RaftHttp::wait_status($node2->{http_port}, '/async', 200), 'back to off: /async 200');
 my ($hs) = RaftHttp::request($node2->{http_port},
 	"HEAD /primary HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 is($hs, 503, 'HEAD /primary is 503 on a standby');
@@ -96,6 +111,29 @@ is($seen_by_2{2}{pg_role}, 'standby', 'node2 sees itself as a standby');
 is($seen_by_2{1}{pg_role}, 'primary', 'node2 sees node1, which it streams from, as the primary');
 unlike($cluster_body, qr/password=(?!\*)/, '/cluster shows no password');
 
+# /history: node1's first promotion, committed, the same on every node.
+my @histories;
+for my $node (@nodes)
+{
+	my ($hs, $hbody) = RaftHttp::get($node->{http_port}, '/history');
+	is($hs, 200, $node->name . ': GET /history is 200');
+	my $hist = eval { decode_json($hbody) };
+	ok(defined $hist, $node->name . ': /history is JSON') or diag($hbody);
+	push @histories, [ grep { $_->{committed} } @{ $hist->{history} // [] } ];
+}
+my $first = $histories[0][0];
+ok(defined $first, '/history has a committed step');
+is($first->{new_primary}, 1, 'the first step is node1 promoting') if $first;
+is($first->{old_primary}, undef, '... with no old primary') if $first;
+is($first->{reason}, 'first primary', '... as the first primary') if $first;
+like($first->{lsn}, qr{^[0-9A-F]+/[0-9A-F]+$}, '... with an LSN') if $first;
+like($first->{time} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '... and a time') if $first;
+is_deeply($histories[1], $histories[0], 'node2 has the same committed history');
+is_deeply($histories[2], $histories[0], 'node3 has the same committed history');
+is($node1->safe_psql('postgres',
+		'SELECT count(*) FROM raft_ext.raft_timeline_history WHERE committed'),
+	scalar @{ $histories[0] }, '/history has the steps raft_timeline_history has');
+
 for my $node (@nodes)
 {
 	my ($ms, $metrics) = RaftHttp::get($node->{http_port}, '/metrics');
@@ -113,7 +151,24 @@ for my $node (@nodes)
 	like($metrics, qr/^raft_ext_rejoin_failed 0$/m, $node->name . ': none failed');
 	like($metrics, qr/^raft_ext_peer_messages_sent_total\{peer="\d"\} \d+$/m,
 		$node->name . ': per-peer message counters');
+	like($metrics, qr/^raft_ext_fencing_enabled 1$/m, $node->name . ': fencing on');
+	like($metrics, qr/^raft_ext_auto_promote 1$/m, $node->name . ': auto_promote on');
+	like($metrics, qr/^raft_ext_auto_follow 1$/m, $node->name . ': auto_follow on');
+	like($metrics, qr/^raft_ext_auto_rejoin 0$/m, $node->name . ': auto_rejoin off');
 }
+# raft_ext.fencing = off (admin work) shows in the metrics after a reload.
+$node3->safe_psql('postgres', 'ALTER SYSTEM SET raft_ext.fencing = off');
+$node3->reload;
+my $fencing_off = 0;
+for (1 .. 100)
+{
+	my (undef, $m) = RaftHttp::get($node3->{http_port}, '/metrics');
+	$fencing_off = 1, last if $m =~ /^raft_ext_fencing_enabled 0$/m;
+	usleep(100_000);
+}
+ok($fencing_off, 'node3: raft_ext_fencing_enabled 0 after fencing = off and a reload');
+$node3->safe_psql('postgres', 'ALTER SYSTEM RESET raft_ext.fencing');
+$node3->reload;
 my (undef, $m1) = RaftHttp::get($p1, '/metrics');
 like($m1, qr/^raft_ext_has_lease 1$/m, 'the primary has the lease');
 like($m1, qr/^raft_ext_standby_lag_bytes\{application_name="node2",state="streaming"\} \d+$/m,
