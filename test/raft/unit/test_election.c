@@ -465,57 +465,6 @@ test_never_campaign(void **state)
 	h_destroy(&net);
 }
 
-/* Ask node 1 (position 'mine', tolerance 'lag') to vote for 'cand'. */
-static raft_vote_refusal
-position_vote(raft_position mine, raft_position cand, uint64_t lag)
-{
-	h_net		net;
-	raft_message m;
-	const raft_message *r;
-	raft_vote_refusal why;
-
-	h_setup(&net, 3);
-	net.opts[1].max_position_lag = lag;
-	h_start(&net);
-	raft_set_position(h_node(&net, 1), mine);
-	m = h_msg_make(RAFT_MSG_VOTE, 2, 1, 1);
-	m.position = cand;
-	raft_receive(h_node(&net, 1), &m, net.now);
-	r = h_find(&net, RAFT_MSG_VOTE_RESPONSE, 1, 2);
-	assert_non_null(r);
-	why = (raft_vote_refusal) r->refusal;
-	assert_int_equal(r->granted, why == RAFT_VOTE_GRANTED);
-	if (why != RAFT_VOTE_GRANTED)
-		assert_int_equal(raft_get_vote(h_node(&net, 1)), RAFT_NOBODY);
-	h_destroy(&net);
-	return why;
-}
-
-/* A voter refuses a candidate too far behind in position. */
-static void
-test_vote_position_behind_refused(void **state)
-{
-	raft_position p_1_100 = H_POS(1, 100);
-	raft_position p_1_50 = H_POS(1, 50);
-	raft_position p_1_200 = H_POS(1, 200);
-	raft_position p_2_10 = H_POS(2, 10);
-	raft_position zero = H_POS(0, 0);
-
-	(void) state;
-	assert_int_equal(position_vote(p_1_100, p_1_50, 0), RAFT_VOTE_POSITION_BEHIND);
-	assert_int_equal(position_vote(p_1_100, p_1_50, 49), RAFT_VOTE_POSITION_BEHIND);
-	assert_int_equal(position_vote(p_1_100, p_1_50, 50), RAFT_VOTE_GRANTED);
-	assert_int_equal(position_vote(p_1_100, p_1_200, 0), RAFT_VOTE_GRANTED);
-	assert_int_equal(position_vote(p_1_100, p_1_100, 0), RAFT_VOTE_GRANTED);
-	/* older major: refused unless any position is accepted */
-	assert_int_equal(position_vote(p_2_10, p_1_200, 1000), RAFT_VOTE_POSITION_BEHIND);
-	assert_int_equal(position_vote(p_2_10, p_1_200, RAFT_POSITION_ANY), RAFT_VOTE_GRANTED);
-	assert_int_equal(position_vote(p_1_200, p_2_10, 0), RAFT_VOTE_GRANTED);
-	/* unknown on either side disables the check */
-	assert_int_equal(position_vote(zero, p_1_50, 0), RAFT_VOTE_GRANTED);
-	assert_int_equal(position_vote(p_2_10, zero, 0), RAFT_VOTE_GRANTED);
-}
-
 /* Vote requests carry the candidate's position. */
 static void
 test_vote_request_carries_position(void **state)
@@ -600,7 +549,6 @@ main(void)
 		cmocka_unit_test(test_voter_log_restriction),
 		cmocka_unit_test(test_stale_log_candidate_cannot_win),
 		cmocka_unit_test(test_never_campaign),
-		cmocka_unit_test(test_vote_position_behind_refused),
 		cmocka_unit_test(test_vote_request_carries_position),
 		cmocka_unit_test(test_cluster_elects_one_leader),
 		cmocka_unit_test(test_ready_reports_role_changes),

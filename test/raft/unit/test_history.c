@@ -47,6 +47,9 @@ judge(raft_position mine, raft_position cand, const raft_timeline *h, int nh,
 	r = h_find(&net, RAFT_MSG_VOTE_RESPONSE, 1, 2);
 	assert_non_null(r);
 	why = (raft_vote_refusal) r->refusal;
+	assert_int_equal(r->granted, why == RAFT_VOTE_GRANTED);
+	if (why != RAFT_VOTE_GRANTED)
+		assert_int_equal(raft_get_vote(h_node(&net, 1)), RAFT_NOBODY);
 	h_destroy(&net);
 	return why;
 }
@@ -187,8 +190,14 @@ test_vote_without_history_compares_timeline_first(void **state)
 	(void) state;
 	assert_int_equal(judge(H_POS(1, 100), H_POS(1, 50), NULL, 0, 0),
 					 RAFT_VOTE_POSITION_BEHIND);
+	assert_int_equal(judge(H_POS(1, 100), H_POS(1, 50), NULL, 0, 49),
+					 RAFT_VOTE_POSITION_BEHIND);
 	assert_int_equal(judge(H_POS(1, 100), H_POS(1, 50), NULL, 0, 50),
 					 RAFT_VOTE_GRANTED);
+	assert_int_equal(judge(H_POS(1, 100), H_POS(1, 200), NULL, 0, 0),
+					 RAFT_VOTE_GRANTED);
+	assert_int_equal(judge(H_POS(2, 10), H_POS(1, 200), NULL, 0,
+						   RAFT_POSITION_ANY), RAFT_VOTE_GRANTED);
 	assert_int_equal(judge(H_POS(2, 10), H_POS(1, 200), NULL, 0, 1000),
 					 RAFT_VOTE_POSITION_BEHIND);
 	assert_int_equal(judge(H_POS(0, 0), H_POS(1, 50), NULL, 0, 0),
