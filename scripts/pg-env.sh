@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# scripts/pg-env.sh: run a command against another PostgreSQL major version,
+# in a minimal Debian chroot of the suite that ships it.
+#
+#   scripts/pg-env.sh [--root] VERSION [COMMAND...]
+#
+#   VERSION   15 (Debian 12 bookworm), 17 (Debian 13 trixie) or 18 (forky)
+#   COMMAND   default: an interactive shell
+#
+# The chroot is made once (debootstrap --variant=minbase, then
+# postgresql-VERSION, postgresql-server-dev-VERSION and what the build, the
+# tests and the packaging need) under $RAFT_PG_ENV_DIR/VERSION (default
+# /var/cache/raft_ext/pg-env/VERSION) and reused afterwards; delete that
+# directory to remake it.  The Debian mirror is the host's (its
+# /etc/apt/sources.list(.d)); no other registry is used.
+#
+# By default (a server test, as CI runs it): the checkout is copied into the
+# chroot (/home/raft_ext, kept afterwards for its logs), built and
+# installed there as root, and COMMAND runs in that copy as the postgres
+# user, with the version's bindir first in PATH and PG_CONFIG set:
+#   scripts/pg-env.sh 18 make installcheck
+# With --root, COMMAND runs as root in the checkout itself, bind-mounted at
+# its own path, and nothing is built first (packaging, a shell).
+#
+# Must run as root.  The mounts (proc, dev, the checkout) live in a private
+# mount namespace (unshare) and are also unmounted on exit, so that neither a
+# failure nor an interrupt leaves one behind; the host's own PostgreSQL is
+# never touched.  Errors are one line on stderr, exit status 1.
+set -euo pipefail
+
+die() { echo "pg-env.sh: $*" >&2; exit 1; }
+
+as_root=0
+if [ "${1:-}" = --root ]; then
+    as_root=1
+    shift
+fi
+[ $# -ge 1 ] || { sed -n 4,7p "$0" >&2; exit 2; }
+version=$1
+shift
+
+case "$version" in
+    15) suite=bookworm ;;
+    17) suite=trixie ;;
+    18) suite=forky ;;
+    *) die "PostgreSQL $version is not supported: choose 15, 17 or 18" ;;
+esac
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot and mounts need it): sudo $0 $version $*"
+command -v unshare >/dev/null || die "unshare is missing: apt-get install util-linux"
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+base=${RAFT_PG_ENV_DIR:-/var/cache/raft_ext/pg-env}
+root=$base/$version
+
+# The Debian mirror the host's apt uses (the first non-security one).
+host_mirror()
+{
+    local m
+    m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }' |
+        grep -v -- '-security' | grep '/debian/\?$' | head -n 1 || true)
+    [ -n "$m" ] || m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        awk '$1 == "URIs:" { print $2 }' | grep -v -- '-security' | grep '/debian/\?$' | head -n 1 || true)
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+# The packages of the chroot: the server and its headers, the build, the TAP
+# tests (scripts/install-deps.sh's list, less what only the host's engine
+# tests and benchmarks plots need), the Debian packaging.
+packages()
+{
+    echo "postgresql-$version postgresql-server-dev-$version postgresql-server-dev-all" \
+        "build-essential libpq-dev libkrb5-dev libmicrohttpd-dev" \
+        "libipc-run-perl libdbd-pg-perl rsync iproute2 procps openssl haproxy python3" \
+        "debhelper dpkg-dev fakeroot"
+}
+
+# Make the chroot (once): debootstrap into a temporary directory, install
+# the packages, then rename it into place so that an interrupted run leaves
+# no half-made chroot behind.
+make_chroot()
+{
+    local mirror tmp script=() apt_opts avail
+    command -v debootstrap >/dev/null ||
+        die "debootstrap is missing: apt-get install debootstrap (scripts/install-deps.sh installs it)"
+    mirror=$(host_mirror)
+    wget -q -T 20 -t 1 -O /dev/null "$mirror/dists/$suite/Release" ||
+        die "the Debian registry is unreachable: cannot read $mirror/dists/$suite/Release"
+    mkdir -p "$base"
+    avail=$(df -Pk "$base" | awk 'NR == 2 { print $4 }')
+    [ "$avail" -ge 2000000 ] ||
+        die "no space: $base has $((avail / 1024)) MB free, the chroot needs about 2000 MB"
+    # forky is too new for Debian 12's debootstrap: it is made like sid.
+    [ "$suite" = forky ] && script=(/usr/share/debootstrap/scripts/sid)
+    tmp=$base/.$version.tmp
+    rm -rf "$tmp"
+    echo "pg-env.sh: making the $suite chroot for PostgreSQL $version in $root (once; a few minutes)" >&2
+    debootstrap --variant=minbase "$suite" "$tmp" "$mirror" "${script[@]}" >"$base/$version-debootstrap.log" 2>&1 ||
+        die "debootstrap $suite failed: see $base/$version-debootstrap.log"
+    # The registry's copy of forky's Release file is past its validity date.
+    apt_opts=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false -y -q)
+    # No service starts inside the chroot, and no cluster is created.
+    printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+    chmod +x "$tmp/usr/sbin/policy-rc.d"
+    mkdir -p "$tmp/etc/postgresql-common"
+    echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.conf"
+    # Only this version's headers for postgresql-server-dev-all's pg_buildext.
+    echo "$version" >"$tmp/etc/postgresql-common/supported_versions"
+    cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
+    # shellcheck disable=SC2046
+    if ! in_chroot "$tmp" sh -c "apt-get ${apt_opts[*]} update && DEBIAN_FRONTEND=noninteractive apt-get ${apt_opts[*]} install $(packages)" \
+        >"$base/$version-apt.log" 2>&1; then
+        die "installing PostgreSQL $version into the $suite chroot failed: see $base/$version-apt.log"
+    fi
+    in_chroot "$tmp" apt-get clean
+    mv "$tmp" "$root"
+    echo "pg-env.sh: PostgreSQL $version chroot ready in $root" >&2
+}
+
+# Run a command in chroot $1 with /proc and /dev mounted, in a private mount
+# namespace, unmounting on the way out.
+in_chroot()
+{
+    local dir=$1
+    shift
+    unshare --mount --propagation private -- bash -c '
+        set -e
+        dir=$1; top=$2; shift 2
+        cleanup() { for m in "$top" dev/shm dev/pts dev proc; do
+            mountpoint -q "$dir/${m#/}" && umount -l "$dir/${m#/}"; done; true; }
+        trap cleanup EXIT
+        mount -t proc proc "$dir/proc"
+        mount --bind /dev "$dir/dev"
+        mount -t devpts -o newinstance,ptmxmode=0666 devpts "$dir/dev/pts" 2>/dev/null || true
+        mount -t tmpfs -o mode=1777 shm "$dir/dev/shm"
+        if [ -n "$top" ]; then
+            mkdir -p "$dir$top"
+            mount --bind "$top" "$dir$top"
+        fi
+        chroot "$dir" env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+            PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+    ' in_chroot "$dir" "${CHROOT_CHECKOUT:-}" "$@"
+}
+
+# One maker at a time; runs of the same version one at a time too (they
+# share the copy in /home/raft_ext).
+mkdir -p "$base"
+exec 9>"$base/.$version.lock"
+flock 9
+[ -f "$root/etc/postgresql-common/createcluster.conf" ] || make_chroot
+
+bindir=/usr/lib/postgresql/$version/bin
+[ $# -gt 0 ] || set -- bash -i
+CHROOT_CHECKOUT=$top
+export CHROOT_CHECKOUT
+if [ "$as_root" -eq 1 ]; then
+    in_chroot "$root" bash -c 'cd "$1"; export PATH="$2:$PATH" PG_CONFIG="$2/pg_config"; shift 2; exec "$@"' \
+        - "$top" "$bindir" "$@"
+    exit $?
+fi
+# The server tests: a copy owned by postgres, built and installed as root.
+work=/home/raft_ext
+in_chroot "$root" bash -c '
+    set -e
+    top=$1 work=$2 bindir=$3; shift 3
+    mkdir -p "$work"
+    rsync -a --delete --exclude .git --exclude test/raft/build --exclude "tmp_check*" \
+        --exclude bench/results "$top/" "$work/"
+    make -s -C "$work" -j"$(nproc)" PG_CONFIG="$bindir/pg_config" >/dev/null
+    make -s -C "$work" install PG_CONFIG="$bindir/pg_config" >/dev/null
+    chown -R postgres "$work"
+    cd "$work"
+    exec runuser -u postgres -- env PATH="$bindir:$PATH" PG_CONFIG="$bindir/pg_config" "$@"
+' - "$top" "$work" "$bindir" "$@"
