@@ -2,7 +2,7 @@
 # scripts/pg-env.sh: run a command against another PostgreSQL major version,
 # in a minimal Debian chroot of the suite that ships it.
 #
-#   scripts/pg-env.sh [--root] VERSION [COMMAND...]
+#   scripts/pg-env.sh [--root | --clean] VERSION [COMMAND...]
 #
 #   VERSION   15 (Debian 12 bookworm), 17 (Debian 13 trixie) or 18 (forky)
 #   COMMAND   default: an interactive shell
@@ -20,7 +20,10 @@
 # user, with the version's bindir first in PATH and PG_CONFIG set:
 #   scripts/pg-env.sh 18 make installcheck
 # With --root, COMMAND runs as root in the checkout itself, bind-mounted at
-# its own path, and nothing is built first (packaging, a shell).
+# its own path, and nothing is built first (packaging, a shell).  With
+# --clean, the same but in a throwaway copy of a bare debootstrap of the
+# suite (cached as $RAFT_PG_ENV_DIR/SUITE-minbase): what a DBA's machine
+# has before installing raft_ext's package (scripts/test-deb.sh).
 #
 # Must run as root.  The mounts (proc, dev, the checkout) live in a private
 # mount namespace (unshare) and are also unmounted on exit, so that neither a
@@ -31,10 +34,11 @@ set -euo pipefail
 die() { echo "pg-env.sh: $*" >&2; exit 1; }
 
 as_root=0
-if [ "${1:-}" = --root ]; then
-    as_root=1
-    shift
-fi
+clean=0
+case "${1:-}" in
+    --root) as_root=1; shift ;;
+    --clean) as_root=1; clean=1; shift ;;
+esac
 [ $# -ge 1 ] || { sed -n 4,7p "$0" >&2; exit 2; }
 version=$1
 shift
@@ -72,16 +76,15 @@ packages()
 {
     echo "postgresql-$version postgresql-server-dev-$version postgresql-server-dev-all" \
         "build-essential libpq-dev libkrb5-dev libmicrohttpd-dev" \
-        "libipc-run-perl libdbd-pg-perl rsync iproute2 procps openssl haproxy python3" \
+        "libipc-run-perl libdbd-pg-perl rsync iproute2 procps openssl haproxy prometheus python3" \
         "debhelper dpkg-dev fakeroot"
 }
 
-# Make the chroot (once): debootstrap into a temporary directory, install
-# the packages, then rename it into place so that an interrupted run leaves
-# no half-made chroot behind.
-make_chroot()
+# debootstrap the suite into $1 (the checks first, each failure one line);
+# no service starts inside the chroot.
+debootstrap_into()
 {
-    local mirror tmp script=() apt_opts avail
+    local dir=$1 mirror script=() avail
     command -v debootstrap >/dev/null ||
         die "debootstrap is missing: apt-get install debootstrap (scripts/install-deps.sh installs it)"
     mirror=$(host_mirror)
@@ -93,29 +96,44 @@ make_chroot()
         die "no space: $base has $((avail / 1024)) MB free, the chroot needs about 2000 MB"
     # forky is too new for Debian 12's debootstrap: it is made like sid.
     [ "$suite" = forky ] && script=(/usr/share/debootstrap/scripts/sid)
-    tmp=$base/.$version.tmp
-    rm -rf "$tmp"
-    echo "pg-env.sh: making the $suite chroot for PostgreSQL $version in $root (once; a few minutes)" >&2
-    debootstrap --variant=minbase "$suite" "$tmp" "$mirror" "${script[@]}" >"$base/$version-debootstrap.log" 2>&1 ||
+    rm -rf "$dir"
+    debootstrap --variant=minbase "$suite" "$dir" "$mirror" "${script[@]}" >"$base/$version-debootstrap.log" 2>&1 ||
         die "debootstrap $suite failed: see $base/$version-debootstrap.log"
-    # The registry's copy of forky's Release file is past its validity date.
-    apt_opts=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false -y -q)
-    # No service starts inside the chroot, and no cluster is created.
-    printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
-    chmod +x "$tmp/usr/sbin/policy-rc.d"
+    printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+    chmod +x "$dir/usr/sbin/policy-rc.d"
+    cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+}
+
+# Make the chroot (once): debootstrap into a temporary directory, install
+# the packages, then rename it into place so that an interrupted run leaves
+# no half-made chroot behind.
+make_chroot()
+{
+    local tmp=$base/.$version.tmp
+    echo "pg-env.sh: making the $suite chroot for PostgreSQL $version in $root (once; a few minutes)" >&2
+    debootstrap_into "$tmp"
+    # No cluster is created when postgresql-$version is installed.
     mkdir -p "$tmp/etc/postgresql-common"
     echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.conf"
     # Only this version's headers for postgresql-server-dev-all's pg_buildext.
     echo "$version" >"$tmp/etc/postgresql-common/supported_versions"
-    cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
-    # shellcheck disable=SC2046
-    if ! in_chroot "$tmp" sh -c "apt-get ${apt_opts[*]} update && DEBIAN_FRONTEND=noninteractive apt-get ${apt_opts[*]} install $(packages)" \
-        >"$base/$version-apt.log" 2>&1; then
-        die "installing PostgreSQL $version into the $suite chroot failed: see $base/$version-apt.log"
-    fi
-    in_chroot "$tmp" apt-get clean
+    install_packages "$tmp"
     mv "$tmp" "$root"
     echo "pg-env.sh: PostgreSQL $version chroot ready in $root" >&2
+}
+
+# Install packages() into chroot $1 and remember the list in it, so that a
+# chroot made before the list grew gets what is missing on its next use.
+install_packages()
+{
+    # The registry's copy of forky's Release file is past its validity date.
+    local apt="apt-get -o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false -y -q"
+    if ! in_chroot "$1" sh -c "$apt update && DEBIAN_FRONTEND=noninteractive $apt install $(packages)" \
+        >"$base/$version-apt.log" 2>&1; then
+        die "installing PostgreSQL $version and the test dependencies into the $suite chroot failed: see $base/$version-apt.log"
+    fi
+    in_chroot "$1" apt-get clean
+    packages >"$1/etc/raft_ext-pg-env.packages"
 }
 
 # Run a command in chroot $1 with /proc and /dev mounted, in a private mount
@@ -148,12 +166,32 @@ in_chroot()
 mkdir -p "$base"
 exec 9>"$base/.$version.lock"
 flock 9
-[ -f "$root/etc/postgresql-common/createcluster.conf" ] || make_chroot
+if [ "$clean" -eq 1 ]; then
+    :
+elif [ ! -d "$root" ]; then
+    make_chroot
+elif [ "$(cat "$root/etc/raft_ext-pg-env.packages" 2>/dev/null)" != "$(packages)" ]; then
+    echo "pg-env.sh: installing the packages the $suite chroot misses" >&2
+    install_packages "$root"
+fi
 
 bindir=/usr/lib/postgresql/$version/bin
 [ $# -gt 0 ] || set -- bash -i
 CHROOT_CHECKOUT=$top
 export CHROOT_CHECKOUT
+if [ "$clean" -eq 1 ]; then
+    # A throwaway copy of the bare suite, removed afterwards (its mounts
+    # died with in_chroot's mount namespace; --one-file-system all the same).
+    minbase=$base/$suite-minbase
+    if [ ! -d "$minbase" ]; then
+        echo "pg-env.sh: making a bare $suite chroot in $minbase (once)" >&2
+        debootstrap_into "$base/.$suite-minbase.tmp"
+        mv "$base/.$suite-minbase.tmp" "$minbase"
+    fi
+    root=$(mktemp -d "$base/.$suite-clean.XXXXXX")
+    trap 'rm -rf --one-file-system "$root"' EXIT
+    cp -a "$minbase/." "$root/"
+fi
 if [ "$as_root" -eq 1 ]; then
     in_chroot "$root" bash -c 'cd "$1"; export PATH="$2:$PATH" PG_CONFIG="$2/pg_config"; shift 2; exec "$@"' \
         - "$top" "$bindir" "$@"
@@ -165,8 +203,12 @@ in_chroot "$root" bash -c '
     set -e
     top=$1 work=$2 bindir=$3; shift 3
     mkdir -p "$work"
+    # The build products are excluded both ways: the host'"'"'s (another
+    # version'"'"'s) are not copied, this copy'"'"'s are kept for the next run.
     rsync -a --delete --exclude .git --exclude test/raft/build --exclude "tmp_check*" \
-        --exclude bench/results "$top/" "$work/"
+        --exclude bench/results --exclude "*.o" --exclude "*.so" --exclude "*.bc" \
+        --exclude tools/raftctl/raftctl --exclude /results --exclude "/regression.*" \
+        "$top/" "$work/"
     make -s -C "$work" -j"$(nproc)" PG_CONFIG="$bindir/pg_config" >/dev/null
     make -s -C "$work" install PG_CONFIG="$bindir/pg_config" >/dev/null
     chown -R postgres "$work"
