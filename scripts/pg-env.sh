@@ -162,9 +162,14 @@ in_chroot()
 }
 
 # One maker at a time; runs of the same version one at a time too (they
-# share the copy in /home/raft_ext).
+# share the copy in /home/raft_ext); clean chroots lock only their suite's
+# bare copy, so that a package test runs beside the version's tests.
 mkdir -p "$base"
-exec 9>"$base/.$version.lock"
+if [ "$clean" -eq 1 ]; then
+    exec 9>"$base/.$suite-minbase.lock"
+else
+    exec 9>"$base/.$version.lock"
+fi
 flock 9
 if [ "$clean" -eq 1 ]; then
     :

@@ -47,6 +47,9 @@ check_inside()
 {
     local version=$1 out=$2 deb bindir dir port=5499
     deb=$(ls "$out"/postgresql-"$version"-raft-ext_*.deb)
+    # The test makes its own cluster: postgresql-common need not make "main".
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
     apt-get -o Acquire::Check-Valid-Until=false -q update >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=false \
         -o APT::Install-Recommends=false -y -q install "$deb" >/tmp/apt.log 2>&1 ||
@@ -84,7 +87,7 @@ EOF
     as_pg "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -d postgres \
         -c "CREATE EXTENSION raft_ext" >/dev/null
     [ "$(as_pg "$bindir/psql" -X -At -h "$dir" -p "$port" -d postgres \
-        -c "SELECT raft_ext.wait_for_leader('10s') AND raft_ext.is_leader() AND raft_ext.leader_id() = 1")" = t ] ||
+        -c "SELECT raft_ext.wait_for_leader('10s') = 1 AND raft_ext.is_leader() AND raft_ext.leader_id() = 1")" = t ] ||
         die "raft_ext.is_leader() is not true on the one-node cluster"
     as_pg "$bindir/raftctl" -d "host=$dir port=$port dbname=postgres" status
     echo "ok: postgresql-$version-raft-ext installs, CREATE EXTENSION raft_ext works and node 1 leads"
