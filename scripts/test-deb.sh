@@ -75,7 +75,8 @@ raft_ext.node_id = 1
 raft_ext.peers = '1:host=127.0.0.1 port=$port dbname=postgres'
 raft_ext.cluster_name = 'pkgtest'
 EOF
-    trap 'runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+    # shellcheck disable=SC2064 # the paths now: they are locals
+    trap "runuser -u postgres -- '$bindir/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1 || true" EXIT
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
     # The one node elects itself: its log says so within 30 s.
     for _ in $(seq 300); do
