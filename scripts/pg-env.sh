@@ -12,7 +12,8 @@
 # tests and the packaging need) under $RAFT_PG_ENV_DIR/VERSION (default
 # /var/cache/raft_ext/pg-env/VERSION) and reused afterwards; delete that
 # directory to remake it.  The Debian mirror is the host's (its
-# /etc/apt/sources.list(.d)); no other registry is used.
+# /etc/apt/sources.list(.d)) unless $RAFT_PG_ENV_MIRROR names another; no
+# other registry is used.
 #
 # By default (a server test, as CI runs it): the checkout is copied into the
 # chroot (/home/raft_ext, kept afterwards for its logs), built and
@@ -57,10 +58,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 base=${RAFT_PG_ENV_DIR:-/var/cache/raft_ext/pg-env}
 root=$base/$version
 
-# The Debian mirror the host's apt uses (the first non-security one).
+# The Debian mirror the host's apt uses (the first non-security one), or
+# $RAFT_PG_ENV_MIRROR.
 host_mirror()
 {
-    local m
+    local m=${RAFT_PG_ENV_MIRROR:-}
+    [ -z "$m" ] || { echo "$m"; return; }
     m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
         awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }' |
         grep -v -- '-security' | grep '/debian/\?$' | head -n 1 || true)
