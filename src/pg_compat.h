@@ -61,4 +61,19 @@
 	CreateWaitEventSet(TopMemoryContext, (nevents))
 #endif
 
+/*
+ * 17 replaced BackendId (1-based, storage/backendid.h, MyBackendId) by
+ * ProcNumber (0-based, storage/procnumber.h, MyProcNumber); regular
+ * backends still come first.  raft_my_backend_number() is this backend's
+ * 1-based number on every version: 1 .. MaxBackends for a regular backend,
+ * less than 1 before it has one.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "storage/procnumber.h"
+#define raft_my_backend_number() (MyProcNumber + 1)
+#else
+#include "storage/backendid.h"
+#define raft_my_backend_number() (MyBackendId)
+#endif
+
 #endif							/* RAFT_PG_COMPAT_H */
