@@ -118,8 +118,6 @@ make_chroot()
     # No cluster is created when postgresql-$version is installed.
     mkdir -p "$tmp/etc/postgresql-common"
     echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.conf"
-    # Only this version's headers for postgresql-server-dev-all's pg_buildext.
-    echo "$version" >"$tmp/etc/postgresql-common/supported_versions"
     install_packages "$tmp"
     mv "$tmp" "$root"
     echo "pg-env.sh: PostgreSQL $version chroot ready in $root" >&2
@@ -130,7 +128,9 @@ make_chroot()
 install_packages()
 {
     # The registry's copy of forky's Release file is past its validity date.
+    # createcluster.conf above is kept where a package ships it too.
     local apt="apt-get -o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false -y -q"
+    apt+=" -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
     if ! in_chroot "$1" sh -c "$apt update && DEBIAN_FRONTEND=noninteractive $apt install $(packages)" \
         >"$base/$version-apt.log" 2>&1; then
         die "installing PostgreSQL $version and the test dependencies into the $suite chroot failed: see $base/$version-apt.log"
