@@ -42,6 +42,17 @@ endif
 
 EXTRA_CLEAN = tmp_check_regress
 
+# One clear line, before any compiler runs, for a PostgreSQL raft_ext does
+# not support or none at all (src/pg_compat.h holds the differences).
+SUPPORTED_PG_MAJORS = 15 17 18
+PG_MAJOR := $(shell $(PG_CONFIG) --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+ifeq (,$(PG_MAJOR))
+$(error no PostgreSQL found: "$(PG_CONFIG) --version" does not run; raft_ext supports PostgreSQL $(SUPPORTED_PG_MAJORS): set PG_CONFIG=/usr/lib/postgresql/VERSION/bin/pg_config)
+endif
+ifeq (,$(filter $(SUPPORTED_PG_MAJORS),$(PG_MAJOR)))
+$(error PostgreSQL $(PG_MAJOR) found ($(PG_CONFIG)); raft_ext supports PostgreSQL $(SUPPORTED_PG_MAJORS))
+endif
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

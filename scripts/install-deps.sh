@@ -20,6 +20,8 @@ packages=(
     libmicrohttpd-dev
     haproxy
     prometheus
+    # the chroots of the other PostgreSQL versions (scripts/pg-env.sh)
+    debootstrap
 )
 
 missing=()

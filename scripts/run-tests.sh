@@ -13,16 +13,32 @@
 #      215-218 compile the linearizability checker and its register client
 #      (test/lincheck, cc -Wall -Wextra -Werror, libpq) themselves;
 #      then its totals, with the linearizability verdicts
+#   7. for each other PostgreSQL version (PG_VERSIONS, default "17 18"), in
+#      a chroot of the Debian suite that ships it (scripts/pg-env.sh, made
+#      once and cached): the warning-free build, pg_regress, the core TAP
+#      subset (CORE_TAP below) on real clusters, and the Debian package
+#      built there and installed into a clean chroot (scripts/test-deb.sh).
+#      Steps 1-4 do not depend on the PostgreSQL version: they run once.
+#      docs/testing.md says which file runs where and why.
 #
 # Works as root (servers then run as the "postgres" user, on a private copy
 # of the tree) or as a normal user with sudo for the install step.
-# Environment: SEEDS (default 5000), FUZZ_SECONDS (default 30).
+# Environment: SEEDS (default 5000), FUZZ_SECONDS (default 30),
+# PG_VERSIONS (default "17 18"; empty: PostgreSQL 15 only).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 top=$(pwd)
 SEEDS=${SEEDS:-5000}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+PG_VERSIONS=${PG_VERSIONS-17 18}
+# The TAP files that also run on the other versions: election, kill -9
+# failover with auto_promote/auto_follow, fencing, auto_rejoin with
+# pg_rewind, clean switchover, synchronous quorum, the HTTP endpoint.
+CORE_TAP="test/t/001_three_node_election.pl test/t/020_fencing.pl
+test/t/030_failover_kill.pl test/t/033_switchover.pl
+test/t/037_failover_auto_rejoin.pl test/t/040_http_endpoint.pl
+test/t/120_sync_quorum.pl"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG
 
@@ -102,6 +118,19 @@ suite "postgres: real network partitions (test/netns, as root)" \
     PG_CONFIG="$PG_CONFIG" PROVE_TESTS='test/netns/*.pl'
 suite "postgres: real network partitions, totals (scripts/test-summary.pl)" \
     $SUDO scripts/test-summary.pl netns "$netns_work"
+
+# The other PostgreSQL versions, each in its chroot (root only: debootstrap,
+# chroot and mounts need it; pg-env.sh says so in one line otherwise).
+for v in $PG_VERSIONS; do
+    suite "postgres $v: chroot and warning-free build (scripts/pg-env.sh $v)" \
+        $SUDO scripts/pg-env.sh "$v" true
+    suite "postgres $v: pg_regress on one node" \
+        $SUDO scripts/pg-env.sh "$v" make -s installcheck TAP_TESTS=
+    suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
+        $SUDO scripts/pg-env.sh "$v" make -s installcheck REGRESS= PROVE_TESTS="$CORE_TAP"
+    suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
+        $SUDO scripts/test-deb.sh "$v"
+done
 
 if [ "$failed" -ne 0 ]; then
     # Show what the failing server tests left behind.

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "cluster_view.h"
 #include "conninfo.h"
+#include "pg_compat.h"
 #include "settings.h"
 #include "status.h"
 #include "wal_position.h"
@@ -55,7 +56,7 @@ appname_of_pid(int pid, char *out, int n_backends)
 	out[0] = '\0';
 	for (int i = 1; i <= n_backends; i++)
 	{
-		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		LocalPgBackendStatus *local = raft_local_beentry_by_index(i);
 
 		if (local != NULL && local->backendStatus.st_procpid == pid)
 		{

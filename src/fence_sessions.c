@@ -37,7 +37,7 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "replication/syncrep.h"
-#include "storage/backendid.h"
+#include "pg_compat.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -114,9 +114,9 @@ void
 raft_fence_session_begin(bool may_write)
 {
 	if (fence_slots == NULL || my_slot != NULL ||
-		MyBackendId < 1 || MyBackendId > fence_nslots)
+		raft_my_backend_number() < 1 || raft_my_backend_number() > fence_nslots)
 		return;
-	my_slot = &fence_slots[MyBackendId - 1];
+	my_slot = &fence_slots[raft_my_backend_number() - 1];
 	before_shmem_exit(slot_release, (Datum) 0);
 	slot_write(may_write);
 }

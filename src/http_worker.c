@@ -43,6 +43,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "pg_compat.h"
 
 /* One daemon per resolved listening address. */
 #define HTTP_MAX_DAEMONS	16
@@ -171,7 +172,7 @@ raft_http_define_settings(void)
 }
 
 /* libmicrohttpd's own messages (protocol errors of clients): DEBUG1. */
-static void
+static void pg_attribute_printf(2, 0)
 http_log(void *cls, const char *fmt, va_list ap)
 {
 	char		buf[512];
@@ -577,7 +578,7 @@ raft_http_main(Datum main_arg)
 	/* Before the first MHD_run: no connection is accepted until then. */
 	create_connection_pool();
 
-	set = CreateWaitEventSet(TopMemoryContext, n_daemons + 2);
+	set = raft_create_wait_event_set(n_daemons + 2);
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < n_daemons; i++)

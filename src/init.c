@@ -17,6 +17,7 @@
 #include "utils/guc.h"
 #include "storage/ipc.h"
 
+#include "pg_compat.h"
 #include "settings.h"
 #include "shmem.h"
 #include "failover.h"
@@ -29,12 +30,9 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-#if PG_VERSION_NUM >= 150000
 /* shmem_request_hook: ask for our space and lock, after earlier hooks. */
 static void
 raft_ext_shmem_request(void)
@@ -43,7 +41,6 @@ raft_ext_shmem_request(void)
 		prev_shmem_request_hook();
 	raft_shmem_request();
 }
-#endif
 
 /* shmem_startup_hook: attach our shared memory, after earlier hooks. */
 static void
@@ -101,18 +98,10 @@ _PG_init(void)
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
 	raft_http_define_settings();
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("raft_ext");
-#else
-	EmitWarningsOnPlaceholders("raft_ext");
-#endif
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = raft_ext_shmem_request;
-#else
-	raft_shmem_request();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = raft_ext_shmem_startup;
 

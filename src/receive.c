@@ -17,11 +17,9 @@
 
 #include "fmgr.h"
 #include "utils/guc.h"
-#if PG_VERSION_NUM >= 160000
-#include "varatt.h"
-#endif
 
 #include "clock.h"
+#include "pg_compat.h"
 #include "settings.h"
 #include "shmem.h"
 

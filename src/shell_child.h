@@ -7,6 +7,8 @@
 #ifndef RAFT_SHELL_CHILD_H
 #define RAFT_SHELL_CHILD_H
 
+#include "pg_compat.h"
+
 /*
  * In a freshly forked child: default signal handling and nothing blocked,
  * stdin from /dev/null, stdout and stderr appended to 'logpath' (NULL: left
@@ -14,6 +16,6 @@
  * Only async-signal-safe calls.  Does not return (exit status 127 if the
  * shell could not be run).
  */
-extern void raft_shell_child_exec(const char *command, const char *logpath) pg_attribute_noreturn();
+raft_noreturn extern void raft_shell_child_exec(const char *command, const char *logpath);
 
 #endif							/* RAFT_SHELL_CHILD_H */

@@ -14,6 +14,7 @@
 
 #include "postgres.h"
 
+#include "pg_compat.h"
 #include "storage.h"
 
 /* Fixed width of the cluster name field: RAFT_MAX_CLUSTER_NAME + NUL. */
@@ -169,9 +170,8 @@ extern bool raft_storage_read_state(RaftStorage *storage, const char *path,
 									char *file_cluster);
 
 /* ERROR: a damaged small file (state, bootstrap), with what to do. */
-extern void raft_report_corrupt_state(const RaftStorage *storage,
-									  const char *path, const char *detail)
-			pg_attribute_noreturn();
+raft_noreturn extern void raft_report_corrupt_state(const RaftStorage *storage,
+													const char *path, const char *detail);
 
 /* ---- storage_segment.c: the segment format ---- */
 
@@ -188,9 +188,8 @@ extern void raft_segment_create(RaftStorage *storage, raft_index first);
 extern size_t raft_segment_encode_record(const raft_entry *e, uint8 *out);
 
 /* ERROR: a damaged log segment, with what failed and what to do. */
-extern void raft_report_corrupt_segment(const RaftStorage *storage,
-										const char *path, const char *detail)
-			pg_attribute_noreturn();
+raft_noreturn extern void raft_report_corrupt_segment(const RaftStorage *storage,
+													  const char *path, const char *detail);
 
 /* List log/ (no file is read yet): fills storage->segments. */
 extern void raft_storage_scan_log_dir(RaftStorage *storage);

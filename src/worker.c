@@ -40,6 +40,7 @@
 #include "utils/wait_event.h"
 
 #include "failover.h"
+#include "pg_compat.h"
 #include "fencing.h"
 #include "faults.h"
 #include "clock.h"
@@ -634,7 +635,7 @@ worker_prepare_wait_set(WaitEventSet *set)
 	}
 	if (set != NULL)
 		FreeWaitEventSet(set);
-	set = CreateWaitEventSet(TopMemoryContext, WORKER_WAIT_EVENTS);
+	set = raft_create_wait_event_set(WORKER_WAIT_EVENTS);
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	transport_add_wait_events(set);

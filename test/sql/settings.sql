@@ -70,8 +70,11 @@ SELECT boot_val = '' AS derived_by_default FROM pg_settings WHERE name = 'raft_e
 -- bad cluster names and ranges
 ALTER SYSTEM SET raft_ext.cluster_name = E'tab\there';
 ALTER SYSTEM SET raft_ext.cluster_name = 'a234567890123456789012345678901234567890123456789012345678901234';
+-- PostgreSQL's own range message gained units in 17: SQLSTATE only.
+\set VERBOSITY sqlstate
 ALTER SYSTEM SET raft_ext.heartbeat_interval = 1;
 ALTER SYSTEM SET raft_ext.election_timeout = '2min';
+\set VERBOSITY default
 ALTER SYSTEM SET raft_ext.state_directory = '';
 ALTER SYSTEM SET raft_ext.auto_rejoin = 'sometimes';
 ALTER SYSTEM SET raft_ext.rejoin_command = 'rejoin %d %x';

@@ -47,7 +47,9 @@ ALTER EXTENSION raft_ext UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'raft_ext';
 CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;
 
-SELECT count(*) AS objects FROM fresh;
+-- Functions and views: 17 also records the views' row types as members,
+-- which the comparison below includes but the count leaves out.
+SELECT count(*) AS objects FROM fresh WHERE object NOT LIKE 'type %';
 -- Both lists empty: nothing missing, nothing extra, nothing different.
 SELECT 'only in a fresh install' AS side, * FROM (TABLE fresh EXCEPT TABLE upgraded) f
 UNION ALL
