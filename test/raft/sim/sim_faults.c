@@ -45,7 +45,10 @@ faults_start(sim_cluster *c)
 	sim_schedule(c, rng_range(&c->rng, 1, c->cfg.client_interval + 1), EV_CLIENT,
 				 -1, 0, NULL);
 	if (!c->keep_going)
+	{
 		sim_schedule(c, c->cfg.fault_phase, EV_TAIL, -1, 0, NULL);
+		wal_start(c);
+	}
 }
 
 /* A fault duration in [lo, hi) multiples of ET/10. */
@@ -419,6 +422,7 @@ faults_heal_all(sim_cluster *c)
 	c->dup = 0;
 	c->corrupt = 0;
 	c->long_delay = 0;
+	wal_heal(c);
 	for (int i = 0; i < c->cfg.n_slots && !c->failed; i++)
 	{
 		sim_node   *nd = &c->nodes[i];
@@ -550,6 +554,14 @@ change(sim_cluster *c, sim_node *l)
 		if (target == l->slot && !rng_chance(&c->rng, 0.3))
 			return;
 		ch.op = RAFT_CHANGE_REMOVE;
+	}
+	/* in quorum mode, only once the new voters hold the acknowledged writes */
+	if (ch.op == RAFT_CHANGE_ADD_VOTER || ch.op == RAFT_CHANGE_PROMOTE ||
+		(ch.op == RAFT_CHANGE_REMOVE && voter[target]))
+	{
+		voter[target] = ch.op != RAFT_CHANGE_REMOVE;
+		if (!wal_voters_hold_acks(c, voter))
+			return;
 	}
 	if (raft_change_encode(&ch, buf, sizeof(buf), &len, &why) != RAFT_OK ||
 		raft_change_decode(buf, len, &back, &why) != RAFT_OK ||
