@@ -400,6 +400,7 @@ typedef struct sim_cluster
 	uint64_t	ack_lsn;
 	uint64_t	ack_hash;		/* hash of the WAL up to ack_lsn */
 	raft_id		ack_by;
+	bool		wal_healed;		/* the tail's repair of forks is done */
 
 	/* tail (liveness) */
 	bool		tail;
@@ -480,7 +481,6 @@ extern uint64_t inv_prefix(uint64_t prev, uint64_t digest);
 extern void wal_init(sim_cluster *c, sim_node *nd);
 extern void wal_free(sim_node *nd);
 extern void wal_start(sim_cluster *c);
-extern void wal_heal(sim_cluster *c);
 extern bool wal_voters_hold_acks(sim_cluster *c, const bool *voter);
 extern void wal_report(sim_cluster *c, sim_node *nd);
 extern void wal_event(sim_cluster *c);

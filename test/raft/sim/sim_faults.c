@@ -422,7 +422,6 @@ faults_heal_all(sim_cluster *c)
 	c->dup = 0;
 	c->corrupt = 0;
 	c->long_delay = 0;
-	wal_heal(c);
 	for (int i = 0; i < c->cfg.n_slots && !c->failed; i++)
 	{
 		sim_node   *nd = &c->nodes[i];

@@ -575,14 +575,15 @@ operator_promotion(sim_cluster *c)
 }
 
 /*
- * End of the fault phase: the faults of the WAL heal too.  Late promotions
- * still pending are called off, and an operator rewinds every server whose
- * WAL left the timeline history (as the longest log has it) against the
- * server that holds most of it, and makes it a standby: a forked server
- * that holds the newest log could otherwise block every election for good
- * (its peers refuse it for its fork, it refuses them for their log).
+ * In the tail, the faults of the WAL heal too, once every node runs again
+ * (the longest log must be among them).  Late promotions still pending are
+ * called off, and an operator rewinds every server whose WAL left the
+ * timeline history (as the longest log has it) against the server that
+ * holds most of it, and makes it a standby: a forked server that holds the
+ * newest log could otherwise block every election for good (its peers
+ * refuse it for its fork, it refuses them for their log; seed 377).
  */
-void
+static void
 wal_heal(sim_cluster *c)
 {
 	sim_node   *ref = NULL;
@@ -590,15 +591,19 @@ wal_heal(sim_cluster *c)
 	uint64_t	best = 0;
 
 	for (int i = 0; i < c->cfg.n_slots; i++)
+		if (c->nodes[i].raft == NULL)
+			return;
+	c->wal_healed = true;
+	for (int i = 0; i < c->cfg.n_slots; i++)
 	{
 		sim_node   *nd = &c->nodes[i];
 
-		if (nd->wal.promote_pending && (nd->raft == NULL || !leads(nd)))
+		if (nd->wal.promote_pending && !leads(nd))
 		{
 			nd->wal.promote_pending = false;
 			nd->wal.promote_gen++;
 		}
-		if (nd->raft != NULL &&
+		if (
 			(ref == NULL ||
 			 raft_last_term(nd->raft) > raft_last_term(ref->raft) ||
 			 (raft_last_term(nd->raft) == raft_last_term(ref->raft) &&
@@ -687,6 +692,8 @@ wal_event(sim_cluster *c)
 	raft_time	period = 1 + rng_range(&c->rng, c->cfg.hb / 5, c->cfg.hb / 2);
 
 	sim_schedule(c, c->now + period, EV_WAL, -1, 0, NULL);
+	if (c->tail && !c->wal_healed)
+		wal_heal(c);
 	if (c->cfg.op_promote_interval > 0 && !c->tail &&
 		rng_chance(&c->rng, (double) period / (double) c->cfg.op_promote_interval))
 		operator_promotion(c);
