@@ -133,6 +133,22 @@ wal_report(sim_cluster *c, sim_node *nd)
 }
 
 /*
+ * Whether a's timelines are b's first ones and b stays on a's newest one
+ * up to a's end: all that PostgreSQL checks (by timeline id alone) before
+ * a standby on a streams from b.
+ */
+static bool
+timelines_follow(const sim_wal *a, const sim_wal *b)
+{
+	if (a->nseg > b->nseg)
+		return false;
+	for (size_t i = 0; i < a->nseg; i++)
+		if (!seg_equal(&a->seg[i], &b->seg[i]))
+			return false;
+	return a->nseg == b->nseg || b->seg[a->nseg].begin >= a->len;
+}
+
+/*
  * Whether WAL a is a prefix of WAL b, so that a standby holding a can
  * stream from b: the same records up to a's end, the same timelines, and
  * b does not leave a's newest timeline before a's end (PostgreSQL's rule,
@@ -141,13 +157,8 @@ wal_report(sim_cluster *c, sim_node *nd)
 bool
 wal_is_prefix(const sim_wal *a, const sim_wal *b)
 {
-	if (a->len > b->len || a->nseg > b->nseg ||
-		a->hash[a->len] != b->hash[a->len])
-		return false;
-	for (size_t i = 0; i < a->nseg; i++)
-		if (!seg_equal(&a->seg[i], &b->seg[i]))
-			return false;
-	return a->nseg == b->nseg || b->seg[a->nseg].begin >= a->len;
+	return a->len <= b->len && a->hash[a->len] == b->hash[a->len] &&
+		timelines_follow(a, b);
 }
 
 /*
@@ -375,8 +386,9 @@ follow(sim_cluster *c, sim_node *nd, sim_node *u)
 	}
 	if (c->now < w->rejoin_at)
 		return;
+	/* PostgreSQL would see no divergence, and stream on */
+	same_tl = timelines_follow(w, &u->wal);
 	keep = wal_common(w, &u->wal, &keep_seg);
-	same_tl = keep_seg == w->nseg;
 	TRACE(c, nd->slot, "REWIND against n%u: LSN %zu (timeline %llu) back to %zu%s",
 		  u->id, w->len, (unsigned long long) w->seg[w->nseg - 1].tli, keep,
 		  same_tl ? " (same timelines, other records)" : "");
