@@ -589,11 +589,12 @@ operator_promotion(sim_cluster *c)
 /*
  * In the tail, the faults of the WAL heal too, once every node runs again
  * (the longest log must be among them).  Late promotions still pending are
- * called off, and an operator rewinds every server whose WAL left the
- * timeline history (as the longest log has it) against the server that
- * holds most of it, and makes it a standby: a forked server that holds the
- * newest log could otherwise block every election for good (its peers
- * refuse it for its fork, it refuses them for their log; seed 377).
+ * called off, and an operator makes every other server a standby of the
+ * one that holds most of the timeline history (as the longest log has it),
+ * rewound if it diverged, caught up at once: the node with the newest log
+ * could otherwise be refused for good, for its fork or for a WAL behind a
+ * peer's that it cannot stream from without a leader, while it refuses
+ * the others for their log (seeds 377, 1043213).
  */
 static void
 wal_heal(sim_cluster *c)
@@ -636,6 +637,13 @@ wal_heal(sim_cluster *c)
 			best = held;
 		}
 	}
+	/*
+	 * No history yet: the rule before it compares timelines first, and a
+	 * standby an operator promoted refuses everyone (seed 1022870, where
+	 * the first step could not commit without its vote).
+	 */
+	if (src == NULL)
+		src = ref;
 	for (int i = 0; i < c->cfg.n_slots && src != NULL; i++)
 	{
 		sim_node   *nd = &c->nodes[i];
@@ -643,15 +651,17 @@ wal_heal(sim_cluster *c)
 		size_t		keep_seg = 0;
 		size_t		keep;
 
-		if (nd == src || raft_position_standing(ref->raft, wal_position(w),
-												NULL) != RAFT_STANDING_FORKED)
+		if (nd == src)
 			continue;
-		keep = wal_common(w, &src->wal, &keep_seg);
-		TRACE(c, nd->slot, "operator REWINDS it against n%u: LSN %zu back to %zu",
-			  src->id, w->len, keep);
-		c->stats.rewinds++;
-		w->len = keep;
-		w->nseg = keep_seg;
+		if (!wal_is_prefix(w, &src->wal))
+		{
+			keep = wal_common(w, &src->wal, &keep_seg);
+			TRACE(c, nd->slot, "operator REWINDS it against n%u: LSN %zu back "
+				  "to %zu", src->id, w->len, keep);
+			c->stats.rewinds++;
+			w->len = keep;
+			w->nseg = keep_seg;
+		}
 		w->primary = false;
 		w->upstream = src->slot;
 		w->rejoin_at = 0;
