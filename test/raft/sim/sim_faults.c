@@ -498,6 +498,7 @@ change(sim_cluster *c, sim_node *l)
 	const raft_membership *m = raft_get_membership(l->raft);
 	bool		member[SIM_MAX_NODES] = {false};
 	bool		voter[SIM_MAX_NODES] = {false};
+	bool		future[SIM_MAX_NODES] = {false};	/* voters and staged */
 	int			voters = 0;
 	int			campaigners = 0;
 	raft_change ch;
@@ -517,6 +518,7 @@ change(sim_cluster *c, sim_node *l)
 			continue;
 		member[s] = true;
 		voter[s] = m->members[k].voter;
+		future[s] = voter[s] || m->members[k].staged;
 		if (voter[s])
 		{
 			voters++;
@@ -554,12 +556,16 @@ change(sim_cluster *c, sim_node *l)
 			return;
 		ch.op = RAFT_CHANGE_REMOVE;
 	}
-	/* in quorum mode, only once the new voters hold the acknowledged writes */
+	/*
+	 * In quorum mode, only once the new voters hold the acknowledged
+	 * writes (a staged learner counts: the leader promotes it by itself).
+	 */
 	if (ch.op == RAFT_CHANGE_ADD_VOTER || ch.op == RAFT_CHANGE_PROMOTE ||
+		ch.op == RAFT_CHANGE_ADD_STAGED ||
 		(ch.op == RAFT_CHANGE_REMOVE && voter[target]))
 	{
-		voter[target] = ch.op != RAFT_CHANGE_REMOVE;
-		if (!wal_voters_hold_acks(c, voter))
+		future[target] = ch.op != RAFT_CHANGE_REMOVE;
+		if (!wal_voters_hold_acks(c, future))
 			return;
 	}
 	if (raft_change_encode(&ch, buf, sizeof(buf), &len, &why) != RAFT_OK ||

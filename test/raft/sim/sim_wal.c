@@ -495,7 +495,8 @@ change_pending(const sim_node *nd)
  * Acknowledge a primary's writes that k other voters streaming from it
  * have flushed, while it holds the lease; without the lease its pending
  * writes are given up (the fence's "outcome uncertain" warning).  k and
- * the voters are those of its configuration; with a change pending no
+ * the voters are those of its configuration, staged learners counted in k
+ * (the membership they will join) but not named; with a change pending no
  * write is acknowledged (the extension then names the voters of both).
  */
 static void
@@ -526,6 +527,9 @@ settle(sim_cluster *c, sim_node *p)
 		int			s = (int) m->members[i].id - 1;
 		const sim_node *o;
 
+		/* a staged learner raises k ahead of its promotion, unnamed */
+		if (m->members[i].staged)
+			voters++;
 		if (!m->members[i].voter)
 			continue;
 		voters++;
