@@ -12,7 +12,9 @@
  * Files: sim_rng.c (generator), sim_heap.c (event queue), sim_cluster.c
  * (nodes, disks, driving), sim_net.c (network and codec), sim_faults.c
  * (fault schedule and client workload), sim_invariants.c, sim_trace.c,
- * sim_run.c (one seed), sim_elect.c (split-vote measurement), sim_main.c.
+ * sim_run.c (one seed), sim_elect.c (split-vote measurement), sim_main.c,
+ * sim_wal.c (each node's PostgreSQL: WAL, timelines, primary or standby)
+ * and sim_wal_check.c (invariant 7: no acknowledged write lost).
  */
 #ifndef SIM_H
 #define SIM_H
@@ -55,7 +57,9 @@ typedef enum sim_ev_kind
 	EV_TAIL,					/* faults end: heal everything */
 	EV_CHECK,					/* periodic liveness check in the tail */
 	EV_CRASH,					/* crash a node and restart it at once */
-	EV_CHANGE					/* a new leader proposes a change at once */
+	EV_CHANGE,					/* a new leader proposes a change at once */
+	EV_WAL,						/* PostgreSQL: roles, streaming, writes */
+	EV_PROMOTE					/* a requested promotion completes */
 } sim_ev_kind;
 
 typedef struct sim_event
@@ -123,6 +127,39 @@ typedef struct sim_disk
 	size_t		cap;
 } sim_disk;
 
+/*
+ * ---- the PostgreSQL server beside each node (sim_wal.c) ----
+ * A WAL is a sequence of records, held as the hash of each prefix (so that
+ * two WALs hold the same records up to x iff hash[x] is equal), and the
+ * timelines it runs through, oldest first: timeline 'tli' holds the WAL
+ * from 'begin' to the next timeline's begin (or the end).  A timeline is
+ * identified by (tli, begin), as the engine identifies it.
+ */
+typedef struct sim_seg
+{
+	uint64_t	tli;
+	uint64_t	begin;
+} sim_seg;
+
+typedef struct sim_wal
+{
+	uint64_t   *hash;			/* hash[x]: the first x records, x <= len */
+	size_t		len;			/* the LSN reached: records held (flushed) */
+	size_t		cap;
+	sim_seg    *seg;			/* its timelines, oldest first */
+	size_t		nseg;
+	size_t		seg_cap;
+	uint64_t	max_tli;		/* largest timeline id this server knows of */
+	bool		primary;		/* else a standby */
+	bool		promote_pending;	/* promote signal sent, not yet done */
+	uint32_t	promote_gen;	/* invalidates stale EV_PROMOTE events */
+	int			upstream;		/* slot it streams from; -1 none */
+	raft_time	rejoin_at;		/* auto_rejoin (demote, rewind) due; 0 none */
+	uint64_t	written;		/* primary: newest LSN a client wrote */
+	uint64_t	settled;		/* primary: newest write acknowledged or
+								 * given up (lease ran out before the ack) */
+} sim_wal;
+
 typedef enum sim_node_state
 {
 	NODE_UP = 0,
@@ -167,6 +204,9 @@ typedef struct sim_node
 	 * leadership transfer still counts as held until this local time.
 	 */
 	raft_time	fence_until;
+
+	/* its PostgreSQL server: durable, kept across crashes */
+	sim_wal		wal;
 
 	/* paused: packets that arrived meanwhile, delivered on resume */
 	sim_packet *pending_head;
@@ -232,8 +272,14 @@ typedef struct sim_config
 	bool		transfers;
 	bool		bursts;			/* sometimes propose 20-200 entries at once */
 
-	/* vote position: (1, applied index); tolerance RAFT_POSITION_ANY or this */
+	/* vote position: the node's WAL; tolerance RAFT_POSITION_ANY or this */
 	uint64_t	position_lag;
+
+	/* the WAL model (sim_wal.c) */
+	bool		quorum;			/* synchronous = quorum: lag 0, acks checked */
+	raft_time	op_promote_interval;	/* mean time between operators'
+										 * promotions; 0: none */
+	double		late_promote;	/* chance that a leader's promotion is late */
 } sim_config;
 
 /* Command-line overrides applied on top of the per-seed draw. */
@@ -314,6 +360,14 @@ typedef struct sim_stats
 	uint64_t	transfers;
 	uint64_t	retimes;
 	uint64_t	boot_refused;
+	uint64_t	wal_writes;		/* records written by primaries */
+	uint64_t	wal_acked;		/* of which acknowledged (quorum) */
+	uint64_t	promotions;		/* requested by a leader */
+	uint64_t	late_promotions;	/* of which completed after leading */
+	uint64_t	op_promotions;	/* operators' pg_promote() */
+	uint64_t	rewinds;		/* standbys and old primaries rewound */
+	uint64_t	collisions;		/* rewinds between WALs of identical
+								 * timelines (invisible to PostgreSQL) */
 	raft_time	sim_ms;
 } sim_stats;
 
@@ -340,6 +394,13 @@ typedef struct sim_cluster
 
 	/* client */
 	uint64_t	next_prop_id;
+
+	/* WAL model: record ids, and the newest acknowledged write */
+	uint64_t	next_record;
+	uint64_t	ack_lsn;
+	uint64_t	ack_hash;		/* hash of the WAL up to ack_lsn */
+	raft_id		ack_by;
+	bool		wal_healed;		/* the tail's repair of forks is done */
 
 	/* tail (liveness) */
 	bool		tail;
@@ -415,6 +476,21 @@ extern void inv_tail_check(sim_cluster *c);
 extern uint64_t inv_entry_digest(raft_index index, raft_term term, uint8_t type,
 								 const uint8_t *data, uint32_t len);
 extern uint64_t inv_prefix(uint64_t prev, uint64_t digest);
+
+/* sim_wal.c */
+extern void wal_init(sim_cluster *c, sim_node *nd);
+extern void wal_free(sim_node *nd);
+extern void wal_start(sim_cluster *c);
+extern bool wal_voters_hold_acks(sim_cluster *c, const bool *voter);
+extern void wal_report(sim_cluster *c, sim_node *nd);
+extern void wal_event(sim_cluster *c);
+extern void wal_promote_event(sim_cluster *c, const sim_event *ev);
+extern bool wal_writable(sim_cluster *c, sim_node *nd);
+extern raft_position wal_position(const sim_wal *w);
+extern bool wal_is_prefix(const sim_wal *a, const sim_wal *b);
+
+/* sim_wal_check.c */
+extern void inv_wal(sim_cluster *c, sim_node *nd);
 
 /* sim_trace.c */
 extern void sim_trace(sim_cluster *c, int node, const char *fmt,...)

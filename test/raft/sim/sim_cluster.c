@@ -69,6 +69,7 @@ sim_cluster_init(sim_cluster *c, uint64_t seed, const sim_config *cfg,
 	c->delay_jitter = cfg->delay_jitter;
 	c->long_delay = cfg->long_delay;
 	c->next_prop_id = 1;
+	c->next_record = 2;			/* 1: initdb's, on every server */
 	c->leader_bound = 10 * (cfg->et + cfg->spread);
 	/*
 	 * Without PreVote a node with a stale log keeps forcing new terms, and
@@ -95,7 +96,7 @@ sim_cluster_init(sim_cluster *c, uint64_t seed, const sim_config *cfg,
 
 	if (trace != TRACE_OFF)
 	{
-		char		desc[512];
+		char		desc[768];
 
 		sim_describe_config(cfg, desc, sizeof(desc));
 		sim_trace(c, -1, "seed %llu: %s", (unsigned long long) seed, desc);
@@ -112,6 +113,7 @@ sim_cluster_init(sim_cluster *c, uint64_t seed, const sim_config *cfg,
 		nd->never_campaign = (i == cfg->never_campaign_slot);
 		sim_node_profile(c, nd, cfg->mixed_timing ? rng_chance(&c->rng, 0.5) :
 						 cfg->aggressive);
+		wal_init(c, nd);
 		sim_node_start(c, nd);
 	}
 }
@@ -154,6 +156,7 @@ sim_cluster_destroy(sim_cluster *c)
 		for (size_t k = 0; k < nd->disk.len; k++)
 			free(nd->disk.log[k].data);
 		free(nd->disk.log);
+		wal_free(nd);
 	}
 	inv_free(&c->inv);
 	free(c->ring);
@@ -382,6 +385,8 @@ sim_node_start(sim_cluster *c, sim_node *nd)
 			return;
 		}
 	}
+	/* what the worker reports as its WAL position, from its first step */
+	wal_report(c, nd);
 	nd->state = NODE_UP;
 	nd->obs_role = RAFT_FOLLOWER;
 	nd->obs_term = nd->disk.hs.term;
@@ -634,8 +639,6 @@ sim_process_ready(sim_cluster *c, sim_node *nd)
 			inv_applied(c, nd, r.committed, r.n_committed);
 			if (c->failed)
 				return;
-			/* what the worker reports as its WAL position */
-			raft_set_position(nd->raft, (raft_position) {1, nd->applied, 0, 0});
 		}
 		if (crash_at == CRASH_BEFORE_ADVANCE)
 		{
@@ -739,6 +742,12 @@ sim_dispatch(sim_cluster *c, const sim_event *ev)
 			break;
 		case EV_CHANGE:
 			eager_change_event(c, ev);
+			break;
+		case EV_WAL:
+			wal_event(c);
+			break;
+		case EV_PROMOTE:
+			wal_promote_event(c, ev);
 			break;
 		default:
 			faults_event(c, ev);

@@ -45,7 +45,10 @@ faults_start(sim_cluster *c)
 	sim_schedule(c, rng_range(&c->rng, 1, c->cfg.client_interval + 1), EV_CLIENT,
 				 -1, 0, NULL);
 	if (!c->keep_going)
+	{
 		sim_schedule(c, c->cfg.fault_phase, EV_TAIL, -1, 0, NULL);
+		wal_start(c);
+	}
 }
 
 /* A fault duration in [lo, hi) multiples of ET/10. */
@@ -495,6 +498,7 @@ change(sim_cluster *c, sim_node *l)
 	const raft_membership *m = raft_get_membership(l->raft);
 	bool		member[SIM_MAX_NODES] = {false};
 	bool		voter[SIM_MAX_NODES] = {false};
+	bool		future[SIM_MAX_NODES] = {false};	/* voters and staged */
 	int			voters = 0;
 	int			campaigners = 0;
 	raft_change ch;
@@ -514,6 +518,7 @@ change(sim_cluster *c, sim_node *l)
 			continue;
 		member[s] = true;
 		voter[s] = m->members[k].voter;
+		future[s] = voter[s] || m->members[k].staged;
 		if (voter[s])
 		{
 			voters++;
@@ -550,6 +555,18 @@ change(sim_cluster *c, sim_node *l)
 		if (target == l->slot && !rng_chance(&c->rng, 0.3))
 			return;
 		ch.op = RAFT_CHANGE_REMOVE;
+	}
+	/*
+	 * In quorum mode, only once the new voters hold the acknowledged
+	 * writes (a staged learner counts: the leader promotes it by itself).
+	 */
+	if (ch.op == RAFT_CHANGE_ADD_VOTER || ch.op == RAFT_CHANGE_PROMOTE ||
+		ch.op == RAFT_CHANGE_ADD_STAGED ||
+		(ch.op == RAFT_CHANGE_REMOVE && voter[target]))
+	{
+		future[target] = ch.op != RAFT_CHANGE_REMOVE;
+		if (!wal_voters_hold_acks(c, future))
+			return;
 	}
 	if (raft_change_encode(&ch, buf, sizeof(buf), &len, &why) != RAFT_OK ||
 		raft_change_decode(buf, len, &back, &why) != RAFT_OK ||

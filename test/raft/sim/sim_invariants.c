@@ -17,7 +17,9 @@
  *	- the commitment rule: a leader's newest committed entry is of its term;
  *	- State Machine Safety: one canonical committed sequence; every apply
  *	  matches it, in order, with no gap; no proposal committed twice;
- *	- liveness in the fault-free tail (inv_tail_check).
+ *	- liveness in the fault-free tail (inv_tail_check);
+ *	- no acknowledged write lost, no writable primary off the committed
+ *	  timeline history (inv_wal, sim_wal_check.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -504,6 +506,7 @@ inv_after_step(sim_cluster *c, sim_node *nd)
 			}
 		}
 	}
+	inv_wal(c, nd);
 }
 
 /* Liveness in the fault-free tail: a leader soon, then commits, then catch-up. */

@@ -115,6 +115,13 @@ print_summary(const char *what, uint64_t runs, uint64_t failures,
 		   (unsigned long long) s->impossible, (unsigned long long) s->crashes,
 		   (unsigned long long) s->pauses,
 		   (unsigned long long) s->partitions);
+	printf("  WAL: %llu writes (%llu acknowledged), %llu promotions (%llu late), "
+		   "%llu by operators, %llu rewinds (%llu between identical timelines)\n",
+		   (unsigned long long) s->wal_writes, (unsigned long long) s->wal_acked,
+		   (unsigned long long) s->promotions,
+		   (unsigned long long) s->late_promotions,
+		   (unsigned long long) s->op_promotions, (unsigned long long) s->rewinds,
+		   (unsigned long long) s->collisions);
 }
 
 /* Run seeds [first, first + n), or until the deadline when n == 0. */

@@ -15,6 +15,29 @@
 
 #define SIM_CLUSTER_NAME "sim"
 
+/* Whether two positions are the same. */
+static bool
+pos_equal(raft_position a, raft_position b)
+{
+	return a.major == b.major && a.minor == b.minor && a.begin == b.begin &&
+		a.parent == b.parent;
+}
+
+/* Whether two vote requests carry the same history steps. */
+static bool
+history_equal(const raft_message *a, const raft_message *b)
+{
+	if (a->n_history != b->n_history)
+		return false;
+	for (int k = 0; k < a->n_history; k++)
+		if (a->history[k].tli != b->history[k].tli ||
+			a->history[k].begin != b->history[k].begin ||
+			a->history[k].parent != b->history[k].parent ||
+			a->history[k].node != b->history[k].node)
+			return false;
+	return true;
+}
+
 /* Whether two decoded messages carry the same contents. */
 static bool
 msg_equal(const raft_message *a, const raft_message *b)
@@ -28,8 +51,7 @@ msg_equal(const raft_message *a, const raft_message *b)
 		case RAFT_MSG_VOTE:
 			return a->last_log_index == b->last_log_index &&
 				a->last_log_term == b->last_log_term &&
-				a->position.major == b->position.major &&
-				a->position.minor == b->position.minor &&
+				pos_equal(a->position, b->position) && history_equal(a, b) &&
 				a->transfer == b->transfer;
 		case RAFT_MSG_PREVOTE_RESPONSE:
 		case RAFT_MSG_VOTE_RESPONSE:
@@ -55,8 +77,7 @@ msg_equal(const raft_message *a, const raft_message *b)
 			return a->echo == b->echo && a->success == b->success &&
 				a->match_index == b->match_index &&
 				a->reject_hint == b->reject_hint &&
-				a->position.major == b->position.major &&
-				a->position.minor == b->position.minor &&
+				pos_equal(a->position, b->position) &&
 				a->timeout == b->timeout && a->priority == b->priority;
 		default:
 			return true;

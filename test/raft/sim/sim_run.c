@@ -142,6 +142,21 @@ sim_config_draw(uint64_t seed, const sim_overrides *ov, sim_config *cfg)
 	/* rank-ordered elections, off in one seed in seven (no draw: seeds
 	 * replay as before) */
 	cfg->no_rank = ov->no_rank || seed % 7 == 3;
+
+	/*
+	 * The WAL model (sim_wal.c), drawn after everything else.  Quorum mode
+	 * (synchronous = quorum, which requires max_lag_on_failover 0) in most
+	 * seeds: acknowledged writes are checked there.  Operators' promotions
+	 * and late promotions, the two ways a server leaves Raft's timeline
+	 * history, in some seeds with faults.
+	 */
+	cfg->quorum = rng_chance(&r, 0.6);
+	if (cfg->quorum)
+		cfg->position_lag = 0;
+	cfg->op_promote_interval = cfg->faults && rng_chance(&r, 0.5) ?
+		(raft_time) rng_range(&r, 3, 20) * cfg->et : 0;
+	cfg->late_promote = cfg->faults && rng_chance(&r, 0.6) ?
+		0.05 + 0.4 * rng_unit(&r) : 0;
 }
 
 /* A one-line description of a configuration (for traces and failures). */
@@ -156,7 +171,9 @@ sim_describe_config(const sim_config *cfg, char *buf, size_t cap)
 			 "%d voters (+%d spare), hb %lld ET %lld spread %lld margin %lld tick %lld, "
 			 "prevote %d check_quorum %d, loss %.2f dup %.2f corrupt %.2f delay %lld+%lld, "
 			 "faults %lld ms every ~%lld ms [%s%s%s%s], client every ~%lld ms, "
-			 "changes %d (eager %d) transfers %d (hold %lld) bursts %d position lag %s%s%s%s%s",
+			 "changes %d (eager %d) transfers %d (hold %lld) bursts %d position lag %s, "
+			 "WAL: quorum %d, operator promotions every ~%lld ms, late promotions %.2f"
+			 "%s%s%s%s",
 			 cfg->n_voters, cfg->n_slots - cfg->n_voters, (long long) cfg->hb,
 			 (long long) cfg->et, (long long) cfg->spread, (long long) cfg->margin,
 			 (long long) cfg->tick, cfg->prevote, cfg->check_quorum, cfg->loss,
@@ -167,7 +184,8 @@ sim_describe_config(const sim_config *cfg, char *buf, size_t cap)
 			 cfg->partitions ? "partition " : "", cfg->weather ? "weather" : "",
 			 (long long) cfg->client_interval, cfg->changes, cfg->eager_changes,
 			 cfg->transfers, (long long) cfg->transfer_hold, cfg->bursts,
-			 lag,
+			 lag, cfg->quorum, (long long) cfg->op_promote_interval,
+			 cfg->late_promote,
 			 cfg->never_campaign_slot >= 0 ? ", one never-campaign node" : "",
 			 cfg->mixed_timing ? ", mixed timing" : "",
 			 cfg->retime ? ", rolling timing changes" : "",
@@ -225,7 +243,7 @@ sim_run_seed(uint64_t seed, const sim_overrides *ov, sim_trace_mode trace,
 	}
 	if (!ok && failure)
 	{
-		char		desc[512];
+		char		desc[768];
 
 		sim_describe_config(&cfg, desc, failure_cap > 600 ? sizeof(desc) : 64);
 		snprintf(failure, failure_cap, "%s\n  config: %s", c->failure, desc);
