@@ -212,6 +212,18 @@ raft_timeline_reserve_ids(const RaftStatus *status)
 		newest = Max(newest, status->peers[i].position.major);
 	for (int i = 0; i < status->n_history; i++)
 		newest = Max(newest, status->history[i].tli);
+	/*
+	 * PostgreSQL picks the id after the newest history file: make that the
+	 * first id past every known one that is this node's own modulo
+	 * RAFT_TIMELINE_ID_STRIDE, so that two members promoting without
+	 * knowing of each other (a promotion completing late, after another
+	 * member's) never pick the same id.
+	 */
+	newest++;
+	while (newest % RAFT_TIMELINE_ID_STRIDE !=
+		   (uint64) raft_node_id % RAFT_TIMELINE_ID_STRIDE)
+		newest++;
+	newest--;
 	if (newest > PG_UINT32_MAX - 1)
 		return;
 	for (TimeLineID tli = own + 1; tli <= (TimeLineID) newest; tli++)
@@ -222,7 +234,7 @@ raft_timeline_reserve_ids(const RaftStatus *status)
 
 		if (existsTimeLineHistory(tli))
 			continue;
-		snprintf(whose, sizeof(whose), "a timeline no member reported");
+		snprintf(whose, sizeof(whose), "an id other members' promotions may take");
 		for (int i = 0; i < status->n_peers; i++)
 		{
 			const raft_position *p = &status->peers[i].position;

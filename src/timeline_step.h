@@ -43,12 +43,16 @@ extern raft_time raft_timeline_gate_lease(raft_node *node, raft_position positio
 
 /*
  * Before this standby promotes: make sure PostgreSQL picks a timeline id
- * that no member's WAL and no step of the history uses yet.  PostgreSQL
- * picks one past the newest timeline history file in pg_wal, and a fork it
- * never streamed from is not there: two different timelines with one id
- * fool pg_rewind ("no rewind required") and let a standby stream one onto
- * the other.  So a history file is written for each such id first.
+ * that no member's WAL and no step of the history uses yet, nor another
+ * member's promotion.  PostgreSQL picks one past the newest timeline
+ * history file in pg_wal, and a fork it never streamed from is not there:
+ * two different timelines with one id fool pg_rewind ("no rewind
+ * required"), let a standby stream one onto the other, and look like one
+ * timeline to the history.  So a history file is written for each id up to
+ * just below the first one past all known that is this node's own modulo
+ * RAFT_TIMELINE_ID_STRIDE.
  */
+#define RAFT_TIMELINE_ID_STRIDE 64
 extern void raft_timeline_reserve_ids(const RaftStatus *status);
 
 /* Fill the timeline fields of a status snapshot (worker_status.c). */

@@ -561,8 +561,11 @@ extern raft_standing raft_position_standing(const raft_node *node,
 											raft_position position,
 											uint64_t *valid);
 /*
- * Whether the history's newest step is (tli, begin) and is committed: the
- * primary on that timeline may take writes.
+ * Whether the history's newest step is (tli, begin), recorded by this node,
+ * and committed: this node's primary on that timeline may take writes.  A
+ * primary on a step another node recorded has the same timeline id and
+ * beginning as that node's but not its WAL (it promoted from the same
+ * point without seeing the step): it never may.
  */
 extern bool raft_timeline_committed(const raft_node *node, uint64_t tli,
 									uint64_t begin);

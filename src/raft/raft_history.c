@@ -324,7 +324,14 @@ raft_timeline_committed(const raft_node *n, uint64_t tli, uint64_t begin)
 {
 	int			last = n->n_history - 1;
 
+	/*
+	 * Recorded by this node itself: a server that promoted from the same
+	 * point without seeing the step picks the same timeline id and the same
+	 * beginning, but its WAL is another; only the node that promoted is a
+	 * primary on a step's timeline (any other primary promoted again).
+	 */
 	return last >= 0 && n->history[last].tli == tli &&
 		n->history[last].begin == begin &&
+		n->history[last].node == n->id &&
 		n->history_index[last] <= n->commit;
 }

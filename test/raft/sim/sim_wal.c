@@ -331,6 +331,40 @@ wal_promote_event(sim_cluster *c, const sim_event *ev)
 	promote(c, nd, leads(nd) ? "requested" : "requested, completes LATE");
 }
 
+/*
+ * What the extension does before it asks for a promotion
+ * (raft_timeline_reserve_ids): history files up to just below the first id
+ * past every timeline it knows of (its WAL's, the history's, the members'
+ * positions) that is its own modulo SIM_TLI_STRIDE, so that PostgreSQL picks
+ * that id and two members' promotions never pick the same one.
+ */
+#define SIM_TLI_STRIDE 64
+static void
+reserve_timeline_id(sim_node *nd)
+{
+	sim_wal    *w = &nd->wal;
+	uint64_t	known = w->max_tli;
+	uint64_t	target;
+	int			n;
+	const raft_timeline *h = raft_get_history(nd->raft, &n, NULL);
+
+	for (int i = 0; i < n; i++)
+		if (h[i].tli > known)
+			known = h[i].tli;
+	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+	{
+		raft_peer_progress p;
+
+		if (raft_get_progress(nd->raft, id, &p) && p.position.major > known)
+			known = p.position.major;
+	}
+	target = known + 1;
+	while (target % SIM_TLI_STRIDE != nd->id % SIM_TLI_STRIDE)
+		target++;
+	if (target - 1 > w->max_tli)
+		w->max_tli = target - 1;
+}
+
 /* The Raft leader is a standby holding the lease: ask for its promotion. */
 static void
 request_promotion(sim_cluster *c, sim_node *nd)
@@ -344,6 +378,7 @@ request_promotion(sim_cluster *c, sim_node *nd)
 		return;
 	if (late)
 		delay = rng_range(&c->rng, c->cfg.et / 2, 3 * c->cfg.et);
+	reserve_timeline_id(nd);
 	w->promote_pending = true;
 	w->promote_gen++;
 	c->stats.promotions++;

@@ -263,7 +263,8 @@ test_timeline_step_replicated_and_committed(void **state)
 		assert_int_equal(h[1].begin, 100);
 		assert_int_equal(at[1], idx);
 	}
-	assert_true(raft_timeline_committed(h_node(&net, 1), 2, 100));
+	/* TL2 is node 3's: committed, but node 1's primary may not write on it */
+	assert_false(raft_timeline_committed(h_node(&net, 1), 2, 100));
 	assert_int_equal(raft_propose_timeline(h_node(&net, 1), &TL2, &idx), RAFT_OK);
 	assert_int_equal(idx, 0);
 	/* only a leader proposes; timeline 0 is no timeline */
@@ -404,6 +405,31 @@ test_transfer_to_fork_waits(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * Rule (a timeline is its promoter's): a server that promoted from the same
+ * point as the node whose step is committed picks the same timeline id and
+ * beginning; the leader's own step is committed for it, the same
+ * (tli, begin) recorded by another node is not, so a primary that collided
+ * with a committed step never takes writes.
+ */
+static void
+test_timeline_committed_only_for_its_promoter(void **state)
+{
+	h_net		net;
+	raft_timeline mine = {2, 100, 1, 1, 0, 0};
+
+	(void) state;
+	led_with_history(&net, &TL1, 1);
+	assert_true(raft_timeline_committed(h_node(&net, 1), 1, 0));
+	assert_false(raft_timeline_committed(h_node(&net, 2), 1, 0));
+	assert_int_equal(raft_propose_timeline(h_node(&net, 1), &mine, NULL), RAFT_OK);
+	h_run(&net, 3 * H_HB, 1);
+	assert_true(raft_timeline_committed(h_node(&net, 1), 2, 100));
+	/* node 2 collided: same id and beginning, not its step */
+	assert_false(raft_timeline_committed(h_node(&net, 2), 2, 100));
+	h_destroy(&net);
+}
+
 /* The payload of a step: round trip and refusals. */
 static void
 test_timeline_payload_round_trip_and_refusals(void **state)
@@ -450,6 +476,7 @@ main(void)
 		cmocka_unit_test(test_timeline_step_replicated_and_committed),
 		cmocka_unit_test(test_timeline_step_cuts_history_at_parent),
 		cmocka_unit_test(test_uncommitted_step_undone_by_truncation),
+		cmocka_unit_test(test_timeline_committed_only_for_its_promoter),
 		cmocka_unit_test(test_rank_fork_never_first),
 		cmocka_unit_test(test_transfer_to_fork_waits),
 		cmocka_unit_test(test_timeline_payload_round_trip_and_refusals),
