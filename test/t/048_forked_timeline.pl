@@ -15,8 +15,11 @@
 #     with its end-of-recovery checkpoint and some WAL of its own, the
 #     higher LSN: under the old timeline-first rule it won.  Now node2,
 #     which holds the history, is elected and promoted, and has the row;
-#  4. node3 is rewound onto node2 by auto_rejoin and has the row too, and
-#     the timeline history on every member records node2's timeline.
+#  4. node3 is rewound by auto_rejoin (onto node2, or node2 onto it: while
+#     node3 is down node2 has no majority, and the next election may go
+#     either way); writes resume, both hold every acknowledged row and none
+#     the fork was asked for, and the history on every member ends with the
+#     final primary's timeline.
 # The invariant checker runs throughout.
 
 use strict;
@@ -29,6 +32,7 @@ use RaftChecker;
 use RaftFaults;
 use RaftFailover;
 use Test::More;
+use Time::HiRes qw(time);
 
 my @nodes = RaftFailover::create_cluster(3,
 	auto_rejoin => 'on',
@@ -99,37 +103,53 @@ my $tl2 = $node2->safe_psql('postgres', 'SELECT timeline FROM raft_ext.raft_stat
 cmp_ok($tl2, '>', 2, "the new primary picked a timeline id ($tl2) past the fork's");
 is($tl2 % 64, 2, 'one that is its own modulo 64 (no other member can pick it)');
 
-# 4. the fork is rewound onto the new primary; the history records it.  In
-# quorum mode the new primary's commits wait for a standby: node3, once
-# rewound, is the one.
+# 4. the fork is rewound and the cluster is whole again.  While node3 is
+# down for its rewind, node2 alone has no majority and steps down; the
+# next election may go to either of them (both then hold the history), so
+# the final primary is whichever leads.  In quorum mode writes need a
+# standby: they resume once the rewound node3 streams.
 $node3->append_conf('postgresql.conf', "raft_ext.auto_rejoin = on\n");
 $node3->reload;
-ok(RaftFailover::wait_follows($node3, $node2),
-	'auto_rejoin rewinds node3 and it streams from node2');
-($ret) = RaftFailover::sql($node2, 'INSERT INTO fo_rows (i) VALUES (1002)',
-	timeout => 60);
-is($ret, 0, 'the new primary takes writes, acknowledged by node3');
-ok( RaftFailover::poll_true($node3,
-		'SELECT count(*) = 1 FROM fo_rows WHERE i = 1002'),
-	'node3 has the new primary\'s rows');
-is($node3->safe_psql('postgres', 'SELECT count(*) FROM fo_rows WHERE i IN (900, 901)'),
-	'0', 'nothing the fork was asked to write survived');
-is($node3->safe_psql('postgres', 'SELECT count(*) FROM fo_rows WHERE i = 1001'),
-	'1', 'node3 has the row that node1 and node2 acknowledged');
-my $want = $node2->safe_psql('postgres',
+my $inserted = 0;
+my $deadline = time() + 180;
+while (!$inserted && time() < $deadline)
+{
+	my ($p) = RaftFailover::wait_primary([ $node2, $node3 ]);
+	next unless defined $p;
+	($ret) = RaftFailover::sql($p,
+		'INSERT INTO fo_rows (i) VALUES (1002) ON CONFLICT DO NOTHING',
+		timeout => 15);
+	$inserted = $ret == 0;
+}
+ok($inserted, 'writes are acknowledged again once the fork has rejoined');
+my ($final) = RaftFailover::wait_primary([ $node2, $node3 ]);
+my $standby = $final == $node2 ? $node3 : $node2;
+ok(RaftFailover::wait_follows($standby, $final),
+	$standby->name . ' streams from ' . $final->name);
+for my $node ($node2, $node3)
+{
+	ok( RaftFailover::poll_true($node,
+			'SELECT count(*) = 2 FROM fo_rows WHERE i IN (1001, 1002)'),
+		$node->name . ' has the acknowledged rows of both primaries');
+	is($node->safe_psql('postgres',
+			'SELECT count(*) FROM fo_rows WHERE i IN (900, 901)'),
+		'0', $node->name . ': nothing the fork was asked to write exists');
+}
+my $want = $final->safe_psql('postgres',
 	q{SELECT timeline FROM raft_ext.raft_status});
+my $want_id = RaftTest::raft_id($final);
 for my $node ($node2, $node3)
 {
 	ok( RaftFailover::poll_true($node,
 			qq{SELECT bool_and(committed) AND max(timeline) = $want
 			     AND (SELECT node_id FROM raft_ext.raft_timeline_history
-			           ORDER BY step DESC LIMIT 1) = 2
+			           ORDER BY step DESC LIMIT 1) = $want_id
 			     FROM raft_ext.raft_timeline_history}),
-		$node->name . "'s history ends with node2's timeline $want");
+		$node->name . "'s history ends with the final primary's timeline $want");
 }
 
 $faults->restart($node1);
-ok(RaftFailover::wait_follows($node1, $node2),
-	'the old primary rejoins as a standby of node2');
+ok(RaftFailover::wait_follows($node1, $final),
+	'the old primary rejoins as a standby of the final primary');
 $checker->stop_and_check;
 done_testing();
