@@ -1,0 +1,356 @@
+/*
+ * raftctl_members.c
+ *	  raftctl: reaching the members: -d's options, one connection per member
+ *	  started together and driven without blocking, the probe query, health.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "raftctl.h"
+
+/* The value of keyword in parsed options, NULL if unset or empty. */
+static const char *
+option(PQconninfoOption *opts, const char *keyword)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val && o->val[0])
+			return o->val;
+	return NULL;
+}
+
+/* Whether a keyword says where to connect (taken from raft_peers). */
+static bool
+is_target(const char *keyword)
+{
+	return strcmp(keyword, "host") == 0 || strcmp(keyword, "hostaddr") == 0 ||
+		strcmp(keyword, "port") == 0;
+}
+
+/*
+ * Start connecting to a member: host, hostaddr and port from its raft_peers
+ * address, everything else from -d, its own dbname if -d names none.
+ * Non-blocking (PQconnectStartParams); NULL only when out of memory.
+ */
+PGconn *
+start_member_connection(const char *conninfo)
+{
+	PQconninfoOption *peer = PQconninfoParse(conninfo, NULL);
+	const char *keys[64];
+	const char *vals[64];
+	int			k = 0;
+	PGconn	   *conn;
+
+	for (PQconninfoOption *o = d_options; o && o->keyword && k < 56; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0' || is_target(o->keyword) ||
+			strcmp(o->keyword, "application_name") == 0)
+			continue;
+		keys[k] = o->keyword;
+		vals[k++] = o->val;
+	}
+	for (PQconninfoOption *o = peer; o && o->keyword && k < 60; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (is_target(o->keyword) ||
+			(strcmp(o->keyword, "dbname") == 0 && option(d_options, "dbname") == NULL))
+		{
+			keys[k] = o->keyword;
+			vals[k++] = o->val;
+		}
+	}
+	keys[k] = "application_name";
+	vals[k++] = "raftctl";
+	keys[k] = NULL;
+	vals[k] = NULL;
+	conn = PQconnectStartParams(keys, vals, 0);
+	if (peer)
+		PQconninfoFree(peer);
+	return conn;
+}
+
+/* Connect to the node -d names (blocking, with the connect timeout). */
+PGconn *
+connect_to(const char *conninfo, char *error, size_t errlen)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {conninfo, "5", "raftctl", NULL};
+	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		snprintf(error, errlen, "%s", trimmed(PQerrorMessage(conn)));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* "host:port" of a conninfo, for the table. */
+void
+host_of(const char *conninfo, char *out, size_t outlen)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *host = option(opts, "host");
+	const char *port = option(opts, "port");
+
+	if (host == NULL)
+		host = option(opts, "hostaddr");
+	snprintf(out, outlen, "%s:%s", host ? host : "localhost", port ? port : "5432");
+	if (opts)
+		PQconninfoFree(opts);
+}
+
+/* What a member is asked about itself. */
+static const char *const probe_query =
+"SELECT s.role, s.term, coalesce(s.leader_id, 0), s.has_lease, "
+"s.in_recovery, s.timeline, s.wal_position, "
+"s.wal_position - '0/0'::pg_lsn, "
+"CASE WHEN NOT s.in_recovery THEN 'running' "
+"ELSE coalesce((SELECT status FROM pg_stat_wal_receiver), 'in recovery') END, "
+"coalesce(to_jsonb(s)->>'timeline_standing', ''), coalesce(s.error, ''), "
+"coalesce(current_setting('raft_ext.auto_promote', true), '') "
+"FROM raft_ext.raft_status s";
+
+/* Take a member's answer to probe_query. */
+static void
+take_answer(Member *m)
+{
+	PGresult   *res;
+	bool		ok = false;
+
+	while ((res = PQgetResult(m->conn)) != NULL)
+	{
+		if (!ok && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		{
+			ok = true;
+			strlcpy(m->raft_role, PQgetvalue(res, 0, 0), sizeof(m->raft_role));
+			m->term = atoll(PQgetvalue(res, 0, 1));
+			m->leader = atoi(PQgetvalue(res, 0, 2));
+			m->has_lease = PQgetvalue(res, 0, 3)[0] == 't';
+			m->in_recovery = PQgetvalue(res, 0, 4)[0] == 't';
+			m->timeline = atoi(PQgetvalue(res, 0, 5));
+			strlcpy(m->lsn, PQgetvalue(res, 0, 6), sizeof(m->lsn));
+			m->lsn_bytes = strtoull(PQgetvalue(res, 0, 7), NULL, 10);
+			strlcpy(m->state, PQgetvalue(res, 0, 8), sizeof(m->state));
+			strlcpy(m->standing, PQgetvalue(res, 0, 9), sizeof(m->standing));
+			strlcpy(m->raft_error, PQgetvalue(res, 0, 10), sizeof(m->raft_error));
+			strlcpy(m->auto_promote, PQgetvalue(res, 0, 11), sizeof(m->auto_promote));
+		}
+		else if (!ok)
+			snprintf(m->error, sizeof(m->error), "%s", trimmed(PQerrorMessage(m->conn)));
+		PQclear(res);
+	}
+	m->reachable = ok;
+	m->phase = PHASE_DONE;
+}
+
+/* A member's connection failed or ended: note why, close it. */
+static void
+member_failed(Member *m, const char *why)
+{
+	if (why)
+		strlcpy(m->error, why, sizeof(m->error));
+	else if (m->conn)
+		snprintf(m->error, sizeof(m->error), "%s", trimmed(PQerrorMessage(m->conn)));
+	m->reachable = false;
+	m->phase = PHASE_DONE;
+}
+
+/* One step of a member's connection or query, after poll() said so. */
+static void
+advance(Member *m)
+{
+	if (m->phase == PHASE_CONNECTING)
+	{
+		m->poll_status = PQconnectPoll(m->conn);
+		if (m->poll_status == PGRES_POLLING_FAILED)
+			member_failed(m, NULL);
+		else if (m->poll_status == PGRES_POLLING_OK)
+		{
+			if (!PQsendQuery(m->conn, probe_query))
+				member_failed(m, NULL);
+			else
+				m->phase = PHASE_QUERYING;
+		}
+	}
+	else if (m->phase == PHASE_QUERYING)
+	{
+		if (!PQconsumeInput(m->conn))
+			member_failed(m, NULL);
+		else if (!PQisBusy(m->conn))
+			take_answer(m);
+	}
+}
+
+/* Milliseconds on a monotonic clock. */
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Ask every member about itself at once: non-blocking connections and
+ * queries, one deadline (CONNECT_TIMEOUT) for them all.
+ */
+void
+probe_all(Member *members, int n)
+{
+	struct pollfd fds[MAX_MEMBERS];
+	int			which[MAX_MEMBERS];
+	long long	deadline = now_ms() + CONNECT_TIMEOUT * 1000;
+
+	for (int i = 0; i < n; i++)
+	{
+		Member	   *m = &members[i];
+
+		m->reachable = false;
+		m->error[0] = '\0';
+		m->conn = start_member_connection(m->conninfo);
+		m->phase = PHASE_CONNECTING;
+		/* As if PQconnectPoll had returned PGRES_POLLING_WRITING. */
+		m->poll_status = PGRES_POLLING_WRITING;
+		if (m->conn == NULL)
+			member_failed(m, "out of memory");
+		else if (PQstatus(m->conn) == CONNECTION_BAD)
+			member_failed(m, NULL);
+	}
+	for (;;)
+	{
+		int			k = 0;
+		long long	left = deadline - now_ms();
+
+		for (int i = 0; i < n; i++)
+		{
+			Member	   *m = &members[i];
+
+			if (m->phase == PHASE_DONE)
+				continue;
+			fds[k].fd = PQsocket(m->conn);
+			fds[k].events = (m->phase == PHASE_CONNECTING &&
+							 m->poll_status == PGRES_POLLING_WRITING) ? POLLOUT : POLLIN;
+			fds[k].revents = 0;
+			which[k++] = i;
+		}
+		if (k == 0)
+			break;
+		if (left <= 0)
+		{
+			for (int j = 0; j < k; j++)
+				member_failed(&members[which[j]], "no answer within the connect timeout");
+			break;
+		}
+		if (poll(fds, k, (int) Min(left, 200)) < 0 && errno != EINTR)
+			break;
+		for (int j = 0; j < k; j++)
+			if (fds[j].revents != 0)
+				advance(&members[which[j]]);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (members[i].conn)
+			PQfinish(members[i].conn);
+		members[i].conn = NULL;
+	}
+}
+
+/*
+ * Read the members from the node given by -d.  Returns the count, or exits
+ * with a clear message (69 unreachable or no raft_ext, 3 privileges).
+ */
+int
+read_members(const char *conninfo, Member *members, char *cluster, size_t clen)
+{
+	char		error[1024];
+	PGconn	   *conn = connect_to(conninfo, error, sizeof(error));
+	PGresult   *res;
+	int			n;
+
+	if (conn == NULL)
+	{
+		fprintf(stderr, "%s: could not connect to the node: %s\n", progname, error);
+		exit(EXIT_UNREACHABLE);
+	}
+	/* An empty cluster_name stands for "pg-" and the system identifier. */
+	res = PQexec(conn, "SELECT peer_id, conninfo, "
+				 "coalesce(nullif(current_setting('raft_ext.cluster_name'), ''), "
+				 "'pg-' || (SELECT system_identifier FROM pg_control_system())) "
+				 "FROM raft_ext.raft_peers ORDER BY peer_id");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		exit(report_failure(conn, res, EXIT_UNREACHABLE, "could not read the members",
+							EXIT_UNREACHABLE,
+							"is raft_ext installed on that node (CREATE EXTENSION raft_ext)?"));
+	n = PQntuples(res);
+	if (n > MAX_MEMBERS)
+		n = MAX_MEMBERS;
+	for (int i = 0; i < n; i++)
+	{
+		memset(&members[i], 0, sizeof(Member));
+		members[i].id = atoi(PQgetvalue(res, i, 0));
+		members[i].conninfo = strdup(PQgetvalue(res, i, 1));
+		host_of(members[i].conninfo, members[i].host, sizeof(members[i].host));
+	}
+	strlcpy(cluster, n > 0 ? PQgetvalue(res, 0, 2) : "", clen);
+	PQclear(res);
+	PQfinish(conn);
+	return n;
+}
+
+/* The primary: reachable, out of recovery, holding the lease; or NULL. */
+const Member *
+primary_of(const Member *members, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (members[i].reachable && !members[i].in_recovery && members[i].has_lease)
+			return &members[i];
+	return NULL;
+}
+
+/* The member by id, or NULL. */
+Member *
+member_by_id(Member *members, int n, int id)
+{
+	for (int i = 0; i < n; i++)
+		if (members[i].id == id)
+			return &members[i];
+	return NULL;
+}
+
+/* The member's role for people: Primary, Replica, Fenced, or "-". */
+const char *
+pg_role(const Member *m, const Member *primary)
+{
+	if (!m->reachable)
+		return "-";
+	return m == primary ? "Primary" : m->in_recovery ? "Replica" : "Fenced";
+}
+
+/*
+ * The cluster's health: no primary (2); degraded (1) when a member is
+ * unreachable, fenced, on a forked timeline, or a replica that does not
+ * stream; else healthy (0).
+ */
+int
+health_of(const Member *members, int n)
+{
+	const Member *primary = primary_of(members, n);
+	int			code = EXIT_HEALTHY;
+
+	if (primary == NULL)
+		return EXIT_NO_PRIMARY;
+	for (int i = 0; i < n; i++)
+	{
+		const Member *m = &members[i];
+
+		if (!m->reachable || strcmp(m->standing, "forked") == 0 ||
+			(m != primary && (!m->in_recovery || strcmp(m->state, "streaming") != 0)))
+			code = EXIT_DEGRADED;
+	}
+	return code;
+}

@@ -1,0 +1,155 @@
+/*
+ * raftctl_output.c
+ *	  raftctl: list and status as a table or as JSON.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "raftctl.h"
+
+const char *const health_names[] = {"healthy", "degraded", "no primary"};
+
+/* Print s as a JSON string (quoted, escaped); null if s is NULL. */
+void
+json_string(const char *s)
+{
+	if (s == NULL)
+	{
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+	{
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c == '\n')
+			fputs("\\n", stdout);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+/* The highest term reachable members report, and the leader they name. */
+static void
+term_and_leader(const Member *members, int n, long long *term, int *leader)
+{
+	*term = 0;
+	*leader = 0;
+	for (int i = 0; i < n; i++)
+	{
+		const Member *m = &members[i];
+
+		if (m->reachable && m->term >= *term)
+		{
+			*term = m->term;
+			if (m->leader)
+				*leader = m->leader;
+		}
+	}
+}
+
+/* Print the members as JSON: one object, the members in an array. */
+void
+print_json(const char *cluster, const Member *members, int n)
+{
+	const Member *primary = primary_of(members, n);
+	long long	term;
+	int			leader;
+
+	term_and_leader(members, n, &term, &leader);
+	printf("{\"cluster\": ");
+	json_string(cluster);
+	printf(", \"term\": %lld, \"leader\": ", term);
+	if (leader)
+		printf("%d", leader);
+	else
+		fputs("null", stdout);
+	fputs(", \"primary\": ", stdout);
+	if (primary)
+		printf("%d", primary->id);
+	else
+		fputs("null", stdout);
+	printf(", \"health\": \"%s\", \"members\": [", health_names[health_of(members, n)]);
+	for (int i = 0; i < n; i++)
+	{
+		const Member *m = &members[i];
+
+		printf("%s\n  {\"id\": %d, \"host\": ", i ? "," : "", m->id);
+		json_string(m->host);
+		printf(", \"reachable\": %s", m->reachable ? "true" : "false");
+		if (!m->reachable)
+		{
+			fputs(", \"error\": ", stdout);
+			json_string(m->error);
+			putchar('}');
+			continue;
+		}
+		fputs(", \"role\": ", stdout);
+		json_string(m == primary ? "primary" : m->in_recovery ? "replica" : "fenced");
+		fputs(", \"raft_role\": ", stdout);
+		json_string(m->raft_role);
+		fputs(", \"state\": ", stdout);
+		json_string(m->state);
+		printf(", \"term\": %lld, \"timeline\": %d, \"lsn\": ", m->term, m->timeline);
+		json_string(m->lsn);
+		fputs(", \"lag_bytes\": ", stdout);
+		if (primary && m != primary && primary->lsn_bytes >= m->lsn_bytes)
+			printf("%llu", primary->lsn_bytes - m->lsn_bytes);
+		else
+			fputs("null", stdout);
+		fputs(", \"timeline_standing\": ", stdout);
+		json_string(m->standing[0] ? m->standing : NULL);
+		fputs(", \"error\": ", stdout);
+		json_string(m->raft_error[0] ? m->raft_error : NULL);
+		putchar('}');
+	}
+	printf("\n]}\n");
+}
+
+/* Print the members as a table, like patronictl list. */
+void
+print_table(const char *cluster, const Member *members, int n)
+{
+	const Member *primary = primary_of(members, n);
+	long long	term;
+	int			leader;
+	char		leader_text[16] = "none";
+
+	term_and_leader(members, n, &term, &leader);
+	if (leader)
+		snprintf(leader_text, sizeof(leader_text), "%d", leader);
+	printf("Cluster: %s (term %lld, leader %s, %s)\n",
+		   cluster[0] ? cluster : "(default)", term, leader_text,
+		   health_names[health_of(members, n)]);
+	printf("%-6s | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %s\n",
+		   "Member", "Host", "Role", "Raft", "State", "TL", "LSN", "Lag in MB");
+	printf("-------+--------------------------+---------+--------------+-------------+-----+--------------+----------\n");
+	for (int i = 0; i < n; i++)
+	{
+		const Member *m = &members[i];
+		char		lag[32] = "";
+
+		if (!m->reachable)
+		{
+			printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %s\n",
+				   m->id, m->host, "-", "-", "unreachable", "", "", "");
+			continue;
+		}
+		if (primary && m != primary && primary->lsn_bytes >= m->lsn_bytes)
+			snprintf(lag, sizeof(lag), "%.1f",
+					 (double) (primary->lsn_bytes - m->lsn_bytes) / (1024.0 * 1024.0));
+		printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3d | %-12s | %s%s\n",
+			   m->id, m->host, pg_role(m, primary),
+			   m->raft_role, m->state, m->timeline, m->lsn, lag,
+			   strcmp(m->standing, "forked") == 0 ? " (forked)" : "");
+	}
+	for (int i = 0; i < n; i++)
+		if (!members[i].reachable)
+			fprintf(stderr, "%s: member %d: %s\n", progname, members[i].id, members[i].error);
+}
