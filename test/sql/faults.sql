@@ -1,7 +1,7 @@
--- Fault injection: refused while raft_ext.fault_injection is off (the
--- regress configuration leaves it off, and it can only be set at server
--- start), argument checks (made before that refusal), and no EXECUTE for
--- PUBLIC.
+-- Fault injection: on in the regress configuration (it can only be set at
+-- server start), so the functions act: argument checks, the state they
+-- leave, and no EXECUTE for PUBLIC.  (The refusal while it is off is
+-- checked by TAP 001, whose nodes leave it off.)
 
 SHOW raft_ext.fault_injection;
 SELECT raft_ext.fault_drop('{2}', '{3}');

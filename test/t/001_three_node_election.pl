@@ -27,6 +27,17 @@ $leader->wait_for_log(
 	qr/node \d+ is now leader in term $term/, 0);
 pass('the leader logged its election');
 
+# Fault injection stays off unless postgresql.conf turns it on, which only a
+# server start can do (these nodes leave it off).
+my (undef, undef, $fault_err) =
+  $leader->psql('postgres', q{SELECT raft_ext.fault_drop('{2}', '{3}')});
+like($fault_err, qr/fault injection is disabled/,
+	'fault functions are refused while raft_ext.fault_injection is off');
+(undef, undef, $fault_err) =
+  $leader->psql('postgres', 'SET raft_ext.fault_injection = on');
+like($fault_err, qr/cannot be changed without restarting the server/,
+	'and it cannot be switched on at run time');
+
 # 2. Kill the leader; the survivors elect a new one in a higher term.
 my @survivors = grep { $_ != $leader } @nodes;
 RaftTest::kill9($leader);
