@@ -3,6 +3,19 @@
 -- reads anyway; queries that read no user relation are not checked.
 
 SELECT raft_ext.wait_for_leader('30s') AS leader;
+-- The fence is off in the regress configuration (test/regress.conf): on
+-- for this test, by a reload.
+ALTER SYSTEM SET raft_ext.fencing = on;
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+	FOR i IN 1..600 LOOP
+		EXIT WHEN current_setting('raft_ext.fencing') = 'on';
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END
+$$;
+SHOW raft_ext.fencing;
 -- Wait for the lease itself, and write in a read-write session.
 CREATE FUNCTION lease_seen() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
@@ -76,6 +89,8 @@ ROLLBACK;
 -- The stall ends: the worker renews the lease, and the read-write session
 -- reads again.
 SELECT raft_ext.fault_clear();
+ALTER SYSTEM RESET raft_ext.fencing;
+SELECT pg_reload_conf();
 SET default_transaction_read_only = off;
 SELECT raft_ext.wait_for_leader('30s') AS leader;
 SELECT lease_seen();
