@@ -42,7 +42,8 @@ judge(raft_position mine, raft_position cand, const raft_timeline *h, int nh,
 	m = h_msg_make(RAFT_MSG_VOTE, 2, 1, 1);
 	m.position = cand;
 	m.n_history = (uint8_t) nh;
-	memcpy(m.history, h, (size_t) nh * sizeof(*h));
+	if (nh > 0)
+		memcpy(m.history, h, (size_t) nh * sizeof(*h));
 	raft_receive(h_node(&net, 1), &m, net.now);
 	r = h_find(&net, RAFT_MSG_VOTE_RESPONSE, 1, 2);
 	assert_non_null(r);
