@@ -562,7 +562,9 @@ extern raft_standing raft_position_standing(const raft_node *node,
 											uint64_t *valid);
 /*
  * Whether the history's newest step is (tli, begin), recorded by this node,
- * and committed: this node's primary on that timeline may take writes.  A
+ * and committed: this node's primary on that timeline may take writes.
+ * Always true with max_position_lag RAFT_POSITION_ANY (positions unrelated,
+ * as between independent instances).  A
  * primary on a step another node recorded has the same timeline id and
  * beginning as that node's but not its WAL (it promoted from the same
  * point without seeing the step): it never may.

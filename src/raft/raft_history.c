@@ -325,6 +325,12 @@ raft_timeline_committed(const raft_node *n, uint64_t tli, uint64_t begin)
 	int			last = n->n_history - 1;
 
 	/*
+	 * No position check (independent instances, whose WAL positions are
+	 * unrelated): the history judges nothing, and nothing waits for it.
+	 */
+	if (n->opts.max_position_lag == RAFT_POSITION_ANY)
+		return true;
+	/*
 	 * Recorded by this node itself: a server that promoted from the same
 	 * point without seeing the step picks the same timeline id and the same
 	 * beginning, but its WAL is another; only the node that promoted is a
