@@ -55,6 +55,8 @@ raft_timeline_reason_name(uint8 reason)
 			return "promotion";
 		case RAFT_TIMELINE_ADOPTED:
 			return "adopted";
+		case RAFT_TIMELINE_ANCESTOR:
+			return "ancestor";
 		default:
 			return "unknown";
 	}
@@ -68,6 +70,75 @@ unix_ms_now(void)
 
 	return (int64) (now / 1000) +
 		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+/* Whether the history holds timeline 'tli' that begins at 'begin'. */
+static bool
+history_holds(const raft_timeline *history, int n, uint64 tli, uint64 begin)
+{
+	for (int i = 0; i < n; i++)
+		if (history[i].tli == tli && history[i].begin == begin)
+			return true;
+	return false;
+}
+
+/*
+ * Before the step of a primary whose parent timeline is not the history's
+ * timeline of that id (a fork that won an election: its parent may be
+ * another server's timeline of the same id, an operator's promotion that
+ * collided), record its ancestors since the newest one the history holds,
+ * oldest first, so that the history runs through its WAL and its own step
+ * chains onto its true parent (the engine finds a step's parent by id).
+ * Nothing when no ancestor is on the history: the step then starts it
+ * afresh.
+ */
+static void
+propose_ancestors(raft_node *node, raft_position pos)
+{
+	int			n;
+	const raft_timeline *history = raft_get_history(node, &n, NULL);
+	List	   *ancestry;
+	int			count;
+	int			held = -1;
+
+	if (n == 0 || pos.parent == 0 ||
+		history_holds(history, n, pos.parent, pos.parent_begin))
+		return;
+	/* newest first: the timeline itself, its parent, ... */
+	ancestry = readTimeLineHistory((TimeLineID) pos.major);
+	count = list_length(ancestry);
+	for (int i = 1; i < count && held < 0; i++)
+	{
+		TimeLineHistoryEntry *e = list_nth(ancestry, i);
+
+		if (history_holds(history, n, e->tli, e->begin))
+			held = i;
+	}
+	for (int i = held - 1; i >= 1; i--)
+	{
+		TimeLineHistoryEntry *e = list_nth(ancestry, i);
+		TimeLineHistoryEntry *up = list_nth(ancestry, i + 1);
+		raft_timeline step;
+		raft_index	index = 0;
+
+		memset(&step, 0, sizeof(step));
+		step.tli = e->tli;
+		step.begin = e->begin;
+		step.parent = up->tli;
+		step.node = (raft_id) raft_node_id;
+		step.time = unix_ms_now();
+		step.reason = RAFT_TIMELINE_ANCESTOR;
+		if (raft_propose_timeline(node, &step, &index) != RAFT_OK)
+			break;
+		ereport(LOG,
+				(errmsg("node %u records timeline %u, an ancestor of its timeline %u, in the timeline history",
+						(unsigned) raft_node_id, (unsigned) e->tli,
+						(unsigned) pos.major),
+				 errdetail("Timeline %u begins at %X/%X on timeline %u; the history's timeline of that id, if any, is another.",
+						   (unsigned) e->tli, LSN_FORMAT_ARGS(e->begin),
+						   (unsigned) up->tli)));
+	}
+	list_free_deep(ancestry);
 }
 
 /* Propose this primary's timeline if the history's newest step is another. */
@@ -86,6 +157,8 @@ propose_own_step(raft_node *node, raft_position pos)
 		history[n - 1].begin == pos.begin)
 		return;
 
+	propose_ancestors(node, pos);
+	history = raft_get_history(node, &n, NULL);
 	memset(&step, 0, sizeof(step));
 	step.tli = pos.major;
 	step.begin = pos.begin;

@@ -17,11 +17,13 @@ typedef enum RaftTimelineReason
 	RAFT_TIMELINE_FIRST = 1,	/* the history's first step: the primary of
 								 * a new (or upgraded) cluster */
 	RAFT_TIMELINE_PROMOTED = 2, /* a leader promoted, continuing the history */
-	RAFT_TIMELINE_ADOPTED = 3	/* a leader whose primary's timeline the
+	RAFT_TIMELINE_ADOPTED = 3,	/* a leader whose primary's timeline the
 								 * history lacked (it won holding all of it) */
+	RAFT_TIMELINE_ANCESTOR = 4	/* a timeline between the history and an
+								 * adopted one, recorded just before it */
 } RaftTimelineReason;
 
-/* "first primary", "promotion", "adopted", or "unknown" */
+/* "first primary", "promotion", "adopted", "ancestor", or "unknown" */
 extern const char *raft_timeline_reason_name(uint8 reason);
 
 /*

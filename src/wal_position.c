@@ -52,16 +52,18 @@ raft_wal_flush_for_transfer(void)
 }
 
 /*
- * Where timeline 'tli' begins and the timeline it branched from, from its
- * history file (none for timeline 1).  Cached: a timeline's beginning never
- * changes, and the worker asks at every turn of its loop.
+ * Where timeline 'tli' begins, the timeline it branched from and where
+ * that one begins, from its history file (none for timeline 1).  Cached: a
+ * timeline's ancestry never changes, and the worker asks at every turn of
+ * its loop.
  */
 static void
-timeline_origin(TimeLineID tli, uint64_t *begin, uint64_t *parent)
+timeline_origin(TimeLineID tli, raft_position *position)
 {
 	static TimeLineID cached_tli = 0;
 	static uint64_t cached_begin = 0;
 	static uint64_t cached_parent = 0;
+	static uint64_t cached_parent_begin = 0;
 
 	if (tli != cached_tli)
 	{
@@ -69,20 +71,29 @@ timeline_origin(TimeLineID tli, uint64_t *begin, uint64_t *parent)
 		TimeLineHistoryEntry *own = linitial(history);
 
 		cached_begin = own->begin == InvalidXLogRecPtr ? 0 : own->begin;
-		cached_parent = list_length(history) > 1 ?
-			((TimeLineHistoryEntry *) lsecond(history))->tli : 0;
+		cached_parent = 0;
+		cached_parent_begin = 0;
+		if (list_length(history) > 1)
+		{
+			TimeLineHistoryEntry *parent = lsecond(history);
+
+			cached_parent = parent->tli;
+			cached_parent_begin = parent->begin == InvalidXLogRecPtr ?
+				0 : parent->begin;
+		}
 		cached_tli = tli;
 		list_free_deep(history);
 	}
-	*begin = cached_begin;
-	*parent = cached_parent;
+	position->begin = cached_begin;
+	position->parent = cached_parent;
+	position->parent_begin = cached_parent_begin;
 }
 
 /* Current (timeline, LSN) of this node; see wal_position.h. */
 raft_position
 raft_wal_position(void)
 {
-	raft_position position = {0, 0};
+	raft_position position = {0};
 
 	if (!RecoveryInProgress())
 	{
@@ -123,7 +134,6 @@ raft_wal_position(void)
 		}
 	}
 	if (position.major != 0)
-		timeline_origin((TimeLineID) position.major, &position.begin,
-						&position.parent);
+		timeline_origin((TimeLineID) position.major, &position);
 	return position;
 }

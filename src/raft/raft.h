@@ -138,6 +138,8 @@ typedef struct raft_position
 	uint64_t	begin;			/* LSN where 'major' begins; 0 for a first
 								 * timeline */
 	uint64_t	parent;			/* timeline 'major' branched from; 0 none */
+	uint64_t	parent_begin;	/* LSN where 'parent' begins (0: a first
+								 * timeline, or 'parent' is 0) */
 } raft_position;
 
 /*

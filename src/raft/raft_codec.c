@@ -145,7 +145,10 @@ message_check(const raft_message *msg, const char **why)
 	return RAFT_OK;
 }
 
-/* Write a position: timeline, LSN, where the timeline begins, its parent. */
+/*
+ * Write a position: timeline, LSN, where the timeline begins, its parent
+ * and where the parent begins.
+ */
 static void
 write_position(uint8_t *buf, size_t *pos, const raft_position *p)
 {
@@ -153,6 +156,7 @@ write_position(uint8_t *buf, size_t *pos, const raft_position *p)
 	write_u64(buf, pos, p->minor);
 	write_u64(buf, pos, p->begin);
 	write_u64(buf, pos, p->parent);
+	write_u64(buf, pos, p->parent_begin);
 }
 
 /* Read what write_position wrote. */
@@ -163,6 +167,7 @@ read_position(reader *r, raft_position *p)
 	p->minor = read_u64(r);
 	p->begin = read_u64(r);
 	p->parent = read_u64(r);
+	p->parent_begin = read_u64(r);
 }
 
 /* Bytes the type-specific part of a message takes, before any entries. */

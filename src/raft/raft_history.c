@@ -69,6 +69,7 @@ position_unknown(raft_position p)
  * missed a promotion picks the same timeline number for its own, and the
  * two are different timelines.  The parent of the oldest step is known
  * only by number; it lies on the history up to that step's beginning.
+ * A position whose parent is on no step (a fork of a fork) is unknown.
  */
 static raft_standing
 place(const raft_timeline *h, int nh, raft_position p, uint64_t *valid)
@@ -99,13 +100,22 @@ place(const raft_timeline *h, int nh, raft_position p, uint64_t *valid)
 	/*
 	 * branched off a timeline of the history: a fork that holds the
 	 * parent's part of the history up to its own beginning (or up to
-	 * where the history left the parent, if that came first)
+	 * where the history left the parent, if that came first).  The parent
+	 * too is matched by its beginning: two members' timelines of one id
+	 * (an operator's promotion that collided with a reserved one) are
+	 * different timelines, and a child of the other one holds none of this
+	 * one's WAL.
 	 */
 	if (p.parent != 0)
 	{
 		for (int i = nh - 1; i >= 0; i--)
 		{
+#ifdef RAFT_MUTANT_PARENT_BY_NUMBER
 			if (h[i].tli == p.parent && h[i].begin <= p.begin)
+#else
+			if (h[i].tli == p.parent && h[i].begin == p.parent_begin &&
+				h[i].begin <= p.begin)
+#endif
 			{
 				uint64_t	end = step_end(h, nh, i);
 

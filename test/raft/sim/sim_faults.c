@@ -558,14 +558,19 @@ change(sim_cluster *c, sim_node *l)
 	}
 	/*
 	 * In quorum mode, only once the new voters hold the acknowledged
-	 * writes (a staged learner counts: the leader promotes it by itself).
+	 * writes: both the voters right after the change (a staged learner
+	 * does not vote yet: removing the leader beside one leaves a single
+	 * voter, seed 2608131) and those after the leader has promoted the
+	 * staged learners by itself.
 	 */
 	if (ch.op == RAFT_CHANGE_ADD_VOTER || ch.op == RAFT_CHANGE_PROMOTE ||
 		ch.op == RAFT_CHANGE_ADD_STAGED ||
 		(ch.op == RAFT_CHANGE_REMOVE && voter[target]))
 	{
 		future[target] = ch.op != RAFT_CHANGE_REMOVE;
-		if (!wal_voters_hold_acks(c, future))
+		if (ch.op != RAFT_CHANGE_ADD_STAGED)
+			voter[target] = future[target];
+		if (!wal_voters_hold_acks(c, future) || !wal_voters_hold_acks(c, voter))
 			return;
 	}
 	if (raft_change_encode(&ch, buf, sizeof(buf), &len, &why) != RAFT_OK ||

@@ -120,6 +120,7 @@ wal_position(const sim_wal *w)
 	p.minor = w->len;
 	p.begin = s->begin;
 	p.parent = w->nseg > 1 ? w->seg[w->nseg - 2].tli : 0;
+	p.parent_begin = w->nseg > 1 ? w->seg[w->nseg - 2].begin : 0;
 	return p;
 }
 
@@ -254,33 +255,58 @@ wal_writable(sim_cluster *c, sim_node *nd)
 	return raft_timeline_committed(nd->raft, s->tli, s->begin);
 }
 
-/* Propose the primary's timeline step unless the history ends with it. */
+/*
+ * The leader's timeline step (timeline_step.c): its own timeline, after
+ * those of its timelines since the newest one the history holds (a fork
+ * that was elected: its parent may be a timeline of the same id as a step
+ * of the history, another server's, seeds 2504679 and 2846749), so that
+ * the history runs through its WAL.
+ */
 static void
 propose_step(sim_cluster *c, sim_node *nd)
 {
 	const sim_wal *w = &nd->wal;
-	const sim_seg *s = &w->seg[w->nseg - 1];
 	int			nh = 0;
 	const raft_timeline *h = raft_get_history(nd->raft, &nh, NULL);
-	raft_timeline step;
-	raft_index	index = 0;
-	int			rc;
+	size_t		from = w->nseg - 1;
 
-	if (nh > 0 && h[nh - 1].tli == s->tli && h[nh - 1].begin == s->begin)
+	if (nh > 0 && h[nh - 1].tli == w->seg[from].tli &&
+		h[nh - 1].begin == w->seg[from].begin)
 		return;
-	memset(&step, 0, sizeof(step));
-	step.tli = s->tli;
-	step.begin = s->begin;
-	step.parent = w->nseg > 1 ? w->seg[w->nseg - 2].tli : 0;
-	step.node = nd->id;
-	rc = raft_propose_timeline(nd->raft, &step, &index);
-	TRACE(c, nd->slot, "propose timeline %llu from %llu (parent %llu) -> %s "
-		  "(index %llu)", (unsigned long long) step.tli,
-		  (unsigned long long) step.begin, (unsigned long long) step.parent,
-		  raft_strerror(rc), (unsigned long long) index);
-	c->stats.node_steps++;
-	if (rc == RAFT_OK && index != 0)
-		sim_process_ready(c, nd);
+	for (size_t j = w->nseg - 1; j-- > 0;)
+	{
+		bool		held = false;
+
+		for (int i = 0; i < nh && !held; i++)
+			held = h[i].tli == w->seg[j].tli && h[i].begin == w->seg[j].begin;
+		if (held)
+		{
+			from = j + 1;
+			break;
+		}
+	}
+	for (size_t j = from; j < w->nseg && nd->raft != NULL; j++)
+	{
+		raft_timeline step;
+		raft_index	index = 0;
+		int			rc;
+
+		memset(&step, 0, sizeof(step));
+		step.tli = w->seg[j].tli;
+		step.begin = w->seg[j].begin;
+		step.parent = j > 0 ? w->seg[j - 1].tli : 0;
+		step.node = nd->id;
+		rc = raft_propose_timeline(nd->raft, &step, &index);
+		TRACE(c, nd->slot, "propose timeline %llu from %llu (parent %llu) -> %s "
+			  "(index %llu)", (unsigned long long) step.tli,
+			  (unsigned long long) step.begin, (unsigned long long) step.parent,
+			  raft_strerror(rc), (unsigned long long) index);
+		c->stats.node_steps++;
+		if (rc != RAFT_OK)
+			break;
+		if (index != 0)
+			sim_process_ready(c, nd);
+	}
 }
 
 /* The server promotes: a new timeline from where its WAL ends. */

@@ -125,6 +125,7 @@ sample_message(int which)
 			m.position.minor = UINT64_C(0xfedcba9876543210);
 			m.position.begin = UINT64_C(0x3000000);
 			m.position.parent = 2;
+			m.position.parent_begin = UINT64_C(0x2000000);
 			m.transfer = which == 1;
 			m.n_history = 2;
 			m.history[0] = (raft_timeline) {2, 0x2000000, 1, 4, 0, 0};
@@ -204,6 +205,9 @@ assert_msg_equal(const raft_message *a, const raft_message *b)
 	assert_true(a->last_log_term == b->last_log_term);
 	assert_true(a->position.major == b->position.major);
 	assert_true(a->position.minor == b->position.minor);
+	assert_true(a->position.begin == b->position.begin);
+	assert_true(a->position.parent == b->position.parent);
+	assert_true(a->position.parent_begin == b->position.parent_begin);
 	assert_int_equal(a->transfer, b->transfer);
 	assert_int_equal(a->granted, b->granted);
 	assert_int_equal(a->refusal, b->refusal);

@@ -27,7 +27,7 @@
 #define H_MARGIN 10
 
 /* A position on timeline 'tli' (a first timeline: no beginning, no parent). */
-#define H_POS(tli, lsn) ((raft_position) {(tli), (lsn), 0, 0})
+#define H_POS(tli, lsn) ((raft_position) {(tli), (lsn), 0, 0, 0})
 
 /* A message owned by the harness (entries and payloads copied). */
 typedef struct h_msg

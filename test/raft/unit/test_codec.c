@@ -107,6 +107,7 @@ test_golden_vote(void **state)
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* position.minor */
 		0x00, 0x10, 0, 0, 0, 0, 0, 0,	/* position.begin */
 		0x01, 0, 0, 0, 0, 0, 0, 0,	/* position.parent */
+		0x20, 0, 0, 0, 0, 0, 0, 0,	/* position.parent_begin */
 		0x01,					/* transfer */
 		0x01,					/* history steps */
 		0x02, 0, 0, 0, 0, 0, 0, 0,	/* step: tli */
@@ -123,6 +124,7 @@ test_golden_vote(void **state)
 	m.position.minor = 0x0102030405060708;
 	m.position.begin = 0x1000;
 	m.position.parent = 1;
+	m.position.parent_begin = 0x20;
 	m.transfer = true;
 	m.n_history = 1;
 	m.history[0] = (raft_timeline) {2, 0x1000, 1, 3, 0, 0};
@@ -149,6 +151,7 @@ test_golden_append_response(void **state)
 		0x60, 0x00, 0x00, 0x03, 0, 0, 0, 0, /* position.minor */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* position.begin */
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* position.parent */
+		0x00, 0, 0, 0, 0, 0, 0, 0,	/* position.parent_begin */
 		0xc8, 0x00, 0x00, 0x00,	/* timeout = 200 ms */
 		0x07,					/* priority */
 	};
@@ -166,7 +169,7 @@ test_golden_append_response(void **state)
 	m.timeout = 200;
 	m.priority = 7;
 	len = encode_ok(&m);
-	assert_int_equal(len, 80);
+	assert_int_equal(len, 88);
 	assert_int_equal(len, sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 	assert_int_equal(raft_message_decode(expected, sizeof(expected), &d,
@@ -179,8 +182,9 @@ static void
 test_append_response_position_round_trip(void **state)
 {
 	static const raft_position positions[] = {
-		{0, 0, 0, 0}, {0, 1, 0, 0}, {1, 0, 0, 0}, {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX},
-		{1, UINT64_C(0x8000000000000000), 7, 3}, {UINT64_C(0x0102030405060708), 9, 5, 1}
+		{0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}, {1, 0, 0, 0, 0},
+		{UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX},
+		{1, UINT64_C(0x8000000000000000), 7, 3, 2}, {UINT64_C(0x0102030405060708), 9, 5, 1, 4}
 	};
 
 	(void) state;
@@ -195,7 +199,7 @@ test_append_response_position_round_trip(void **state)
 
 			m.position = positions[i];
 			len = encode_ok(&m);
-			assert_int_equal(len, 80);
+			assert_int_equal(len, 88);
 			assert_int_equal(raft_message_decode(big_buf, len, &d,
 												 decoded_entries, &why),
 							 RAFT_OK);
@@ -203,6 +207,7 @@ test_append_response_position_round_trip(void **state)
 			assert_true(d.position.minor == positions[i].minor);
 			assert_true(d.position.begin == positions[i].begin);
 			assert_true(d.position.parent == positions[i].parent);
+			assert_true(d.position.parent_begin == positions[i].parent_begin);
 			assert_msg_equal(&m, &d);
 		}
 	}

@@ -137,12 +137,12 @@ test_reject_bad_vote_fields(void **state)
 	size_t		len;
 
 	(void) state;
-	len = patched(1, OFF_BODY + 48, 2);
+	len = patched(1, OFF_BODY + 56, 2);
 	assert_decode_fails(big_buf, len, "transfer flag is neither 0 nor 1");
-	len = patched(1, OFF_BODY + 49, RAFT_HISTORY_TAIL + 1);
+	len = patched(1, OFF_BODY + 57, RAFT_HISTORY_TAIL + 1);
 	assert_decode_fails(big_buf, len, "vote request carries more than 8 "
 						"timeline steps");
-	len = patched(0, OFF_BODY + 50, 0);	/* first step's timeline: 2 -> 0 */
+	len = patched(0, OFF_BODY + 58, 0);	/* first step's timeline: 2 -> 0 */
 	assert_decode_fails(big_buf, len, "vote request's history names timeline 0");
 	len = patched(2, OFF_BODY, 0xff);
 	assert_decode_fails(big_buf, len, "granted flag is neither 0 nor 1");
@@ -157,7 +157,7 @@ test_reject_bad_vote_fields(void **state)
 /*
  * An APPEND_RESPONSE cut where older wire versions ended (without its
  * position, its election timeout, its priority, or its position's
- * beginning and parent) is refused.
+ * beginning, parent and parent's beginning) is refused.
  */
 static void
 test_reject_append_response_without_position(void **state)
@@ -166,10 +166,12 @@ test_reject_append_response_without_position(void **state)
 	size_t		len = encode_ok(&m);
 
 	(void) state;
-	assert_int_equal(len, 80);
+	assert_int_equal(len, 88);
 	assert_decode_fails(big_buf, 43, "truncated message body");
 	assert_decode_fails(big_buf, 64, "truncated message body");
 	assert_decode_fails(big_buf, 79, "truncated message body");
+	assert_decode_fails(big_buf, 80, "truncated message body");
+	assert_decode_fails(big_buf, 87, "truncated message body");
 	assert_decode_fails(big_buf, 51, "truncated message body");
 	assert_decode_fails(big_buf, 58, "truncated message body");
 	assert_decode_fails(big_buf, 59, "truncated message body");

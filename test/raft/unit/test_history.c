@@ -17,7 +17,14 @@
 
 #include "harness.h"
 
-#define P(tli, lsn, begin, parent) ((raft_position) {(tli), (lsn), (begin), (parent)})
+/*
+ * A position whose parent is the tests' timeline of that id: timeline 2
+ * begins at 100 (TL2), the others at 0.  P5 names the parent's beginning.
+ */
+#define P5(tli, lsn, begin, parent, parent_begin) \
+	((raft_position) {(tli), (lsn), (begin), (parent), (parent_begin)})
+#define P(tli, lsn, begin, parent) \
+	P5((tli), (lsn), (begin), (parent), (parent) == 2 ? 100 : 0)
 
 static const raft_timeline TL1 = {1, 0, 0, 1, 0, 0};
 static const raft_timeline TL2 = {2, 100, 1, 3, 0, 0};
@@ -321,6 +328,78 @@ test_timeline_step_cuts_history_at_parent(void **state)
 }
 
 /*
+ * Rule (a parent of the same number but another beginning is not the
+ * history's): seed 2504679 of the simulator.  Timeline 2 of the history
+ * begins at 100; an operator's promotion elsewhere made another timeline 2
+ * at 90, and a server on it promoted again to timeline 67 at 176.  That
+ * candidate holds none of the history's timeline 2, so a voter holding 150
+ * of it refuses it, however far its LSN.  (Matching the parent by number
+ * alone, RAFT_MUTANT_PARENT_BY_NUMBER, credited it with 176.)
+ */
+static void
+test_vote_parent_same_number_other_beginning_not_held(void **state)
+{
+	raft_timeline h[] = {TL1, TL2};
+	uint64_t	held;
+	h_net		net;
+
+	(void) state;
+	assert_int_equal(judge(P(2, 150, 100, 1), P5(67, 500, 176, 2, 90), h, 2, 0),
+					 RAFT_VOTE_POSITION_BEHIND);
+	/* its true parent is on the history: a fork holding up to 176 */
+	assert_int_equal(judge(P(2, 150, 100, 1), P5(67, 500, 176, 2, 100), h, 2, 0),
+					 RAFT_VOTE_GRANTED);
+	led_with_history(&net, h, 2);
+	assert_int_equal(raft_position_standing(h_node(&net, 2),
+											P5(67, 500, 176, 2, 90), &held),
+					 RAFT_STANDING_UNKNOWN);
+	assert_int_equal(raft_position_standing(h_node(&net, 2),
+											P5(67, 500, 176, 2, 100), &held),
+					 RAFT_STANDING_FORKED);
+	assert_int_equal(held, 176);
+	h_destroy(&net);
+}
+
+/*
+ * Rule (an elected fork records its ancestry): a leader whose parent is
+ * not the history's timeline of that id proposes its parent's step first
+ * (the extension and the simulator do), and the history then runs through
+ * its WAL: timeline 2 at 90 cuts the history's timeline 2 at 100, and
+ * timeline 67 chains onto it, not onto the other timeline 2 (seeds 2504679
+ * and 2846749 of the simulator, where it chained onto the other one).
+ */
+static void
+test_timeline_step_ancestor_rechains_history(void **state)
+{
+	h_net		net;
+	raft_timeline steps[] = {TL1, TL2};
+	raft_timeline parent = {2, 90, 1, 1, 0, 0};
+	raft_timeline own = {67, 176, 2, 1, 0, 0};
+	int			count;
+	const raft_timeline *h;
+	uint64_t	held;
+
+	(void) state;
+	led_with_history(&net, steps, 2);
+	assert_int_equal(raft_propose_timeline(h_node(&net, 1), &parent, NULL), RAFT_OK);
+	assert_int_equal(raft_propose_timeline(h_node(&net, 1), &own, NULL), RAFT_OK);
+	h_run(&net, 3 * H_HB, 1);
+	h = raft_get_history(h_node(&net, 2), &count, NULL);
+	assert_int_equal(count, 3);
+	assert_true(h[1].tli == 2 && h[1].begin == 90);
+	assert_true(h[2].tli == 67 && h[2].begin == 176);
+	assert_int_equal(raft_position_standing(h_node(&net, 2),
+											P5(67, 500, 176, 2, 90), &held),
+					 RAFT_STANDING_ON_HISTORY);
+	assert_int_equal(held, 500);
+	/* the other timeline 2 is a fork from 90 on */
+	assert_int_equal(raft_position_standing(h_node(&net, 2), P(2, 150, 100, 1), &held),
+					 RAFT_STANDING_FORKED);
+	assert_int_equal(held, 90);
+	h_destroy(&net);
+}
+
+/*
  * Rule (a truncated step is undone): a step that a deposed leader appended
  * but never committed disappears from the history when the next leader's
  * log overwrites it.
@@ -476,6 +555,8 @@ main(void)
 		cmocka_unit_test(test_vote_without_history_compares_timeline_first),
 		cmocka_unit_test(test_timeline_step_replicated_and_committed),
 		cmocka_unit_test(test_timeline_step_cuts_history_at_parent),
+		cmocka_unit_test(test_vote_parent_same_number_other_beginning_not_held),
+		cmocka_unit_test(test_timeline_step_ancestor_rechains_history),
 		cmocka_unit_test(test_uncommitted_step_undone_by_truncation),
 		cmocka_unit_test(test_timeline_committed_only_for_its_promoter),
 		cmocka_unit_test(test_rank_fork_never_first),
