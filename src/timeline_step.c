@@ -26,6 +26,7 @@
 #include "access/timeline.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
+#include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
 #include "settings.h"
@@ -248,36 +249,115 @@ raft_timeline_step(raft_node *node, const RaftStatus *status)
 }
 
 /*
- * Write pg_wal's history file for timeline 'tli' (which this node does not
- * have): the one line PostgreSQL needs, where it branched from 'parent'.
+ * The history file content of a timeline that branched from 'parent' at
+ * 'begin', as PostgreSQL would have written it, if this node can tell:
+ * 'parent' is its own timeline or one of that one's ancestors (their lines
+ * come from its own history file).  Otherwise (or for an id no timeline
+ * uses) no line at all: a timeline that is nobody's child.
  */
 static void
-reserve_id(TimeLineID tli, uint64 parent, uint64 begin, const char *whose)
+reserved_content(StringInfo buf, List *ancestry, uint64 parent, uint64 begin,
+				 const char *whose)
+{
+	int			count = list_length(ancestry);
+	int			at = -1;
+
+	/* ancestry is newest first: the own timeline, its parent, ... */
+	for (int i = 0; i < count && at < 0 && parent != 0; i++)
+		if (((TimeLineHistoryEntry *) list_nth(ancestry, i))->tli == parent)
+			at = i;
+	if (at < 0)
+		return;
+	for (int i = count - 1; i > at; i--)
+	{
+		TimeLineHistoryEntry *e = list_nth(ancestry, i);
+
+		appendStringInfo(buf, "%u\t%X/%X\tcopied by raft_ext from its own timeline history\n",
+						 (unsigned) e->tli, LSN_FORMAT_ARGS(e->end));
+	}
+	appendStringInfo(buf, "%u\t%X/%X\traft_ext: %s, reserved so that a promotion picks another id\n",
+					 (unsigned) parent, LSN_FORMAT_ARGS((XLogRecPtr) begin), whose);
+}
+
+/*
+ * The known timeline 'tli' (a member's position, a step of the history):
+ * its parent and beginning, and whose it is.  False if no one uses it.
+ */
+static bool
+known_timeline(const RaftStatus *status, uint64 tli, uint64 *parent,
+			   uint64 *begin, char *whose, size_t whose_len)
+{
+	bool		known = false;
+
+	for (int i = 0; i < status->n_peers; i++)
+	{
+		const raft_position *p = &status->peers[i].position;
+
+		if (p->major == tli && p->parent != 0)
+		{
+			*parent = p->parent;
+			*begin = p->begin;
+			snprintf(whose, whose_len, "the timeline of member %u",
+					 (unsigned) status->peers[i].id);
+			known = true;
+		}
+	}
+	for (int i = 0; i < status->n_history; i++)
+	{
+		if (status->history[i].tli == tli && status->history[i].parent != 0)
+		{
+			*parent = status->history[i].parent;
+			*begin = status->history[i].begin;
+			snprintf(whose, whose_len, "a timeline of the history");
+			known = true;
+		}
+	}
+	return known;
+}
+
+/*
+ * Write pg_wal's history file for timeline 'tli' (which this node does not
+ * have).  True if written.
+ */
+static bool
+reserve_id(TimeLineID tli, const StringInfo content)
 {
 	char		path[MAXPGPATH];
 	char		tmppath[MAXPGPATH];
-	char		content[256];
 	char		fname[MAXFNAMELEN];
 
 	TLHistoryFileName(fname, tli);
 	snprintf(path, sizeof(path), XLOGDIR "/%s", fname);
 	snprintf(tmppath, sizeof(tmppath), XLOGDIR "/%s.raft_ext.tmp", fname);
-	snprintf(content, sizeof(content),
-			 "%u\t%X/%X\traft_ext: %s, reserved so that a promotion picks another id\n",
-			 (unsigned) parent, LSN_FORMAT_ARGS((XLogRecPtr) begin), whose);
-	if (raft_write_file_durably(tmppath, path, content, strlen(content),
-								false, LOG))
-		ereport(LOG,
-				(errmsg("node %u reserves timeline %u before promoting: %s",
-						(unsigned) raft_node_id, (unsigned) tli, whose)));
+	return raft_write_file_durably(tmppath, path, content->data, content->len,
+								   false, LOG);
 }
 
-/* See timeline_step.h. */
+/*
+ * See timeline_step.h.  The files must not draw the startup process onto
+ * them: with recovery_target_timeline = 'latest' it rescans for the newest
+ * history file while it waits for WAL and follows it if it is a child of
+ * the timeline it replays, and at promotion the new timeline's parent is
+ * that recovery target.  (A reserved id written as a child of our own
+ * timeline did exactly that in TAP 037: "new target timeline is 64", then
+ * timeline 65 with a history that lacked timeline 1, and pg_rewind found
+ * no common ancestor.)  So an id no one uses gets an empty history (a
+ * timeline that is nobody's child), a member's timeline gets its true
+ * history where this node can tell it (a standby may yet stream it: the
+ * WAL receiver fetches only history files it lacks), and the newest
+ * reserved id, the one PostgreSQL looks at, is never a child of our own
+ * timeline: if a member's timeline is there, we take the next id that is
+ * ours.
+ */
 void
 raft_timeline_reserve_ids(const RaftStatus *status)
 {
 	TimeLineID	own = (TimeLineID) status->position.major;
 	uint64		newest = own;
+	List	   *ancestry;
+	StringInfoData content;
+	TimeLineID	first = 0;
+	TimeLineID	last = 0;
 
 	if (own == 0)
 		return;
@@ -293,44 +373,53 @@ raft_timeline_reserve_ids(const RaftStatus *status)
 	 * member's) never pick the same id.
 	 */
 	newest++;
-	while (newest % RAFT_TIMELINE_ID_STRIDE !=
-		   (uint64) raft_node_id % RAFT_TIMELINE_ID_STRIDE)
+	for (;;)
+	{
+		uint64		parent = 0;
+		uint64		begin = 0;
+		char		whose[64];
+
+		while (newest % RAFT_TIMELINE_ID_STRIDE !=
+			   (uint64) raft_node_id % RAFT_TIMELINE_ID_STRIDE)
+			newest++;
+		if (newest - 1 <= own ||
+			!known_timeline(status, newest - 1, &parent, &begin, whose, sizeof(whose)) ||
+			parent != own)
+			break;
 		newest++;
+	}
 	newest--;
 	if (newest > PG_UINT32_MAX - 1)
 		return;
+
+	ancestry = readTimeLineHistory(own);
+	initStringInfo(&content);
 	for (TimeLineID tli = own + 1; tli <= (TimeLineID) newest; tli++)
 	{
 		char		whose[64];
-		uint64		parent = own;
-		uint64		begin = status->position.minor;
+		uint64		parent = 0;
+		uint64		begin = 0;
 
 		if (existsTimeLineHistory(tli))
 			continue;
-		snprintf(whose, sizeof(whose), "an id other members' promotions may take");
-		for (int i = 0; i < status->n_peers; i++)
-		{
-			const raft_position *p = &status->peers[i].position;
-
-			if (p->major == tli && p->parent != 0)
-			{
-				parent = p->parent;
-				begin = p->begin;
-				snprintf(whose, sizeof(whose), "the timeline of member %u",
-						 (unsigned) status->peers[i].id);
-			}
-		}
-		for (int i = 0; i < status->n_history; i++)
-		{
-			if (status->history[i].tli == tli && status->history[i].parent != 0)
-			{
-				parent = status->history[i].parent;
-				begin = status->history[i].begin;
-				snprintf(whose, sizeof(whose), "a timeline of the history");
-			}
-		}
-		reserve_id(tli, parent, begin, whose);
+		resetStringInfo(&content);
+		if (known_timeline(status, tli, &parent, &begin, whose, sizeof(whose)))
+			reserved_content(&content, ancestry, parent, begin, whose);
+		if (!reserve_id(tli, &content))
+			continue;
+		if (first == 0)
+			first = tli;
+		last = tli;
 	}
+	if (first != 0)
+		ereport(LOG,
+				(errmsg("node %u reserves timelines %u to %u before promoting, so that its promotion takes timeline %u",
+						(unsigned) raft_node_id, (unsigned) first, (unsigned) last,
+						(unsigned) (newest + 1)),
+				 errdetail("Each member promotes to an id of its own (the node id modulo %d), past every timeline it knows of, so that two promotions never pick the same id.",
+						   RAFT_TIMELINE_ID_STRIDE)));
+	pfree(content.data);
+	list_free_deep(ancestry);
 }
 
 /* See timeline_step.h. */

@@ -50,12 +50,29 @@ for my $round (1 .. 3)
 	my @standbys = grep { $_ != $primary } @nodes;
 	my $killed = $primary;
 
+	my $TLI_SQL = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int";
+	my ($killed_tli) = RaftTest::row($primary, $TLI_SQL);
+
 	# 1. kill -9 of the primary.
 	my $killed_at = time();
 	$faults->kill9($killed);
 	my ($new, $other, $new_term) = RaftFailover::expect_failover(
 		"037 round $round kill", $killed_at, \@standbys, $term + 1, $writer);
 	last unless defined $new;
+
+	# The new timeline branched from the killed primary's, with its whole
+	# ancestry: the ids reserved before the promotion are nobody's children
+	# (one written as a child of the standby's timeline drew its startup
+	# process onto it, and pg_rewind then found no common ancestor).
+	my ($new_tli) = RaftTest::row($new, $TLI_SQL);
+	my ($history) = RaftTest::row($new, sprintf(
+		"SELECT pg_read_file('pg_wal/%08X.history')", $new_tli));
+	my @lines = grep { /^\d/ } split /\n/, $history;
+	like($lines[0] // '', qr/^1\t/,
+		"round $round: the history of timeline $new_tli begins with timeline 1");
+	like($lines[-1] // '', qr/^$killed_tli\t/,
+		"round $round: timeline $new_tli branched from the killed primary's timeline $killed_tli")
+	  or diag($history);
 
 	# 2. The killed node comes back as a primary and rejoins by itself.
 	$faults->restart($killed);
