@@ -5,7 +5,9 @@
 
 -- 1.2: raft_ext.status() and raft_ext.cluster() gain "timeline_standing"
 -- (a node's WAL against the timeline history in the Raft log: on history
--- or forked), and raft_ext.timeline_history() is new.  A function's OUT
+-- or forked), raft_ext.status() also "primary_wait" (why a leader is not
+-- the primary yet) and the switches in effect (fencing, auto_promote,
+-- auto_follow, auto_rejoin), and raft_ext.timeline_history() is new.  A function's OUT
 -- columns cannot change in place, so the functions and the views over them
 -- are made again, with the same comments and grants.
 DROP VIEW IF EXISTS public.raft_status;
@@ -34,7 +36,12 @@ CREATE FUNCTION raft_ext.status(
 	OUT error text,
 	OUT rejoin_state text,
 	OUT rejoin_error text,
-	OUT timeline_standing text)
+	OUT timeline_standing text,
+	OUT primary_wait text,
+	OUT fencing boolean,
+	OUT auto_promote boolean,
+	OUT auto_follow boolean,
+	OUT auto_rejoin boolean)
 RETURNS record
 AS 'MODULE_PATHNAME', 'raft_ext_status'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;

@@ -30,7 +30,12 @@ CREATE FUNCTION raft_ext.status(
 	OUT error text,
 	OUT rejoin_state text,
 	OUT rejoin_error text,
-	OUT timeline_standing text)
+	OUT timeline_standing text,
+	OUT primary_wait text,
+	OUT fencing boolean,
+	OUT auto_promote boolean,
+	OUT auto_follow boolean,
+	OUT auto_rejoin boolean)
 RETURNS record
 AS 'MODULE_PATHNAME', 'raft_ext_status'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;

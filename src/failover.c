@@ -57,8 +57,8 @@
 
 int			raft_max_lag_on_failover = 0;
 int			raft_failover_priority = 1;
-bool		raft_auto_promote = false;
-bool		raft_auto_follow = false;
+bool		raft_auto_promote = true;
+bool		raft_auto_follow = true;
 char	   *raft_on_role_change = NULL;
 
 /* A switchover's target waits this long at most for the old primary's end. */
@@ -93,6 +93,8 @@ typedef struct FailoverState
 	raft_time	last_transfer_at;
 	raft_time	last_follow_at;
 	raft_term	logged_term;	/* term of the last "not promoting" line */
+	char		primary_wait[RAFT_PRIMARY_WAIT_LEN];	/* why a leader is not
+														 * the primary yet */
 	raft_id		logged_fenced_leader;	/* last "fenced primary" line */
 
 	/*
@@ -109,6 +111,30 @@ typedef struct FailoverState
 } FailoverState;
 
 static FailoverState fo;
+
+/*
+ * Say why this leader is not the primary (yet): raft_status.primary_wait.
+ * 'forever' reasons (nothing the node will do changes them) are also
+ * logged, once per term.
+ */
+static void
+pg_attribute_printf(3, 4)
+leader_waits(const RaftStatus *status, bool forever, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(fo.primary_wait, sizeof(fo.primary_wait), fmt, args);
+	va_end(args);
+	if (!forever || fo.logged_term == status->term)
+		return;
+	fo.logged_term = status->term;
+	ereport(LOG,
+			(errmsg("node %u leads in term %llu but does not promote: %s",
+					(unsigned) raft_node_id, (unsigned long long) status->term,
+					fo.primary_wait),
+			 errhint("raft_status.primary_wait says the same; the cluster has no writable primary until it changes.")));
+}
 
 /* What this node's WAL receiver is doing, copied under its spinlock. */
 typedef struct UpstreamInfo
@@ -152,7 +178,7 @@ raft_failover_define_settings(void)
 							 "primary is reachable.",
 							 NULL,
 							 &raft_auto_promote,
-							 false,
+							 true,
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
@@ -162,7 +188,7 @@ raft_failover_define_settings(void)
 							 "The worker rewrites primary_conninfo in postgresql.auto.conf and reloads the "
 							 "configuration; the WAL receiver then reconnects and follows the new timeline.",
 							 &raft_auto_follow,
-							 false,
+							 true,
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
@@ -504,7 +530,12 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 			fo.handback_at = now;
 		}
 		if (outcome != TRANSFER_REFUSED)
+		{
+			leader_waits(status, false,
+						 "handing leadership back to node %u, the healthy primary it streams from",
+						 (unsigned) upstream->id);
 			return;
+		}
 		/* Refused: the target does not answer us; go on as without it. */
 		handback_failed(upstream->id, now);
 	}
@@ -512,21 +543,32 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	/* Streaming from a live server outside the Raft group: do not fork. */
 	if (upstream == NULL && upstream_recent(&up, raft_election_timeout))
 	{
-		if (fo.logged_term != status->term)
-		{
-			fo.logged_term = status->term;
-			ereport(LOG,
-					(errmsg("node %u leads but does not promote", (unsigned) raft_node_id),
-					 errdetail("Its WAL receiver streams from %s:%d, a live server that is not a member.",
-							   up.host, up.port),
-					 errhint("Make the primary a member (raft_ext.add_node) or stop its replication.")));
-		}
+		leader_waits(status, true,
+					 "its WAL receiver streams from %s:%d, a live server that is not a member "
+					 "(make that primary a member with raft_ext.add_node, or stop its replication)",
+					 up.host, up.port);
 		return;
 	}
 
 	/* A node that must not be primary only waits to hand leadership on. */
-	if (!raft_auto_promote || !has_lease || raft_failover_priority == 0)
+	if (raft_failover_priority == 0)
+	{
+		leader_waits(status, false,
+					 "raft_ext.failover_priority is 0 here: handing leadership on");
 		return;
+	}
+	if (!raft_auto_promote)
+	{
+		leader_waits(status, true,
+					 "raft_ext.auto_promote is off (decide-only): promote this standby yourself, "
+					 "or switch auto_promote on");
+		return;
+	}
+	if (!has_lease)
+	{
+		leader_waits(status, false, "waiting for the lease (a majority's heartbeat answers)");
+		return;
+	}
 	/*
 	 * No fixed wait: what it waited for is known once the lease is held.
 	 * The lease itself means no primary holds one (its voters refused us
@@ -538,14 +580,25 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	 */
 	if (upstream != NULL && up.streaming &&
 		now - fo.became_leader_at < 2 * raft_heartbeat_interval)
+	{
+		leader_waits(status, false, "giving node %u, which it streams from, time to answer",
+					 (unsigned) upstream->id);
 		return;
-	if (fo.promote_requested &&
-		now - fo.promote_requested_at < PROMOTE_RETRY_MS)
+	}
+	if ((fo.promote_requested &&
+		 now - fo.promote_requested_at < PROMOTE_RETRY_MS) ||
+		PromoteIsTriggered())
+	{
+		leader_waits(status, false, "promoting: recovery is ending");
 		return;
-	if (PromoteIsTriggered())
-		return;
+	}
 	if (!upstream_quiet(&up, now))
+	{
+		leader_waits(status, false, switchover_waits(now) ?
+					 "switchover: waiting for the old primary's last WAL" :
+					 "waiting for the WAL it receives to stop moving");
 		return;
+	}
 	/*
 	 * The timeline ids of live members' WAL must be known before the
 	 * promotion picks one (raft_timeline_reserve_ids): they report their
@@ -553,7 +606,10 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	 */
 	if (!live_positions_known(status, now) &&
 		now - fo.became_leader_at < 2 * raft_heartbeat_interval)
+	{
+		leader_waits(status, false, "waiting for the members' WAL positions");
 		return;
+	}
 
 	raft_timeline_reserve_ids(status);
 	if (request_promotion())
@@ -578,7 +634,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	const RaftPeerStatus *leader;
 	UpstreamInfo up;
 
-	if (!raft_auto_follow || status->leader_id == RAFT_NOBODY ||
+	if (!raft_follow_enabled() || status->leader_id == RAFT_NOBODY ||
 		status->leader_id == (raft_id) raft_node_id)
 		return;
 	leader = find_member(status, status->leader_id);
@@ -620,8 +676,8 @@ step_primary_follower(const RaftStatus *status)
 	ereport(LOG,
 			(errmsg("node %u is a primary but node %u is the Raft leader: writes here are refused",
 					(unsigned) raft_node_id, (unsigned) status->leader_id),
-			 errhint("Rejoin this node as a standby of the leader, e.g. with scripts/rejoin-standby.sh, "
-					 "or hand leadership to it.")));
+			 errhint("Rejoin this node as a standby of the leader: raft_ext_rejoin -D <data directory> --source <leader's conninfo> "
+					 "(installed beside pg_rewind), or set raft_ext.auto_rejoin = on; or hand leadership to it.")));
 }
 
 /* Remember role, term and leader changes this iteration shows. */
@@ -663,8 +719,10 @@ void
 raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 {
 	raft_role_command_poll();
+	fo.primary_wait[0] = '\0';
 	if (node == NULL || !raft_status_running(status))
 		return;
+	raft_set_flags(node, raft_failover_flags());
 
 	track_changes(status, now);
 	judge_handback(status, now);
@@ -687,6 +745,28 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 
 	if (status->role == RAFT_LEADER && raft_failover_priority == 0)
 		step_shed_leadership(node, status, now);
+}
+
+/* See failover.h. */
+void
+raft_failover_fill_status(RaftStatus *status)
+{
+	strlcpy(status->primary_wait, fo.primary_wait, sizeof(status->primary_wait));
+}
+
+/* See failover.h. */
+uint8
+raft_failover_flags(void)
+{
+	return raft_auto_promote && raft_failover_priority > 0 ?
+		RAFT_EXT_FLAG_PROMOTES : 0;
+}
+
+/* See failover.h. */
+bool
+raft_follow_enabled(void)
+{
+	return raft_auto_follow && raft_max_lag_on_failover >= 0;
 }
 
 /* The worker saw a role, term or leader change; see failover.h. */

@@ -41,6 +41,25 @@ extern void raft_failover_step(raft_node *node, const RaftStatus *status,
 /* The worker saw a role, term or leader change. */
 extern void raft_failover_on_role_change(const RaftStatus *status);
 
+/* Building the status snapshot: raft_status.primary_wait. */
+extern void raft_failover_fill_status(RaftStatus *status);
+
+/*
+ * Whether auto_follow is in effect: on, and the members' WAL is one history
+ * (max_lag_on_failover is not -1, the setting for independent instances,
+ * whose WAL a standby could not follow).
+ */
+extern bool raft_follow_enabled(void);
+
+/*
+ * What each node reports to its leader in its Raft answers
+ * (raft_set_flags): RAFT_EXT_FLAG_PROMOTES when it promotes its server
+ * when it leads (auto_promote on, failover_priority above 0).  The leader
+ * refuses to hand leadership to a standby that would not.
+ */
+#define RAFT_EXT_FLAG_PROMOTES 0x01
+extern uint8 raft_failover_flags(void);
+
 /* ---- failover_follow.c ---- */
 
 /*

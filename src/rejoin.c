@@ -167,7 +167,7 @@ bool
 raft_rejoin_enabled(void)
 {
 	if (raft_auto_rejoin == REJOIN_AUTO)
-		return raft_auto_follow;
+		return raft_follow_enabled();
 	return raft_auto_rejoin == REJOIN_ON;
 }
 

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "conninfo.h"
+#include "failover.h"
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
@@ -298,6 +299,37 @@ raft_ext_wait_for_leader(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A switchover must not leave the cluster without a writable primary: when
+ * this node promotes by itself (raft_ext.auto_promote on, so the cluster's
+ * failovers are automatic), refuse a target that reported that it would
+ * not (auto_promote off there, or failover_priority 0): it would lead as a
+ * standby while the old primary, no longer leading, is fenced.  A cluster
+ * whose members all have auto_promote off (decide-only) leaves promotion to
+ * its orchestrator, and the transfer goes ahead.
+ */
+static void
+require_promotes(const RaftStatus *st, raft_id target)
+{
+	for (int i = 0; i < st->n_peers; i++)
+	{
+		const RaftPeerStatus *peer = &st->peers[i];
+
+		if (peer->id != target || !peer->flags_known ||
+			(peer->flags & RAFT_EXT_FLAG_PROMOTES) || !raft_auto_promote)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node %u would not promote: leadership is not handed to it",
+						(unsigned) target),
+				 errdetail("Node %u reports raft_ext.auto_promote off or raft_ext.failover_priority 0: it would lead "
+						   "as a standby, and this primary, no longer leading, would be fenced, leaving no writable primary.",
+						   (unsigned) target),
+				 errhint("Set raft_ext.auto_promote = on and a failover_priority above 0 on node %u and reload it, then retry.",
+						 (unsigned) target)));
+	}
+}
+
+/*
  * raft_ext.transfer_leadership(target int): hand leadership to target and
  * wait (up to two election timeouts) until this node sees it lead.
  */
@@ -317,6 +349,7 @@ raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
 	require_leader(st, "raft_ext.transfer_leadership()");
 	if (target == (raft_id) raft_node_id)
 		PG_RETURN_VOID();		/* already there */
+	require_promotes(st, target);
 
 	run_command("leadership transfer", RAFT_CMD_TRANSFER, target, NULL);
 

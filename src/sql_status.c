@@ -26,6 +26,9 @@
 
 #include "clock.h"
 #include "conninfo.h"
+#include "failover.h"
+#include "fencing.h"
+#include "rejoin.h"
 #include "settings.h"
 #include "shmem.h"
 #include "sql_datum.h"
@@ -35,8 +38,8 @@
 PG_FUNCTION_INFO_V1(raft_ext_status);
 PG_FUNCTION_INFO_V1(raft_ext_peers);
 
-#define STATUS_COLS 19
-/* raft_ext 1.1's raft_ext.status() lacks timeline_standing */
+#define STATUS_COLS 24
+/* raft_ext 1.1's raft_ext.status() lacks timeline_standing and the rest */
 #define STATUS_COLS_1_1 18
 /* raft_ext 1.0's also lacks rejoin_state and rejoin_error */
 #define STATUS_COLS_1_0 16
@@ -160,6 +163,15 @@ raft_ext_status(PG_FUNCTION_ARGS)
 					  raft_standing_name((raft_standing) st->standing) : NULL,
 					  &values[i], &nulls[i]);
 	i++;
+	/* primary_wait: a leader that is not the primary, why (failover.c) */
+	raft_text_or_null(running && st->role == RAFT_LEADER && RecoveryInProgress() ?
+					  nonempty(st->primary_wait) : NULL, &values[i], &nulls[i]);
+	i++;
+	/* the switches in effect: fencing, auto_promote, auto_follow, auto_rejoin */
+	values[i++] = BoolGetDatum(raft_fencing);
+	values[i++] = BoolGetDatum(raft_auto_promote);
+	values[i++] = BoolGetDatum(raft_follow_enabled());
+	values[i++] = BoolGetDatum(raft_rejoin_enabled());
 	Assert(i == STATUS_COLS);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -33,9 +33,14 @@ typedef struct RaftPeerStatus
 	raft_position position;		/* its WAL position, {0, 0} unknown */
 	uint8		standing;		/* raft_standing against the history */
 	uint64		history_holds;	/* how much of the history it holds (LSN) */
+	bool		flags_known;	/* leader only: it reported its flags */
+	uint8		flags;			/* ... RAFT_EXT_FLAG_* (failover.h) */
 } RaftPeerStatus;
 
 /* The worker's published view of itself; copied whole under the lock. */
+/* Room for raft_status.primary_wait. */
+#define RAFT_PRIMARY_WAIT_LEN 192
+
 typedef struct RaftStatus
 {
 	bool		worker_running;
@@ -62,6 +67,8 @@ typedef struct RaftStatus
 	char		rejoin_error[RAFT_ERROR_LEN];	/* why its last attempt failed */
 	int			rejoin_attempt;	/* attempts of the latest rejoin, 0 none */
 	bool		rejoin_failed;	/* its latest attempt failed */
+	char		primary_wait[RAFT_PRIMARY_WAIT_LEN];	/* a leader that is not the
+														 * primary: why (failover.c) */
 	int			n_peers;
 	RaftPeerStatus peers[RAFT_MAX_MEMBERS];
 	/* the timeline history in the log, and this node against it */

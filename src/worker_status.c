@@ -14,6 +14,7 @@
 #include "storage/lwlock.h"
 
 #include "clock.h"
+#include "failover.h"
 #include "rejoin.h"
 #include "settings.h"
 #include "shmem.h"
@@ -52,7 +53,11 @@ fill_peer(const RaftWorker *worker, const raft_member *member,
 		return;
 	}
 	if (raft_get_progress(worker->node, member->id, &progress))
+	{
 		peer->match_index = progress.match_index;
+		peer->flags_known = progress.last_contact != 0;
+		peer->flags = progress.flags;
+	}
 	if (transport_peer_stats(member->id, &stats))
 	{
 		peer->connected = stats.connected;
@@ -84,6 +89,7 @@ worker_build_status(const RaftWorker *worker, RaftStatus *status)
 	status->position = worker->position;
 	strlcpy(status->error, worker->error, RAFT_ERROR_LEN);
 	raft_rejoin_fill_status(status);
+	raft_failover_fill_status(status);
 
 	if (worker->node == NULL)
 	{

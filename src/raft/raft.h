@@ -354,6 +354,8 @@ typedef struct raft_message
 	 * campaigns; <= RAFT_MAX_PRIORITY.  The leader ranks with it.
 	 */
 	uint8_t		priority;
+	/* APPEND_RESPONSE: the sender's raft_set_flags() bits, opaque here */
+	uint8_t		flags;
 } raft_message;
 
 typedef struct raft_options
@@ -456,6 +458,13 @@ extern int	raft_restore_entry(raft_node *node, const raft_entry *entry);
 extern void raft_tick(raft_node *node, raft_time now);
 extern void raft_receive(raft_node *node, const raft_message *msg, raft_time now);
 extern void raft_set_position(raft_node *node, raft_position position);
+
+/*
+ * Bits this node reports to its leader in every APPEND_RESPONSE, opaque to
+ * the engine (raft_get_progress shows them).  The extension says there
+ * whether the node promotes its server when it leads.
+ */
+extern void raft_set_flags(raft_node *node, uint8_t flags);
 /* Change options.transfer_hold (a reload of the fence's headroom); >= 0. */
 extern void raft_set_transfer_hold(raft_node *node, raft_time hold);
 
@@ -585,6 +594,8 @@ typedef struct raft_peer_progress
 	raft_time	last_contact;	/* last response from it (0 = never) */
 	raft_position position;		/* as its last response reported it ({0, 0}
 								 * none yet); the leader's own for itself */
+	uint8_t		flags;			/* raft_set_flags() bits as it reported them
+								 * (0 none yet); the leader's own for itself */
 } raft_peer_progress;
 
 /* Leader only: progress of peer 'id'; false if not leader or unknown id. */

@@ -280,6 +280,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t cap,
 			write_position(buf, &pos, &msg->position);
 			write_u32(buf, &pos, (uint32_t) msg->timeout);
 			write_u8(buf, &pos, msg->priority);
+			write_u8(buf, &pos, msg->flags);
 			break;
 
 		default:				/* TIMEOUT_NOW: the header says it all */
@@ -405,6 +406,7 @@ message_decode(const uint8_t *buf, size_t len, raft_message *msg,
 			read_position(&r, &msg->position);
 			msg->timeout = (raft_time) read_u32(&r);
 			msg->priority = read_u8(&r);
+			msg->flags = read_u8(&r);
 			break;
 
 		default:				/* TIMEOUT_NOW: nothing after the header */

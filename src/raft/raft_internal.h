@@ -43,6 +43,7 @@ typedef struct raft_progress
 	raft_position position;		/* as of its newest response in this term */
 	bool		heard;			/* it responded in this term */
 	uint8_t		priority;		/* as its newest response said */
+	uint8_t		flags;			/* as its newest response said */
 } raft_progress;
 
 /*
@@ -121,6 +122,7 @@ struct raft_node
 	/* elections */
 	raft_tally	tally;
 	raft_position position;
+	uint8_t		flags;			/* raft_set_flags() */
 
 	/* leader */
 	raft_progress prs[RAFT_MAX_MEMBERS];

@@ -429,6 +429,7 @@ raft_get_progress(const raft_node *n, raft_id id, raft_peer_progress *p)
 			p->next_index = raft__last_index(n) + 1;
 			p->last_contact = n->now;
 			p->position = n->position;
+			p->flags = n->flags;
 		}
 		return true;
 	}
@@ -442,6 +443,7 @@ raft_get_progress(const raft_node *n, raft_id id, raft_peer_progress *p)
 			p->next_index = n->prs[i].next;
 			p->last_contact = n->prs[i].last_contact;
 			p->position = n->prs[i].position;
+			p->flags = n->prs[i].flags;
 		}
 		return true;
 	}
@@ -460,6 +462,13 @@ void
 raft_set_position(raft_node *n, raft_position position)
 {
 	n->position = position;
+}
+
+/* See raft.h. */
+void
+raft_set_flags(raft_node *n, uint8_t flags)
+{
+	n->flags = flags;
 }
 
 /*

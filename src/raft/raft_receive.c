@@ -141,6 +141,7 @@ answer_stale(raft_node *n, const raft_message *m)
 			r->position = n->position;
 			r->timeout = n->opts.election_timeout;
 			r->priority = raft__own_priority(n);
+			r->flags = n->flags;
 		}
 	}
 	else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE)

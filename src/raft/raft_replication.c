@@ -428,6 +428,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 		r->position = n->position;
 		r->timeout = n->opts.election_timeout;
 		r->priority = raft__own_priority(n);
+		r->flags = n->flags;
 		return;
 	}
 
@@ -444,6 +445,7 @@ raft__handle_append(raft_node *n, const raft_message *m)
 	r->position = n->position;
 	r->timeout = n->opts.election_timeout;
 	r->priority = raft__own_priority(n);
+	r->flags = n->flags;
 }
 
 /* Leader: handle an APPEND_RESPONSE of our term. */
@@ -476,6 +478,7 @@ raft__handle_append_response(raft_node *n, const raft_message *m)
 	pr->position = m->position;
 	pr->heard = true;
 	pr->priority = m->priority;
+	pr->flags = m->flags;
 
 	if (m->success)
 	{

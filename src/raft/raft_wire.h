@@ -23,7 +23,7 @@
 #define VOTE_RESPONSE_BODY_SIZE	2	/* PREVOTE_RESPONSE, VOTE_RESPONSE */
 #define APPEND_BODY_SIZE		34	/* APPEND, before its entries */
 #define ENTRY_HEADER_SIZE		21	/* term, index, type, len */
-#define APPEND_RESPONSE_BODY_SIZE 70	/* echo .. timeout, priority */
+#define APPEND_RESPONSE_BODY_SIZE 71	/* echo .. priority, flags */
 #define ENVELOPE_FIXED_SIZE		18	/* all of the header but the name */
 #define FRAME_PREFIX_SIZE		4	/* u32 length before each message */
 #define CHANGE_FIXED_SIZE		8	/* version, op, id, address length */

@@ -61,7 +61,8 @@ synchronous replication (ANY 1 of all the nodes, named by
 application_name, set once the standbys run), wal_log_hints on and
 wal_keep_size for pg_rewind, raft_ext.auto_promote
 and raft_ext.auto_follow on, raft_ext.auto_rejoin off (these tests rejoin
-by hand; auto_rejoin => 'on' turns it on), fault injection on.  Options: timing =>
+by hand; auto_rejoin => 'on' turns it on; defaults => 1 sets none of the
+three, as the README's configuration does), fault injection on.  Options: timing =>
 { setting => value }; conf => { id => extra postgresql.conf text for that
 node }; extra_conf => text for every node.  Waits for a primary to lead,
 then creates the table fo_rows on it (create_table).  Returns the nodes,
@@ -134,9 +135,10 @@ sub node_conf
 	  . "wal_receiver_status_interval = 1s\n"
 	  . "wal_retrieve_retry_interval = 200ms\n"
 	  . "raft_ext.fault_injection = on\n"
-	  . "raft_ext.auto_promote = on\n"
-	  . "raft_ext.auto_follow = on\n"
-	  . "raft_ext.auto_rejoin = " . ($opts{auto_rejoin} // 'off') . "\n"
+	  . ($opts{defaults} ? '' :
+		  "raft_ext.auto_promote = on\n"
+		  . "raft_ext.auto_follow = on\n"
+		  . "raft_ext.auto_rejoin = " . ($opts{auto_rejoin} // 'off') . "\n")
 	  . "raft_ext.peers = '$peers'\n"
 	  . RaftTest::timing_conf(%{ $opts{timing} // {} })
 	  . ($opts{extra_conf} // '');

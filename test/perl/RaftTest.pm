@@ -437,6 +437,24 @@ follower must have grown.  Returns the number of failed checks (0 = steady).
 
 =cut
 
+=pod
+
+=item give_up($why)
+
+Fail with $why and end this test file here (its nodes are stopped by the
+framework as usual).  Not BAIL_OUT, which stops every test file after this
+one too, so that one failure hides all the others in the run.
+
+=cut
+
+sub give_up
+{
+	my ($why) = @_;
+	Test::More::fail($why);
+	Test::More::done_testing();
+	exit 1;
+}
+
 # One row of a query as a list ('' for NULL).
 sub row
 {

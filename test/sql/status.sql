@@ -67,3 +67,10 @@ SELECT step, term > 0 AS term_known, node_id, timeline, parent_timeline,
   FROM raft_ext.raft_timeline_history;
 SELECT timeline_standing FROM raft_ext.raft_status;
 SELECT member_id, timeline_standing FROM raft_ext.raft_cluster;
+
+-- The switches in effect, as the configuration sets them (fencing is off in
+-- test/regress.conf; auto_promote and auto_follow are on by default, and
+-- auto_rejoin = auto follows auto_follow), and no reason to wait: this
+-- leader is a primary.
+SELECT fencing, auto_promote, auto_follow, auto_rejoin, primary_wait
+  FROM raft_ext.raft_status;

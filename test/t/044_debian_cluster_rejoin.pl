@@ -283,7 +283,7 @@ for my $node (@nodes)
 		'--logfile', $node->logfile,
 		'--pgoption', "external_pid_file=$piddir/$name.pid",
 		$version, $name);
-	BAIL_OUT("pg_createcluster $version $name failed") unless $ok;
+	RaftTest::give_up("pg_createcluster $version $name failed") unless $ok;
 	die "$name: no $node->{confdir}/postgresql.conf"
 	  unless -f "$node->{confdir}/postgresql.conf";
 
@@ -309,7 +309,7 @@ for my $node (@nodes)
 			'-d', $conninfo, '-R', '-X', 'stream', '--checkpoint', 'fast', '--no-sync');
 	}
 	ok(ctl($node, 'start'), "pg_ctlcluster $version $name start");
-	BAIL_OUT("$name did not start") unless $node->{_pid};
+	RaftTest::give_up("$name did not start") unless $node->{_pid};
 	like(PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.opts'),
 		qr/"-c" "config_file=\Q$node->{confdir}\E\/postgresql.conf"/,
 		"$name: postmaster.opts names the configuration in the conf root");
@@ -355,7 +355,7 @@ my $killed_at = time();
 $faults->kill9($killed);
 my ($new, $other, $new_term) =
   RaftFailover::expect_failover('044 kill', $killed_at, \@standbys, $term + 1, $writer);
-BAIL_OUT('no failover after kill -9') unless defined $new;
+RaftTest::give_up('no failover after kill -9') unless defined $new;
 
 my $started_at = time();
 ok(start_killed($killed), "pg_ctlcluster start of the killed $killed->{debian}");
@@ -365,7 +365,7 @@ ok(defined $took,
   or diag(log_since($killed));
 RaftFailover::diag_timing('044 pg_ctlcluster start -> whole again',
 	defined $took ? time() - $started_at : undef);
-BAIL_OUT('the killed node did not rejoin') unless defined $took;
+RaftTest::give_up('the killed node did not rejoin') unless defined $took;
 
 ok( RaftFailover::poll_true($killed,
 		"SELECT rejoin_state = 'done' FROM raft_ext.raft_status"),
@@ -401,7 +401,7 @@ while (time() < $deadline)
 }
 ($new, $new_term) = RaftFailover::wait_primary(\@nodes, min_term => $new_term + 1);
 ok(defined $new && $new == $target, $target->name . ' leads and is primary after the switchover');
-BAIL_OUT('the switchover did not happen') unless defined $new && $new == $target;
+RaftTest::give_up('the switchover did not happen') unless defined $new && $new == $target;
 ok(defined RaftFailover::wait_acks_on($writer, $new, 10, $asked_at),
 	'writes resume on ' . $new->name);
 $took = RaftFailover::wait_whole(\@nodes, $new, $WHOLE_WITHIN);
@@ -409,7 +409,7 @@ ok(defined $took, "switchover: within $WHOLE_WITHIN s every node streams from " 
   or diag(log_since($old));
 RaftFailover::diag_timing('044 switchover request -> whole again',
 	defined $took ? time() - $asked_at : undef);
-BAIL_OUT('the old primary did not rejoin') unless defined $took;
+RaftTest::give_up('the old primary did not rejoin') unless defined $took;
 $log = log_since($old);
 like($log, qr/raft_ext_rejoin\[\d+\]: demoting after a switchover/,
 	$old->name . ' demoted (its log)');
@@ -429,7 +429,7 @@ $killed_at = time();
 $faults->kill9($killed);
 ($new, $other, $new_term) =
   RaftFailover::expect_failover('044 kill 2', $killed_at, \@standbys, $new_term + 1, $writer);
-BAIL_OUT('no failover after the second kill -9') unless defined $new;
+RaftTest::give_up('no failover after the second kill -9') unless defined $new;
 my $pid = delete $killed->{raft_killed_pid};
 $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
 usleep(50_000) while defined $pid && kill(0, $pid) && time() < $deadline;

@@ -35,7 +35,7 @@ my @nodes = RaftFailover::create_cluster(3,
 	conf => { 3 => "raft_ext.failover_priority = 0\nraft_ext.auto_follow = off\n" });
 my ($node1, $node2, $node3) = @nodes;
 my ($primary) = RaftFailover::wait_primary(\@nodes);
-is($primary->name, 'node1', 'the primary leads') or BAIL_OUT('no primary');
+is($primary->name, 'node1', 'the primary leads') or RaftTest::give_up('no primary');
 
 for my $node (@nodes)
 {

@@ -79,7 +79,7 @@ is($ret, 0, 'a write on the primary is acknowledged') or diag($err);
 RaftTest::kill9($primary);
 my @survivors = grep { $_ != $primary } @nodes;
 my ($new) = RaftFailover::wait_primary(\@survivors);
-ok(defined $new, 'a survivor is promoted') or BAIL_OUT('no new primary');
+ok(defined $new, 'a survivor is promoted') or RaftTest::give_up('no new primary');
 my ($other) = grep { $_ != $new } @survivors;
 wait_setting($new, quorum_value(1, $primary, $other),
 	'the new primary ' . $new->name);

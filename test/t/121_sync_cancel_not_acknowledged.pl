@@ -22,7 +22,7 @@ use Test::More;
 
 my @nodes = RaftFailover::create_cluster(3);
 my ($primary) = RaftFailover::wait_primary(\@nodes);
-ok(defined $primary, 'a primary leads') or BAIL_OUT('no primary');
+ok(defined $primary, 'a primary leads') or RaftTest::give_up('no primary');
 my @standbys = grep { $_ != $primary } @nodes;
 
 for my $node (@nodes)

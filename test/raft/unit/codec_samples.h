@@ -176,6 +176,7 @@ sample_message(int which)
 			m.position.minor = UINT64_C(0x0000000123456789);
 			m.timeout = UINT32_MAX;
 			m.priority = RAFT_MAX_PRIORITY;
+			m.flags = 0xa5;
 			break;
 		case 7:					/* a refusal; position unknown */
 			m.type = RAFT_MSG_APPEND_RESPONSE;
@@ -208,6 +209,7 @@ assert_msg_equal(const raft_message *a, const raft_message *b)
 	assert_true(a->position.begin == b->position.begin);
 	assert_true(a->position.parent == b->position.parent);
 	assert_true(a->position.parent_begin == b->position.parent_begin);
+	assert_int_equal(a->flags, b->flags);
 	assert_int_equal(a->transfer, b->transfer);
 	assert_int_equal(a->granted, b->granted);
 	assert_int_equal(a->refusal, b->refusal);

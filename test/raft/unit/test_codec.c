@@ -154,6 +154,7 @@ test_golden_append_response(void **state)
 		0x00, 0, 0, 0, 0, 0, 0, 0,	/* position.parent_begin */
 		0xc8, 0x00, 0x00, 0x00,	/* timeout = 200 ms */
 		0x07,					/* priority */
+		0x01,					/* flags */
 	};
 	raft_message m = header_message(RAFT_MSG_APPEND_RESPONSE, 2, 1, 5);
 	raft_message d;
@@ -168,8 +169,9 @@ test_golden_append_response(void **state)
 	m.position.minor = 0x03000060;
 	m.timeout = 200;
 	m.priority = 7;
+	m.flags = 1;
 	len = encode_ok(&m);
-	assert_int_equal(len, 88);
+	assert_int_equal(len, 89);
 	assert_int_equal(len, sizeof(expected));
 	assert_memory_equal(big_buf, expected, sizeof(expected));
 	assert_int_equal(raft_message_decode(expected, sizeof(expected), &d,
@@ -199,7 +201,7 @@ test_append_response_position_round_trip(void **state)
 
 			m.position = positions[i];
 			len = encode_ok(&m);
-			assert_int_equal(len, 88);
+			assert_int_equal(len, 89);
 			assert_int_equal(raft_message_decode(big_buf, len, &d,
 												 decoded_entries, &why),
 							 RAFT_OK);

@@ -156,8 +156,8 @@ test_reject_bad_vote_fields(void **state)
 
 /*
  * An APPEND_RESPONSE cut where older wire versions ended (without its
- * position, its election timeout, its priority, or its position's
- * beginning, parent and parent's beginning) is refused.
+ * position, its election timeout, its priority, its flags, or its
+ * position's beginning, parent and parent's beginning) is refused.
  */
 static void
 test_reject_append_response_without_position(void **state)
@@ -166,8 +166,9 @@ test_reject_append_response_without_position(void **state)
 	size_t		len = encode_ok(&m);
 
 	(void) state;
-	assert_int_equal(len, 88);
+	assert_int_equal(len, 89);
 	assert_decode_fails(big_buf, 43, "truncated message body");
+	assert_decode_fails(big_buf, 88, "truncated message body");
 	assert_decode_fails(big_buf, 64, "truncated message body");
 	assert_decode_fails(big_buf, 79, "truncated message body");
 	assert_decode_fails(big_buf, 80, "truncated message body");
@@ -206,7 +207,7 @@ test_reject_bad_rank_and_priority(void **state)
 	assert_encode_fails(&m, "append response's priority exceeds 100");
 	m.priority = 0;
 	len = encode_ok(&m);
-	big_buf[len - 1] = 255;
+	big_buf[len - 2] = 255;		/* the priority, before the flags */
 	assert_decode_fails(big_buf, len, "append response's priority exceeds "
 						"100");
 }
@@ -223,7 +224,7 @@ test_reject_append_response_without_timeout(void **state)
 
 	(void) state;
 	len = encode_ok(&m);
-	memset(big_buf + len - 5, 0, 4);	/* the timeout, before the priority */
+	memset(big_buf + len - 6, 0, 4);	/* the timeout, before priority, flags */
 	assert_decode_fails(big_buf, len, "append response carries no election "
 						"timeout");
 	m.timeout = 0;
