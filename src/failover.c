@@ -60,6 +60,7 @@ int			raft_failover_priority = 1;
 bool		raft_auto_promote = true;
 bool		raft_auto_follow = true;
 char	   *raft_on_role_change = NULL;
+char	   *raft_replication_user = NULL;
 
 /* A switchover's target waits this long at most for the old primary's end. */
 #define SWITCHOVER_WAIT_MS	10000
@@ -146,6 +147,40 @@ typedef struct UpstreamInfo
 } UpstreamInfo;
 
 static bool check_on_role_change(char **newval, void **extra, GucSource source);
+static bool check_role_name(char **newval, void **extra, GucSource source);
+
+/*
+ * raft_ext.replication_user and raft_ext.rewind_user: empty, or a role name
+ * that goes into a conninfo as it is (no space, quote, backslash, control
+ * character; shorter than NAMEDATALEN).
+ */
+bool
+raft_check_role_name_setting(const char *value, const char *name)
+{
+	if (value == NULL || value[0] == '\0')
+		return true;
+	if (strlen(value) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("%s is longer than %d bytes.", name, NAMEDATALEN - 1);
+		return false;
+	}
+	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+	{
+		if (*p <= ' ' || *p == '\'' || *p == '"' || *p == '\\' || *p == 0x7f)
+		{
+			GUC_check_errdetail("%s must be a plain role name: no space, quote, backslash or control character.",
+								name);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_role_name(char **newval, void **extra, GucSource source)
+{
+	return raft_check_role_name_setting(*newval, "raft_ext.replication_user");
+}
 
 /* Define the failover settings; called from _PG_init. */
 void
@@ -192,6 +227,16 @@ raft_failover_define_settings(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("raft_ext.replication_user",
+							   "Role a standby streams as, in the primary_conninfo raft_ext writes.",
+							   "Empty: the current primary_conninfo's user, else the member address's. "
+							   "Its password comes from a password file, never from here.",
+							   &raft_replication_user,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_role_name, NULL, NULL);
 
 	DefineCustomStringVariable("raft_ext.on_role_change",
 							   "Shell command run on every Raft role change.",

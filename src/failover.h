@@ -51,6 +51,12 @@ extern void raft_failover_fill_status(RaftStatus *status);
  */
 extern bool raft_follow_enabled(void);
 
+/* raft_ext.replication_user: "" or the role primary_conninfo names */
+extern char *raft_replication_user;
+
+/* Check hook body of the role-name settings (GUC_check_errdetail on error). */
+extern bool raft_check_role_name_setting(const char *value, const char *name);
+
 /*
  * What each node reports to its leader in its Raft answers
  * (raft_set_flags): RAFT_EXT_FLAG_PROMOTES when it promotes its server

@@ -84,8 +84,14 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 		if (strcmp(o->keyword, "dbname") == 0 ||
 			strcmp(o->keyword, "replication") == 0)
 			continue;
+		/* The replication role, when one is set. */
+		if (strcmp(o->keyword, "user") == 0 &&
+			raft_replication_user != NULL && raft_replication_user[0] != '\0')
+			continue;
 		raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
+	if (raft_replication_user != NULL && raft_replication_user[0] != '\0')
+		raft_conninfo_append(&buf, "user", raft_replication_user, true);
 
 	/* In quorum mode synchronous_standby_names names standbys by id. */
 	if (appname != NULL && !raft_sync_owns_names())

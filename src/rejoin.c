@@ -124,6 +124,9 @@ typedef struct RejoinState
 static RejoinState rj;
 
 static bool check_rejoin_command(char **newval, void **extra, GucSource source);
+static bool check_rewind_user(char **newval, void **extra, GucSource source);
+
+char	   *raft_rewind_user = NULL;
 
 /* Define the rejoin settings; called from _PG_init. */
 void
@@ -152,6 +155,49 @@ raft_rejoin_define_settings(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   check_rejoin_command, NULL, NULL);
+
+	DefineCustomStringVariable("raft_ext.rewind_user",
+							   "Role the rejoin helper connects to the leader as, for pg_rewind and its checks.",
+							   "Empty: the member address's user. It needs pg_checkpoint and EXECUTE on "
+							   "pg_ls_dir, pg_stat_file, pg_read_file and pg_read_binary_file; its password comes "
+							   "from a password file, never from here.",
+							   &raft_rewind_user,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_rewind_user, NULL, NULL);
+}
+
+/* Check hook for raft_ext.rewind_user. */
+static bool
+check_rewind_user(char **newval, void **extra, GucSource source)
+{
+	return raft_check_role_name_setting(*newval, "raft_ext.rewind_user");
+}
+
+/*
+ * The conninfo the helper rewinds from: the leader's address, as
+ * raft_ext.rewind_user if set (palloc'd).
+ */
+static char *
+rewind_source(const char *address)
+{
+	PQconninfoOption *opts;
+	StringInfoData buf;
+
+	if (raft_rewind_user == NULL || raft_rewind_user[0] == '\0' ||
+		(opts = raft_conninfo_parse(address)) == NULL)
+		return pstrdup(address);
+	initStringInfo(&buf);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0' || strcmp(o->keyword, "user") == 0)
+			continue;
+		raft_conninfo_append(&buf, o->keyword, o->val, true);
+	}
+	raft_conninfo_append(&buf, "user", raft_rewind_user, true);
+	PQconninfoFree(opts);
+	return buf.data;
 }
 
 /* Check hook for raft_ext.rejoin_command: only known placeholders. */
@@ -342,7 +388,9 @@ start_rejoin(const RaftPeerStatus *leader, bool standby, bool demote)
 {
 	int			attempt = strcmp(rj.file.state, "failed") == 0 ?
 		rj.file.attempt + 1 : 1;
-	char	   *command = build_command(leader->conninfo, standby, demote, attempt);
+	char	   *source = rewind_source(leader->conninfo);
+	char	   *primary = raft_follow_build_conninfo(leader->conninfo);
+	char	   *command = build_command(source, standby, demote, attempt);
 	char	   *serverlog = raft_rejoin_server_log();
 	char	   *logpath = serverlog ? serverlog :
 		psprintf("%s/raft_ext_rejoin.log", DataDir);
@@ -361,7 +409,8 @@ start_rejoin(const RaftPeerStatus *leader, bool standby, bool demote)
 					   attempt, logpath, masked),
 			 errhint("Set %s to off to rejoin by hand.", "raft_ext.auto_rejoin")));
 	write_status_file("started", attempt);
-	if (!raft_rejoin_spawn(command, logpath, leader->conninfo))
+	if (!raft_rejoin_spawn(command, logpath, source,
+						   primary[0] != '\0' ? primary : NULL))
 	{
 		write_status_file("failed", attempt);
 		return;

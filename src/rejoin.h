@@ -50,8 +50,10 @@ extern void raft_rejoin_fill_status(RaftStatus *status);
  * Returns false (logged) if it could not start.
  */
 #define REJOIN_SOURCE_ENV	"RAFT_EXT_REJOIN_SOURCE"
+/* ... and 'primary' (or NULL), the primary_conninfo to write, likewise */
+#define REJOIN_PRIMARY_ENV	"RAFT_EXT_REJOIN_PRIMARY_CONNINFO"
 extern bool raft_rejoin_spawn(const char *command, const char *logpath,
-							  const char *source);
+							  const char *source, const char *primary);
 
 /* The file the server's stderr goes to, if it is a regular file, or NULL. */
 extern char *raft_rejoin_server_log(void);

@@ -25,7 +25,8 @@
 
 /* See rejoin.h. */
 bool
-raft_rejoin_spawn(const char *command, const char *logpath, const char *source)
+raft_rejoin_spawn(const char *command, const char *logpath, const char *source,
+				  const char *primary)
 {
 	pid_t		pid;
 	int			status = 0;
@@ -51,6 +52,8 @@ raft_rejoin_spawn(const char *command, const char *logpath, const char *source)
 		{
 			if (source != NULL)
 				(void) setenv(REJOIN_SOURCE_ENV, source, 1);
+			if (primary != NULL)
+				(void) setenv(REJOIN_PRIMARY_ENV, primary, 1);
 			raft_shell_child_exec(command, logpath);	/* no return */
 		}
 		_exit(grandchild < 0 ? 1 : 0);
