@@ -53,6 +53,7 @@
 #include "rejoin.h"
 #include "settings.h"
 #include "status.h"
+#include "storage.h"
 #include "timeline_step.h"
 
 int			raft_max_lag_on_failover = 0;
@@ -96,6 +97,7 @@ typedef struct FailoverState
 	raft_term	logged_term;	/* term of the last "not promoting" line */
 	char		primary_wait[RAFT_PRIMARY_WAIT_LEN];	/* why a leader is not
 														 * the primary yet */
+	int			pg_role;		/* -1 not yet known, else 1 primary, 0 standby */
 	raft_id		logged_fenced_leader;	/* last "fenced primary" line */
 
 	/*
@@ -111,7 +113,7 @@ typedef struct FailoverState
 	raft_time	handback_next;		/* none before this, after a failure */
 } FailoverState;
 
-static FailoverState fo;
+static FailoverState fo = {.pg_role = -1};
 
 /*
  * Say why this leader is not the primary (yet): raft_status.primary_wait.
@@ -253,8 +255,8 @@ raft_failover_define_settings(void)
 static bool
 check_on_role_change(char **newval, void **extra, GucSource source)
 {
-	return raft_check_placeholders(*newval, "rtln%", "raft_ext.on_role_change",
-								   "%r, %t, %l, %n and %%");
+	return raft_check_placeholders(*newval, "ertln%", "raft_ext.on_role_change",
+								   "%e, %r, %t, %l, %n and %%");
 }
 
 /* Apply the failover settings to the engine options. */
@@ -759,6 +761,76 @@ track_changes(const RaftStatus *status, raft_time now)
 	fo.leader = status->leader_id;
 }
 
+/* The file in the Raft state directory that keeps what this server was. */
+#define PG_ROLE_FILE "pg_role"
+
+/* What the server was at the last run, from PG_ROLE_FILE: 1, 0, or -1. */
+static int
+read_pg_role(void)
+{
+	char		path[MAXPGPATH];
+	char		buf[16] = {0};
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/%s", raft_state_directory, PG_ROLE_FILE);
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	FreeFile(f);
+	return strncmp(buf, "primary", 7) == 0 ? 1 :
+		strncmp(buf, "standby", 7) == 0 ? 0 : -1;
+}
+
+/* Keep what the server is now, for the next run (a failure is logged). */
+static void
+write_pg_role(bool primary)
+{
+	char		path[MAXPGPATH];
+	char		tmppath[MAXPGPATH];
+	const char *text = primary ? "primary\n" : "standby\n";
+
+	snprintf(path, sizeof(path), "%s/%s", raft_state_directory, PG_ROLE_FILE);
+	snprintf(tmppath, sizeof(tmppath), "%s.tmp", path);
+	(void) raft_write_file_durably(tmppath, path, text, strlen(text), false, LOG);
+}
+
+/*
+ * PostgreSQL role changes for on_role_change: at the worker's start,
+ * against what the server was at the last run (promoted, demoted, rejoined
+ * by the helper, or just started); while it runs, a promotion.
+ */
+static void
+track_pg_role(const RaftStatus *status)
+{
+	int			now = RecoveryInProgress() ? 0 : 1;
+	const char *event = NULL;
+
+	if (fo.pg_role == now)
+		return;
+	if (fo.pg_role == 0 && now == 1)
+		event = "promoted";
+	else
+	{
+		int			last = read_pg_role();
+
+		if (last == 0 && now == 1)
+			event = "promoted";
+		else if (last == 1 && now == 0)
+			event = strcmp(status->rejoin_state, "done") == 0 ? "rejoined" : "demoted";
+		else
+			event = "started";
+		if (last != now)
+			write_pg_role(now == 1);
+	}
+	if (fo.pg_role == 0 && now == 1)
+		write_pg_role(true);
+	fo.pg_role = now;
+	raft_role_command_pg_event(event, now == 1, status->term,
+							   raft_status_leader(status), (raft_id) raft_node_id);
+}
+
 /* One step of the policy; see failover.h. */
 void
 raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
@@ -768,6 +840,7 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 	if (node == NULL || !raft_status_running(status))
 		return;
 	raft_set_flags(node, raft_failover_flags());
+	track_pg_role(status);
 
 	track_changes(status, now);
 	judge_handback(status, now);

@@ -91,16 +91,29 @@ extern bool raft_auto_conf_set(const char *name, const char *value,
 
 /* ---- role_change.c ---- */
 
-/* Queue the on_role_change command for this event (runs it if idle). */
+/*
+ * Queue the on_role_change command for this event (runs it if idle): a
+ * Raft role change (%e "raft", %r the Raft role) ...
+ */
 extern void raft_role_command_event(raft_role role, raft_term term,
 									raft_id leader, raft_id self);
+
+/*
+ * ... or a PostgreSQL one (%r "primary" or "standby"): %e "promoted",
+ * "demoted", "rejoined" (the rejoin helper made it a standby of the
+ * leader), or "started" (the worker started, with no change since the last
+ * run); what this node was is kept in the Raft state directory.
+ */
+extern void raft_role_command_pg_event(const char *event, bool primary,
+									   raft_term term, raft_id leader,
+									   raft_id self);
 
 /* Reap a finished command, enforce the time limit, start a queued one. */
 extern void raft_role_command_poll(void);
 
-/* Expand %r %t %l %n %% in 'command' (palloc'd result). */
-extern char *raft_role_command_expand(const char *command, const char *role,
-									  raft_term term, raft_id leader,
-									  raft_id self);
+/* Expand %e %r %t %l %n %% in 'command' (palloc'd result). */
+extern char *raft_role_command_expand(const char *command, const char *event,
+									  const char *role, raft_term term,
+									  raft_id leader, raft_id self);
 
 #endif							/* RAFT_FAILOVER_H */

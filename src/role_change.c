@@ -36,7 +36,8 @@
 /* One role change to report. */
 typedef struct RoleEvent
 {
-	raft_role	role;
+	char		event[16];		/* %e */
+	char		role[16];		/* %r */
 	raft_term	term;
 	raft_id		leader;
 	raft_id		self;
@@ -46,14 +47,26 @@ static pid_t running_pid = 0;
 static raft_time running_since = 0;
 static bool running_killed = false;
 static char *running_command = NULL;	/* in TopMemoryContext */
-static bool event_pending = false;
-static RoleEvent pending_event;
-static int	events_coalesced = 0;
+/*
+ * Events waiting while a command runs: the latest of each kind (Raft's,
+ * PostgreSQL's), so that a Raft role change never hides a promotion from a
+ * script that moves a virtual IP with it.
+ */
+typedef struct PendingEvents
+{
+	bool		pending;
+	RoleEvent	event;
+	int			coalesced;
+} PendingEvents;
+
+static PendingEvents pending_raft;
+static PendingEvents pending_pg;
 
 /* Expand the placeholders of 'command'; see failover.h. */
 char *
-raft_role_command_expand(const char *command, const char *role,
-						 raft_term term, raft_id leader, raft_id self)
+raft_role_command_expand(const char *command, const char *event,
+						 const char *role, raft_term term, raft_id leader,
+						 raft_id self)
 {
 	StringInfoData buf;
 
@@ -67,6 +80,10 @@ raft_role_command_expand(const char *command, const char *role,
 		}
 		switch (p[1])
 		{
+			case 'e':
+				appendStringInfoString(&buf, event);
+				p++;
+				break;
 			case 'r':
 				appendStringInfoString(&buf, role);
 				p++;
@@ -118,10 +135,9 @@ start_command(const RoleEvent *event)
 
 	if (raft_on_role_change == NULL || raft_on_role_change[0] == '\0')
 		return;
-	command = raft_role_command_expand(raft_on_role_change,
-									   raft_role_name(event->role),
-									   event->term, event->leader,
-									   event->self);
+	command = raft_role_command_expand(raft_on_role_change, event->event,
+									   event->role, event->term,
+									   event->leader, event->self);
 
 	/* Buffered output would otherwise be written twice. */
 	fflush(NULL);
@@ -205,34 +221,57 @@ raft_role_command_poll(void)
 		}
 	}
 
-	if (running_pid == 0 && event_pending)
+	if (running_pid == 0 && (pending_pg.pending || pending_raft.pending))
 	{
-		event_pending = false;
-		if (events_coalesced > 0)
+		/* PostgreSQL's first: it is what a virtual IP follows */
+		PendingEvents *slot = pending_pg.pending ? &pending_pg : &pending_raft;
+
+		slot->pending = false;
+		if (slot->coalesced > 0)
 			ereport(LOG,
 					(errmsg("on_role_change skipped %d role changes that happened while the command ran",
-							events_coalesced),
-					 errdetail("The command runs for the latest: %s in term " UINT64_FORMAT ".",
-							   raft_role_name(pending_event.role),
-							   (uint64) pending_event.term)));
-		events_coalesced = 0;
-		start_command(&pending_event);
+							slot->coalesced),
+					 errdetail("The command runs for the latest: %s, %s in term " UINT64_FORMAT ".",
+							   slot->event.event, slot->event.role,
+							   (uint64) slot->event.term)));
+		slot->coalesced = 0;
+		start_command(&slot->event);
 	}
 }
 
-/* Queue a role change for the command; see failover.h. */
+/* Queue an event for the command. */
+static void
+queue_event(const char *event, const char *role, raft_term term,
+			raft_id leader, raft_id self)
+{
+	PendingEvents *slot = strcmp(event, "raft") == 0 ? &pending_raft : &pending_pg;
+
+	if (raft_on_role_change == NULL || raft_on_role_change[0] == '\0')
+		return;
+
+	if (slot->pending)
+		slot->coalesced++;
+	strlcpy(slot->event.event, event, sizeof(slot->event.event));
+	strlcpy(slot->event.role, role, sizeof(slot->event.role));
+	slot->event.term = term;
+	slot->event.leader = leader;
+	slot->event.self = self;
+	slot->pending = true;
+	raft_role_command_poll();
+}
+
+/* A Raft role change; see failover.h. */
 void
 raft_role_command_event(raft_role role, raft_term term, raft_id leader,
 						raft_id self)
 {
-	if (raft_on_role_change == NULL || raft_on_role_change[0] == '\0')
-		return;
-	if (event_pending)
-		events_coalesced++;
-	pending_event.role = role;
-	pending_event.term = term;
-	pending_event.leader = leader;
-	pending_event.self = self;
-	event_pending = true;
-	raft_role_command_poll();
+	queue_event("raft", raft_role_name(role), term, leader, self);
+}
+
+/* A PostgreSQL role change; see failover.h. */
+void
+raft_role_command_pg_event(const char *event, bool primary, raft_term term,
+						   raft_id leader, raft_id self)
+{
+	queue_event(event, primary ? "primary" : "standby", term, leader, self);
 }

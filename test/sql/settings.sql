@@ -85,3 +85,14 @@ SELECT boot_val FROM pg_settings WHERE name = 'raft_ext.auto_rejoin';
 -- nothing was written
 SELECT count(*) FROM pg_file_settings WHERE name LIKE 'raft\_ext.%'
    AND sourcefile LIKE '%postgresql.auto.conf';
+
+-- raft_ext.replication_user and raft_ext.rewind_user: a plain role name,
+-- which goes into a conninfo as it is; a password never goes here.
+ALTER SYSTEM SET raft_ext.replication_user = 'raft replication';
+ALTER SYSTEM SET raft_ext.rewind_user = 'x'' password=secret';
+ALTER SYSTEM SET raft_ext.rewind_user = 'raft_rewind';
+ALTER SYSTEM RESET raft_ext.rewind_user;
+-- %e (the event) is a placeholder of on_role_change; others are refused.
+ALTER SYSTEM SET raft_ext.on_role_change = 'echo %e %r %t %l %n %%';
+ALTER SYSTEM SET raft_ext.on_role_change = 'echo %x';
+ALTER SYSTEM RESET raft_ext.on_role_change;

@@ -34,7 +34,7 @@ my $started = time();
 # role changes there.
 my @nodes = RaftFailover::create_cluster(3,
 	extra_conf =>
-	  "raft_ext.on_role_change = 'echo \"%n %r %t %l %%\" >> role_changes.log'\n");
+	  "raft_ext.on_role_change = 'echo \"%e %n %r %t %l %%\" >> role_changes.log'\n");
 my ($node1, $node2, $node3) = @nodes;
 my $checker = RaftChecker->start(\@nodes);
 my $faults = RaftFaults->new(\@nodes);
@@ -101,10 +101,19 @@ ok( $node1->poll_query_until(
 	'the rejoined node agrees on the leader');
 
 # The role-change command ran on the new leader for its election.
+my $id = RaftTest::raft_id($new);
 my $changes = slurp_file($new->data_dir . '/role_changes.log');
-like($changes,
-	qr/^@{[RaftTest::raft_id($new)]} leader $new_term @{[RaftTest::raft_id($new)]} %$/m,
-	'on_role_change ran with %n %r %t %l %% expanded on the new leader');
+like($changes, qr/^raft $id leader $new_term $id %$/m,
+	'on_role_change ran with %e %n %r %t %l %% expanded on the new leader');
+# ... and for PostgreSQL's role changes: it started as a standby and was
+# promoted (the event a virtual IP follows).
+like($changes, qr/^started $id standby \d+ \d+ %$/m,
+	'on_role_change ran when the new leader started, as a standby');
+ok(RaftFailover::poll_true($new,
+		"SELECT pg_read_file('role_changes.log') ~ '(^|\\n)promoted $id primary $new_term $id %'"),
+	'on_role_change ran when the new leader was promoted');
+like(slurp_file($node1->data_dir . '/role_changes.log'), qr/^started 1 primary /m,
+	'on_role_change ran when node1 started, as a primary');
 
 $checker->stop_and_check;
 note(sprintf('runtime %.1f s', time() - $started));
