@@ -105,13 +105,57 @@ for my $round (1 .. 3)
 	($primary, $term) = ($new, $new_term);
 }
 
+# A switchover on top of the three failovers.
+my ($target) = grep { $_ != $primary } @nodes;
+my ($ret, $out, $err) = RaftFailover::sql($primary,
+	'SELECT raft_ext.transfer_leadership(' . $target->{raft_id} . ')', timeout => 30);
+is($ret, 0, 'a switchover to ' . $target->name . ' after the failovers') or diag($err);
+my ($after) = RaftFailover::wait_primary(\@nodes, min_term => $term + 1);
+is(defined $after ? $after->name : 'none', $target->name, $target->name . ' is the primary');
+ok(defined RaftFailover::wait_whole(\@nodes, $target, $WHOLE_WITHIN),
+	'the old primary rejoins after the switchover');
+
 RaftFailover::stop_writer($writer);
 RaftFailover::check_final_rows($writer, @nodes);
+
+# The failover history (the timeline history in the Raft log): the first
+# primary, three failovers and the switchover, the same on every member,
+# and the same after a full restart.
+my $HISTORY_SQL = 'SELECT string_agg(concat_ws(\' \', step, term, node_id, timeline, '
+  . 'parent_timeline, begins_at, reason), \'; \' ORDER BY step) '
+  . 'FROM raft_ext.raft_timeline_history WHERE committed';
+sub same_history
+{
+	my ($label) = @_;
+	my %seen;
+	my $deadline = time() + 30;
+	while (time() < $deadline)
+	{
+		%seen = map { $_->name => (RaftTest::row($_, $HISTORY_SQL))[0] } @nodes;
+		my %distinct = map { $_ => 1 } values %seen;
+		return (values %seen)[0] if keys %distinct == 1;
+		usleep(200_000);
+	}
+	diag("$label: " . join("\n", map { "$_: $seen{$_}" } sort keys %seen));
+	return undef;
+}
+my $history = same_history('after the switchover');
+ok(defined $history, 'every member holds the same failover history');
+my @steps = split /; /, $history // '';
+cmp_ok(scalar(@steps), '>=', 5,
+	'it records the first primary, three failovers and the switchover (' . scalar(@steps) . ' steps)');
+like($steps[0] // '', qr/ first primary$/, 'its first step is the first primary');
+is(scalar(grep { / promotion$/ } @steps), scalar(@steps) - 1, 'every later step is a promotion');
+$checker->stop_and_check;
+$_->stop for @nodes;
+$_->start for @nodes;
+RaftFailover::wait_primary(\@nodes);
+is(same_history('after a full restart'), $history,
+	'the history is the same on every member after a full restart');
 my $log = join '', map { slurp_file($_->logfile) } @nodes;
 my @rewinds = $log =~ /raft_ext_rejoin\[\d+\]: running pg_rewind/g;
 my @skipped = $log =~ /raft_ext_rejoin\[\d+\]: no rewind needed/g;
 note(scalar(@rewinds) . ' rejoin(s) ran pg_rewind, ' . scalar(@skipped) . ' needed none');
 
-$checker->stop_and_check;
 $_->stop for @nodes;
 done_testing();
