@@ -14,7 +14,8 @@
 #     fenced;
 #  5. decide-only (auto_promote off everywhere): after a kill -9 the new
 #     leader stays a standby and says why in raft_status.primary_wait and
-#     in the log; switching auto_promote on there promotes it.
+#     in the log; with auto_promote on again on the other survivor,
+#     raftctl failover --candidate hands it leadership and it promotes.
 
 use strict;
 use warnings;
@@ -24,6 +25,7 @@ use PostgreSQL::Test::Utils;
 use RaftTest;
 use RaftFailover;
 use RaftFaults;
+use IPC::Run;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
@@ -146,12 +148,23 @@ is(join(',', RaftTest::row($leader, 'SELECT pg_is_in_recovery()')), 't',
 ok($leader->wait_for_log(qr/leads in term \d+ but does not promote: raft_ext\.auto_promote is off/,
 		$log_offset->{ $leader->name }),
 	'and says so in its log');
-$leader->safe_psql('postgres',
+# raftctl failover --candidate: the other survivor, with auto_promote on
+# again, takes over from the leader that will not promote.
+my ($candidate) = grep { $_ != $leader } @survivors;
+$candidate->safe_psql('postgres',
 	'ALTER SYSTEM SET raft_ext.auto_promote = on; SELECT pg_reload_conf()');
-ok(RaftFailover::poll_true($leader, 'SELECT NOT pg_is_in_recovery()'),
-	'with auto_promote on again, ' . $leader->name . ' promotes');
-ok(wait_writes($leader), 'writes resume on ' . $leader->name);
-is(join(',', RaftTest::row($leader, 'SELECT primary_wait IS NULL FROM raft_ext.raft_status')),
+ok(RaftFailover::poll_true($candidate, 'SELECT auto_promote FROM raft_ext.raft_status'),
+	$candidate->name . ' has auto_promote on again');
+my ($rc, $rout, $rerr) = ('', '', '');
+IPC::Run::run([ 'raftctl', '-d', $leader->connstr('postgres'), 'failover',
+		'--candidate', $candidate->{raft_id}, '--force', '--timeout', '30' ],
+	'>', \$rout, '2>', \$rerr);
+$rc = $? >> 8;
+is($rc, 0, 'raftctl failover --candidate ' . $candidate->{raft_id} . ' exits 0')
+  or diag("stdout: $rout\nstderr: $rerr");
+like($rout, qr/node $candidate->{raft_id} is the primary/, 'it reports the new primary');
+ok(wait_writes($candidate), 'writes resume on ' . $candidate->name);
+is(join(',', RaftTest::row($candidate, 'SELECT primary_wait IS NULL FROM raft_ext.raft_status')),
 	't', 'a primary has no primary_wait');
 
 $_->stop for grep { $_ != $killed } @nodes;
