@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -27,6 +28,7 @@
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
+#include "sync_quorum.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_is_leader);
 PG_FUNCTION_INFO_V1(raft_ext_leader_id);
@@ -440,12 +442,75 @@ raft_ext_add_node(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * In quorum mode, before a voter is removed: the voters that remain must
+ * hold what this primary has flushed (so every commit it acknowledged) on
+ * enough of them that each majority of the remaining voters has one.  A
+ * commit was acknowledged by k = v - m voters of the old membership, which
+ * need not be enough of the new one: with two voters (k = 0) a primary that
+ * removes itself leaves the other as the only voter, without the commits
+ * only the primary held (the simulator's seed 2608131).  Commits
+ * acknowledged after the removal's quorum value is in place cover what came
+ * before them, so only what is flushed now needs waiting for.  Waits up to
+ * the command timeout for the standbys to catch up, then refuses.
+ */
+static void
+wait_remaining_voters_hold_wal(raft_id removed)
+{
+	TimeLineID	tli;
+	XLogRecPtr	target;
+	raft_time	deadline = raft_monotonic_now() + command_timeout_ms();
+
+	if (raft_synchronous != RAFT_SYNC_QUORUM || RecoveryInProgress())
+		return;
+	target = GetFlushRecPtr(&tli);
+	for (;;)
+	{
+		RaftStatus *st = read_status();
+		int			voters = 0;
+		int			holders = 0;
+		int			needed;
+
+		if (st->role != RAFT_LEADER)
+			return;				/* change_membership says so */
+		for (int i = 0; i < st->n_peers; i++)
+		{
+			const RaftPeerStatus *peer = &st->peers[i];
+
+			if (!peer->voter || peer->id == removed)
+				continue;
+			voters++;
+			if (peer->is_self ||
+				(peer->position.major == tli && peer->position.minor >= target))
+				holders++;
+		}
+		needed = voters - (voters / 2 + 1) + 1;
+		if (holders >= needed)
+			return;
+		if (raft_monotonic_now() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("node %u is not removed: the remaining voters do not hold this primary's WAL yet",
+							(unsigned) removed),
+					 errdetail("raft_ext.synchronous is quorum: %d of the %d remaining voters must hold WAL up to %X/%X "
+							   "so that every majority of them has each acknowledged commit; %d do.",
+							   needed, voters, LSN_FORMAT_ARGS(target), holders),
+					 errhint("Wait for the standbys to catch up (raft_cluster shows their lag), then retry.")));
+		pfree(st);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 WAIT_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* raft_ext.remove_node(id int): remove a member (leader only). */
 Datum
 raft_ext_remove_node(PG_FUNCTION_ARGS)
 {
 	raft_id		id = node_id_arg(fcinfo, 0);
 
+	wait_remaining_voters_hold_wal(id);
 	change_membership(RAFT_CMD_REMOVE_NODE, id, NULL);
 	PG_RETURN_VOID();
 }

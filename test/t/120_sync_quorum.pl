@@ -128,6 +128,23 @@ wait_setting($node4, quorum_value(1, $new, $other), 'node 4');
 	'INSERT INTO fo_rows (i) VALUES (3)');
 is($ret, 0, 'a write with three voters again is acknowledged') or diag($err);
 
+# 5. A removal waits until the remaining voters hold the primary's WAL:
+#    with both standbys' WAL receivers stopped and a commit they never got,
+#    removing the primary itself (the other two would then elect without
+#    it) is refused, with the counts.
+my @receivers = map { $_->safe_psql('postgres', 'SELECT pid FROM pg_stat_wal_receiver') }
+  ($other, $node4);
+kill 'STOP', @receivers;
+($ret, $out, $err) = RaftFailover::sql($new,
+	'SET synchronous_commit = local; INSERT INTO fo_rows (i) VALUES (4)');
+is($ret, 0, 'a commit that waits for no standby') or diag($err);
+($ret, $out, $err) = RaftFailover::sql($new,
+	'SELECT raft_ext.remove_node(' . RaftTest::raft_id($new) . ')', timeout => 30);
+kill 'CONT', @receivers;
+isnt($ret, 0, 'removing the primary while the other voters lack its WAL is refused');
+like($err, qr/remaining voters do not hold this primary's WAL yet/, 'with the reason');
+like($err, qr/1 of the 2 remaining voters must hold WAL up to/, 'and the counts');
+
 # Quorum mode needs the WAL-aware vote: a reload without it is refused.
 my $log_from = -s $node4->logfile;
 $node4->append_conf('postgresql.conf', "raft_ext.max_lag_on_failover = -1\n");
