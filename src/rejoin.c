@@ -127,6 +127,7 @@ static bool check_rejoin_command(char **newval, void **extra, GucSource source);
 static bool check_rewind_user(char **newval, void **extra, GucSource source);
 
 char	   *raft_rewind_user = NULL;
+bool		raft_rejoin_reclone = true;
 
 /* Define the rejoin settings; called from _PG_init. */
 void
@@ -155,6 +156,17 @@ raft_rejoin_define_settings(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   check_rejoin_command, NULL, NULL);
+
+	DefineCustomBoolVariable("raft_ext.rejoin_reclone",
+							 "Re-clones this node from the leader with pg_basebackup when pg_rewind cannot rejoin it.",
+							 "pg_rewind fails when the WAL it needs was recycled, or the timelines have no common "
+							 "ancestor; the node then stays fenced until rebuilt. The node keeps its configuration "
+							 "files and Raft state.",
+							 &raft_rejoin_reclone,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("raft_ext.rewind_user",
 							   "Role the rejoin helper connects to the leader as, for pg_rewind and its checks.",
@@ -350,6 +362,9 @@ build_command(const char *source, bool standby, bool demote, int attempt)
 						appendStringInfoString(&buf, "--if-diverged");
 					else if (demote)
 						appendStringInfoString(&buf, "--demote");
+					if (raft_rejoin_reclone)
+						appendStringInfoString(&buf, standby || demote ?
+											   " --reclone" : "--reclone");
 					break;
 				default:
 					appendStringInfoChar(&buf, *p);
@@ -377,8 +392,9 @@ build_command(const char *source, bool standby, bool demote, int attempt)
 	}
 	appendStringInfo(&buf, " --status-file ");
 	append_shell_quoted(&buf, psprintf("%s/%s", DataDir, REJOIN_STATUS_FILE));
-	appendStringInfo(&buf, " --attempt %d --restart-on-failure%s",
-					 attempt, standby ? " --if-diverged" : demote ? " --demote" : "");
+	appendStringInfo(&buf, " --attempt %d --restart-on-failure%s%s",
+					 attempt, standby ? " --if-diverged" : demote ? " --demote" : "",
+					 raft_rejoin_reclone ? " --reclone" : "");
 	return buf.data;
 }
 

@@ -23,14 +23,17 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "access/timeline.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "lib/stringinfo.h"
+#include "storage/fd.h"
 #include "utils/timestamp.h"
 
 #include "settings.h"
-#include "storage.h"
 #include "timeline_step.h"
 
 /* What was last logged about each member's standing, to log changes only. */
@@ -317,7 +320,16 @@ known_timeline(const RaftStatus *status, uint64 tli, uint64 *parent,
 
 /*
  * Write pg_wal's history file for timeline 'tli' (which this node does not
- * have).  True if written.
+ * have).  True if written (a failure is logged).
+ *
+ * Not fsynced: the files only have to be seen by the promotion that follows
+ * (PostgreSQL picks its id by looking for them, in the page cache like any
+ * file), and a crash that loses them loses nothing a later promotion needs:
+ * that one reserves again.  Syncing each of up to 63 files and pg_wal after
+ * each kept the worker from its heartbeats for over an election timeout on
+ * a busy machine, and the leader lost the leadership it was promoting with
+ * (CI, TAP 044).  Written whole under a temporary name and renamed, so a
+ * file is never seen half written.
  */
 static bool
 reserve_id(TimeLineID tli, const StringInfo content)
@@ -325,12 +337,39 @@ reserve_id(TimeLineID tli, const StringInfo content)
 	char		path[MAXPGPATH];
 	char		tmppath[MAXPGPATH];
 	char		fname[MAXFNAMELEN];
+	int			fd;
 
 	TLHistoryFileName(fname, tli);
 	snprintf(path, sizeof(path), XLOGDIR "/%s", fname);
 	snprintf(tmppath, sizeof(tmppath), XLOGDIR "/%s.raft_ext.tmp", fname);
-	return raft_write_file_durably(tmppath, path, content->data, content->len,
-								   false, LOG);
+	fd = OpenTransientFile(tmppath, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmppath)));
+		return false;
+	}
+	if (content->len > 0 && write(fd, content->data, content->len) != content->len)
+	{
+		if (errno == 0)
+			errno = ENOSPC;
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", tmppath)));
+		CloseTransientFile(fd);
+		unlink(tmppath);
+		return false;
+	}
+	if (CloseTransientFile(fd) != 0 || rename(tmppath, path) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", path)));
+		unlink(tmppath);
+		return false;
+	}
+	return true;
 }
 
 /*

@@ -97,7 +97,8 @@ sub create_cluster
 =item RaftFaults::create_replicated_cluster($n, %opts)
 
 A primary (raft id 1) and $n - 1 hot standbys streaming from it, every one
-running raft_ext with fault injection on; the extension is created on the
+running raft_ext with fault injection on, decide-only (auto_promote and
+auto_follow off: Raft alone is under test); the extension is created on the
 primary and reaches the standbys through WAL.  Options: timing as for
 RaftTest::create_cluster.  Returns the nodes, primary first, all started
 and caught up.
@@ -118,6 +119,9 @@ sub create_replicated_cluster
 	  . "log_statement = 'ddl'\n"
 	  . "hot_standby = on\n"
 	  . "raft_ext.fault_injection = on\n"
+	  # Raft alone is under test: decide-only, the standbys stay standbys
+	  . "raft_ext.auto_promote = off\n"
+	  . "raft_ext.auto_follow = off\n"
 	  . "raft_ext.peers = '$peers'\n"
 	  . RaftTest::timing_conf(%{ $opts{timing} // {} });
 

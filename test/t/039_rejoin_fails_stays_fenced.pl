@@ -2,7 +2,9 @@
 
 # raft_ext.auto_rejoin when the rejoin cannot work: the old primary's WAL
 # diverged (it was killed and restarted as a primary) and it runs without
-# wal_log_hints (and without data checksums), so pg_rewind refuses it.
+# wal_log_hints (and without data checksums), so pg_rewind refuses it; and
+# the re-clone it falls back to (raft_ext.rejoin_reclone) fails too: its
+# replication role does not exist on the leader.
 #  1. raft_status.rejoin_state becomes "failed" with a rejoin_error naming
 #     the cause, on a node that is up again, still a primary, and fenced:
 #     its writes are refused (SQLSTATE 25006);
@@ -25,6 +27,9 @@ my @nodes = RaftFailover::create_cluster(3,
 	auto_rejoin => 'on',
 	conf => { 1 => "wal_log_hints = off\n" });
 my ($node1, $node2, $node3) = @nodes;
+# Only node1's (the standbys' configuration came from its base backup).
+$node1->append_conf('postgresql.conf', "raft_ext.replication_user = 'no_such_role'\n");
+$node1->reload;
 my $faults = RaftFaults->new(\@nodes);
 
 my ($primary, $term) = RaftFailover::wait_primary(\@nodes);
@@ -50,6 +55,7 @@ $node1->_update_pid(1);
 my ($error, $recovery, $t1) = RaftTest::row($node1,
 	'SELECT rejoin_error, in_recovery, term FROM raft_ext.raft_status');
 like($error, qr/wal_log_hints/, "rejoin_error names the cause: $error");
+like($error, qr/^the re-clone failed: role "no_such_role" does not exist; it followed: pg_rewind/, 'and why the re-clone failed');
 is($recovery, 'f', 'node1 is still a primary');
 RaftFailover::expect_write_refused($node1, 'node1 after the failed rejoin');
 
