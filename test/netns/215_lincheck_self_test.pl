@@ -261,5 +261,13 @@ is($r->{unwritten_reads}, 1, 'counted as a read of a value no kept write wrote')
 is($r->{verdict}, 'violation',
 	'the old primary reads an overwritten value after the new primary took over: a stale read');
 is($r->{stale_reads}, 1, 'counted as a definitely stale read');
+# A read on the old primary that began before the lost write and returned
+# its value (the two overlapped), before the new primary took over: part of
+# the lost branch, set aside with it (netns 217 once called it a read of a
+# value nobody wrote).
+($r, $counts) = without_lost($async . "f r x - - 18 26 ok 2 node=1\n");
+is($r->{verdict}, 'linearizable',
+	'a read overlapping the lost write on its node, before the takeover, goes with the lost branch');
+is($counts->{removed}, 4, 'set aside with it');
 
 done_testing();

@@ -249,7 +249,7 @@ sub without_lost_branch
 	  map { [ $_->{complete}, $node->($_) ] }
 	  grep { $_->{outcome} eq 'ok' } @$ops;
 
-	my (%remove, %windows);
+	my (%remove, %windows, %lost_value);
 	my %counts = (lost_acked => 0, lost_observed => 0, removed => 0);
 	for my $o (@$ops)
 	{
@@ -270,12 +270,25 @@ sub without_lost_branch
 			else { $hi = $mid; }
 		}
 		$lo++ while $lo < @acks && $acks[$lo][1] eq $n;
-		push @{ $windows{"$n $o->{key}"} },
-		  [ $o->{invoke}, $lo < @acks ? $acks[$lo][0] : 9**20 ];
+		my $end = $lo < @acks ? $acks[$lo][0] : 9**20;
+		push @{ $windows{"$n $o->{key}"} }, [ $o->{invoke}, $end ];
+		$lost_value{"$n $o->{key} $v"} = $end;
 	}
 	for my $o (@$ops)
 	{
 		next if $remove{$o};
+		# An operation on the lost write's node that saw its value before
+		# another node took over: it may have begun before the write did
+		# (they overlapped), so the window below does not hold it, yet it
+		# belongs to the lost branch.  (After the takeover such a read is a
+		# stale read, and stays.)
+		my $seen = $o->{op} eq 'r' ? $o->{result} : $o->{op} eq 'c' ? $o->{arg} : undef;
+		my $end = defined $seen ? $lost_value{ $node->($o) . " $o->{key} $seen" } : undef;
+		if (defined $end && $o->{outcome} eq 'ok' && $o->{invoke} < $end)
+		{
+			$remove{$o} = 1;
+			next;
+		}
 		my $w = $windows{ $node->($o) . " $o->{key}" } or next;
 		$remove{$o} = 1
 		  if grep { $o->{invoke} >= $_->[0] && $o->{invoke} < $_->[1] } @$w;
