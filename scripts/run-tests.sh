@@ -127,7 +127,7 @@ for v in $PG_VERSIONS; do
     suite "postgres $v: pg_regress on one node" \
         $SUDO scripts/pg-env.sh "$v" make -s installcheck TAP_TESTS=
     suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
-        $SUDO scripts/pg-env.sh "$v" make -s installcheck REGRESS= PROVE_TESTS="$CORE_TAP"
+        $SUDO scripts/pg-env.sh "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
     suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
         $SUDO scripts/test-deb.sh "$v"
 done
