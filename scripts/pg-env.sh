@@ -212,11 +212,14 @@ in_chroot "$root" bash -c '
     top=$1 work=$2 bindir=$3; shift 3
     mkdir -p "$work"
     # The build products are excluded both ways: the host'"'"'s (another
-    # version'"'"'s) are not copied, this copy'"'"'s are kept for the next run.
+    # version'"'"'s) are not copied, this copy'"'"'s are removed: rsync keeps
+    # the sources'"'"' times, so an object built here from an older source
+    # can be newer than the new source, and make would keep it.
     rsync -a --delete --exclude .git --exclude test/raft/build --exclude "tmp_check*" \
         --exclude bench/results --exclude "*.o" --exclude "*.so" --exclude "*.bc" \
         --exclude tools/raftctl/raftctl --exclude /results --exclude "/regression.*" \
         "$top/" "$work/"
+    make -s -C "$work" clean PG_CONFIG="$bindir/pg_config" >/dev/null
     make -s -C "$work" -j"$(nproc)" PG_CONFIG="$bindir/pg_config" >/dev/null
     make -s -C "$work" install PG_CONFIG="$bindir/pg_config" >/dev/null
     chown -R postgres "$work"

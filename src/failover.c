@@ -807,6 +807,13 @@ track_pg_role(const RaftStatus *status)
 	int			now = RecoveryInProgress() ? 0 : 1;
 	const char *event = NULL;
 
+	/*
+	 * A primary's crash recovery is no role: the worker may start before it
+	 * ends (it runs on standbys, so it starts at a consistent state), and
+	 * its end is no promotion.  A standby has its signal file.
+	 */
+	if (now == 0 && access(STANDBY_SIGNAL_FILE, F_OK) != 0)
+		return;
 	if (fo.pg_role == now)
 		return;
 	if (fo.pg_role == 0 && now == 1)
