@@ -16,6 +16,8 @@
 /* Settings (rejoin.c). */
 extern int	raft_auto_rejoin;	/* REJOIN_AUTO, REJOIN_ON, REJOIN_OFF */
 extern char *raft_rejoin_command;
+extern char *raft_rewind_user;	/* "" or the role the helper rewinds as */
+extern bool raft_rejoin_reclone;	/* re-clone when pg_rewind cannot */
 
 #define REJOIN_AUTO		0
 #define REJOIN_ON		1
