@@ -1,7 +1,7 @@
 # Copyright: the raft_ext authors.
 
 # A random schedule of real partitions, driven by a seed, for at least
-# NETNS_SECONDS seconds (default 60) on NETNS_NODES nodes (default 3): each
+# NETNS_SECONDS seconds (default 45) on NETNS_NODES nodes (default 3): each
 # step cuts the network one way (a node cut off, two nodes cut from each
 # other, a node's packets to one or two others lost, a minority cut from
 # the majority), holds it for 0.3-2.5 s, heals, waits until the
@@ -25,7 +25,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $seed = $ENV{NETNS_SEED} // (int(time() * 1000) ^ $$) % 1_000_000;
-my $seconds = $ENV{NETNS_SECONDS} // 60;
+my $seconds = $ENV{NETNS_SECONDS} // 45;
 my $sync = $ENV{NETNS_ASYNC} ? 0 : 1;
 my $n = $ENV{NETNS_NODES} // 3;
 die "NETNS_NODES must be 3 or more\n" unless $n =~ /^\d+$/ && $n >= 3;

@@ -2,7 +2,7 @@
 
 # The cluster heals itself through a flapping network, with no operator:
 # the seeded random partition schedule of 209 (RaftNetnsSteps::flap;
-# NETNS_SEED replays it) for at least NETNS_SECONDS seconds (default 60) on
+# NETNS_SEED replays it) for at least NETNS_SECONDS seconds (default 45) on
 # 3 nodes, raft_ext.synchronous = quorum and raft_ext.auto_rejoin on.
 # After every heal the cluster must become whole by itself: every node
 # streams from the one primary, former primaries and diverged standbys
@@ -27,7 +27,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $seed = $ENV{NETNS_SEED} // (int(time() * 1000) ^ $$) % 1_000_000;
-my $seconds = $ENV{NETNS_SECONDS} // 60;
+my $seconds = $ENV{NETNS_SECONDS} // 45;
 diag("self-healing through flapping partitions: seed $seed, $seconds s "
 	  . "(replay with NETNS_SEED=$seed)");
 
