@@ -186,6 +186,37 @@ test_ranked_follower_times_out_after_rank_steps(void **state)
 }
 
 /*
+ * Rule (rank forgotten after standing): once a ranked follower has stood
+ * and its round failed, its next timeout is drawn from the random spread,
+ * not from its rank again: two nodes that believed in one rank otherwise
+ * stood in lockstep round after round and split every vote (the
+ * simulator's seed 6116447; mutant RAFT_MUTANT_RANK_KEPT_AFTER_STANDING).
+ */
+static void
+test_rank_forgotten_after_standing(void **state)
+{
+	h_net		net;
+	raft_node  *f;
+	raft_time	heard;
+	raft_time	stood;
+
+	(void) state;
+	h_setup(&net, 3);
+	net.opts[2].prevote = true;
+	net.opts[2].rank_step = H_SPREAD;	/* rank 2: far past the spread */
+	h_start(&net);
+	f = h_node(&net, 2);
+	heard = hear_rank_two(&net);
+	stood = heard + H_ET + 2 * H_SPREAD + 2;
+	raft_tick(f, stood);
+	assert_int_equal(raft_get_role(f), RAFT_PRECANDIDATE);
+	/* if nobody answers, the next round comes within the spread, not 2 steps on */
+	assert_true(raft_election_deadline(f) >= stood + H_ET);
+	assert_true(raft_election_deadline(f) < stood + H_ET + H_SPREAD);
+	h_destroy(&net);
+}
+
+/*
  * Rule (ranks need PreVote): without PreVote a follower ignores its rank and
  * keeps the random spread.  A node that cannot win would otherwise raise the
  * term at each of its timeouts while ranked followers wait their turn.
@@ -320,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_never_campaign_follower_ranked_last),
 		cmocka_unit_test(test_silent_follower_ranked_after_answering_ones),
 		cmocka_unit_test(test_ranked_follower_times_out_after_rank_steps),
+		cmocka_unit_test(test_rank_forgotten_after_standing),
 		cmocka_unit_test(test_rank_ignored_without_prevote),
 		cmocka_unit_test(test_first_ranked_follower_still_runs_prevote_and_meets_stickiness),
 		cmocka_unit_test(test_first_ranked_candidate_behind_is_refused),
