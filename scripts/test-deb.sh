@@ -35,10 +35,12 @@ build_inside()
     pg_buildext updatecontrol
     grep -q "^Package: postgresql-$version-raft-ext\$" debian/control ||
         die "pg_buildext did not select PostgreSQL $version (debian/pgversions, supported_versions)"
+    # the packages of an earlier run of this chroot are not this one's
+    rm -f ../postgresql-*-raft-ext*_*.deb ../raft-ext_*.buildinfo ../raft-ext_*.changes
     DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck" dpkg-buildpackage -us -uc -b
     rm -rf "$out"
     mkdir -p "$out"
-    cp ../postgresql-"$version"-raft-ext_*.deb "$out/"
+    cp ../postgresql-"$version"-raft-ext_"$(dpkg-parsechangelog -S Version)"_*.deb "$out/"
     ls -l "$out"
 }
 
