@@ -812,9 +812,9 @@ track_pg_role(const RaftStatus *status)
 	 * ends (it runs on standbys, so it starts at a consistent state), and
 	 * its end is no promotion.  A standby has its signal file.
 	 */
-	if (now == 0 && access(STANDBY_SIGNAL_FILE, F_OK) != 0)
-		return;
 	if (fo.pg_role == now)
+		return;
+	if (now == 0 && access(STANDBY_SIGNAL_FILE, F_OK) != 0)
 		return;
 	if (fo.pg_role == 0 && now == 1)
 		event = "promoted";
