@@ -134,14 +134,37 @@ for v in $PG_VERSIONS; do
         $SUDO scripts/test-deb.sh "$v"
 done
 
+# A TAP file failed if its log has a failed test or no closing plan (it
+# died, or was stopped half-way).
+tap_log_failed()
+{
+    grep -Eq '^\[[0-9:.]+\]\([0-9.]+s\) not ok|Looks like (you failed|your test exited)' "$1" ||
+        ! grep -Eq '^\[[0-9:.]+\]\([0-9.]+s\) 1\.\.[0-9]+$' "$1"
+}
+
+failed_files=()
 if [ "$failed" -ne 0 ]; then
-    # Show what the failing server tests left behind.
-    for f in "$work"/regression.diffs "$work"/tmp_check/log/regress_log_* \
-        "$netns_work"/tmp_check/log/regress_log_*; do
-        [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 40 "$f"; }
+    # Show what the failing server tests left behind, and only that: the end
+    # of the output is what a CI report keeps.
+    for f in "$work"/regression.diffs; do
+        [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 60 "$f"; failed_files+=("$f"); }
+    done
+    for f in "$work"/tmp_check/log/regress_log_* "$netns_work"/tmp_check/log/regress_log_*; do
+        [ -f "$f" ] && tap_log_failed "$f" || continue
+        failed_files+=("$f")
+        echo "--- $f (failed; tail)"
+        tail -n 60 "$f"
+        # the servers' own last words for that file
+        for l in "${f%/regress_log_*}/$(basename "$f" | sed 's/^regress_log_//')"_*.log; do
+            [ -f "$l" ] && { echo "--- $l (tail)"; tail -n 15 "$l"; }
+        done
     done
 fi
 
 echo
 echo "suites: ${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ] || { printf 'failed: %s\n' "${failures[@]}"; exit 1; }
+[ "$failed" -eq 0 ] || {
+    printf 'failed: %s\n' "${failures[@]}"
+    [ "${#failed_files[@]}" -eq 0 ] || printf 'failed file: %s\n' "${failed_files[@]}"
+    exit 1
+}

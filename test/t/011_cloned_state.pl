@@ -64,6 +64,8 @@ $witness->append_conf('postgresql.conf', $common . "raft_ext.node_id = 3\n");
 $primary->start;
 $witness->start;
 $_->safe_psql('postgres', 'CREATE EXTENSION raft_ext') for ($primary, $witness);
+my $witness_system =
+  $witness->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
 
 # Nodes 1 and 3 are a majority of three: they elect a leader, and node 1
 # votes (for itself or for node 3) in that term.
@@ -148,6 +150,29 @@ ok(!$standby->log_contains(qr/belongs to node/, $offset),
 	'node 2 keeps its own state across a restart');
 is(scalar(() = glob("$own_dir.from-node-*")), 1,
 	'only the one copied directory was ever moved aside');
+
+# 6. The witness is a member of its own database system (another initdb).
+# When it is not the leader, auto_rejoin (on by default) tries to make it the
+# leader's standby; pg_rewind cannot, and a re-clone would replace another
+# system's data: the helper refuses, and the witness keeps its own data.
+# (The helper stops the witness for a moment on each attempt.)
+$witness->poll_query_until('postgres', 'SELECT true')
+  or die 'the witness does not answer';
+is($witness->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()'),
+	$witness_system, 'the witness keeps its own database system');
+my ($rejoin_state, $rejoin_error) = split /\|/,
+  $witness->safe_psql('postgres',
+	"SELECT coalesce(rejoin_state, ''), coalesce(rejoin_error, '') FROM raft_status");
+note("witness rejoin_state: '$rejoin_state', rejoin_error: '$rejoin_error'");
+if ($rejoin_state eq 'failed')
+{
+	like($rejoin_error, qr/belongs to another database system/,
+		'the rejoin helper refused to re-clone a data directory of another system');
+}
+else
+{
+	unlike($rejoin_state, qr/^(done|recloning)$/, 'the witness was not re-cloned');
+}
 
 $_->stop for @all;
 done_testing();
