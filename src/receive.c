@@ -72,16 +72,20 @@ sender_incarnation(raft_id from, uint64 *incarnation)
 }
 
 /*
- * Refuse a batch from a node id that two live processes use.  A copy of a
- * member's data directory (pg_basebackup) that keeps its raft_ext.node_id
- * is a second process acting as that member: it could vote a second time
- * in a term the member already voted in.  Each worker process draws a
- * random incarnation at start and sends it with every connection; when an
- * incarnation that had been replaced by another keeps speaking (two batches:
- * one may be a stale one from a process that just died), both are alive,
- * and every batch from that node id is refused until one of them has been
- * silent for four election timeouts.  The senders see the refusal
- * (SQLSTATE 42710) and stop running Raft (worker.c), so neither votes.
+ * Refuse a batch from the newer of two live processes that use one node
+ * id.  A copy of a member's data directory (pg_basebackup) that keeps its
+ * raft_ext.node_id is a second process acting as that member: it could
+ * vote a second time in a term the member already voted in.  Each worker
+ * process draws a random incarnation at start and sends it with every
+ * connection; when an incarnation that had been replaced by another keeps
+ * speaking (two batches: one may be a stale one from a process that just
+ * died), both are alive, and the batches of the one that appeared later --
+ * the copy -- are refused until one of the two has been silent for four
+ * election timeouts.  The copy sees the refusal (SQLSTATE 42710) and stops
+ * running Raft (worker.c); the established member, perhaps the leader,
+ * carries on.  A copy's first batches, before the established one spoke
+ * twice, are taken as a restart's: the same window as any detection by
+ * traffic.
  */
 static void
 check_incarnation(raft_id from)
@@ -100,10 +104,12 @@ check_incarnation(raft_id from)
 			 errmsg("node %u is running twice", (unsigned) from),
 			 errdetail("Batches from node %u come from two live processes (incarnations %016llX and %016llX): "
 					   "two servers use raft_ext.node_id = %u, and two servers voting as one member could elect two leaders in one term. "
-					   "Node %u's batches are refused until one of them has been silent for %lld ms.",
+					   "The batches of %016llX, which appeared while %016llX was running, are refused "
+					   "until one of them has been silent for %lld ms.",
 					   (unsigned) from, (unsigned long long) incarnation,
 					   (unsigned long long) other, (unsigned) from,
-					   (unsigned) from, (long long) window),
+					   (unsigned long long) incarnation, (unsigned long long) other,
+					   (long long) window),
 			 errhint("A copy of a member's data directory keeps its %s: give the copy a new node id "
 					 "(and add it with raft_ext.add_node), or stop it.",
 					 "raft_ext.node_id")));

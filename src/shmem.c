@@ -397,7 +397,14 @@ raft_incarnation_seen(raft_id id, uint64 incarnation, raft_time now,
 		slot->current_seen = now;
 		*other = slot->previous;
 	}
-	conflict = incarnation_conflict(slot, now, window);
+	/*
+	 * Only the newer of two live incarnations is refused: the one that
+	 * replaced an incarnation that still speaks is the copy (or the second
+	 * start) and the established one keeps its place, so that a clone of
+	 * the leader does not stop the leader too.
+	 */
+	conflict = incarnation_conflict(slot, now, window) &&
+		slot->current == incarnation;
 	LWLockRelease(raft_shared->lock);
 	return conflict;
 }

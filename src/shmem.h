@@ -125,8 +125,9 @@ extern void raft_shmem_startup(void);
 /*
  * Backends: note a batch from incarnation 'incarnation' of node 'id' at
  * 'now'.  Returns true if two incarnations of that node are alive (both
- * heard within 'window' ms, and one that had been replaced spoke again);
- * *other then receives the other one.
+ * heard within 'window' ms, and one that had been replaced spoke again)
+ * and 'incarnation' is the newer of the two, the one to refuse; *other
+ * then receives the other one.
  */
 extern bool raft_incarnation_seen(raft_id id, uint64 incarnation,
 								  raft_time now, raft_time window,

@@ -456,10 +456,11 @@ worker_failover(raft_time now)
 }
 
 /*
- * A peer refused our batches because another live process sends as this
- * node id (receive.c).  Stop running Raft: two processes voting as one
- * member could elect two leaders in one term.  Whichever of the two is the
- * copy, neither votes until the operator has given one of them a new id.
+ * A peer refused our batches because another live process, which it heard
+ * first, sends as this node id (receive.c): this process is the copy.  Stop
+ * running Raft: two processes voting as one member could elect two leaders
+ * in one term.  The established one carries on; this one does not vote
+ * until the operator has given it a new id (or stopped the other).
  */
 static void
 worker_check_duplicate(void)

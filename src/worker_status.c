@@ -70,7 +70,7 @@ fill_peer(const RaftWorker *worker, const raft_member *member,
 	if (raft_incarnation_conflict(member->id, raft_monotonic_now(),
 								  4 * (raft_time) raft_election_timeout))
 		snprintf(peer->last_error, RAFT_ERROR_LEN,
-				 "node %u is running twice: two live processes send as node %u; its messages are refused",
+				 "node %u is running twice: two live processes send as node %u; the newer one's messages are refused",
 				 (unsigned) member->id, (unsigned) member->id);
 }
 
