@@ -9,6 +9,7 @@
  *	  raftctl [-d CONNINFO] [-f table|json] history
  *	  raftctl [-d CONNINFO] switchover --to ID [--timeout SECONDS] [--force]
  *	  raftctl [-d CONNINFO] failover --candidate ID [--timeout SECONDS] [--force]
+ *	  raftctl init ... / join ... / [-d CONNINFO] remove ID / reinit ...
  *	  raftctl --version
  *
  * CONNINFO names any one member; raftctl reads the members' addresses from
@@ -32,30 +33,46 @@ static void
 usage(FILE *stream)
 {
 	fprintf(stream,
-			"%s lists a raft_ext cluster, shows its failover history and performs\n"
-			"switchovers and failovers.\n\n"
+			"%s makes, grows, shrinks and rebuilds a raft_ext cluster, lists it, shows\n"
+			"its failover history and performs switchovers and failovers.\n\n"
 			"Usage:\n"
 			"  %s [-d CONNINFO] [-f table|json] list\n"
 			"  %s [-d CONNINFO] [-f table|json] status [--watch [SECONDS]] [--count N]\n"
 			"  %s [-d CONNINFO] [-f table|json] history\n"
 			"  %s [-d CONNINFO] switchover --to ID [--timeout SECONDS] [--force]\n"
 			"  %s [-d CONNINFO] failover --candidate ID [--timeout SECONDS] [--force]\n"
+			"  %s init -D DATADIR --node-id ID --address HOST:PORT [--cluster-name NAME]\n"
+			"         [--data-checksums] [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
+			"  %s join -D DATADIR --node-id ID --address HOST:PORT --from CONNINFO\n"
+			"         [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
+			"  %s [-d CONNINFO] remove ID [--timeout SECONDS] [--force]\n"
+			"  %s reinit -D DATADIR --from CONNINFO [--bindir DIR] [--force]\n"
+			"         [--node-id ID --address HOST:PORT [--user OSUSER] [--password-file FILE]]\n"
 			"  %s --version\n\n"
 			"CONNINFO names any member (libpq defaults if omitted); its user, password,\n"
 			"dbname and other options are used for every member, at the host and port\n"
 			"raft_peers gives.  Members are asked in parallel (%d s connect timeout).\n"
-			"switchover and failover ask for confirmation unless --force is given.\n\n"
+			"switchover and failover ask for confirmation unless --force is given.\n"
+			"init makes a cluster's first node (initdb, settings, roles, start, lead);\n"
+			"join clones the leader found through --from into a new member and adds it.\n"
+			"Both run on the node's machine, as root or as the server's OS user.\n"
+			"remove takes a member out through the Raft log (never the leader: switch\n"
+			"over first).  reinit, on the member's machine, re-clones its data directory\n"
+			"from the primary keeping its node id, configuration and Raft state; a member\n"
+			"whose directory is gone (its Raft state with it) leaves and joins again\n"
+			"under its id (--node-id and --address, and join's options).\n\n"
 			"Exit codes:\n"
 			"  0   done; list/status: healthy (a primary, every member up and streaming)\n"
 			"  1   list/status: degraded (a member unreachable, fenced, forked or\n"
 			"      not streaming)\n"
 			"  2   list/status: no primary\n"
 			"  3   missing privileges\n"
-			"  4   switchover or failover refused, failed or timed out\n"
+			"  4   switchover or failover refused, failed or timed out; init, join,\n"
+			"      remove or reinit refused or failed\n"
 			"  64  bad usage\n"
 			"  69  the node given by -d cannot be reached or has no raft_ext\n",
 			progname, progname, progname, progname, progname, progname, progname,
-			CONNECT_TIMEOUT);
+			progname, progname, progname, progname, CONNECT_TIMEOUT);
 }
 
 /* Exit code for a failed query: 3 for insufficient privilege. */
@@ -96,6 +113,39 @@ report_failure(PGconn *conn, const PGresult *res, int otherwise,
 	if (code == hint_code)
 		fprintf(stderr, "%s: hint: %s\n", progname, hint);
 	return code;
+}
+
+/*
+ * The commands that make, grow, shrink and rebuild a cluster (init, join,
+ * remove, reinit): each parses the arguments after its name itself.
+ */
+static LifecycleCommand
+lifecycle_command(const char *name)
+{
+	if (strcmp(name, "init") == 0)
+		return cmd_init;
+	if (strcmp(name, "join") == 0)
+		return cmd_join;
+	if (strcmp(name, "remove") == 0)
+		return cmd_remove;
+	if (strcmp(name, "reinit") == 0)
+		return cmd_reinit;
+	return NULL;
+}
+
+/* -d's options (user, password, dbname ...) serve every member. */
+static bool
+parse_d_options(const char *conninfo)
+{
+	char	   *err = NULL;
+
+	d_options = PQconninfoParse(conninfo, &err);
+	if (d_options == NULL)
+	{
+		fprintf(stderr, "%s: invalid -d: %s\n", progname, trimmed(err ? err : "out of memory"));
+		return false;
+	}
+	return true;
 }
 
 /* A positive integer argument, or exit with usage. */
@@ -179,6 +229,13 @@ main(int argc, char **argv)
 			if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
 				watch = int_arg("--watch", argv[++i]);
 		}
+		else if (command == NULL && a[0] != '-' && lifecycle_command(a))
+		{
+			/* these parse the arguments that follow them themselves */
+			if (!parse_d_options(conninfo))
+				return EXIT_USAGE;
+			return lifecycle_command(a) (conninfo, argc - i - 1, argv + i + 1);
+		}
 		else if (command == NULL && a[0] != '-')
 			command = a;
 		else
@@ -189,17 +246,8 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* -d's options (user, password, dbname ...) serve every member. */
-	{
-		char	   *err = NULL;
-
-		d_options = PQconninfoParse(conninfo, &err);
-		if (d_options == NULL)
-		{
-			fprintf(stderr, "%s: invalid -d: %s\n", progname, trimmed(err ? err : "out of memory"));
-			return EXIT_USAGE;
-		}
-	}
+	if (!parse_d_options(conninfo))
+		return EXIT_USAGE;
 
 	if (command == NULL)
 	{

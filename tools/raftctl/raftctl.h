@@ -9,6 +9,7 @@
  *	  raftctl_output.c	 list and status as a table or JSON
  *	  raftctl_commands.c list (and status --watch) and history
  *	  raftctl_transfer.c switchover and failover
+ *	  raftctl_remove.c	 remove: a member out through the Raft log
  */
 #ifndef RAFTCTL_H
 #define RAFTCTL_H
@@ -84,6 +85,7 @@ extern int	report_failure(PGconn *conn, const PGresult *res, int otherwise,
 
 /* raftctl_members.c */
 extern PGconn *start_member_connection(const char *conninfo);
+extern char *member_conninfo(const char *conninfo, const char *options_conninfo);
 extern PGconn *connect_to(const char *conninfo, char *error, size_t errlen);
 extern void host_of(const char *conninfo, char *out, size_t outlen);
 extern long long now_ms(void);
@@ -92,6 +94,7 @@ extern int	read_members(const char *conninfo, Member *members, char *cluster,
 						 size_t clen);
 extern const Member *primary_of(const Member *members, int n);
 extern Member *member_by_id(Member *members, int n, int id);
+extern Member *leader_of(Member *members, int n);
 extern const char *pg_role(const Member *m, const Member *primary);
 extern int	health_of(const Member *members, int n);
 
@@ -105,7 +108,98 @@ extern int	cmd_list(const char *conninfo, Format format, int watch, int count);
 extern int	cmd_history(const char *conninfo, Format format);
 
 /* raftctl_transfer.c */
+extern bool confirmed(const char *question);
 extern int	cmd_switchover(const char *conninfo, int target, int timeout, bool force);
 extern int	cmd_failover(const char *conninfo, int candidate, int timeout, bool force);
+
+/* raftctl_setup.c */
+
+/* The roles raft_ext connects as (README, "Roles"). */
+#define ROLE_TRANSPORT		"raft_transport"
+#define ROLE_REPLICATION	"raft_replication"
+#define ROLE_REWIND			"raft_rewind"
+
+/* A node's paths: the data directory and raftctl's files beside it. */
+typedef struct NodePaths
+{
+	char		datadir[MAXPGPATH];	/* absolute */
+	char		parent[MAXPGPATH];	/* its parent directory */
+	char		confdir[MAXPGPATH];	/* <datadir>.raft_ext */
+	char		conf[MAXPGPATH];	/* <confdir>/raft_ext.conf */
+	char		passfile[MAXPGPATH];	/* <confdir>/pgpass */
+	char		logfile[MAXPGPATH];	/* <confdir>/postgresql.log */
+	char		clonedir[MAXPGPATH];	/* <datadir>.raftctl-clone (join) */
+} NodePaths;
+
+/* What raft_ext.conf says. */
+typedef struct NodeSettings
+{
+	const char *for_command;	/* "init" or "join" */
+	int			node_id;
+	const char *host;
+	int			port;
+	const char *peers;			/* the raft_ext.peers value */
+	const char *cluster_name;	/* NULL or "": not set */
+	const char *preload;		/* shared_preload_libraries */
+} NodeSettings;
+
+/* A growing string (buf_append). */
+typedef struct StrBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} StrBuf;
+
+extern char server_user[64];
+extern bool become_server_user(const char *user);
+extern bool make_dir_for_user(const char *path, const char *user);
+extern int	run_program(char *const argv[], char *out, size_t outlen);
+extern bool find_bindir(const char *given, char *out, size_t outlen);
+extern bool node_paths(const char *datadir, NodePaths *p);
+extern int	dir_is_empty(const char *path);
+extern bool file_exists_in(const char *dir, const char *name);
+extern bool remove_tree(const char *path);
+extern char *read_text_file(const char *path);
+extern bool write_file_atomically(const char *path, const char *content, mode_t mode);
+extern void buf_append(StrBuf *b, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void buf_append_conf_string(StrBuf *b, const char *value);
+extern bool conninfo_add(char *buf, size_t buflen, const char *key, const char *value);
+extern bool conninfo_for_node(const char *conninfo, const char *host, int port,
+							  const char *passfile, char *out, size_t outlen);
+extern bool write_raft_conf(const NodePaths *p, const NodeSettings *s);
+extern bool ensure_include_line(const char *dir, const char *conf);
+extern bool ensure_hba_lines(const char *dir, const char *address);
+extern bool file_sets_raft_ext(const char *path);
+extern int	raft_conf_node_id(const char *conf);
+extern bool generate_password(char *out, size_t outlen);
+extern bool read_password_file(const char *path, char *out, size_t outlen);
+extern bool write_passfile(const char *path, const char *password);
+extern bool make_conf_dir(const NodePaths *p);
+extern bool parse_address(const char *address, char *host, size_t hostlen, int *port);
+extern pid_t running_postmaster(const char *datadir, int *port, char *sockdir, size_t socklen);
+extern bool start_server(const char *bindir, const NodePaths *p);
+extern PGconn *connect_local(const char *datadir, const char *host, char *error, size_t errlen);
+extern char *query_value(PGconn *conn, const char *sql);
+extern bool query_true(PGconn *conn, const char *sql);
+extern bool wait_until(bool (*cond) (void *arg), void *arg, int timeout_s, const char *what);
+
+/*
+ * The lifecycle commands: conninfo is -d's (if given before the command),
+ * argv the arguments after the command's name.  Returns the exit code.
+ */
+typedef int (*LifecycleCommand) (const char *conninfo, int argc, char **argv);
+
+/* raftctl_init.c */
+extern int	cmd_init(const char *conninfo, int argc, char **argv);
+
+/* raftctl_join.c */
+extern int	cmd_join(const char *conninfo, int argc, char **argv);
+
+/* raftctl_remove.c */
+extern int	cmd_remove(const char *conninfo, int argc, char **argv);
+
+/* raftctl_reinit.c */
+extern int	cmd_reinit(const char *conninfo, int argc, char **argv);
 
 #endif							/* RAFTCTL_H */

@@ -10,6 +10,8 @@
 
 #include "raftctl.h"
 
+#include "pqexpbuffer.h"
+
 /* The value of keyword in parsed options, NULL if unset or empty. */
 static const char *
 option(PQconninfoOption *opts, const char *keyword)
@@ -29,20 +31,20 @@ is_target(const char *keyword)
 }
 
 /*
- * Start connecting to a member: host, hostaddr and port from its raft_peers
- * address, everything else from -d, its own dbname if -d names none.
- * Non-blocking (PQconnectStartParams); NULL only when out of memory.
+ * The connection parameters of a member: host, hostaddr and port from its
+ * raft_peers address, everything else from 'options' (-d's, or another
+ * conninfo's), the member's own dbname if 'options' names none.  keys and
+ * vals hold 64 entries; the values point into options and *peer (freed by
+ * the caller with PQconninfoFree).
  */
-PGconn *
-start_member_connection(const char *conninfo)
+static void
+member_params(const char *conninfo, PQconninfoOption *options,
+			  PQconninfoOption **peer, const char **keys, const char **vals)
 {
-	PQconninfoOption *peer = PQconninfoParse(conninfo, NULL);
-	const char *keys[64];
-	const char *vals[64];
 	int			k = 0;
-	PGconn	   *conn;
 
-	for (PQconninfoOption *o = d_options; o && o->keyword && k < 56; o++)
+	*peer = PQconninfoParse(conninfo, NULL);
+	for (PQconninfoOption *o = options; o && o->keyword && k < 56; o++)
 	{
 		if (o->val == NULL || o->val[0] == '\0' || is_target(o->keyword) ||
 			strcmp(o->keyword, "application_name") == 0)
@@ -50,12 +52,12 @@ start_member_connection(const char *conninfo)
 		keys[k] = o->keyword;
 		vals[k++] = o->val;
 	}
-	for (PQconninfoOption *o = peer; o && o->keyword && k < 60; o++)
+	for (PQconninfoOption *o = *peer; o && o->keyword && k < 60; o++)
 	{
 		if (o->val == NULL || o->val[0] == '\0')
 			continue;
 		if (is_target(o->keyword) ||
-			(strcmp(o->keyword, "dbname") == 0 && option(d_options, "dbname") == NULL))
+			(strcmp(o->keyword, "dbname") == 0 && option(options, "dbname") == NULL))
 		{
 			keys[k] = o->keyword;
 			vals[k++] = o->val;
@@ -65,10 +67,61 @@ start_member_connection(const char *conninfo)
 	vals[k++] = "raftctl";
 	keys[k] = NULL;
 	vals[k] = NULL;
+}
+
+/*
+ * Start connecting to a member (member_params with -d's options).
+ * Non-blocking (PQconnectStartParams); NULL only when out of memory.
+ */
+PGconn *
+start_member_connection(const char *conninfo)
+{
+	const char *keys[64];
+	const char *vals[64];
+	PQconninfoOption *peer;
+	PGconn	   *conn;
+
+	member_params(conninfo, d_options, &peer, keys, vals);
 	conn = PQconnectStartParams(keys, vals, 0);
 	if (peer)
 		PQconninfoFree(peer);
 	return conn;
+}
+
+/*
+ * A member's conninfo as a string, for a program raftctl starts:
+ * member_params with the options of 'options_conninfo', without
+ * application_name; values quoted as libpq reads them.  malloc'd.
+ */
+char *
+member_conninfo(const char *conninfo, const char *options_conninfo)
+{
+	const char *keys[64];
+	const char *vals[64];
+	PQconninfoOption *peer;
+	PQconninfoOption *options = PQconninfoParse(options_conninfo, NULL);
+	PQExpBufferData buf;
+
+	member_params(conninfo, options, &peer, keys, vals);
+	initPQExpBuffer(&buf);
+	for (int i = 0; keys[i]; i++)
+	{
+		if (strcmp(keys[i], "application_name") == 0)
+			continue;
+		appendPQExpBuffer(&buf, "%s%s='", buf.len ? " " : "", keys[i]);
+		for (const char *c = vals[i]; *c; c++)
+		{
+			if (*c == '\'' || *c == '\\')
+				appendPQExpBufferChar(&buf, '\\');
+			appendPQExpBufferChar(&buf, *c);
+		}
+		appendPQExpBufferChar(&buf, '\'');
+	}
+	if (peer)
+		PQconninfoFree(peer);
+	if (options)
+		PQconninfoFree(options);
+	return buf.data;
 }
 
 /* Connect to the node -d names (blocking, with the connect timeout). */
@@ -312,7 +365,17 @@ primary_of(const Member *members, int n)
 	return NULL;
 }
 
-/* The member by id, or NULL. */
+/* The member that leads among the probed ones, or NULL. */
+Member *
+leader_of(Member *members, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (members[i].reachable && strcmp(members[i].raft_role, "leader") == 0)
+			return &members[i];
+	return NULL;
+}
+
+/* The member with this id, or NULL. */
 Member *
 member_by_id(Member *members, int n, int id)
 {

@@ -10,7 +10,7 @@
 #include "raftctl.h"
 
 /* Ask "question [y/N]" on the terminal; whether the answer was yes. */
-static bool
+bool
 confirmed(const char *question)
 {
 	char		answer[64];
@@ -46,9 +46,7 @@ hand_over(Member *members, int n, Member *target_m, int timeout)
 			printf("node %d is the primary (term %lld)\n", target, target_m->term);
 			return 0;
 		}
-		for (int i = 0; i < n; i++)
-			if (members[i].reachable && strcmp(members[i].raft_role, "leader") == 0)
-				leader = &members[i];
+		leader = leader_of(members, n);
 		if (leader && leader != target_m && time(NULL) >= next_request)
 		{
 			PGconn	   *conn = start_member_connection(leader->conninfo);
