@@ -36,10 +36,13 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 PG_VERSIONS=${PG_VERSIONS-17 18}
 # The TAP files that also run on the other versions: election, kill -9
 # failover with auto_promote/auto_follow, fencing, auto_rejoin with
-# pg_rewind, clean switchover, synchronous quorum, the HTTP endpoint.
+# pg_rewind, clean switchover, synchronous quorum, the HTTP endpoint, and
+# raftctl's init, join, remove and reinit (initdb, pg_basebackup and the
+# re-clone with each version's binaries).
 CORE_TAP="test/t/001_three_node_election.pl test/t/020_fencing.pl
 test/t/030_failover_kill.pl test/t/033_switchover.pl
 test/t/037_failover_auto_rejoin.pl test/t/040_http_endpoint.pl
+test/t/055_raftctl_init_join.pl test/t/056_raftctl_remove_reinit.pl
 test/t/120_sync_quorum.pl"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG
