@@ -9,7 +9,15 @@
  *	  raftctl_output.c	 list and status as a table or JSON
  *	  raftctl_commands.c list (and status --watch) and history
  *	  raftctl_transfer.c switchover and failover
+ *	  raftctl_setup.c	 init and join: the server's OS user, programs,
+ *						 bindir, the node's paths and files
+ *	  raftctl_node_conf.c	the node's configuration: raft_ext.conf and its
+ *						 include line, pg_hba.conf, password file, address
+ *	  raftctl_node_server.c	the node's local server: start, connect, wait
+ *	  raftctl_init.c	 init: a new cluster's first node
+ *	  raftctl_join.c	 join: a new member cloned from the leader
  *	  raftctl_remove.c	 remove: a member out through the Raft log
+ *	  raftctl_reinit.c	 reinit: a member re-cloned, or removed and joined
  */
 #ifndef RAFTCTL_H
 #define RAFTCTL_H
@@ -155,6 +163,7 @@ extern char server_user[64];
 extern bool become_server_user(const char *user);
 extern bool make_dir_for_user(const char *path, const char *user);
 extern int	run_program(char *const argv[], char *out, size_t outlen);
+extern void kill_programs_on(const char *program, const char *dir);
 extern bool find_bindir(const char *given, char *out, size_t outlen);
 extern bool node_paths(const char *datadir, NodePaths *p);
 extern int	dir_is_empty(const char *path);
@@ -163,6 +172,8 @@ extern bool remove_tree(const char *path);
 extern char *read_text_file(const char *path);
 extern bool write_file_atomically(const char *path, const char *content, mode_t mode);
 extern void buf_append(StrBuf *b, const char *fmt,...) pg_attribute_printf(2, 3);
+
+/* raftctl_node_conf.c */
 extern void buf_append_conf_string(StrBuf *b, const char *value);
 extern bool conninfo_add(char *buf, size_t buflen, const char *key, const char *value);
 extern bool conninfo_for_node(const char *conninfo, const char *host, int port,
@@ -177,6 +188,8 @@ extern bool read_password_file(const char *path, char *out, size_t outlen);
 extern bool write_passfile(const char *path, const char *password);
 extern bool make_conf_dir(const NodePaths *p);
 extern bool parse_address(const char *address, char *host, size_t hostlen, int *port);
+
+/* raftctl_node_server.c */
 extern pid_t running_postmaster(const char *datadir, int *port, char *sockdir, size_t socklen);
 extern bool start_server(const char *bindir, const NodePaths *p);
 extern PGconn *connect_local(const char *datadir, const char *host, char *error, size_t errlen);

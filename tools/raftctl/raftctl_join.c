@@ -527,6 +527,7 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
 static bool
 remove_stale_clone(const NodePaths *p)
 {
+	kill_programs_on("pg_basebackup", p->clonedir);
 	if (dir_is_empty(p->clonedir) == -1)
 		return true;
 	printf("%s: removing the unfinished clone of an earlier run (%s)\n", progname, p->clonedir);
