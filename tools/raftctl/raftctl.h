@@ -186,6 +186,8 @@ extern int	raft_conf_node_id(const char *conf);
 extern bool generate_password(char *out, size_t outlen);
 extern bool read_password_file(const char *path, char *out, size_t outlen);
 extern bool write_passfile(const char *path, const char *password);
+extern bool given_password(const char *password_file, const NodePaths *p,
+						   char *pw, size_t len, bool *found);
 extern bool make_conf_dir(const NodePaths *p);
 extern bool parse_address(const char *address, char *host, size_t hostlen, int *port);
 

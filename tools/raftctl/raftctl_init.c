@@ -243,11 +243,11 @@ preload_with_raft_ext(const char *bindir, const NodePaths *p, char *out, size_t 
 static bool
 cluster_password(const InitOptions *o, const NodePaths *p, char *pw, size_t len)
 {
-	if (o->password_file)
-		return read_password_file(o->password_file, pw, len);
-	if (access(p->passfile, R_OK) == 0)
-		return read_password_file(p->passfile, pw, len);
-	return generate_password(pw, len);
+	bool		found;
+
+	if (!given_password(o->password_file, p, pw, len, &found))
+		return false;
+	return found || generate_password(pw, len);
 }
 
 /* Write raft_ext.conf, the include line, the passfile and the hba lines. */

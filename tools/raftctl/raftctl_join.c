@@ -635,13 +635,14 @@ streaming_voter(void *arg)
 static bool
 join_password(const JoinOptions *o, const NodePaths *p, char *pw, size_t len)
 {
-	if (o->password_file)
-		return read_password_file(o->password_file, pw, len);
-	if (access(p->passfile, R_OK) == 0)
-		return read_password_file(p->passfile, pw, len);
-	fprintf(stderr, "%s: join needs --password-file: the password of the cluster's roles "
-			"(a copy of the first node's pgpass file will do)\n", progname);
-	return false;
+	bool		found;
+
+	if (!given_password(o->password_file, p, pw, len, &found))
+		return false;
+	if (!found)
+		fprintf(stderr, "%s: join needs --password-file: the password of the cluster's roles "
+				"(a copy of the first node's pgpass file will do)\n", progname);
+	return found;
 }
 
 int

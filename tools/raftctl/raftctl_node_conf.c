@@ -336,6 +336,24 @@ read_password_file(const char *path, char *out, size_t outlen)
 }
 
 /*
+ * The roles' password a command was given or an earlier run kept:
+ * 'password_file' if given, else the node's own password file.  *found is
+ * false (and nothing printed) when there is neither; false with a message
+ * when a file cannot be read.
+ */
+bool
+given_password(const char *password_file, const NodePaths *p, char *pw, size_t len, bool *found)
+{
+	*found = true;
+	if (password_file)
+		return read_password_file(password_file, pw, len);
+	if (access(p->passfile, R_OK) == 0)
+		return read_password_file(p->passfile, pw, len);
+	*found = false;
+	return true;
+}
+
+/*
  * The node's password file (libpq's format, mode 0600): the one password
  * for the three roles.  conninfos name it with passfile=.
  */
