@@ -4,9 +4,12 @@
 #
 # Builds and installs raft_ext, then, under one directory (default
 # /tmp/raft_ext_demo):
-#   1. creates a primary (node1, port 5441) and two hot standbys made with
-#      pg_basebackup -R (node2 and node3, ports 5442 and 5443), every node
-#      running raft_ext with raft_ext.auto_promote and raft_ext.auto_follow;
+#   1. makes the cluster with the commands a DBA types: raftctl init makes
+#      node1 (port 5441: initdb, raft_ext's settings, roles and password,
+#      start, lead), raftctl join makes node2 and node3 (ports 5442 and
+#      5443) hot standbys cloned from it and adds them to the Raft
+#      membership; every setting at its default (auto_promote, auto_follow
+#      and auto_rejoin in effect);
 #   2. waits for the Raft leader: the healthy primary stays primary;
 #   3. kills the primary's postmaster with SIGKILL, and retries an INSERT
 #      through a multi-host conninfo (target_session_attrs=read-write) until
@@ -56,6 +59,7 @@ CLUSTER_DIR=$dir
 CLUSTER_NODES=3
 CLUSTER_PORT=5441
 CLUSTER_NAME=demo
+CLUSTER_BUILD=raftctl
 # shellcheck source=lib/cluster.sh
 . scripts/lib/cluster.sh
 
@@ -83,10 +87,10 @@ cleanup()
     fi
 }
 
-say "creating a primary and two streaming standbys in $dir (ports 5441-5443)"
+say "making a primary and two streaming standbys in $dir (ports 5441-5443) with raftctl"
 trap cleanup EXIT
 cluster_create
-echo "node1: primary; node2, node3: pg_basebackup -R of node1, hot standbys"
+echo "node1: primary (raftctl init); node2, node3: streaming standbys and members (raftctl join)"
 
 say "waiting for the Raft leader (the healthy primary stays primary)"
 primary=$(cluster_wait_primary 60)

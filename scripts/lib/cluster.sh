@@ -19,6 +19,15 @@
 #                    extension is created; 0: the same streaming cluster
 #                    without raft_ext (the overhead baseline)
 #   CLUSTER_CONF     extra postgresql.conf lines for every node
+#   CLUSTER_BUILD    manual (default): initdb, postgresql.conf lines and
+#                    pg_basebackup -R by these functions, local connections
+#                    trusted (the benchmarks); raftctl: as a DBA makes a
+#                    cluster (the demo): raftctl init on node1 and raftctl
+#                    join on the others, with their roles, passwords and
+#                    settings; node i's log is then node<i>.raft_ext/postgresql.log
+#                    and the functions connect over the Unix socket in
+#                    $CLUSTER_DIR (peer authentication); CLUSTER_CONF and
+#                    CLUSTER_RAFT do not apply
 #
 # Servers run as the "postgres" user when the caller is root (initdb and
 # postgres refuse root), else as the caller.  Functions never stop servers
@@ -31,6 +40,7 @@ CLUSTER_PORT=${CLUSTER_PORT:-5441}
 CLUSTER_NAME=${CLUSTER_NAME:-local}
 CLUSTER_RAFT=${CLUSTER_RAFT:-1}
 CLUSTER_CONF=${CLUSTER_CONF:-}
+CLUSTER_BUILD=${CLUSTER_BUILD:-manual}
 
 PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || echo /usr/lib/postgresql/15/bin/pg_config)}
 PG_BINDIR=$("$PG_CONFIG" --bindir)
@@ -54,14 +64,29 @@ as_pg()
 # Port, data directory, log file of node $1.
 node_port() { echo $((CLUSTER_PORT + $1 - 1)); }
 node_dir() { echo "$CLUSTER_DIR/node$1"; }
-node_log() { echo "$CLUSTER_DIR/node$1.log"; }
+node_log()
+{
+    if [ "$CLUSTER_BUILD" = raftctl ]; then
+        echo "$CLUSTER_DIR/node$1.raft_ext/postgresql.log"
+    else
+        echo "$CLUSTER_DIR/node$1.log"
+    fi
+}
+
+# Where the functions connect: TCP on 127.0.0.1 (trusted), or the Unix
+# socket (peer authentication) of a cluster made by raftctl, whose TCP
+# connections need the roles' passwords.
+cluster_host()
+{
+    if [ "$CLUSTER_BUILD" = raftctl ]; then echo "$CLUSTER_DIR"; else echo 127.0.0.1; fi
+}
 
 # A conninfo for node $1 (extra key=value pairs may follow).
 node_conninfo()
 {
     local i=$1
     shift
-    echo "host=127.0.0.1 port=$(node_port "$i") dbname=postgres user=$CLUSTER_USER $*"
+    echo "host=$(cluster_host) port=$(node_port "$i") dbname=postgres user=$CLUSTER_USER $*"
 }
 
 # A conninfo naming every node; libpq picks the one that accepts writes.
@@ -69,7 +94,7 @@ cluster_writer_conninfo()
 {
     local hosts="" ports="" i
     for i in $(seq "$CLUSTER_NODES"); do
-        hosts+="${hosts:+,}127.0.0.1"
+        hosts+="${hosts:+,}$(cluster_host)"
         ports+="${ports:+,}$(node_port "$i")"
     done
     echo "host=$hosts port=$ports dbname=postgres user=$CLUSTER_USER target_session_attrs=read-write connect_timeout=2"
@@ -215,6 +240,10 @@ cluster_create()
     cluster_destroy
     mkdir -p "$CLUSTER_DIR"
     [ "$(id -u)" -ne 0 ] || chown "$CLUSTER_USER" "$CLUSTER_DIR"
+    if [ "$CLUSTER_BUILD" = raftctl ]; then
+        cluster_create_with_raftctl
+        return
+    fi
 
     dir=$(node_dir 1)
     as_pg "$PG_BINDIR/initdb" -D "$dir" -U "$CLUSTER_USER" --auth=trust -N >/dev/null
@@ -237,6 +266,29 @@ cluster_create()
         } | as_pg tee -a "$dir/postgresql.conf" >/dev/null
         node_start "$i"
     done
+}
+
+# The raftctl commands that make the cluster, one per line, as a DBA types
+# them (raftctl switches to $CLUSTER_USER by itself when run as root).
+cluster_raftctl_commands()
+{
+    local i
+    echo "raftctl init -D $(node_dir 1) --node-id 1 --address 127.0.0.1:$(node_port 1) --cluster-name $CLUSTER_NAME --socket-dir $CLUSTER_DIR"
+    for i in $(seq 2 "$CLUSTER_NODES"); do
+        echo "raftctl join -D $(node_dir "$i") --node-id $i --address 127.0.0.1:$(node_port "$i") --password-file $(node_dir 1).raft_ext/pgpass --socket-dir $CLUSTER_DIR --from 'host=$CLUSTER_DIR port=$(node_port 1) dbname=postgres'"
+    done
+}
+
+# cluster_create for CLUSTER_BUILD=raftctl: run those commands, each shown
+# with what raftctl prints.
+cluster_create_with_raftctl()
+{
+    local cmd
+    while IFS= read -r cmd; do
+        printf '$ %s\n' "$cmd"
+        eval "\"\$PG_BINDIR/\"$cmd" | sed 's/^/  /'
+        [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "raftctl failed: $cmd" >&2; return 1; }
+    done < <(cluster_raftctl_commands)
 }
 
 # Stop the cluster and remove its directory.

@@ -520,6 +520,40 @@ sub wait_whole
 
 =pod
 
+=item wait_settled(\@nodes, $seconds)
+
+Poll until the cluster has settled: one agreed leader that is the primary,
+and every other node of @nodes streaming from it.  Leadership may still
+move while a rejoin stops a node (with a member down, the leader then has
+no majority and the next election may go either way), so the primary is
+looked up again on every round.  Returns the primary, or undef after
+$seconds (default the framework's timeout).
+
+=cut
+
+sub wait_settled
+{
+	my ($nodes, $seconds) = @_;
+	my $deadline = time() + ($seconds // $PostgreSQL::Test::Utils::timeout_default);
+	while (time() < $deadline)
+	{
+		my ($leader) = RaftTest::agreed_leader($nodes);
+		if (defined $leader && eval { is_primary($leader) })
+		{
+			my $left = $deadline - time();
+			my $took = wait_whole($nodes, $leader, $left < 10 ? $left : 10);
+			my ($still) = RaftTest::agreed_leader($nodes);
+			return $leader
+			  if defined $took && defined $still && $still == $leader;
+		}
+		usleep(200_000);
+	}
+	$_->_update_pid(-1) for @$nodes;
+	return undef;
+}
+
+=pod
+
 =item poll_true($node, $query, $seconds)
 
 Poll until $query returns 't' on $node, for at most $seconds (default the

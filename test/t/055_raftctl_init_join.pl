@@ -12,7 +12,7 @@
 #  3. refusals, each exiting non-zero with its message and leaving nothing
 #     behind (no directory, no member): a duplicate id, a duplicate
 #     address, a non-empty directory, no leader reachable, a wrong password
-#     (of --from, and of the roles);
+#     (of --from, and of the roles), a --socket-dir that is relative or missing;
 #  4. a writer inserts rows; kill -9 of the primary: a new primary is
 #     elected and the writes resume; the killed node, restarted, rejoins as
 #     a standby by itself (auto_rejoin);
@@ -245,6 +245,11 @@ refused('wrong password of --from', qr/password authentication failed/, "$base/b
 	'--node-id', '4', '--address', "127.0.0.1:$spare_port",
 	'--from', "host=127.0.0.1 port=$port{1} dbname=postgres user=raft_transport password=wrong",
 	'--password-file', $pwcopy);
+refused('relative --socket-dir', qr/--socket-dir must be one absolute directory path/, "$base/rel_sock",
+	'--node-id', '4', '--address', "127.0.0.1:$spare_port", @good, '--socket-dir', 'sock');
+refused('missing --socket-dir', qr/--socket-dir "\Q$base\E\/nowhere" is not an existing directory/,
+	"$base/no_sock", '--node-id', '4', '--address', "127.0.0.1:$spare_port", @good,
+	'--socket-dir', "$base/nowhere");
 my $badpw = "$base/badpw";
 PostgreSQL::Test::Utils::append_to_file($badpw, "not-the-password\n");
 refused('wrong roles\' password', qr/refuses the roles' password: .*password authentication failed/,
@@ -295,7 +300,7 @@ ok(index($logs, $password) < 0, 'no server log holds the password');
 
 # 6. Grow to five and shrink to three under a writer, in quorum mode; the
 # synchronous quorum is right at every step (k = voters - majority, the
-# other voters named).
+# other voters named).  Node 5 joins with --socket-dir.
 my $p = primary();
 for my $id (1 .. 3)
 {
@@ -334,12 +339,18 @@ $writer = IPC::Run::start(
 	[ 'bash', '-c', 'i=100000; while :; do i=$((i+1)); psql -X -q -d "$0" -c "INSERT INTO w VALUES ($i)" >/dev/null 2>&1 && echo $i; sleep 0.02; done', $w_ci ],
 	'<', \undef, '>', \$acks, '2>', '/dev/null', IPC::Run::timeout(600));
 ok(wait_for(sub { $writer->pump_nb; scalar(() = $acks =~ /\n/g) >= 10 }, 60), 'a writer commits rows on the primary');
+# node 5 puts its Unix socket in a directory of its own (--socket-dir)
+my $sockdir5 = "$base/sock5";
+mkdir $sockdir5;
 for my $id (4, 5)
 {
 	($rc, $out, $err) = raftctl('join', '-D', $dir{$id}, '--node-id', $id,
-		'--address', "127.0.0.1:$port{$id}", '--from', $from, '--password-file', $pwcopy);
+		'--address', "127.0.0.1:$port{$id}", '--from', $from, '--password-file', $pwcopy,
+		$id == 5 ? ('--socket-dir', $sockdir5) : ());
 	is($rc, 0, "node $id joins while the primary takes writes") or diag("$out\n$err");
 }
+is(socket_of(5), $sockdir5, "node 5's server has its socket in --socket-dir");
+ok(-S "$sockdir5/.s.PGSQL.$port{5}", '... where the socket file is');
 quorum_is(2, [ 1 .. 5 ], 'five voters');
 my @gone = grep { $_ != $p } (5, 4, 3, 2, 1);
 @gone = @gone[ 0, 1 ];

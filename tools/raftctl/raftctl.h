@@ -149,6 +149,7 @@ typedef struct NodeSettings
 	const char *peers;			/* the raft_ext.peers value */
 	const char *cluster_name;	/* NULL or "": not set */
 	const char *preload;		/* shared_preload_libraries */
+	const char *socket_dir;		/* NULL: the server's default */
 } NodeSettings;
 
 /* A growing string (buf_append). */
@@ -179,6 +180,7 @@ extern bool conninfo_add(char *buf, size_t buflen, const char *key, const char *
 extern bool conninfo_for_node(const char *conninfo, const char *host, int port,
 							  const char *passfile, char *out, size_t outlen);
 extern bool write_raft_conf(const NodePaths *p, const NodeSettings *s);
+extern bool valid_socket_dir(const char *dir);
 extern bool ensure_include_line(const char *dir, const char *conf);
 extern bool ensure_hba_lines(const char *dir, const char *address);
 extern bool file_sets_raft_ext(const char *path);

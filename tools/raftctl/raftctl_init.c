@@ -36,6 +36,7 @@ typedef struct InitOptions
 	const char *user;
 	const char *bindir;
 	const char *password_file;
+	const char *socket_dir;
 } InitOptions;
 
 /* What init found in the data directory. */
@@ -50,7 +51,8 @@ static void
 init_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s init -D DATADIR --node-id ID --address HOST:PORT [--cluster-name NAME]\n"
-			"           [--data-checksums] [--user OSUSER] [--bindir DIR] [--password-file FILE]\n",
+			"           [--data-checksums] [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
+			"           [--socket-dir DIR]\n",
 			progname);
 }
 
@@ -92,6 +94,8 @@ parse_init_options(int argc, char **argv, InitOptions *o)
 			target = &o->bindir;
 		else if (strcmp(a, "--password-file") == 0)
 			target = &o->password_file;
+		else if (strcmp(a, "--socket-dir") == 0)
+			target = &o->socket_dir;
 		else if (strcmp(a, "--node-id") == 0)
 		{
 			const char *v = option_value(argc, argv, &i);
@@ -124,6 +128,8 @@ parse_init_options(int argc, char **argv, InitOptions *o)
 		fprintf(stderr, "%s: --cluster-name must be shorter than 64 characters, without control characters\n", progname);
 		return false;
 	}
+	if (o->socket_dir && !valid_socket_dir(o->socket_dir))
+		return false;
 	return true;
 }
 
@@ -282,6 +288,7 @@ write_node_files(const InitOptions *o, const NodePaths *p, const char *bindir,
 	s.peers = peers;
 	s.cluster_name = o->cluster_name;
 	s.preload = preload;
+	s.socket_dir = o->socket_dir;
 	printf("%s: writing %s (node %d at %s, password file %s)\n", progname, p->conf,
 		   o->node_id, o->address, p->passfile);
 	return make_conf_dir(p) && write_passfile(p->passfile, password) &&

@@ -37,6 +37,7 @@ typedef struct JoinOptions
 	const char *user;
 	const char *bindir;
 	const char *password_file;
+	const char *socket_dir;
 } JoinOptions;
 
 /* The cluster as its leader sees it. */
@@ -68,7 +69,8 @@ static void
 join_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s join -D DATADIR --node-id ID --address HOST:PORT --from CONNINFO\n"
-			"           [--user OSUSER] [--bindir DIR] [--password-file FILE]\n", progname);
+			"           [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
+			"           [--socket-dir DIR]\n", progname);
 }
 
 /* Parse join's arguments; false (usage) if they are wrong. */
@@ -93,6 +95,8 @@ parse_join_options(int argc, char **argv, JoinOptions *o)
 			target = &o->bindir;
 		else if (strcmp(a, "--password-file") == 0)
 			target = &o->password_file;
+		else if (strcmp(a, "--socket-dir") == 0)
+			target = &o->socket_dir;
 		else if (strcmp(a, "--node-id") == 0)
 			target = &id;
 		else
@@ -124,6 +128,8 @@ parse_join_options(int argc, char **argv, JoinOptions *o)
 		fprintf(stderr, "%s: join needs -D, --node-id, --address and --from\n", progname);
 		return false;
 	}
+	if (o->socket_dir && !valid_socket_dir(o->socket_dir))
+		return false;
 	return true;
 }
 
@@ -514,6 +520,7 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
 	s.peers = peers;
 	s.cluster_name = v->cluster_name;
 	s.preload = v->preload;
+	s.socket_dir = o->socket_dir;
 	snprintf(path, sizeof(path), "%s/standby.signal", p->clonedir);
 	printf("%s: writing %s (node %d at %s) and the standby's settings\n", progname, p->conf,
 		   o->node_id, o->address);

@@ -109,6 +109,30 @@ buf_append_conf_string(StrBuf *b, const char *value)
 }
 
 /*
+ * Whether --socket-dir names a directory the server can use: an absolute
+ * path of an existing directory, one directory (no comma: the setting is a
+ * list), without control characters.  Says why not.
+ */
+bool
+valid_socket_dir(const char *dir)
+{
+	struct stat st;
+
+	if (dir[0] != '/' || strpbrk(dir, ",\n\r\t") != NULL || strlen(dir) >= 100)
+	{
+		fprintf(stderr, "%s: --socket-dir must be one absolute directory path, shorter than "
+				"100 characters, without commas or control characters\n", progname);
+		return false;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+	{
+		fprintf(stderr, "%s: --socket-dir \"%s\" is not an existing directory\n", progname, dir);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Write the node's raft_ext.conf: everything raft_ext needs on this node,
  * in one file that raftctl owns and rewrites whole.
  */
@@ -128,6 +152,12 @@ write_raft_conf(const NodePaths *p, const NodeSettings *s)
 	buf_append(&b, "listen_addresses = ");
 	buf_append_conf_string(&b, s->host);
 	buf_append(&b, "\nport = %d\n", s->port);
+	if (s->socket_dir && s->socket_dir[0])
+	{
+		buf_append(&b, "unix_socket_directories = ");
+		buf_append_conf_string(&b, s->socket_dir);
+		buf_append(&b, "\n");
+	}
 	buf_append(&b, "shared_preload_libraries = ");
 	buf_append_conf_string(&b, s->preload);
 	buf_append(&b, "\nraft_ext.node_id = %d\n", s->node_id);
