@@ -31,6 +31,34 @@
 #define RAFT_MASK	"********"
 
 /* See conninfo.h. */
+char *
+raft_conninfo_with(const char *conninfo, const char *user, const char *passfile)
+{
+	PQconninfoOption *opts;
+	StringInfoData buf;
+	bool		new_user = user != NULL && user[0] != '\0';
+	bool		new_passfile = passfile != NULL && passfile[0] != '\0';
+
+	if ((!new_user && !new_passfile) || (opts = raft_conninfo_parse(conninfo)) == NULL)
+		return pstrdup(conninfo ? conninfo : "");
+	initStringInfo(&buf);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0' ||
+			(new_user && strcmp(o->keyword, "user") == 0) ||
+			(new_passfile && strcmp(o->keyword, "passfile") == 0))
+			continue;
+		raft_conninfo_append(&buf, o->keyword, o->val, true);
+	}
+	if (new_user)
+		raft_conninfo_append(&buf, "user", user, true);
+	if (new_passfile)
+		raft_conninfo_append(&buf, "passfile", passfile, true);
+	PQconninfoFree(opts);
+	return buf.data;
+}
+
+/* See conninfo.h. */
 PQconninfoOption *
 raft_conninfo_parse(const char *conninfo)
 {

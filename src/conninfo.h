@@ -26,6 +26,15 @@ extern void raft_conninfo_append(StringInfo buf, const char *keyword,
 								 const char *value, bool always_quote);
 
 /*
+ * The conninfo with its user replaced by 'user' and its passfile by
+ * 'passfile' (each only when non-empty), palloc'd: how this node connects
+ * to a member whose address is the cluster's (raft_ext.rewind_user,
+ * raft_ext.passfile).  The conninfo itself if it does not parse.
+ */
+extern char *raft_conninfo_with(const char *conninfo, const char *user,
+								const char *passfile);
+
+/*
  * Copy one conninfo out of a raft_ext.peers value into buf, stopping at the
  * first ';' that is not quoted or escaped; returns the position after it.
  */

@@ -687,7 +687,9 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	leader = find_member(status, status->leader_id);
 	if (leader == NULL || leader->conninfo[0] == '\0')
 		return;
-	if (raft_conninfo_same_server(PrimaryConnInfo, leader->conninfo))
+	/* the same leader: only a password file that is not this node's */
+	if (raft_conninfo_same_server(PrimaryConnInfo, leader->conninfo) &&
+		!raft_follow_passfile_stale(PrimaryConnInfo))
 		return;
 
 	/*

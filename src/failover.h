@@ -78,6 +78,12 @@ extern bool raft_follow_write_conninfo(const char *leader_conninfo);
 
 /* The primary_conninfo value raft_follow_write_conninfo would write. */
 extern char *raft_follow_build_conninfo(const char *leader_conninfo);
+/*
+ * Whether a primary_conninfo names another password file than
+ * raft_ext.passfile (false when that is not set): auto_follow then rewrites
+ * it even for the same leader.
+ */
+extern bool raft_follow_passfile_stale(const char *conninfo);
 
 /*
  * Set 'name' to 'value' in postgresql.auto.conf as ALTER SYSTEM would

@@ -84,14 +84,19 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 		if (strcmp(o->keyword, "dbname") == 0 ||
 			strcmp(o->keyword, "replication") == 0)
 			continue;
-		/* The replication role, when one is set. */
+		/* The replication role and this node's password file, when set. */
 		if (strcmp(o->keyword, "user") == 0 &&
 			raft_replication_user != NULL && raft_replication_user[0] != '\0')
+			continue;
+		if (strcmp(o->keyword, "passfile") == 0 &&
+			raft_passfile != NULL && raft_passfile[0] != '\0')
 			continue;
 		raft_conninfo_append(&buf, o->keyword, o->val, true);
 	}
 	if (raft_replication_user != NULL && raft_replication_user[0] != '\0')
 		raft_conninfo_append(&buf, "user", raft_replication_user, true);
+	if (raft_passfile != NULL && raft_passfile[0] != '\0')
+		raft_conninfo_append(&buf, "passfile", raft_passfile, true);
 
 	/* In quorum mode synchronous_standby_names names standbys by id. */
 	if (appname != NULL && !raft_sync_owns_names())
@@ -228,6 +233,27 @@ rewrite_auto_conf(const char *key, const char *line, bool *changed)
 	pfree(old.data);
 	pfree(out.data);
 	return ok;
+}
+
+/* See failover.h. */
+bool
+raft_follow_passfile_stale(const char *conninfo)
+{
+	PQconninfoOption *options;
+	bool		stale = true;
+
+	if (raft_passfile == NULL || raft_passfile[0] == '\0')
+		return false;
+	options = raft_conninfo_parse(conninfo);
+	if (options == NULL)
+		return false;
+	for (PQconninfoOption *o = options; o->keyword; o++)
+	{
+		if (strcmp(o->keyword, "passfile") == 0)
+			stale = (o->val == NULL || strcmp(o->val, raft_passfile) != 0);
+	}
+	PQconninfoFree(options);
+	return stale;
 }
 
 /* See failover.h. */

@@ -189,27 +189,12 @@ check_rewind_user(char **newval, void **extra, GucSource source)
 
 /*
  * The conninfo the helper rewinds from: the leader's address, as
- * raft_ext.rewind_user if set (palloc'd).
+ * raft_ext.rewind_user and with raft_ext.passfile if set (palloc'd).
  */
 static char *
 rewind_source(const char *address)
 {
-	PQconninfoOption *opts;
-	StringInfoData buf;
-
-	if (raft_rewind_user == NULL || raft_rewind_user[0] == '\0' ||
-		(opts = raft_conninfo_parse(address)) == NULL)
-		return pstrdup(address);
-	initStringInfo(&buf);
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-	{
-		if (o->val == NULL || o->val[0] == '\0' || strcmp(o->keyword, "user") == 0)
-			continue;
-		raft_conninfo_append(&buf, o->keyword, o->val, true);
-	}
-	raft_conninfo_append(&buf, "user", raft_rewind_user, true);
-	PQconninfoFree(opts);
-	return buf.data;
+	return raft_conninfo_with(address, raft_rewind_user, raft_passfile);
 }
 
 /* Check hook for raft_ext.rejoin_command: only known placeholders. */

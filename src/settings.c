@@ -40,10 +40,12 @@ int			raft_election_timeout = 1000;
 int			raft_election_spread = 500;
 int			raft_lease_drift_margin = 100;
 char	   *raft_state_directory = NULL;
+char	   *raft_passfile = NULL;
 bool		raft_fault_injection = false;
 
 static bool check_peers(char **newval, void **extra, GucSource source);
 static bool check_cluster_name(char **newval, void **extra, GucSource source);
+static bool check_passfile(char **newval, void **extra, GucSource source);
 static bool check_state_directory(char **newval, void **extra,
 								  GucSource source);
 static bool check_lease_drift_margin(int *newval, void **extra, GucSource source);
@@ -266,6 +268,36 @@ check_cluster_name(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * Check hook for raft_ext.passfile: empty, or an absolute path without
+ * control characters (it goes into conninfo strings and
+ * postgresql.auto.conf).  Whether the file exists is libpq's business at
+ * connection time: its complaint then names the connection.
+ */
+static bool
+check_passfile(char **newval, void **extra, GucSource source)
+{
+	const char *s = *newval;
+
+	if (s == NULL || s[0] == '\0')
+		return true;
+	if (s[0] != '/')
+	{
+		GUC_check_errdetail("%s must be an absolute path.", "raft_ext.passfile");
+		return false;
+	}
+	for (; *s; s++)
+	{
+		if ((unsigned char) *s < 0x20 || *s == 0x7f)
+		{
+			GUC_check_errdetail("%s must not contain control characters.",
+								"raft_ext.passfile");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * Check hook for raft_ext.lease_drift_margin: never 0.  The fence lets a
  * leader commit only while its lease, shortened by this margin, runs; with
  * no margin a leader whose clock runs slower than a follower's could still
@@ -332,6 +364,18 @@ raft_define_settings(void)
 							   PGC_POSTMASTER,
 							   0,
 							   check_cluster_name, NULL, NULL);
+
+	DefineCustomStringVariable("raft_ext.passfile",
+							   "Password file of this node's connections to other members.",
+							   "Used by the Raft transport, the primary_conninfo that auto_follow writes "
+							   "and the rejoin helper's source, in place of any passfile a member's address "
+							   "names (a member's address is the cluster's, its password file is this "
+							   "machine's). Empty: the address's own, or libpq's default.",
+							   &raft_passfile,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_passfile, NULL, NULL);
 
 	DefineCustomIntVariable("raft_ext.heartbeat_interval",
 							"Time between the leader's heartbeats.",

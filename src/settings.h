@@ -16,6 +16,7 @@ extern int	raft_election_timeout;
 extern int	raft_election_spread;
 extern int	raft_lease_drift_margin;
 extern char *raft_state_directory;
+extern char *raft_passfile;
 extern bool raft_fault_injection;
 
 extern void raft_define_settings(void);

@@ -170,6 +170,12 @@ transport_peer_connect(TransportPeer *peer, raft_time now)
 	values[n++] = "3";
 	keywords[n] = "dbname";
 	values[n++] = peer->address;
+	/* This machine's password file over the one the address names. */
+	if (raft_passfile != NULL && raft_passfile[0] != '\0')
+	{
+		keywords[n] = "passfile";
+		values[n++] = raft_passfile;
+	}
 	keywords[n] = "application_name";
 	values[n++] = application_name;
 	keywords[n] = NULL;

@@ -39,12 +39,11 @@
 use strict;
 use warnings;
 
-use File::Basename qw(basename);
-use POSIX ();
 use PostgreSQL::Test::Utils;
 use RaftFaults;
 use RaftNetns;
 use RaftNetnsSteps;
+use RaftHeavyWriter;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
@@ -55,33 +54,6 @@ my $ROWS_PER_BATCH = 4000;
 my $REJOIN_BOUND = 180;
 # The writer stops by itself after this long, whatever happens.
 my $WRITER_LIMIT = 220;
-
-my $writer_pid;
-
-# Stop the heavy writer: its whole process group (bash, timeout, psql).
-sub stop_writer
-{
-	return unless $writer_pid;
-	kill 'TERM', -$writer_pid;
-	my $deadline = time() + 5;
-	while (waitpid($writer_pid, POSIX::WNOHANG()) == 0 && time() < $deadline)
-	{
-		usleep(50_000);
-	}
-	kill 'KILL', -$writer_pid;
-	waitpid($writer_pid, 0);
-	$writer_pid = undef;
-	return;
-}
-
-# Runs before RaftNetns's END (which is compiled first): the writer goes
-# first, also when the test dies.
-END
-{
-	my $rc = $?;
-	stop_writer();
-	$? = $rc;
-}
 
 # One value from $node over its Unix socket, or undef.
 sub q1
@@ -107,61 +79,10 @@ is(q1($node1, q{SELECT current_setting('wal_keep_size') || ' '
 is(q1($node1, 'SELECT count(*) FROM pg_replication_slots'), '0',
 	'and no replication slot holds WAL back');
 
-$node1->safe_psql('postgres', 'CREATE TABLE big (i int, pad text)');
-$c->wait_catchup($node1, $_) for @nodes[ 1 .. $#nodes ];
 my $run = RaftNetnsSteps->begin($c);
 
 # 1. The heavy writer, in the client namespace.
-my $dir = PostgreSQL::Test::Utils::tempdir('heavy');
-chmod 0755, $dir;
-my $sqlfile = "$dir/batch.sql";
-open(my $fh, '>', $sqlfile) or die "$sqlfile: $!";
-print $fh <<"SQL";
-SELECT (NOT pg_is_in_recovery() AND has_lease) AS may_write FROM raft_ext.raft_status \\gset
-\\if :may_write
-INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series(1, $ROWS_PER_BATCH) g;
-\\else
-\\echo 'not a primary with the lease'
-SELECT 1/0;
-\\endif
-SQL
-close $fh;
-my $writer_log = "$PostgreSQL::Test::Utils::log_path/"
-  . basename($0, '.pl') . '_heavy_writer.log';
-my $script = <<'BASH';
-set -u
-psql=$1 sqlfile=$2 limit=$3
-shift 3
-hosts=("$@")
-i=0
-end=$(( $(date +%s) + limit ))
-while [ "$(date +%s)" -lt "$end" ]; do
-    h=${hosts[$i]}
-    if out=$(timeout --foreground -k 2 10 "$psql" -XAtq -v ON_ERROR_STOP=1 \
-        -d "host=$h port=5432 dbname=postgres user=postgres connect_timeout=2" \
-        -f "$sqlfile" 2>&1); then
-        echo "$(date +%s.%N) $h ok"
-    else
-        echo "$(date +%s.%N) $h failed: $(printf '%s' "$out" | tr '\n' ' ' | cut -c1-200)"
-        i=$(( (i + 1) % ${#hosts[@]} ))
-        sleep 0.2
-    fi
-done
-BASH
-$writer_pid = fork();
-die "fork: $!" unless defined $writer_pid;
-if ($writer_pid == 0)
-{
-	POSIX::setpgid(0, 0);
-	open(STDIN, '<', '/dev/null');
-	open(STDOUT, '>', $writer_log) or POSIX::_exit(126);
-	open(STDERR, '>&', \*STDOUT);
-	exec($c->in_client('bash', '-c', $script, 'heavy_writer',
-			"$c->{bindir}/psql", $sqlfile, $WRITER_LIMIT,
-			map { $_->{addr} } @nodes))
-	  or POSIX::_exit(127);
-}
-my $started = time();
+my $writer = RaftHeavyWriter->start($c, rows => $ROWS_PER_BATCH, limit => $WRITER_LIMIT);
 
 # Let the load run on node1 until one of its checkpoints came from the
 # load itself (max_wal_size), as the last one before a real fork would.
@@ -209,7 +130,7 @@ my $reached = RaftFaults::poll_until(sub { $wal_since->($new) >= $WAL_TARGET },
 my $at_heal = $wal_since->($new);
 ok($reached, sprintf('the writer goes on on %s: %.1f MB of WAL since node1\'s last checkpoint before the cut',
 		$new->name, $at_heal / $MB));
-my $writes = grep { / ok$/ } split /\n/, slurp_file($writer_log);
+my $writes = $writer->batches;
 note("heavy writer: $writes batches acknowledged before the heal");
 
 # 3. Heal; node1 rejoins by itself.
@@ -263,7 +184,7 @@ cmp_ok($wal_measured, '>=', $WAL_TARGET,
 		defined $took ? 'its streaming again' : 'the end of the bound (it did not stream)'));
 
 # The load stops once node1 streams (or the bound is over).
-stop_writer();
+$writer->stop;
 
 my $log = $old->log_since_heal;
 my $how =
@@ -278,18 +199,18 @@ diag(sprintf('node1 rejoined by %s%s, %s after the heal; %.1f MB of WAL since it
 		defined $took ? sprintf('streaming %.1f s', $took) : 'not streaming',
 		$wal_measured / $MB));
 isnt($how, 'unknown', "node1's log says how it rejoined: $how");
-# A re-clone keeps its slot until the clone has replayed what the source
-# wrote meanwhile, and drops it only once the standby streams without it
-# (otherwise the source's next checkpoint removes WAL the clone needs).
-like($log, qr/has replayed up to \S+; now streaming without the slot.*dropped the slot/s,
-	"node1's re-clone slot was kept until it had caught up, then dropped")
-  if $how =~ /^re-clone/;
 my $attempts = () = $log =~ /is a primary but node \d+ is the Raft leader: rejoining as its standby/g;
 note("rejoin attempts by node1 after the heal: $attempts");
 ok( RaftFaults::poll_until(
 		sub { (q1($old, 'SELECT rejoin_state FROM raft_ext.raft_status') // '') eq 'done' },
 		"node1's rejoin_state done", 360),
 	"node1's rejoin_state is done");
+# A re-clone keeps its slot until the clone has replayed what the source
+# wrote meanwhile, and drops it only once the standby streams without it
+# (otherwise the source's next checkpoint removes WAL the clone needs).
+like($old->log_since_heal, qr/has replayed up to \S+; now streaming without the slot.*dropped the slot/s,
+	"node1's re-clone slot was kept until it had caught up, then dropped")
+  if $how =~ /^re-clone/;
 
 # Every node streams from the new primary (the third node too, rewound by
 # itself if it had diverged), within what is left of the bound.
@@ -300,7 +221,7 @@ my $all = RaftFaults::poll_until(
 ok($all, 'every node streams from ' . $new->name);
 
 # node1 holds the new primary's rows of the load.
-my $batches = grep { / ok$/ } split /\n/, slurp_file($writer_log);
+my $batches = $writer->batches;
 ok( RaftFaults::poll_until(
 		sub {
 			(q1($new, q{SELECT count(*) FROM pg_stat_activity
@@ -323,7 +244,7 @@ is(q1($old, 'SELECT count(*) FROM big'), $rows,
 	"node1 holds the new primary's rows of the load ($rows)");
 my $total = q1($new, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')::bigint") // 0;
 diag(sprintf('heavy writer: %d batches of %d rows acknowledged, %.1f MB of WAL in %.0f s',
-		$batches, $ROWS_PER_BATCH, $total / $MB, time() - $started));
+		$batches, $ROWS_PER_BATCH, $total / $MB, $writer->seconds));
 
 $run->conclude(
 	settled => [ $run->settle(whole => 1) ],

@@ -170,6 +170,10 @@ write_raft_conf(const NodePaths *p, const NodeSettings *s)
 		buf_append_conf_string(&b, s->cluster_name);
 		buf_append(&b, "\n");
 	}
+	/* members' addresses are the cluster's; the password file is this machine's */
+	buf_append(&b, "raft_ext.passfile = ");
+	buf_append_conf_string(&b, p->passfile);
+	buf_append(&b, "\n");
 	buf_append(&b,
 			   "raft_ext.replication_user = '" ROLE_REPLICATION "'\n"
 			   "raft_ext.rewind_user = '" ROLE_REWIND "'\n"
