@@ -12,8 +12,8 @@
  *
  * raft_ext.peers can be reloaded, but it only describes the bootstrap
  * membership, and that is fixed at the node's first start (persisted in the
- * state directory, storage_bootstrap.c): later values may change members'
- * addresses only.  Membership of a running cluster changes with
+ * state directory, storage_bootstrap.c): later values may name it or the
+ * current membership (worker.c), and change members' addresses only.  Membership of a running cluster changes with
  * raft_ext.add_node() and raft_ext.remove_node().
  */
 #include "postgres.h"

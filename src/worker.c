@@ -131,16 +131,68 @@ membership_ids(const raft_membership *m)
 }
 
 /*
- * The membership to hand to the engine: the one this node first started
- * with, persisted in the state directory, with the addresses raft_ext.peers
- * gives now.  Every membership change in the log applies to it, so a node
- * whose raft_ext.peers names other members must not start: it would compute
- * another configuration than its peers from the same log, and two
- * configurations can have disjoint majorities.  A new node persists the
- * configured membership; a directory from raft_ext 1.0 (state, no bootstrap
- * file) adopts it once, with a LOG line.
+ * Whether two memberships have the same members with the same voting
+ * rights (addresses aside).
+ */
+static bool
+same_members(const raft_membership *a, const raft_membership *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (int i = 0; i < a->count; i++)
+	{
+		int			j;
+
+		for (j = 0; j < b->count; j++)
+		{
+			if (b->members[j].id == a->members[i].id)
+				break;
+		}
+		if (j == b->count || b->members[j].voter != a->members[i].voter)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The persisted bootstrap membership with the addresses 'configured' gives
+ * for the members both name: what the engine gets when raft_ext.peers names
+ * the current membership instead of the bootstrap one.
  */
 static void
+bootstrap_with_addresses(const raft_membership *persisted,
+						 const raft_membership *configured,
+						 raft_membership *effective)
+{
+	*effective = *persisted;
+	for (int i = 0; i < effective->count; i++)
+	{
+		for (int j = 0; j < configured->count; j++)
+		{
+			if (configured->members[j].id == effective->members[i].id)
+				strlcpy(effective->members[i].address, configured->members[j].address,
+						sizeof(effective->members[i].address));
+		}
+	}
+}
+
+/*
+ * The membership to hand to the engine: the one this node first started
+ * with, persisted in the state directory, with the addresses raft_ext.peers
+ * gives now.  Every membership change in the log applies to it, so the
+ * engine always gets the persisted members, never others: a node that
+ * started from other members would compute another configuration than its
+ * peers from the same log, and two configurations can have disjoint
+ * majorities.  raft_ext.peers may name the bootstrap membership or the
+ * current one (the bootstrap one with the log's changes, as a DBA writes it
+ * after add_node): the second is checked once the log is loaded
+ * (worker_check_peers_current), and anything else stops Raft.  A new node
+ * persists the configured membership; a directory from raft_ext 1.0
+ * (state, no bootstrap file) adopts it once, with a LOG line.  Returns
+ * whether raft_ext.peers still has to be compared with the current
+ * membership.
+ */
+static bool
 worker_effective_membership(RaftStorage *storage,
 							const raft_membership *configured,
 							raft_membership *effective)
@@ -162,26 +214,61 @@ worker_effective_membership(RaftStorage *storage,
 							   "raft_ext.peers")));
 		*effective = *configured;
 		pfree(persisted);
-		return;
+		return false;
 	}
 
 	if (raft_bootstrap_check(persisted, configured, effective, &culprit,
-							 &why) != RAFT_OK)
-		ereport(ERROR,
+							 &why) == RAFT_OK)
+	{
+		pfree(persisted);
+		return false;
+	}
+	bootstrap_with_addresses(persisted, configured, effective);
+	pfree(persisted);
+	return true;
+}
+
+/*
+ * After the log is loaded: raft_ext.peers, which did not name the
+ * bootstrap membership, must name the current one; else stop Raft.
+ */
+static void
+worker_check_peers_current(RaftStorage *storage, const raft_membership *configured)
+{
+	raft_membership *persisted;
+	const raft_membership *current = raft_get_membership(worker.node);
+	raft_membership *effective;
+	raft_id		culprit;
+	const char *why;
+
+	if (same_members(configured, current))
+	{
+		ereport(LOG,
+				(errmsg("%s names the current membership (nodes %s), not this node's bootstrap membership",
+						"raft_ext.peers", membership_ids(current)),
+				 errdetail("Both are accepted; the addresses %s gives are used for the members of the bootstrap membership, "
+						   "the log's for the members added since.", "raft_ext.peers")));
+		return;
+	}
+	persisted = palloc0(sizeof(raft_membership));
+	effective = palloc0(sizeof(raft_membership));
+	if (!raft_storage_load_bootstrap(storage, persisted))
+		elog(ERROR, "the bootstrap membership vanished from the state directory");
+	(void) raft_bootstrap_check(persisted, configured, effective, &culprit, &why);
+	ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("%s does not match this node's bootstrap membership",
+				 errmsg("%s names neither this node's bootstrap membership nor the current one",
 						"raft_ext.peers"),
-				 errdetail("This node first started with members %s; %s names %s (node %u: %s). "
+				 errdetail("This node first started with members %s, the current membership is %s; %s names %s (node %u: %s). "
 						   "Every membership change in the log applies to the bootstrap membership, "
 						   "so another one could give this node a configuration whose majorities "
 						   "do not overlap its peers'.",
-						   membership_ids(persisted), "raft_ext.peers",
+						   membership_ids(persisted), membership_ids(current), "raft_ext.peers",
 						   membership_ids(configured), (unsigned) culprit,
 						   why ? why : "no reason given"),
-				 errhint("Set %s back to the members this node first started with (only their addresses may change) and reload; "
+				 errhint("Set %s to the members this node first started with or to the current members (only their addresses may change) and reload; "
 						 "change the membership of a running cluster with raft_ext.add_node() and raft_ext.remove_node().",
 						 "raft_ext.peers")));
-	pfree(persisted);
 }
 
 /*
@@ -195,6 +282,7 @@ worker_start_raft(void)
 	raft_hard_state hard_state;
 	raft_membership *configured;
 	raft_membership *bootstrap;
+	bool		check_current = false;
 	char	   *error = NULL;
 	raft_time	now;
 	uint64		seed;
@@ -254,7 +342,7 @@ worker_start_raft(void)
 		strlcpy(raft_shared->cluster_name, worker.cluster_name,
 				sizeof(raft_shared->cluster_name));
 		LWLockRelease(raft_shared->lock);
-		worker_effective_membership(worker.storage, configured, bootstrap);
+		check_current = worker_effective_membership(worker.storage, configured, bootstrap);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -288,6 +376,8 @@ worker_start_raft(void)
 		raft_storage_load_log(worker.storage, worker.node);
 		MemoryContextSwitchTo(old);
 	}
+	if (check_current)
+		worker_check_peers_current(worker.storage, configured);
 
 	transport_init((raft_id) raft_node_id, worker.cluster_name,
 				   raft_heartbeat_interval, raft_election_timeout);

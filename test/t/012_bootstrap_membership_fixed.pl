@@ -11,6 +11,8 @@
 # Now:
 #  1. that restart stops Raft on node 1 with a clear raft_status.error and a
 #     LOG line; the others keep their leader and their membership;
+#  1b. raft_ext.peers naming the current membership (1, 2, 3, 4 after the
+#     add_node) is accepted too, with a LOG line saying so;
 #  2. an address-only change (node 2's conninfo written differently) is
 #     accepted, and the new address is the one node 1 uses;
 #  3. no password of a member address appears in any server log, nor in
@@ -85,14 +87,14 @@ my $offset = -s $n1->logfile;
 $n1->start;
 ok( $n1->poll_query_until(
 		'postgres',
-		q{SELECT error LIKE '%does not match this node''s bootstrap membership%'
+		q{SELECT error LIKE '%names neither this node''s bootstrap membership nor the current one%'
 		  FROM raft_status}),
-	'node 1 stops Raft: raft_ext.peers does not match its bootstrap membership');
+	'node 1 stops Raft: raft_ext.peers names neither its bootstrap membership nor the current one');
 my $error = $n1->safe_psql('postgres', 'SELECT error FROM raft_status');
 note("raft_status.error: $error");
-like($error, qr/first started with members 1, 2, 3; raft_ext\.peers names 1, 2, 4, 5 \(node 3: /,
-	'the error names both memberships and the missing member');
-ok($n1->log_contains(qr/WARNING:  Raft stopped on node 1: raft_ext\.peers does not match/, $offset),
+like($error, qr/first started with members 1, 2, 3, the current membership is 1, 2, 3, 4; raft_ext\.peers names 1, 2, 4, 5 \(node 3: /,
+	'the error names the three memberships and the missing member');
+ok($n1->log_contains(qr/WARNING:  Raft stopped on node 1: raft_ext\.peers names neither/, $offset),
 	'and the server log says so');
 is($n1->safe_psql('postgres', 'SELECT raft_ext.is_leader()'), 'f',
 	'node 1 does not lead');
@@ -106,8 +108,22 @@ $n1->safe_psql('postgres', 'SELECT pg_reload_conf()');
 $n1->wait_for_log(qr/starting Raft again/, $offset);
 ok( $n1->poll_query_until(
 		'postgres',
-		q{SELECT error LIKE '%does not match%' FROM raft_status}),
+		q{SELECT error LIKE '%names neither%' FROM raft_status}),
 	'after a reload node 1 still refuses');
+
+# 1b. raft_ext.peers naming the current membership (1, 2, 3 and the added
+# 4), as a DBA writes it after add_node: accepted, with a LOG line; the
+# engine still starts from the persisted bootstrap membership.
+$n1->stop;
+set_peers($n1, peers($n1, $n2, $n3, $node4));
+$offset = -s $n1->logfile;
+$n1->start;
+ok(RaftTest::wait_members([$n1], '1,2,3,4', running => 1),
+	'raft_ext.peers naming the current membership is accepted: node 1 runs with members 1,2,3,4');
+ok($n1->log_contains(qr/raft_ext\.peers names the current membership \(nodes 1, 2, 3, 4\), not this node's bootstrap membership/, $offset),
+	'and the server log says which one it names');
+is($n1->safe_psql('postgres', q{SELECT coalesce(error, '') FROM raft_status}), '',
+	'no error in raft_status');
 
 # 2. The original members, with node 2's address written differently: the
 # same members, so only the address changes, and that is allowed.
