@@ -43,7 +43,7 @@ CORE_TAP="test/t/001_three_node_election.pl test/t/020_fencing.pl
 test/t/030_failover_kill.pl test/t/033_switchover.pl
 test/t/037_failover_auto_rejoin.pl test/t/040_http_endpoint.pl
 test/t/055_raftctl_init_join.pl test/t/056_raftctl_remove_reinit.pl
-test/t/057_member_passfile.pl
+test/t/057_member_passfile.pl test/t/058_adopt_existing_cluster.pl
 test/t/120_sync_quorum.pl"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG

@@ -38,6 +38,7 @@ typedef struct JoinOptions
 	const char *bindir;
 	const char *password_file;
 	const char *socket_dir;
+	bool		adopt;			/* DATADIR is a standby of the leader already */
 } JoinOptions;
 
 /* The cluster as its leader sees it. */
@@ -70,7 +71,7 @@ join_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s join -D DATADIR --node-id ID --address HOST:PORT --from CONNINFO\n"
 			"           [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
-			"           [--socket-dir DIR]\n", progname);
+			"           [--socket-dir DIR] [--adopt]\n", progname);
 }
 
 /* Parse join's arguments; false (usage) if they are wrong. */
@@ -83,6 +84,11 @@ parse_join_options(int argc, char **argv, JoinOptions *o)
 		const char **target;
 		const char *id = NULL;
 
+		if (strcmp(a, "--adopt") == 0)
+		{
+			o->adopt = true;
+			continue;
+		}
 		if (strcmp(a, "-D") == 0 || strcmp(a, "--pgdata") == 0)
 			target = &o->datadir;
 		else if (strcmp(a, "--address") == 0)
@@ -499,7 +505,7 @@ build_peers(const ClusterView *v, const NodePaths *p, int node_id, const char *h
 
 /* Configure the clone as this node's data directory (a standby). */
 static bool
-configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
+configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o, const char *dir,
 				const char *host, int port, const char *primary_conninfo, const char *peers)
 {
 	NodeSettings s = {0};
@@ -508,8 +514,10 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
 	/* the leader's Raft state is the leader's: the new member starts with none */
 	if (v->state_dir[0] != '/')
 	{
-		snprintf(path, sizeof(path), "%s/%s", p->clonedir, v->state_dir);
-		printf("%s: removing the leader's Raft state (%s) from the clone\n", progname, v->state_dir);
+		snprintf(path, sizeof(path), "%s/%s", dir, v->state_dir);
+		if (access(path, F_OK) == 0)
+			printf("%s: removing the leader's Raft state (%s) from the %s\n", progname,
+				   v->state_dir, o->adopt ? "standby" : "clone");
 		if (!remove_tree(path))
 			return false;
 	}
@@ -521,13 +529,102 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
 	s.cluster_name = v->cluster_name;
 	s.preload = v->preload;
 	s.socket_dir = o->socket_dir;
-	snprintf(path, sizeof(path), "%s/standby.signal", p->clonedir);
+	snprintf(path, sizeof(path), "%s/standby.signal", dir);
 	printf("%s: writing %s (node %d at %s) and the standby's settings\n", progname, p->conf,
 		   o->node_id, o->address);
-	return write_raft_conf(p, &s) && ensure_include_line(p->clonedir, p->conf) &&
-		ensure_hba_lines(p->clonedir, o->address) &&
-		write_clone_auto_conf(p->clonedir, primary_conninfo) &&
+	return write_raft_conf(p, &s) && ensure_include_line(dir, p->conf) &&
+		ensure_hba_lines(dir, o->address) &&
+		write_clone_auto_conf(dir, primary_conninfo) &&
 		write_file_atomically(path, "", 0600);
+}
+
+/*
+ * --adopt: whether DATADIR is a stopped standby of the leader's database
+ * system (same system identifier) without raft_ext settings: a standby of
+ * a primary that raftctl init adopted, which joins without a new clone.
+ * Says why not.
+ */
+static bool
+adoptable_standby(const char *bindir, const ClusterView *v, const NodePaths *p)
+{
+	char		prog[MAXPGPATH];
+	char		path[MAXPGPATH];
+	char		out[16384];
+	char	   *argv[] = {prog, "-D", (char *) p->datadir, NULL};
+	char	   *theirs;
+	const char *mine;
+	bool		same;
+
+	if (!file_exists_in(p->datadir, "PG_VERSION") || !file_exists_in(p->datadir, "standby.signal"))
+	{
+		fprintf(stderr, "%s: --adopt takes the data directory of a standby (PG_VERSION and "
+				"standby.signal): \"%s\" is not one\n", progname, p->datadir);
+		return false;
+	}
+	if (running_postmaster(p->datadir, NULL, NULL, 0) != 0)
+	{
+		fprintf(stderr, "%s: a server runs in \"%s\": stop it first (pg_ctl -D %s stop); "
+				"raftctl join --adopt then restarts it as a member\n", progname, p->datadir, p->datadir);
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/postgresql.conf", p->datadir);
+	if (file_sets_raft_ext(path))
+	{
+		fprintf(stderr, "%s: %s already has raft_ext settings: --adopt takes a standby "
+				"without them\n", progname, path);
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/postgresql.auto.conf", p->datadir);
+	if (file_sets_raft_ext(path))
+	{
+		fprintf(stderr, "%s: %s already has raft_ext settings: --adopt takes a standby "
+				"without them\n", progname, path);
+		return false;
+	}
+	snprintf(prog, sizeof(prog), "%s/pg_controldata", bindir);
+	if (run_program(argv, out, sizeof(out)) != 0 ||
+		(mine = strstr(out, "Database system identifier:")) == NULL)
+	{
+		fprintf(stderr, "%s: pg_controldata cannot read \"%s\"\n", progname, p->datadir);
+		return false;
+	}
+	mine += strlen("Database system identifier:");
+	while (*mine == ' ' || *mine == '\t')
+		mine++;
+	theirs = query_value(v->leader, "SELECT system_identifier::text FROM pg_control_system()");
+	same = theirs && strncmp(mine, theirs, strlen(theirs)) == 0 &&
+		(mine[strlen(theirs)] == '\n' || mine[strlen(theirs)] == '\0');
+	if (!same)
+		fprintf(stderr, "%s: \"%s\" belongs to another database system than the leader's "
+				"(system identifier %.20s, the leader's %s): only a standby of the leader is "
+				"adopted; join into an empty directory instead\n", progname, p->datadir,
+				mine, theirs ? theirs : "unknown");
+	free(theirs);
+	return same;
+}
+
+/* --adopt: configure the standby in place as this member.  False with a message. */
+static bool
+adopt_data_directory(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
+					 const char *host, int port, const char *password, char *self, size_t selflen)
+{
+	char		repl[2048];
+	StrBuf		peers = {0};
+	bool		ok;
+
+	if (!make_conf_dir(p) || !write_passfile(p->passfile, password))
+		return false;
+	if (!replication_conninfo(v, p, o->node_id, repl, sizeof(repl)) ||
+		!build_peers(v, p, o->node_id, host, port, &peers, self, selflen))
+	{
+		fprintf(stderr, "%s: the conninfos are too long\n", progname);
+		free(peers.data);
+		return false;
+	}
+	printf("%s: adopting the standby in %s: no new clone\n", progname, p->datadir);
+	ok = configure_clone(v, p, o, p->datadir, host, port, repl, peers.data);
+	free(peers.data);
+	return ok;
 }
 
 /* Remove what an earlier, interrupted run left: retry while its child ends. */
@@ -573,7 +670,7 @@ make_data_directory(const char *bindir, const ClusterView *v, const NodePaths *p
 		return false;
 	}
 	ok = clone_leader(bindir, p, repl) &&
-		configure_clone(v, p, o, host, port, repl, peers.data);
+		configure_clone(v, p, o, p->clonedir, host, port, repl, peers.data);
 	free(peers.data);
 	if (!ok)
 		return false;
@@ -680,7 +777,7 @@ cmd_join(const char *conninfo, int argc, char **argv)
 
 	/* an earlier run that got as far as the rename made this node's directory */
 	resume = file_exists_in(p.datadir, "PG_VERSION") && raft_conf_node_id(p.conf) == o.node_id;
-	if (!resume && dir_is_empty(p.datadir) == 0)
+	if (!resume && !o.adopt && dir_is_empty(p.datadir) == 0)
 	{
 		fprintf(stderr, "%s: \"%s\" is not empty: a new member needs an empty or new directory\n",
 				progname, p.datadir);
@@ -709,12 +806,16 @@ cmd_join(const char *conninfo, int argc, char **argv)
 	}
 	if (!join_password(&o, &p, password, sizeof(password)) || !leader_accepts_password(&v, password))
 		return EXIT_FAILED;
+	if (o.adopt && !resume && !adoptable_standby(bindir, &v, &p))
+		return EXIT_FAILED;
 
 	/* nothing has changed so far; from here on, every step can be re-run */
 	if (resume)
 		printf("%s: \"%s\" is node %d's, made by an earlier raftctl join: continuing\n",
 			   progname, p.datadir, o.node_id);
-	else if (!make_data_directory(bindir, &v, &p, &o, host, port, password, self, sizeof(self)))
+	else if (o.adopt ?
+			 !adopt_data_directory(&v, &p, &o, host, port, password, self, sizeof(self)) :
+			 !make_data_directory(bindir, &v, &p, &o, host, port, password, self, sizeof(self)))
 	{
 		explicit_bzero(password, sizeof(password));
 		return EXIT_FAILED;
