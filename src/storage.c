@@ -189,7 +189,7 @@ sync_existing_state(RaftStorage *storage)
 RaftStorage *
 raft_storage_open(const char *directory, raft_id node_id,
 				  const char *cluster_name, bool name_is_default,
-				  raft_hard_state *hard_state)
+				  const char *default_name, raft_hard_state *hard_state)
 {
 	MemoryContext mcxt;
 	MemoryContext oldcxt;
@@ -248,6 +248,24 @@ raft_storage_open(const char *directory, raft_id node_id,
 							 "raft_ext.cluster_name", file_cluster)));
 			strlcpy(storage->cluster_name, file_cluster, RAFT_STORAGE_NAME_LEN);
 		}
+		/*
+		 * A cluster's name is its identity in every message: members with
+		 * another name are another cluster's.  So it cannot change after
+		 * the first start, and a name set after a start under the default
+		 * one is a rename, not a stranger's directory.
+		 */
+		if (strcmp(file_cluster, storage->cluster_name) != 0 &&
+			default_name != NULL && strcmp(file_cluster, default_name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s cannot change after the cluster's first start: this cluster is \"%s\", not \"%s\"",
+							"raft_ext.cluster_name", file_cluster, storage->cluster_name),
+					 errdetail("The cluster took the default name \"%s\" (from the database system identifier) "
+							   "when it first started without %s. Every member checks the name in every message, "
+							   "so a member under another name would be a member of another cluster.",
+							   file_cluster, "raft_ext.cluster_name"),
+					 errhint("Set %s = '%s' on this node, or remove the setting, and reload.",
+							 "raft_ext.cluster_name", file_cluster)));
 		if (strcmp(file_cluster, storage->cluster_name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -255,8 +273,10 @@ raft_storage_open(const char *directory, raft_id node_id,
 							storage->dir, file_cluster, storage->cluster_name),
 					 errdetail("The directory was written by node %u of another cluster.",
 							   file_node),
-					 errhint("If this server really is a new member of cluster \"%s\", move the directory away; otherwise check %s.",
-							 storage->cluster_name, "raft_ext.cluster_name")));
+					 errhint("A cluster's name cannot change after its first start: set %s = '%s' and reload. "
+							 "Only if this server's data was copied from another cluster and it really is a new member of cluster \"%s\", "
+							 "move the directory away.",
+							 "raft_ext.cluster_name", file_cluster, storage->cluster_name)));
 
 		if (file_node != node_id)
 		{

@@ -31,10 +31,14 @@ typedef struct RaftStorage RaftStorage;
  * is the default derived from the system identifier, so a directory that
  * raft_ext 1.0 stamped with its default name (RAFT_LEGACY_CLUSTER_NAME) is
  * kept under that name (raft_storage_cluster_name says which).
+ * default_name: the name this database system gets when
+ * raft_ext.cluster_name is empty; a directory stamped with it while
+ * cluster_name is another is a rename, refused with that said.
  */
 extern RaftStorage *raft_storage_open(const char *directory, raft_id node_id,
 									  const char *cluster_name,
 									  bool name_is_default,
+									  const char *default_name,
 									  raft_hard_state *hard_state);
 
 /* The cluster name the directory is stamped with. */

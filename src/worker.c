@@ -326,16 +326,18 @@ worker_start_raft(void)
 		MemoryContext old = MemoryContextSwitchTo(state_context);
 
 		bool		name_is_default = (raft_cluster_name[0] == '\0');
+		char		default_name[sizeof(worker.cluster_name)];
 
+		raft_default_cluster_name(default_name);
 		if (name_is_default)
-			raft_default_cluster_name(worker.cluster_name);
+			strlcpy(worker.cluster_name, default_name, sizeof(worker.cluster_name));
 		else
 			strlcpy(worker.cluster_name, raft_cluster_name, sizeof(worker.cluster_name));
 		memset(&hard_state, 0, sizeof(hard_state));
 		worker.storage = raft_storage_open(raft_state_directory,
 										   (raft_id) raft_node_id,
 										   worker.cluster_name, name_is_default,
-										   &hard_state);
+										   default_name, &hard_state);
 		strlcpy(worker.cluster_name, raft_storage_cluster_name(worker.storage),
 				sizeof(worker.cluster_name));
 		LWLockAcquire(raft_shared->lock, LW_EXCLUSIVE);
