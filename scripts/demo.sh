@@ -89,8 +89,10 @@ cleanup()
 
 say "making a primary and two streaming standbys in $dir (ports 5441-5443) with raftctl"
 trap cleanup EXIT
+made_start=$(date +%s%N)
 cluster_create
-echo "node1: primary (raftctl init); node2, node3: streaming standbys and members (raftctl join)"
+echo "node1: primary (raftctl init); node2, node3: streaming standbys and members (raftctl join)," \
+    "$(ms_since "$made_start") ms from empty directories to three streaming members"
 
 say "waiting for the Raft leader (the healthy primary stays primary)"
 primary=$(cluster_wait_primary 60)
