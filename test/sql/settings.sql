@@ -92,6 +92,11 @@ ALTER SYSTEM SET raft_ext.replication_user = 'raft replication';
 ALTER SYSTEM SET raft_ext.rewind_user = 'x'' password=secret';
 ALTER SYSTEM SET raft_ext.rewind_user = 'raft_rewind';
 ALTER SYSTEM RESET raft_ext.rewind_user;
+-- raft_ext.passfile: an absolute path without control characters.
+ALTER SYSTEM SET raft_ext.passfile = 'relative/pgpass';
+ALTER SYSTEM SET raft_ext.passfile = E'/tmp/pg\npass';
+ALTER SYSTEM SET raft_ext.passfile = '/var/lib/postgresql/15/main.raft_ext/pgpass';
+ALTER SYSTEM RESET raft_ext.passfile;
 -- %e (the event) is a placeholder of on_role_change; others are refused.
 ALTER SYSTEM SET raft_ext.on_role_change = 'echo %e %r %t %l %n %%';
 ALTER SYSTEM SET raft_ext.on_role_change = 'echo %x';
