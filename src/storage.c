@@ -264,7 +264,7 @@ raft_storage_open(const char *directory, raft_id node_id,
 							   "when it first started without %s. Every member checks the name in every message, "
 							   "so a member under another name would be a member of another cluster.",
 							   file_cluster, "raft_ext.cluster_name"),
-					 errhint("Set %s = '%s' on this node, or remove the setting, and reload.",
+					 errhint("Set %s = '%s' on this node, or remove the setting, and restart the server.",
 							 "raft_ext.cluster_name", file_cluster)));
 		if (strcmp(file_cluster, storage->cluster_name) != 0)
 			ereport(ERROR,
@@ -273,7 +273,7 @@ raft_storage_open(const char *directory, raft_id node_id,
 							storage->dir, file_cluster, storage->cluster_name),
 					 errdetail("The directory was written by node %u of another cluster.",
 							   file_node),
-					 errhint("A cluster's name cannot change after its first start: set %s = '%s' and reload. "
+					 errhint("A cluster's name cannot change after its first start: set %s = '%s' and restart the server. "
 							 "Only if this server's data was copied from another cluster and it really is a new member of cluster \"%s\", "
 							 "move the directory away.",
 							 "raft_ext.cluster_name", file_cluster, storage->cluster_name)));
