@@ -184,6 +184,7 @@ extern bool valid_socket_dir(const char *dir);
 extern bool ensure_include_line(const char *dir, const char *conf);
 extern bool ensure_hba_lines(const char *dir, const char *address);
 extern bool file_sets_raft_ext(const char *path);
+extern bool datadir_free_of_raft_ext(const char *datadir, const char *command);
 extern int	raft_conf_node_id(const char *conf);
 extern bool generate_password(char *out, size_t outlen);
 extern bool read_password_file(const char *path, char *out, size_t outlen);

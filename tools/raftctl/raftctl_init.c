@@ -142,7 +142,6 @@ parse_init_options(int argc, char **argv, InitOptions *o)
 static bool
 inspect_datadir(const NodePaths *p, int node_id, DataDirState *state)
 {
-	char		path[MAXPGPATH];
 	int			empty = dir_is_empty(p->datadir);
 	int			conf_id = raft_conf_node_id(p->conf);
 
@@ -174,20 +173,8 @@ inspect_datadir(const NodePaths *p, int node_id, DataDirState *state)
 		*state = DATADIR_OURS;
 		return true;
 	}
-	snprintf(path, sizeof(path), "%s/postgresql.conf", p->datadir);
-	if (file_sets_raft_ext(path))
-	{
-		fprintf(stderr, "%s: %s already has raft_ext settings (another cluster's data?); "
-				"raftctl init adopts only a data directory without them\n", progname, path);
+	if (!datadir_free_of_raft_ext(p->datadir, "init"))
 		return false;
-	}
-	snprintf(path, sizeof(path), "%s/postgresql.auto.conf", p->datadir);
-	if (file_sets_raft_ext(path))
-	{
-		fprintf(stderr, "%s: %s already has raft_ext settings (another cluster's data?); "
-				"raftctl init adopts only a data directory without them\n", progname, path);
-		return false;
-	}
 	if (running_postmaster(p->datadir, NULL, NULL, 0) != 0)
 	{
 		fprintf(stderr, "%s: a server runs in \"%s\": stop it first (pg_ctl -D %s stop); "

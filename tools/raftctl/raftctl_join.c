@@ -548,7 +548,6 @@ static bool
 adoptable_standby(const char *bindir, const ClusterView *v, const NodePaths *p)
 {
 	char		prog[MAXPGPATH];
-	char		path[MAXPGPATH];
 	char		out[16384];
 	char	   *argv[] = {prog, "-D", (char *) p->datadir, NULL};
 	char	   *theirs;
@@ -567,20 +566,8 @@ adoptable_standby(const char *bindir, const ClusterView *v, const NodePaths *p)
 				"raftctl join --adopt then restarts it as a member\n", progname, p->datadir, p->datadir);
 		return false;
 	}
-	snprintf(path, sizeof(path), "%s/postgresql.conf", p->datadir);
-	if (file_sets_raft_ext(path))
-	{
-		fprintf(stderr, "%s: %s already has raft_ext settings: --adopt takes a standby "
-				"without them\n", progname, path);
+	if (!datadir_free_of_raft_ext(p->datadir, "join --adopt"))
 		return false;
-	}
-	snprintf(path, sizeof(path), "%s/postgresql.auto.conf", p->datadir);
-	if (file_sets_raft_ext(path))
-	{
-		fprintf(stderr, "%s: %s already has raft_ext settings: --adopt takes a standby "
-				"without them\n", progname, path);
-		return false;
-	}
 	snprintf(prog, sizeof(prog), "%s/pg_controldata", bindir);
 	if (run_program(argv, out, sizeof(out)) != 0 ||
 		(mine = strstr(out, "Database system identifier:")) == NULL)
@@ -603,6 +590,28 @@ adoptable_standby(const char *bindir, const ClusterView *v, const NodePaths *p)
 	return same;
 }
 
+/*
+ * What a new member needs whether it is cloned or adopted: its
+ * configuration directory and password file, the leader's replication
+ * conninfo (repl) and its raft_ext.peers (peers, to be freed).  False with a
+ * message.
+ */
+static bool
+member_settings(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
+				const char *host, int port, const char *password,
+				char *repl, size_t repllen, StrBuf *peers, char *self, size_t selflen)
+{
+	if (!make_conf_dir(p) || !write_passfile(p->passfile, password))
+		return false;
+	if (!replication_conninfo(v, p, o->node_id, repl, repllen) ||
+		!build_peers(v, p, o->node_id, host, port, peers, self, selflen))
+	{
+		fprintf(stderr, "%s: the conninfos are too long\n", progname);
+		return false;
+	}
+	return true;
+}
+
 /* --adopt: configure the standby in place as this member.  False with a message. */
 static bool
 adopt_data_directory(const ClusterView *v, const NodePaths *p, const JoinOptions *o,
@@ -612,12 +621,8 @@ adopt_data_directory(const ClusterView *v, const NodePaths *p, const JoinOptions
 	StrBuf		peers = {0};
 	bool		ok;
 
-	if (!make_conf_dir(p) || !write_passfile(p->passfile, password))
-		return false;
-	if (!replication_conninfo(v, p, o->node_id, repl, sizeof(repl)) ||
-		!build_peers(v, p, o->node_id, host, port, &peers, self, selflen))
+	if (!member_settings(v, p, o, host, port, password, repl, sizeof(repl), &peers, self, selflen))
 	{
-		fprintf(stderr, "%s: the conninfos are too long\n", progname);
 		free(peers.data);
 		return false;
 	}
@@ -660,12 +665,9 @@ make_data_directory(const char *bindir, const ClusterView *v, const NodePaths *p
 				"directory): make it writable for %s\n", progname, server_user, p->parent, server_user);
 		return false;
 	}
-	if (!remove_stale_clone(p) || !make_conf_dir(p) || !write_passfile(p->passfile, password))
-		return false;
-	if (!replication_conninfo(v, p, o->node_id, repl, sizeof(repl)) ||
-		!build_peers(v, p, o->node_id, host, port, &peers, self, selflen))
+	if (!remove_stale_clone(p) ||
+		!member_settings(v, p, o, host, port, password, repl, sizeof(repl), &peers, self, selflen))
 	{
-		fprintf(stderr, "%s: the conninfos are too long\n", progname);
 		free(peers.data);
 		return false;
 	}

@@ -292,6 +292,30 @@ file_sets_raft_ext(const char *path)
 	return found;
 }
 
+/*
+ * Whether neither postgresql.conf nor postgresql.auto.conf in 'datadir' has
+ * raft_ext settings, as a directory that 'command' adopts must be; says
+ * which file has them.
+ */
+bool
+datadir_free_of_raft_ext(const char *datadir, const char *command)
+{
+	static const char *const files[] = {"postgresql.conf", "postgresql.auto.conf"};
+	char		path[MAXPGPATH];
+
+	for (int i = 0; i < 2; i++)
+	{
+		snprintf(path, sizeof(path), "%s/%s", datadir, files[i]);
+		if (file_sets_raft_ext(path))
+		{
+			fprintf(stderr, "%s: %s already has raft_ext settings (another cluster's data?); "
+					"raftctl %s adopts only a data directory without them\n", progname, path, command);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The value of "key = value" in raftctl's raft_ext.conf (0 if none). */
 int
 raft_conf_node_id(const char *conf)
