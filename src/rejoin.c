@@ -113,6 +113,8 @@ typedef struct RejoinState
 	raft_id		leader;			/* leader seen alive, RAFT_NOBODY if none */
 	raft_time	leader_since;	/* ... since when */
 	raft_time	not_streaming_since;	/* standby: 0 while it streams */
+	pid_t		receiver_pid;	/* the WAL receiver seen streaming last */
+	XLogRecPtr	received;		/* ... and what it had flushed then */
 	bool		waiting;		/* conditions met, waiting for the leader to last */
 	raft_id		transfer_to;	/* this primary was handing leadership to it */
 	raft_time	transfer_at;	/* ... last seen then */
@@ -446,6 +448,15 @@ live_leader(const RaftStatus *status, raft_time now)
  * process refuses the new one ("new timeline N forked off current database
  * system timeline M before current recovery point"), forever.  Looked at
  * once a second (the history check opens files).
+ *
+ * "Streams" means more than the receiver's state: a standby whose next WAL
+ * segment the primary has removed starts a new WAL receiver every few
+ * hundred milliseconds, each one "streaming" for a moment until the WAL
+ * sender fails with "requested WAL segment ... has already been removed".
+ * A sample that sees a receiver stream counts only when it is the same
+ * receiver as at the last sample or the flushed position has moved since;
+ * otherwise such a standby would look healthy at random samples and be
+ * checked only by chance.
  */
 static bool
 standby_stuck(raft_time now)
@@ -453,6 +464,8 @@ standby_stuck(raft_time now)
 	static raft_time checked_at = 0;
 	WalRcvData *walrcv = WalRcv;
 	bool		streaming;
+	pid_t		pid;
+	XLogRecPtr	flushed;
 	TimeLineID	replay_tli;
 
 	if (walrcv == NULL)
@@ -463,7 +476,13 @@ standby_stuck(raft_time now)
 	checked_at = now;
 	SpinLockAcquire(&walrcv->mutex);
 	streaming = (walrcv->walRcvState == WALRCV_STREAMING);
+	pid = walrcv->pid;
+	flushed = walrcv->flushedUpto;
 	SpinLockRelease(&walrcv->mutex);
+	if (streaming && pid != rj.receiver_pid && flushed <= rj.received)
+		streaming = false;		/* a new receiver that has not moved yet */
+	rj.receiver_pid = pid;
+	rj.received = Max(flushed, rj.received);
 	(void) GetXLogReplayRecPtr(&replay_tli);
 	if (streaming && replay_tli != 0 &&
 		findNewestTimeLine(replay_tli) > replay_tli)

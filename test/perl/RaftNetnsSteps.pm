@@ -224,9 +224,11 @@ received WAL from the old primary that the new one never got, and cannot
 follow without pg_rewind).  With whole => 1 (raft_ext.auto_rejoin on) it
 polls until there is neither: every other running node streams from the
 leader (former primaries and diverged standbys rejoined by themselves).
-Then check each former primary: it refuses
-writes with 25006.  Returns ($leader, \@former, \@diverged) and asserts it
-settled (within the framework's timeout).  A diverged standby fails a TODO
+A standby streams when the same WAL receiver has streamed from the
+leader for a second (a standby whose WAL the leader removed starts
+receivers that stream for a moment only).  Then check each former primary:
+it refuses writes with 25006.  Returns ($leader, \@former, \@diverged)
+and asserts it settled (within => s, default the framework's timeout).  A diverged standby fails a TODO
 test (a known limit, see docs/testing.md) and is counted.
 
 =cut
@@ -237,6 +239,7 @@ sub settle
 	my $c = $self->{c};
 	my ($leader, @former, @diverged);
 	my $why = '';
+	my %receiver;    # node name => the WAL receiver seen streaming last
 	my $ok = RaftFaults::poll_until(
 		sub {
 			($leader) = $c->wait_primary;
@@ -266,10 +269,24 @@ sub settle
 				{
 					my $out = '';
 					$n->psql('postgres',
-						q{SELECT status || ' ' || coalesce(sender_host, '') FROM pg_stat_wal_receiver},
+						q{SELECT pid || ' ' || status || ' ' || coalesce(sender_host, '')
+						  FROM pg_stat_wal_receiver},
 						stdout => \$out, timeout => 10);
 					$why = $n->name . " is a standby, WAL receiver: '$out'";
-					next if $out eq "streaming $leader->{addr}";
+					# The same receiver for a second: one that the leader
+					# refuses (its WAL removed) streams for a moment only,
+					# and a new one takes its place.
+					my ($pid, $rest) = split / /, $out, 2;
+					my $seen = $receiver{ $n->name };
+					$receiver{ $n->name } = $seen = [ $out, time() ]
+					  unless $seen && $seen->[0] eq $out;
+					my $same = time() - $seen->[1] >= 1.0;
+					if (($rest // '') eq "streaming $leader->{addr}")
+					{
+						next if $same;
+						$why = $n->name . " has a new WAL receiver ($pid): streaming?";
+						return 0;
+					}
 					return 0 unless $n->log_since_heal =~
 					  /new timeline \d+ forked off current database system timeline/;
 					push @diverged, $n;
@@ -290,7 +307,8 @@ sub settle
 			}
 			return 1;
 		},
-		'one primary, its standbys streaming, former primaries fenced');
+		'one primary, its standbys streaming, former primaries fenced',
+		$opts{within});
 	if ($opts{whole})
 	{
 		$_->refresh_pid for grep { $_->{_pid} } $c->nodes;
@@ -370,7 +388,9 @@ whole (every former primary and diverged standby rejoined by itself);
 with it off, former primaries are then rejoined with rejoin-standby.sh.
 Every step draws the same values whatever the cluster did, so a seed
 replays the same schedule (how the cluster reacts is timing and may
-differ).  Returns the number of steps.
+differ).  settle_within => s bounds each settle (default: the framework's
+timeout), for schedules whose rejoins re-clone.  Returns the number of
+steps.
 
 =cut
 
@@ -409,7 +429,8 @@ sub flap
 		note(sprintf('step %d: %s for %.2f s, then %.2f s healed',
 				$step, ($c->faults)[-1]{what}, $hold, $gap));
 		RaftFaults::hold($hold, "step $step");
-		my ($leader, $former, $diverged) = $self->heal_and_settle(whole => $whole);
+		my ($leader, $former, $diverged) = $self->heal_and_settle(whole => $whole,
+			within => $opts{settle_within});
 		last unless $leader;
 		$self->rejoin_former($leader, $former, $diverged) unless $whole;
 		RaftFaults::hold($gap, "step $step: healed");

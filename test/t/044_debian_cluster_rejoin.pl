@@ -40,6 +40,7 @@ use File::Path qw(rmtree);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use RaftDebian;
 use RaftTest;
 use RaftChecker;
 use RaftFaults;
@@ -49,40 +50,17 @@ use Time::HiRes qw(time usleep);
 
 my $WHOLE_WITHIN = 60;
 
-for my $tool (qw(pg_createcluster pg_ctlcluster pg_lsclusters))
 {
-	plan skip_all => "postgresql-common's $tool is not installed"
-	  unless -x "/usr/bin/$tool";
+	my $why = RaftDebian::unavailable();
+	plan skip_all => $why if $why;
 }
 
 # The installation the TAP framework uses (pg_config on PATH): its pg_ctl,
-# so its postgres and its raft_ext.  pg_createcluster runs initdb from
-# Debian's /usr/lib/postgresql/<version>/bin (no option to change it); the
-# same major version makes the same data directory.
-my ($bindir) = run_command([ 'pg_config', '--bindir' ]);
-chomp $bindir;
-my ($pgversion) = run_command([ 'pg_config', '--version' ]);
-my ($version) = $pgversion =~ /(\d+)/;
-plan skip_all => "pg_createcluster needs /usr/lib/postgresql/$version/bin/initdb"
-  unless -x "/usr/lib/postgresql/$version/bin/initdb";
-
-# The stand-in for /etc/postgresql, inside tmp_check.  Every Debian tool
-# runs with it (debian() below); never without.
-my $confroot = PostgreSQL::Test::Utils::tempdir('debian_etc');
-die "conf root $confroot is outside $PostgreSQL::Test::Utils::tmp_check"
-  unless index($confroot, $PostgreSQL::Test::Utils::tmp_check) == 0;
-$ENV{PG_CLUSTER_CONF_ROOT} = $confroot;
-my $piddir = PostgreSQL::Test::Utils::tempdir('debian_run');
-
-# Our own createcluster.conf: Debian's defaults without what would reach
-# outside (ssl with the system's snakeoil certificate, the system-wide
-# createcluster.d).
-my $createclusterconf = "$confroot/createcluster.conf";
-PostgreSQL::Test::Utils::append_to_file($createclusterconf,
-	    "ssl = off\n"
-	  . "cluster_name = '%v/%c'\n"
-	  . "log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
-	  . "add_include_dir = 'conf.d'\n");
+# so its postgres and its raft_ext; the conf root, the stand-in for
+# /etc/postgresql inside tmp_check (RaftDebian).
+my $bindir = RaftDebian::bindir();
+my $version = RaftDebian::version();
+my $deb = RaftDebian->new;
 
 my @nodes;
 my $writer;
@@ -112,10 +90,6 @@ sub cleanup
 			$node->{_pid} = undef;
 		}
 		usleep(200_000) if $pass == 1;
-	}
-	for my $dir ($confroot, $piddir)
-	{
-		rmtree($dir) if defined $dir && -d $dir;
 	}
 	return;
 }
@@ -161,39 +135,19 @@ sub postmaster_pid
 	return (defined $pid && $pid =~ /^\d+$/) ? $pid : undef;
 }
 
-# Run a postgresql-common tool with the test's conf root; returns (ok,
-# stdout, stderr).
-sub debian
-{
-	my @cmd = @_;
-	local $ENV{PG_CLUSTER_CONF_ROOT} = $confroot;
-	my ($out, $err) = ('', '');
-	my $ok = eval {
-		IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
-			IPC::Run::timeout(2 * $PostgreSQL::Test::Utils::timeout_default));
-	};
-	$err .= $@ if $@;
-	note(join(' ', @cmd) . ($ok ? '' : ' FAILED') . ": $out$err");
-	return ($ok ? 1 : 0, $out, $err);
-}
-
 # pg_ctlcluster <version> <name> <action>, with the framework's pg_ctl.
 sub ctl
 {
 	my ($node, $action) = @_;
-	my ($ok) = debian('/usr/bin/pg_ctlcluster', '--bindir', $bindir, $version,
-		$node->{debian}, $action);
+	my $ok = $deb->ctl($node->{debian}, $action);
 	$node->_update_pid(1) if $ok && $action eq 'start';
 	return $ok;
 }
 
-# The Status column of pg_lsclusters for $node ("online", "online,recovery",
-# "down"), or '' when it does not list it.
 sub lsclusters_status
 {
 	my ($node) = @_;
-	my (undef, $out) = debian('/usr/bin/pg_lsclusters', $version, $node->{debian});
-	return $out =~ /^\Q$version\E\s+\Q$node->{debian}\E\s+\d+\s+(\S+)/m ? $1 : '';
+	return $deb->status($node->{debian});
 }
 
 # Start a node killed by kill -9 with pg_ctlcluster: wait for the killed
@@ -266,7 +220,7 @@ for my $i (0 .. $#nodes)
 	my $node = $nodes[$i];
 	$node->{raft_id} = $i + 1;
 	$node->{debian} = 't044_' . $node->name;
-	$node->{confdir} = "$confroot/$version/$node->{debian}";
+	$node->{confdir} = $deb->confdir($node->{debian});
 }
 my $peers = RaftTest::peers_value(@nodes);
 my $primary = $nodes[0];
@@ -274,18 +228,9 @@ my $primary = $nodes[0];
 for my $node (@nodes)
 {
 	my $name = $node->{debian};
-	my ($ok) = debian(
-		'/usr/bin/pg_createcluster',
-		'--createclusterconf', $createclusterconf,
-		'--datadir', $node->data_dir,
-		'--socketdir', $node->host,
-		'--port', $node->port,
-		'--logfile', $node->logfile,
-		'--pgoption', "external_pid_file=$piddir/$name.pid",
-		$version, $name);
-	RaftTest::give_up("pg_createcluster $version $name failed") unless $ok;
-	die "$name: no $node->{confdir}/postgresql.conf"
-	  unless -f "$node->{confdir}/postgresql.conf";
+	RaftTest::give_up("pg_createcluster $version $name failed")
+	  unless $deb->create($name, datadir => $node->data_dir, socketdir => $node->host,
+		port => $node->port, logfile => $node->logfile);
 
 	PostgreSQL::Test::Utils::append_to_file("$node->{confdir}/postgresql.conf",
 		"\n# only in the conf root: checked after every rejoin\n"

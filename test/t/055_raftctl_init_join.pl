@@ -3,9 +3,9 @@
 # raftctl init and raftctl join make a cluster from empty directories, with
 # no other setup: the test creates nothing but the directories' parent, and
 # controls the servers with pg_ctl only.
-#  1. init makes node 1 (initdb, raft_ext.conf included once, the roles, a
-#     password file of mode 0600, start, CREATE EXTENSION, lead); running
-#     it again changes nothing;
+#  1. init makes node 1 (initdb with --data-checksums, raft_ext.conf
+#     included once, the roles, a password file of mode 0600, start,
+#     CREATE EXTENSION, lead); running it again changes nothing;
 #  2. join adds node 2; a join of node 3 killed with kill -9 during
 #     pg_basebackup leaves no data directory, and the same command run
 #     again completes;
@@ -141,7 +141,7 @@ sub streams
 
 # 1. init
 my ($rc, $out, $err) = raftctl('init', '-D', $dir{1}, '--node-id', '1',
-	'--address', "127.0.0.1:$port{1}", '--cluster-name', 'ops');
+	'--address', "127.0.0.1:$port{1}", '--cluster-name', 'ops', '--data-checksums');
 is($rc, 0, 'raftctl init exits 0') or diag("$out\n$err");
 like($out, qr/^raftctl: initdb .*^raftctl: starting .*^raftctl: node 1 leads cluster ops$/ms,
 	'init says each step: initdb, start, leads');
@@ -153,6 +153,7 @@ is((stat $passfile)[2] & 0777, 0600, 'the password file has mode 0600');
 my ($password) = slurp_file($passfile) =~ /^\*:\*:\*:raft_transport:(.*)$/m;
 ok(length($password // '') >= 16, 'a password was generated');
 is(value(1, 'SELECT role FROM raft_ext.raft_status'), 'leader', 'node 1 leads');
+is(value(1, 'SHOW data_checksums'), 'on', '--data-checksums: initdb enabled data checksums');
 is(value(1, q{SELECT string_agg(rolname || ':' || rolsuper, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'raft\_%'}),
 	'raft_replication:false,raft_rewind:false,raft_transport:false',
 	'the three roles exist, none a superuser');

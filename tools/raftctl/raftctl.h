@@ -137,6 +137,10 @@ typedef struct NodePaths
 	char		passfile[MAXPGPATH];	/* <confdir>/pgpass */
 	char		logfile[MAXPGPATH];	/* <confdir>/postgresql.log */
 	char		clonedir[MAXPGPATH];	/* <datadir>.raftctl-clone (join) */
+	/* --config-dir (Debian's layout); all "" when the data directory has it */
+	char		config_dir[MAXPGPATH];
+	char		config_file[MAXPGPATH];	/* <config_dir>/postgresql.conf */
+	char		hba_file[MAXPGPATH];	/* its hba_file (check_config_dir) */
 } NodePaths;
 
 /* What raft_ext.conf says. */
@@ -174,6 +178,15 @@ extern char *read_text_file(const char *path);
 extern bool write_file_atomically(const char *path, const char *content, mode_t mode);
 extern void buf_append(StrBuf *b, const char *fmt,...) pg_attribute_printf(2, 3);
 
+/* raftctl_server_config.c */
+extern bool set_config_dir(NodePaths *p, const char *dir);
+extern void server_config_file(const NodePaths *p, const char *dir, char *out, size_t outlen);
+extern void server_hba_file(const NodePaths *p, const char *dir, char *out, size_t outlen);
+extern bool server_setting(const char *bindir, const NodePaths *p, const char *name,
+						   char *out, size_t outlen);
+extern bool check_config_dir(const char *bindir, NodePaths *p);
+extern const char *server_start_options(const NodePaths *p, char *buf, size_t buflen);
+
 /* raftctl_node_conf.c */
 extern void buf_append_conf_string(StrBuf *b, const char *value);
 extern bool conninfo_add(char *buf, size_t buflen, const char *key, const char *value);
@@ -181,10 +194,10 @@ extern bool conninfo_for_node(const char *conninfo, const char *host, int port,
 							  const char *passfile, char *out, size_t outlen);
 extern bool write_raft_conf(const NodePaths *p, const NodeSettings *s);
 extern bool valid_socket_dir(const char *dir);
-extern bool ensure_include_line(const char *dir, const char *conf);
-extern bool ensure_hba_lines(const char *dir, const char *address);
+extern bool ensure_include_line(const char *config_file, const char *conf);
+extern bool ensure_hba_lines(const char *hba_file, const char *address);
 extern bool file_sets_raft_ext(const char *path);
-extern bool datadir_free_of_raft_ext(const char *datadir, const char *command);
+extern bool datadir_free_of_raft_ext(const NodePaths *p, const char *command);
 extern int	raft_conf_node_id(const char *conf);
 extern bool generate_password(char *out, size_t outlen);
 extern bool read_password_file(const char *path, char *out, size_t outlen);

@@ -5,13 +5,17 @@
  *
  *	  raftctl init -D DATADIR --node-id 1 --address HOST:PORT
  *		  [--cluster-name NAME] [--data-checksums] [--user OSUSER]
- *		  [--bindir DIR] [--password-file FILE]
+ *		  [--bindir DIR] [--password-file FILE] [--socket-dir DIR]
+ *		  [--config-dir DIR]
  *
  * initdb, the node's raft_ext.conf (included from postgresql.conf), the
  * password file, the pg_hba.conf lines, start, CREATE EXTENSION, the three
  * least-privilege roles, and a wait until the node leads its one-node
  * cluster.  Each step is skipped when an earlier run did it, so running the
- * same command again after a failure continues where it stopped.
+ * same command again after a failure continues where it stopped.  With
+ * --config-dir (Debian's layout) init adopts the stopped cluster that
+ * pg_createcluster made: its postgresql.conf and pg_hba.conf there get
+ * raftctl's lines, and the server starts with -c config_file=...
  *
  * Why the extension comes first and the roles after the node leads: a node
  * that has not led yet is fenced (it refuses writes), and a lone node whose
@@ -37,6 +41,7 @@ typedef struct InitOptions
 	const char *bindir;
 	const char *password_file;
 	const char *socket_dir;
+	const char *config_dir;
 } InitOptions;
 
 /* What init found in the data directory. */
@@ -52,7 +57,7 @@ init_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s init -D DATADIR --node-id ID --address HOST:PORT [--cluster-name NAME]\n"
 			"           [--data-checksums] [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
-			"           [--socket-dir DIR]\n",
+			"           [--socket-dir DIR] [--config-dir DIR]\n",
 			progname);
 }
 
@@ -96,6 +101,8 @@ parse_init_options(int argc, char **argv, InitOptions *o)
 			target = &o->password_file;
 		else if (strcmp(a, "--socket-dir") == 0)
 			target = &o->socket_dir;
+		else if (strcmp(a, "--config-dir") == 0)
+			target = &o->config_dir;
 		else if (strcmp(a, "--node-id") == 0)
 		{
 			const char *v = option_value(argc, argv, &i);
@@ -145,6 +152,12 @@ inspect_datadir(const NodePaths *p, int node_id, DataDirState *state)
 	int			empty = dir_is_empty(p->datadir);
 	int			conf_id = raft_conf_node_id(p->conf);
 
+	if (empty != 0 && p->config_dir[0])
+	{
+		fprintf(stderr, "%s: with --config-dir, raftctl init adopts the cluster that "
+				"pg_createcluster made: \"%s\" holds no data directory\n", progname, p->datadir);
+		return false;
+	}
 	if (empty != 0)
 	{
 		*state = DATADIR_NEW;
@@ -173,7 +186,7 @@ inspect_datadir(const NodePaths *p, int node_id, DataDirState *state)
 		*state = DATADIR_OURS;
 		return true;
 	}
-	if (!datadir_free_of_raft_ext(p->datadir, "init"))
+	if (!datadir_free_of_raft_ext(p, "init"))
 		return false;
 	if (running_postmaster(p->datadir, NULL, NULL, 0) != 0)
 	{
@@ -210,18 +223,10 @@ run_initdb(const char *bindir, const NodePaths *p, bool checksums)
 static bool
 preload_with_raft_ext(const char *bindir, const NodePaths *p, char *out, size_t outlen)
 {
-	char		postgres[MAXPGPATH];
 	char		current[1024] = "";
-	char	   *argv[] = {postgres, "-D", (char *) p->datadir, "-C", "shared_preload_libraries", NULL};
 
-	snprintf(postgres, sizeof(postgres), "%s/postgres", bindir);
-	if (run_program(argv, current, sizeof(current)) != 0)
-	{
-		fprintf(stderr, "%s: cannot read shared_preload_libraries of \"%s\" (postgres -C)\n",
-				progname, p->datadir);
+	if (!server_setting(bindir, p, "shared_preload_libraries", current, sizeof(current)))
 		return false;
-	}
-	current[strcspn(current, "\n")] = '\0';
 	if (current[0] == '\0' || strstr(current, "raft_ext"))
 		snprintf(out, outlen, "%s", current[0] ? current : "raft_ext");
 	else
@@ -252,6 +257,8 @@ write_node_files(const InitOptions *o, const NodePaths *p, const char *bindir,
 	char		peers[1100];
 	char		portstr[16];
 	char		preload[1100];
+	char		config_file[MAXPGPATH];
+	char		hba_file[MAXPGPATH];
 	NodeSettings s = {0};
 
 	snprintf(portstr, sizeof(portstr), "%d", port);
@@ -278,9 +285,11 @@ write_node_files(const InitOptions *o, const NodePaths *p, const char *bindir,
 	s.socket_dir = o->socket_dir;
 	printf("%s: writing %s (node %d at %s, password file %s)\n", progname, p->conf,
 		   o->node_id, o->address, p->passfile);
+	server_config_file(p, p->datadir, config_file, sizeof(config_file));
+	server_hba_file(p, p->datadir, hba_file, sizeof(hba_file));
 	return make_conf_dir(p) && write_passfile(p->passfile, password) &&
-		write_raft_conf(p, &s) && ensure_include_line(p->datadir, p->conf) &&
-		ensure_hba_lines(p->datadir, o->address);
+		write_raft_conf(p, &s) && ensure_include_line(config_file, p->conf) &&
+		ensure_hba_lines(hba_file, o->address);
 }
 
 /* Whether the last error was the fence (SQLSTATE 25006). */
@@ -437,15 +446,15 @@ cmd_init(const char *conninfo, int argc, char **argv)
 	}
 	if (!parse_address(o.address, host, sizeof(host), &port))
 		return EXIT_USAGE;
-	if (!node_paths(o.datadir, &p))
+	if (!node_paths(o.datadir, &p) || (o.config_dir && !set_config_dir(&p, o.config_dir)))
 		return EXIT_USAGE;
 	/* as root: the directories first, for the server's user */
-	if (dir_is_empty(p.datadir) == -1 && !make_dir_for_user(p.datadir, o.user))
+	if (!o.config_dir && dir_is_empty(p.datadir) == -1 && !make_dir_for_user(p.datadir, o.user))
 		return EXIT_FAILED;
 	if (!make_dir_for_user(p.confdir, o.user) || !become_server_user(o.user) ||
 		!find_bindir(o.bindir, bindir, sizeof(bindir)))
 		return EXIT_FAILED;
-	if (!inspect_datadir(&p, o.node_id, &state))
+	if (!inspect_datadir(&p, o.node_id, &state) || !check_config_dir(bindir, &p))
 		return EXIT_FAILED;
 	if (state == DATADIR_OURS)
 		printf("%s: \"%s\" is node %d's from an earlier raftctl init: continuing\n",

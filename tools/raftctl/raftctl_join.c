@@ -4,7 +4,8 @@
  *
  *	  raftctl join -D DATADIR --node-id N --address HOST:PORT
  *		  --from CONNINFO-OF-ANY-MEMBER [--user OSUSER] [--bindir DIR]
- *		  [--password-file FILE]
+ *		  [--password-file FILE] [--socket-dir DIR] [--adopt]
+ *		  [--config-dir DIR]
  *
  * Everything that can refuse is checked before anything changes: --from
  * must connect (a wrong password is its connection error), a leader must
@@ -19,7 +20,11 @@
  * with none: raft_ext would otherwise move it aside as a clone's, see
  * src/storage.c) and gets this node's own raft_ext.conf; it starts as a
  * standby, and raft_ext.add_node on the leader adds it, staged: a learner
- * until it has caught up, then a voter.
+ * until it has caught up, then a voter.  With --config-dir (Debian's
+ * layout: pg_createcluster, then its data directory removed) the
+ * configuration stays there: the clone loses the leader's configuration
+ * files, and raftctl's lines go to the postgresql.conf and pg_hba.conf of
+ * DIR.
  */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +43,7 @@ typedef struct JoinOptions
 	const char *bindir;
 	const char *password_file;
 	const char *socket_dir;
+	const char *config_dir;
 	bool		adopt;			/* DATADIR is a standby of the leader already */
 } JoinOptions;
 
@@ -71,7 +77,7 @@ join_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s join -D DATADIR --node-id ID --address HOST:PORT --from CONNINFO\n"
 			"           [--user OSUSER] [--bindir DIR] [--password-file FILE]\n"
-			"           [--socket-dir DIR] [--adopt]\n", progname);
+			"           [--socket-dir DIR] [--adopt] [--config-dir DIR]\n", progname);
 }
 
 /* Parse join's arguments; false (usage) if they are wrong. */
@@ -103,6 +109,8 @@ parse_join_options(int argc, char **argv, JoinOptions *o)
 			target = &o->password_file;
 		else if (strcmp(a, "--socket-dir") == 0)
 			target = &o->socket_dir;
+		else if (strcmp(a, "--config-dir") == 0)
+			target = &o->config_dir;
 		else if (strcmp(a, "--node-id") == 0)
 			target = &id;
 		else
@@ -510,7 +518,24 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o, 
 {
 	NodeSettings s = {0};
 	char		path[MAXPGPATH];
+	char		config_file[MAXPGPATH];
+	char		hba_file[MAXPGPATH];
 
+	/* with --config-dir, the leader's configuration files would only mislead */
+	if (p->config_dir[0] && !o->adopt)
+	{
+		static const char *const copied[] = {"postgresql.conf", "pg_hba.conf", "pg_ident.conf"};
+
+		for (int i = 0; i < 3; i++)
+		{
+			snprintf(path, sizeof(path), "%s/%s", dir, copied[i]);
+			if (unlink(path) != 0 && errno != ENOENT)
+			{
+				fprintf(stderr, "%s: cannot remove \"%s\": %s\n", progname, path, strerror(errno));
+				return false;
+			}
+		}
+	}
 	/* the leader's Raft state is the leader's: the new member starts with none */
 	if (v->state_dir[0] != '/')
 	{
@@ -532,8 +557,10 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o, 
 	snprintf(path, sizeof(path), "%s/standby.signal", dir);
 	printf("%s: writing %s (node %d at %s) and the standby's settings\n", progname, p->conf,
 		   o->node_id, o->address);
-	return write_raft_conf(p, &s) && ensure_include_line(dir, p->conf) &&
-		ensure_hba_lines(dir, o->address) &&
+	server_config_file(p, dir, config_file, sizeof(config_file));
+	server_hba_file(p, dir, hba_file, sizeof(hba_file));
+	return write_raft_conf(p, &s) && ensure_include_line(config_file, p->conf) &&
+		ensure_hba_lines(hba_file, o->address) &&
 		write_clone_auto_conf(dir, primary_conninfo) &&
 		write_file_atomically(path, "", 0600);
 }
@@ -566,7 +593,7 @@ adoptable_standby(const char *bindir, const ClusterView *v, const NodePaths *p)
 				"raftctl join --adopt then restarts it as a member\n", progname, p->datadir, p->datadir);
 		return false;
 	}
-	if (!datadir_free_of_raft_ext(p->datadir, "join --adopt"))
+	if (!datadir_free_of_raft_ext(p, "join --adopt"))
 		return false;
 	snprintf(prog, sizeof(prog), "%s/pg_controldata", bindir);
 	if (run_program(argv, out, sizeof(out)) != 0 ||
@@ -772,17 +799,21 @@ cmd_join(const char *conninfo, int argc, char **argv)
 		join_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!parse_address(o.address, host, sizeof(host), &port) || !node_paths(o.datadir, &p))
+	if (!parse_address(o.address, host, sizeof(host), &port) || !node_paths(o.datadir, &p) ||
+		(o.config_dir && !set_config_dir(&p, o.config_dir)))
 		return EXIT_USAGE;
-	if (!become_server_user(o.user) || !find_bindir(o.bindir, bindir, sizeof(bindir)))
+	if (!become_server_user(o.user) || !find_bindir(o.bindir, bindir, sizeof(bindir)) ||
+		!check_config_dir(bindir, &p))
 		return EXIT_FAILED;
 
 	/* an earlier run that got as far as the rename made this node's directory */
 	resume = file_exists_in(p.datadir, "PG_VERSION") && raft_conf_node_id(p.conf) == o.node_id;
 	if (!resume && !o.adopt && dir_is_empty(p.datadir) == 0)
 	{
-		fprintf(stderr, "%s: \"%s\" is not empty: a new member needs an empty or new directory\n",
-				progname, p.datadir);
+		fprintf(stderr, "%s: \"%s\" is not empty: a new member needs an empty or new directory%s\n",
+				progname, p.datadir, p.config_dir[0] ?
+				" (remove the data directory that pg_createcluster made; its configuration in "
+				"--config-dir stays)" : "");
 		return EXIT_FAILED;
 	}
 	if ((rc = reach_leader(o.from, &v)) != 0)

@@ -189,20 +189,18 @@ write_raft_conf(const NodePaths *p, const NodeSettings *s)
 }
 
 /*
- * Make postgresql.conf in 'dir' include 'conf': one marked line, appended
- * once; a marked line naming another file (a clone's, naming its source's
- * file) is replaced.  Idempotent.
+ * Make the server's postgresql.conf ('path') include 'conf': one marked
+ * line, appended once; a marked line naming another file (a clone's,
+ * naming its source's file) is replaced.  Idempotent.
  */
 bool
-ensure_include_line(const char *dir, const char *conf)
+ensure_include_line(const char *path, const char *conf)
 {
-	char		path[MAXPGPATH];
 	char	   *old;
 	const char *mark;
 	StrBuf		b = {0};
 	bool		ok = true;
 
-	snprintf(path, sizeof(path), "%s/postgresql.conf", dir);
 	old = read_text_file(path);
 	if (old == NULL)
 	{
@@ -238,19 +236,18 @@ ensure_include_line(const char *dir, const char *conf)
 }
 
 /*
- * Put raftctl's lines for the three roles at the top of pg_hba.conf in
- * 'dir' (once): scram-sha-256 from the server's own subnets (samenet), the
- * members' addresses, before any line that could reject them.
+ * Put raftctl's lines for the three roles at the top of the server's
+ * pg_hba.conf ('path'), once: scram-sha-256 from the server's own subnets
+ * (samenet), the members' addresses, before any line that could reject
+ * them.
  */
 bool
-ensure_hba_lines(const char *dir, const char *address)
+ensure_hba_lines(const char *path, const char *address)
 {
-	char		path[MAXPGPATH];
 	char	   *old;
 	StrBuf		b = {0};
 	bool		ok = true;
 
-	snprintf(path, sizeof(path), "%s/pg_hba.conf", dir);
 	old = read_text_file(path);
 	if (old == NULL)
 	{
@@ -293,19 +290,21 @@ file_sets_raft_ext(const char *path)
 }
 
 /*
- * Whether neither postgresql.conf nor postgresql.auto.conf in 'datadir' has
- * raft_ext settings, as a directory that 'command' adopts must be; says
- * which file has them.
+ * Whether neither the server's postgresql.conf nor the data directory's
+ * postgresql.auto.conf has raft_ext settings, as a cluster that 'command'
+ * adopts must be; says which file has them.
  */
 bool
-datadir_free_of_raft_ext(const char *datadir, const char *command)
+datadir_free_of_raft_ext(const NodePaths *p, const char *command)
 {
-	static const char *const files[] = {"postgresql.conf", "postgresql.auto.conf"};
 	char		path[MAXPGPATH];
 
 	for (int i = 0; i < 2; i++)
 	{
-		snprintf(path, sizeof(path), "%s/%s", datadir, files[i]);
+		if (i == 0)
+			server_config_file(p, p->datadir, path, sizeof(path));
+		else
+			snprintf(path, sizeof(path), "%s/postgresql.auto.conf", p->datadir);
 		if (file_sets_raft_ext(path))
 		{
 			fprintf(stderr, "%s: %s already has raft_ext settings (another cluster's data?); "
