@@ -10,10 +10,11 @@
 #   2. in a clean chroot of the same Debian suite (a throwaway copy of a bare
 #      debootstrap, scripts/pg-env.sh --clean): apt-get install of the built
 #      postgresql-VERSION-raft-ext, which pulls the server from the registry;
-#      then, as the postgres user, a one-node cluster (raft_ext.node_id = 1,
-#      raft_ext.peers naming only itself) that must elect itself, CREATE
-#      EXTENSION raft_ext, raft_ext.is_leader(), and raftctl status against
-#      it; raft_ext_rejoin must be installed beside pg_ctl.
+#      then, as root, what a DBA on Debian types: pg_createcluster twice,
+#      raftctl init --config-dir on the first cluster (it must lead:
+#      raft_ext.is_leader()), raftctl join --config-dir --user postgres on
+#      the second (pg_lsclusters: online,recovery; two voters), raftctl
+#      status; raft_ext_rejoin must be installed beside pg_ctl.
 # Exit status 0 when all of that holds.  The internal steps are
 # "--build VERSION DIR" and "--check VERSION DIR", run inside the chroots.
 set -euo pipefail
@@ -47,7 +48,7 @@ build_inside()
 # Inside a clean chroot of the suite, as root: install and elect.
 check_inside()
 {
-    local version=$1 out=$2 deb bindir dir port=5499
+    local version=$1 out=$2 deb bindir port=5499
     deb=$(ls "$out"/postgresql-"$version"-raft-ext_*.deb)
     # The test makes its own cluster: postgresql-common need not make "main".
     mkdir -p /etc/postgresql-common
@@ -64,36 +65,42 @@ check_inside()
         "/usr/share/doc/postgresql-$version-raft-ext/README.md.gz"; do
         [ -e "$f" ] || [ -e "${f%.gz}" ] || die "the package lacks $f"
     done
-    dir=$(mktemp -d /tmp/raft_ext-pkg.XXXXXX)
-    chown postgres "$dir"
     as_pg() { runuser -u postgres -- "$@"; }
-    as_pg "$bindir/initdb" -D "$dir/data" -A trust >/dev/null
-    cat >>"$dir/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'raft_ext'
-raft_ext.node_id = 1
-raft_ext.peers = '1:host=127.0.0.1 port=$port dbname=postgres'
-raft_ext.cluster_name = 'pkgtest'
-EOF
-    # shellcheck disable=SC2064 # the paths now: they are locals
-    trap "runuser -u postgres -- '$bindir/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1 || true" EXIT
-    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
-    # The one node elects itself: its log says so within 30 s.
-    for _ in $(seq 300); do
-        grep -q "node 1 is now leader in term" "$dir/log" && break
-        sleep 0.1
-    done
-    grep -q "node 1 is now leader in term" "$dir/log" ||
-        { tail -n 20 "$dir/log"; die "the one-node cluster did not elect itself within 30 s"; }
-    as_pg "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -d postgres \
-        -c "CREATE EXTENSION raft_ext" >/dev/null
-    [ "$(as_pg "$bindir/psql" -X -At -h "$dir" -p "$port" -d postgres \
-        -c "SELECT raft_ext.wait_for_leader('10s') = 1 AND raft_ext.is_leader() AND raft_ext.leader_id() = 1")" = t ] ||
-        die "raft_ext.is_leader() is not true on the one-node cluster"
-    as_pg "$bindir/raftctl" -d "host=$dir port=$port dbname=postgres" status
-    echo "ok: postgresql-$version-raft-ext installs, CREATE EXTENSION raft_ext works and node 1 leads"
+    # systemd-tmpfiles makes it on a booted system; a chroot has none
+    install -d -o postgres -g postgres -m 2775 /var/run/postgresql
+    # A DBA's cluster of two, made the Debian way, as root: pg_createcluster
+    # (configuration in /etc/postgresql/VERSION/NAME), raftctl init on the
+    # first (it runs the server as postgres), raftctl join --user postgres
+    # on the second (its fresh data directory removed first).
+    local data=/var/lib/postgresql/$version conf=/etc/postgresql/$version
+    local from="host=/var/run/postgresql port=$port dbname=postgres"
+    # shellcheck disable=SC2064 # the version now: it is a local
+    trap "pg_ctlcluster $version n1 stop -m immediate >/dev/null 2>&1 || true;
+          pg_ctlcluster $version n2 stop -m immediate >/dev/null 2>&1 || true" EXIT
+    pg_createcluster -p "$port" "$version" n1 >/dev/null
+    "$bindir/raftctl" init -D "$data/n1" --config-dir "$conf/n1" --node-id 1 \
+        --address "127.0.0.1:$port" --cluster-name pkgtest ||
+        die "raftctl init of pg_createcluster's $version/n1 failed"
+    pg_lsclusters "$version" n1 | grep -q online || die "pg_lsclusters does not show $version/n1 online"
+    [ "$(as_pg "$bindir/psql" -X -At -d "$from" \
+        -c "SELECT raft_ext.is_leader() AND raft_ext.leader_id() = 1")" = t ] ||
+        die "raft_ext.is_leader() is not true on node 1"
+    pg_createcluster -p $((port + 1)) "$version" n2 >/dev/null
+    rm -rf "${data:?}/n2"
+    "$bindir/raftctl" join -D "$data/n2" --config-dir "$conf/n2" --node-id 2 --user postgres \
+        --address "127.0.0.1:$((port + 1))" --password-file "$data/n1.raft_ext/pgpass" \
+        --from "$from" || die "raftctl join of $version/n2 failed"
+    pg_lsclusters "$version" n2 | grep -q 'online,recovery' ||
+        die "pg_lsclusters does not show $version/n2 online,recovery"
+    [ "$(stat -c %U "$data/n2" "$data/n2.raft_ext" | sort -u)" = postgres ] ||
+        die "raftctl join as root left files not owned by postgres"
+    # over TCP as a DBA's monitoring would: a role with a password
+    as_pg "$bindir/raftctl" -d "host=127.0.0.1 port=$port dbname=postgres user=raft_transport passfile=$data/n1.raft_ext/pgpass" status ||
+        die "raftctl status does not find a healthy cluster"
+    [ "$(as_pg "$bindir/psql" -X -At -d "$from" \
+        -c "SELECT count(*) FILTER (WHERE voter) FROM raft_ext.raft_peers")" = 2 ] ||
+        die "the cluster does not have two voters"
+    echo "ok: postgresql-$version-raft-ext installs; raftctl init and join as root make a cluster of two from pg_createcluster's"
 }
 
 case "${1:-}" in

@@ -6,7 +6,9 @@
 #  3. switchover --to 2 hands over and returns once node2 is the primary;
 #  4. a member that is down is listed as unreachable;
 #  5. exit codes: 2 for a node that cannot be reached, 3 for a role without
-#     EXECUTE on transfer_leadership, 1 for bad usage.
+#     EXECUTE on transfer_leadership, 1 for bad usage; a plain role (no
+#     pg_read_all_stats, which hides the WAL receivers' status) still sees
+#     a healthy cluster with streaming standbys.
 
 use strict;
 use warnings;
@@ -59,6 +61,12 @@ is(scalar(() = $out =~ /^Cluster: /mg), 2, 'status --watch 1 --count 2 printed t
 # 5a. privileges and usage, while node1 leads
 $node1->safe_psql('postgres', 'CREATE ROLE plain LOGIN');
 $node1->wait_for_catchup($_) for ($node2, $node3);
+# A role without pg_read_all_stats sees no WAL receiver's status: the
+# cluster is still healthy, its standbys streaming.
+($rc, $out, $err) = raftctl('-d', $node1->connstr('postgres') . ' user=plain', 'list');
+is($rc, 0, 'raftctl list as a plain role exits 0 (healthy)') or diag("$out$err");
+like($out, qr/^2\s+\|[^|]+\| Replica \| follower\s+\| streaming/m,
+	'... and shows node2 streaming');
 ($rc, $out, $err) = raftctl('-d', $node1->connstr('postgres') . ' user=plain', 'switchover', '--to', '2', '--force');
 is($rc, 3, 'switchover without EXECUTE on transfer_leadership exits 3');
 like($err, qr/permission denied/, '... saying permission denied');

@@ -156,13 +156,20 @@ host_of(const char *conninfo, char *out, size_t outlen)
 		PQconninfoFree(opts);
 }
 
-/* What a member is asked about itself. */
+/*
+ * What a member is asked about itself.  A role without pg_read_all_stats
+ * (a monitoring role, raft_transport) sees only the pid of
+ * pg_stat_wal_receiver, whose row exists once the receiver has connected:
+ * taken as streaming, or every standby would look "in recovery" and a
+ * healthy cluster degraded.
+ */
 static const char *const probe_query =
 "SELECT s.role, s.term, coalesce(s.leader_id, 0), s.has_lease, "
 "s.in_recovery, s.timeline, s.wal_position, "
 "s.wal_position - '0/0'::pg_lsn, "
 "CASE WHEN NOT s.in_recovery THEN 'running' "
-"ELSE coalesce((SELECT status FROM pg_stat_wal_receiver), 'in recovery') END, "
+"ELSE coalesce((SELECT coalesce(status, 'streaming') FROM pg_stat_wal_receiver), "
+"'in recovery') END, "
 "coalesce(to_jsonb(s)->>'timeline_standing', ''), coalesce(s.error, ''), "
 "coalesce(current_setting('raft_ext.auto_promote', true), '') "
 "FROM raft_ext.raft_status s";
