@@ -85,16 +85,6 @@ extern char *raft_follow_build_conninfo(const char *leader_conninfo);
  */
 extern bool raft_follow_passfile_stale(const char *conninfo);
 
-/*
- * Set 'name' to 'value' in postgresql.auto.conf as ALTER SYSTEM would
- * (durably, under AutoFileLock; value NULL removes it, as ALTER SYSTEM
- * RESET does) and, if that changed the file (*changed), signal the
- * postmaster to reload.  On failure logs and returns false;
- * never throws.
- */
-extern bool raft_auto_conf_set(const char *name, const char *value,
-							   bool *changed);
-
 /* ---- role_change.c ---- */
 
 /*

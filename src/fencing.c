@@ -64,7 +64,6 @@
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
-#include "sync_quorum.h"
 
 bool		raft_fencing = true;
 int			raft_fencing_headroom = 50;

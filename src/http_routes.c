@@ -30,7 +30,6 @@
 
 #include "http.h"
 #include "settings.h"
-#include "sync_quorum.h"
 #include "timeline_step.h"
 
 /* ?lag= as bytes: a number with an optional unit (B, kB, MB, GB, TB). */

@@ -30,7 +30,6 @@
 #include "failover.h"
 #include "settings.h"
 #include "shmem.h"
-#include "sync_quorum.h"
 
 int			raft_node_id = 0;
 char	   *raft_peers = NULL;
@@ -328,6 +327,23 @@ check_state_directory(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+
+int			raft_synchronous = RAFT_SYNC_OFF;
+
+/* See settings.h. */
+bool
+raft_sync_owns_names(void)
+{
+	return raft_synchronous == RAFT_SYNC_QUORUM;
+}
+
+/* See settings.h. */
+void
+raft_sync_standby_name(raft_id id, char *buf, size_t len)
+{
+	snprintf(buf, len, "node%u", (unsigned) id);
 }
 
 /* Define every raft_ext.* setting; called once from _PG_init. */

@@ -22,6 +22,25 @@ extern bool raft_fault_injection;
 extern void raft_define_settings(void);
 
 /*
+ * raft_ext.synchronous (defined with its behaviour in sync_quorum.c; the
+ * value here, for the files that only read it: auto_follow names the
+ * standby by it, without calling into sync_quorum.c).
+ */
+typedef enum RaftSyncMode
+{
+	RAFT_SYNC_OFF = 0,			/* synchronous_standby_names is the user's */
+	RAFT_SYNC_QUORUM = 1		/* ANY k (the other voters), kept by raft_ext */
+} RaftSyncMode;
+
+extern int	raft_synchronous;
+
+/* Whether raft_ext owns synchronous_standby_names and application_name. */
+extern bool raft_sync_owns_names(void);
+
+/* The application_name member 'id' streams WAL with ("node<id>"). */
+extern void raft_sync_standby_name(raft_id id, char *buf, size_t len);
+
+/*
  * Parse a raft_ext.peers value ("id:conninfo;id:conninfo;...") into a
  * membership (every entry a voter, address = conninfo).  On failure returns
  * false with a palloc'd message in *error.  Checks: ids in 1..INT32_MAX,

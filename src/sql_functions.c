@@ -28,7 +28,6 @@
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
-#include "sync_quorum.h"
 
 PG_FUNCTION_INFO_V1(raft_ext_is_leader);
 PG_FUNCTION_INFO_V1(raft_ext_leader_id);

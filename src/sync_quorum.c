@@ -53,12 +53,12 @@
 
 #include "libpq-fe.h"
 
+#include "auto_conf.h"
 #include "conninfo.h"
 #include "failover.h"
 #include "settings.h"
 #include "sync_quorum.h"
 
-int			raft_synchronous = RAFT_SYNC_OFF;
 
 static const struct config_enum_entry synchronous_options[] = {
 	{"off", RAFT_SYNC_OFF, false},
@@ -102,20 +102,6 @@ raft_sync_define_settings(void)
 							 0,
 							 NULL, NULL, NULL);
 	raft_sync_guard_init();
-}
-
-/* See sync_quorum.h. */
-bool
-raft_sync_owns_names(void)
-{
-	return raft_synchronous == RAFT_SYNC_QUORUM;
-}
-
-/* See sync_quorum.h. */
-void
-raft_sync_standby_name(raft_id id, char *buf, size_t len)
-{
-	snprintf(buf, len, "node%u", (unsigned) id);
 }
 
 /* See sync_quorum.h. */

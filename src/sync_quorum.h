@@ -12,24 +12,11 @@
 #ifndef RAFT_SYNC_QUORUM_H
 #define RAFT_SYNC_QUORUM_H
 
+#include "settings.h"
 #include "status.h"
-
-typedef enum RaftSyncMode
-{
-	RAFT_SYNC_OFF = 0,			/* synchronous_standby_names is the user's */
-	RAFT_SYNC_QUORUM = 1		/* ANY k (the other voters), kept by raft_ext */
-} RaftSyncMode;
-
-extern int	raft_synchronous;
 
 /* Define raft_ext.synchronous and install the commit guard; from _PG_init. */
 extern void raft_sync_define_settings(void);
-
-/* Whether raft_ext owns synchronous_standby_names and application_name. */
-extern bool raft_sync_owns_names(void);
-
-/* The application_name member 'id' streams WAL with ("node<id>"). */
-extern void raft_sync_standby_name(raft_id id, char *buf, size_t len);
 
 /* k for 'voters' voting members: voters minus the majority. */
 extern int	raft_sync_quorum_k(int voters);

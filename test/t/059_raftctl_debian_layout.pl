@@ -20,11 +20,18 @@
 #  4. rows, kill -9 of the primary: a new primary takes writes; the killed
 #     node, started again with pg_ctlcluster, rejoins by itself with its
 #     conf directory's configuration; every row is on it;
-#  5. pg_ctlcluster stops every node.
+#  6. docs/failover.md's systemd recipe, taken from the page: its unit and
+#     rejoin_command with this test's paths, systemctl a stand-in that runs
+#     the unit as systemd would (ExecStart, then ExecStopPost, in a session
+#     of their own); kill -9 of the primary, restarted by pg_ctlcluster: it
+#     rejoins through the unit (the source address in a file of mode 0600),
+#     whose ExecStopPost starts the server;
+#  7. pg_ctlcluster stops every node.
 
 use strict;
 use warnings;
 
+use Cwd;
 use File::Path qw(rmtree);
 use PostgreSQL::Test::Utils;
 use RaftCtlNodes;
@@ -40,10 +47,18 @@ my $n = RaftCtlNodes->new(3);
 my $deb = RaftDebian->new;
 my $base = $n->base;
 my $wait_for = \&RaftCtlNodes::wait_for;
+my $bindir = RaftDebian::bindir();
+my $version = RaftDebian::version();
 my $sock = "$base/sock";
 mkdir $sock or die "mkdir $sock: $!";
 my %name = map { $_ => "t059_node$_" } $n->ids;
 my %conf = map { $_ => $deb->confdir($name{$_}) } $n->ids;
+# step 6: the systemd recipe's unit and rejoin_command, its run directory,
+# the stand-in for systemctl and the file of its calls
+my ($unit, $command);
+my $run = "$base/run";
+my $systemctl = "$base/systemctl";
+my $calls = "$base/systemctl.calls";
 
 for my $id ($n->ids)
 {
@@ -70,6 +85,56 @@ sub check_layout
 	is($n->value($id, 'SHOW config_file'), $config,
 		"node $id: config_file is the conf directory's");
 	is($deb->status($name{$id}), $state, "node $id: pg_lsclusters shows it $state");
+	return;
+}
+
+# The unit and the rejoin_command of docs/failover.md's systemd recipe.
+sub recipe_from_docs
+{
+	my $doc = slurp_file('docs/failover.md');
+	my ($u) = $doc =~ m{    # /etc/systemd/system/raft-ext-rejoin\@\.service\n((?:    \S.*\n)+)}
+	  or die 'no unit in docs/failover.md';
+	my ($c) = $doc =~ m{^    raft_ext\.rejoin_command = '(.*)'$}m
+	  or die 'no rejoin_command in docs/failover.md';
+	$u =~ s/^    //mg;
+	$c =~ s/''/'/g;
+	return ($u, $c);
+}
+
+# The recipe's text for node $id: this test's paths for Debian's.
+sub recipe_for
+{
+	my ($text, $id) = @_;
+	my $inst = "$version-$name{$id}";
+	$text =~ s{/usr/lib/postgresql/15/bin}{$bindir}g;
+	$text =~ s{/var/lib/postgresql/15/main}{$n->dir($id)}ge;
+	$text =~ s{/run/postgresql}{$run}g;
+	$text =~ s{15-main}{$inst}g;
+	$text =~ s{/bin/systemctl}{$systemctl}g;
+	$text =~ s{sudo systemctl}{$systemctl}g;
+	return $text;
+}
+
+# A postgresql.conf string literal.
+sub conf_quote
+{
+	my ($v) = @_;
+	$v =~ s/'/''/g;
+	return "'$v'";
+}
+
+# The stand-in for systemctl (test/bin/systemctl-standin, see step 6): the
+# rejoin unit in its directory, every call recorded in $calls.
+sub write_systemctl
+{
+	my $units = "$base/units";
+	mkdir $units or die "mkdir $units: $!";
+	PostgreSQL::Test::Utils::append_to_file("$units/raft-ext-rejoin\@.service", $unit);
+	my $standin = Cwd::abs_path('test/bin/systemctl-standin');
+	PostgreSQL::Test::Utils::append_to_file($systemctl,
+		"#!/bin/sh\nexec '$standin' --calls '$calls' --units '$units' --bindir '$bindir' "
+		  . "--log '$base/unit.log' \"\$@\"\n");
+	chmod 0755, $systemctl or die "chmod $systemctl: $!";
 	return;
 }
 
@@ -141,7 +206,51 @@ ok($wait_for->(sub { $n->value(1, 'SELECT count(*) FROM w') eq '2000' }, 60),
 check_layout(1, 'online,recovery');
 is($n->value(1, 'SHOW raft_ext.node_id'), '1', 'node 1 keeps its node id');
 
-# 5. pg_ctlcluster stops every node
+# 6. The systemd recipe of docs/failover.md, as written there: its unit and
+# its rejoin_command, with this test's paths, and a stand-in for systemctl
+# that does what systemd would: "start --no-block" of the rejoin unit runs
+# ExecStart and then ExecStopPost in a session of their own (the unit's
+# own cgroup: nothing of the server's), "start postgresql@V-NAME.service"
+# is pg_ctlcluster V NAME start.  The server never runs the helper itself.
+($unit, $command) = recipe_from_docs();
+mkdir $run or die "mkdir $run: $!";
+write_systemctl();
+my $old = $n->primary // die 'no primary before step 6';
+for my $id ($n->ids)
+{
+	PostgreSQL::Test::Utils::append_to_file("$conf{$id}/conf.d/rejoin.conf",
+		"raft_ext.rejoin_command = " . conf_quote(recipe_for($command, $id)) . "\n");
+	$n->sql($id, 'SELECT pg_reload_conf()');
+}
+is($n->value($old, 'SHOW raft_ext.rejoin_command'), recipe_for($command, $old),
+	"node $old runs the documented rejoin_command");
+($pid) = split /\n/, slurp_file($n->dir($old) . '/postmaster.pid');
+@children = split /\s+/, `pgrep -P $pid`;
+kill 'KILL', $pid;
+ok($wait_for->(sub { $new = $n->primary; defined $new && $new != $old }, 60),
+	"a new primary after kill -9 of node $old") or diag('none');
+$new //= $old == 1 ? 2 : 1;
+ok($wait_for->(sub { ($n->sql($new, 'INSERT INTO w SELECT generate_series(2001, 3000)'))[0] == 0 }, 60),
+	"node $new takes writes");
+$wait_for->(sub { !grep { -e "/proc/$_" } ($pid, @children) }, 30);
+ok($deb->ctl($name{$old}, 'start'), "pg_ctlcluster starts node $old again (systemd's Restart=)");
+ok($wait_for->(sub { $n->streams($old) && -f $calls && slurp_file($calls) =~ /postgresql\@/ }, 180),
+	"node $old rejoins through the rejoin unit and streams")
+  or diag(-f $calls ? slurp_file($calls) : 'systemctl was never called');
+my $instance = "$version-$name{$old}";
+like(slurp_file($calls),
+	qr/^start --no-block raft-ext-rejoin\@\Q$instance\E\.service\nstart postgresql\@\Q$instance\E\.service$/m,
+	'systemctl started the rejoin unit, whose ExecStopPost started the server');
+is((stat "$run/raft-ext-rejoin-$instance.source")[2] & 0777, 0600,
+	'the source address went through a file of mode 0600');
+like(slurp_file(-f "$base/unit.log" ? "$base/unit.log" : '/dev/null'),
+	qr/raft_ext_rejoin\[\d+\]: (running pg_rewind|no rewind needed)/,
+	'the unit ran raft_ext_rejoin (pg_rewind or none needed)');
+ok($wait_for->(sub { $n->value($old, 'SELECT count(*) FROM w') eq '3000' }, 60),
+	"node $old has every row");
+check_layout($old, 'online,recovery');
+
+# 7. pg_ctlcluster stops every node
 for my $id ($n->ids)
 {
 	ok($deb->ctl($name{$id}, 'stop'), "pg_ctlcluster stops node $id");
