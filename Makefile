@@ -8,7 +8,7 @@
 #   make demo                   the local three-node demo (scripts/demo.sh)
 
 EXTENSION = raft_ext
-EXTVERSION = 1.2
+EXTVERSION = 1.3
 
 MODULE_big = $(EXTENSION)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/raft/*.c)))

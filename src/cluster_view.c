@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "cluster_view.h"
 #include "conninfo.h"
+#include "member_slots.h"
 #include "pg_compat.h"
 #include "settings.h"
 #include "status.h"
@@ -271,6 +272,8 @@ read_members(RaftClusterView *view)
 			}
 		}
 		cluster_view_rejoin(st, m);
+		m->slot = configured ? NULL : raft_member_slot_state_name(st->peers[p].slot_state);
+		m->slot_retained = configured ? -1 : st->peers[p].slot_retained;
 		m->timeline_standing = NULL;
 		if (!configured && st->peers[p].standing != RAFT_STANDING_UNKNOWN)
 			m->timeline_standing =

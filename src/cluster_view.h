@@ -57,6 +57,9 @@ typedef struct RaftViewMember
 	 * NULL if unknown (this node's own; another member's on the leader).
 	 */
 	const char *timeline_standing;
+	/* On the primary: its slot (member_slots.h), NULL / -1 if not known. */
+	const char *slot;
+	int64		slot_retained;
 } RaftViewMember;
 
 typedef struct RaftClusterView

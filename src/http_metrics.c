@@ -9,6 +9,7 @@
 #include "failover.h"
 #include "fencing.h"
 #include "http.h"
+#include "member_slots.h"
 #include "rejoin.h"
 #include "settings.h"
 #include "shmem.h"
@@ -73,10 +74,20 @@ per_peer(StringInfo out, const RaftClusterView *view, const char *name,
 			case 3:
 				value = p->connected ? 1 : 0;
 				break;
-			default:
+			case 4:
 				if (p->last_contact == 0)
 					continue;
 				value = (double) Max(view->now - p->last_contact, 0) / 1000.0;
+				break;
+			case 5:
+				if (p->slot_retained < 0)
+					continue;
+				value = (double) p->slot_retained;
+				break;
+			default:
+				if (p->slot_state == RAFT_SLOT_UNKNOWN)
+					continue;
+				value = p->slot_state == RAFT_SLOT_LOST ? 1 : 0;
 				break;
 		}
 		appendStringInfo(out, "%s{peer=\"%u\"} %.15g\n", name, (unsigned) p->id, value);
@@ -183,6 +194,16 @@ raft_http_metrics(const RaftClusterView *view, StringInfo out)
 			 "1 while the connection to the peer is up.", 3);
 	per_peer(out, view, "raft_ext_peer_last_contact_seconds", "gauge",
 			 "Time since the last message from the peer.", 4);
+	sample(out, "raft_ext_member_slots", "gauge",
+		   "1 if raft_ext.member_slots is on (each member streams through a slot of its own on the primary), 0 if off.",
+		   raft_member_slots ? 1.0 : 0.0);
+	per_peer(out, view, "raft_ext_member_slot_retained_bytes", "gauge",
+			 "On the primary: WAL the member's slot retains (raft_ext.member_slots).", 5);
+	sample(out, "raft_ext_member_slots_lost_total", "counter",
+		   "Member slots this node, as the primary, saw lost (max_slot_wal_keep_size exceeded) since its Raft worker started.",
+		   (double) st->member_slots_lost);
+	per_peer(out, view, "raft_ext_member_slot_lost", "gauge",
+			 "On the primary: 1 if the member's slot was lost (max_slot_wal_keep_size exceeded; the member needs a rewind or a re-clone).", 6);
 
 	sample(out, "raft_ext_in_recovery", "gauge", "1 on a standby (in recovery), 0 on a primary.",
 		   view->in_recovery ? 1 : 0);

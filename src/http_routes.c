@@ -174,6 +174,11 @@ cluster_json(const RaftClusterView *view, StringInfo out)
 		append_text_or_null(out, "rejoin_state", m->rejoin_state);
 		append_text_or_null(out, "rejoin_error", m->rejoin_error);
 		append_text_or_null(out, "timeline_standing", m->timeline_standing);
+		append_text_or_null(out, "slot", m->slot);
+		if (m->slot_retained >= 0)
+			appendStringInfo(out, ", \"slot_retained_bytes\": " INT64_FORMAT, m->slot_retained);
+		else
+			appendStringInfoString(out, ", \"slot_retained_bytes\": null");
 		appendStringInfoChar(out, '}');
 	}
 	appendStringInfoString(out, "\n]}\n");

@@ -23,6 +23,7 @@
 #include "failover.h"
 #include "rejoin.h"
 #include "fencing.h"
+#include "member_slots.h"
 #include "sync_quorum.h"
 #include "http.h"
 
@@ -95,6 +96,7 @@ _PG_init(void)
 	/* raft_ext.synchronous and its commit guard (sync_quorum.c). */
 	raft_sync_define_settings();
 	raft_rejoin_define_settings();
+	raft_member_slots_define_settings();
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
 	raft_http_define_settings();

@@ -76,4 +76,26 @@
 #define raft_my_backend_number() (MyBackendId)
 #endif
 
+/*
+ * 17 gave replication slots a failover flag and synchronized copies on
+ * standbys (ReplicationSlotCreate's last two arguments), and 16 recorded
+ * why a slot was invalidated instead of where (data.invalidated replaced
+ * data.invalidated_at, whose restart_lsn 15 clears).  A member slot
+ * (member_slots.c) is persistent, physical, never a failover or synced
+ * slot.
+ */
+#if PG_VERSION_NUM >= 170000
+#define raft_replication_slot_create(name) \
+	ReplicationSlotCreate((name), false, RS_PERSISTENT, false, false, false)
+#else
+#define raft_replication_slot_create(name) \
+	ReplicationSlotCreate((name), false, RS_PERSISTENT, false)
+#endif
+#if PG_VERSION_NUM >= 160000
+#define RAFT_SLOT_INVALIDATED(s) ((s)->data.invalidated != RS_INVAL_NONE)
+#else
+#define RAFT_SLOT_INVALIDATED(s) \
+	((s)->data.invalidated_at != InvalidXLogRecPtr && (s)->data.restart_lsn == InvalidXLogRecPtr)
+#endif
+
 #endif							/* RAFT_PG_COMPAT_H */

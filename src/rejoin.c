@@ -296,6 +296,13 @@ helper_running(void)
 	return time(NULL) - rj.file.time < HELPER_TIMEOUT_S;
 }
 
+/* See rejoin.h. */
+bool
+raft_rejoin_in_progress(void)
+{
+	return helper_running();
+}
+
 /* Seconds to wait after the status file's last result before trying again. */
 static int64
 retry_delay(void)

@@ -29,6 +29,9 @@ extern void raft_rejoin_define_settings(void);
 /* Whether auto_rejoin is in effect (on, or auto with auto_follow on). */
 extern bool raft_rejoin_enabled(void);
 
+/* Whether a rejoin helper is at work on this node (its status file says so). */
+extern bool raft_rejoin_in_progress(void);
+
 /* One step, once per worker loop iteration from the failover policy. */
 extern void raft_rejoin_step(const RaftStatus *status, raft_time now);
 

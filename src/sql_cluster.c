@@ -17,8 +17,10 @@
 
 PG_FUNCTION_INFO_V1(raft_ext_cluster);
 
-#define CLUSTER_COLS 14
-/* raft_ext 1.1's raft_ext.cluster() lacks timeline_standing */
+#define CLUSTER_COLS 16
+/* raft_ext 1.2's raft_ext.cluster() lacks slot and slot_retained_bytes */
+#define CLUSTER_COLS_1_2 14
+/* raft_ext 1.1's also timeline_standing */
 #define CLUSTER_COLS_1_1 13
 
 /* raft_ext.cluster(): one row per member. */
@@ -31,6 +33,7 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 	raft_require_shared();
 	InitMaterializedSRF(fcinfo, 0);
 	if (rsinfo->setDesc->natts != CLUSTER_COLS &&
+		rsinfo->setDesc->natts != CLUSTER_COLS_1_2 &&
 		rsinfo->setDesc->natts != CLUSTER_COLS_1_1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -81,6 +84,13 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 		raft_text_or_null(member->rejoin_error, &values[i], &nulls[i]);
 		i++;
 		raft_text_or_null(member->timeline_standing, &values[i], &nulls[i]);
+		i++;
+		raft_text_or_null(member->slot, &values[i], &nulls[i]);
+		i++;
+		if (member->slot_retained >= 0)
+			values[i] = Int64GetDatum(member->slot_retained);
+		else
+			nulls[i] = true;
 		i++;
 		Assert(i == CLUSTER_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

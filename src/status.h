@@ -35,6 +35,9 @@ typedef struct RaftPeerStatus
 	uint64		history_holds;	/* how much of the history it holds (LSN) */
 	bool		flags_known;	/* leader only: it reported its flags */
 	uint8		flags;			/* ... RAFT_EXT_FLAG_* (failover.h) */
+	/* the primary only: its slot (member_slots.h) */
+	uint8		slot_state;		/* RAFT_SLOT_* */
+	int64		slot_retained;	/* bytes of WAL it retains, -1 unknown */
 } RaftPeerStatus;
 
 /* The worker's published view of itself; copied whole under the lock. */
@@ -44,6 +47,7 @@ typedef struct RaftPeerStatus
 typedef struct RaftStatus
 {
 	bool		worker_running;
+	uint64		member_slots_lost;	/* member slots seen lost (member_slots.h) */
 	pid_t		worker_pid;
 	raft_id		node_id;
 	raft_role	role;

@@ -43,6 +43,9 @@ ALTER EXTENSION raft_ext UPDATE TO '1.1';
 -- and 1.1's (raft_status and raft_cluster without timeline_standing)
 SELECT count(*) AS status_served FROM raft_ext.raft_status;
 SELECT count(*) > 0 AS cluster_served FROM raft_ext.raft_cluster;
+ALTER EXTENSION raft_ext UPDATE TO '1.2';
+-- and 1.2's (raft_cluster without the member slot columns)
+SELECT count(*) > 0 AS cluster_served FROM raft_ext.raft_cluster;
 ALTER EXTENSION raft_ext UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'raft_ext';
 CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;

@@ -71,6 +71,8 @@ typedef struct Member
 	char		standing[32];	/* timeline_standing, "" if unknown */
 	char		raft_error[256];	/* raft_status.error */
 	char		auto_promote[16];
+	char		slots[256];		/* on the primary: its members' slots, "id=state,..." */
+	char		slot[16];		/* this member's slot on the primary, "" if none */
 } Member;
 
 typedef enum Format

@@ -32,6 +32,7 @@
 #include "raftctl.h"
 
 #define JOIN_TIMEOUT	300		/* seconds to become a streaming voter */
+#define NAMEDATALEN_RAFTCTL	64	/* a slot name's room (the server's NAMEDATALEN) */
 
 typedef struct JoinOptions
 {
@@ -410,17 +411,77 @@ replication_conninfo(const ClusterView *v, const NodePaths *p, int node_id,
 		conninfo_add(out, outlen, "application_name", appname);
 }
 
-/* pg_basebackup of the leader into the clone directory. */
+/*
+ * The new member's slot on the leader (raft_ext.member_slots, kept there
+ * only with max_slot_wal_keep_size bounded): its name into 'slot' ("" when
+ * the leader keeps none, or an old one could not be dropped), *exists
+ * whether it is there already (never, on success: pg_basebackup -C makes
+ * it).  The clone streams through it from its first byte, and the standby
+ * after it; the leader keeps a slot of a node that is not a member yet for
+ * a grace period (src/member_slots.c), long enough for add_node.
+ */
+static void
+member_slot_plan(const ClusterView *v, int node_id, char *slot, size_t len, bool *exists)
+{
+	char		sql[256];
+	PGresult   *res;
+
+	slot[0] = '\0';
+	*exists = false;
+	if (!query_true(v->leader, "SELECT coalesce(current_setting('raft_ext.member_slots', true), 'off') = 'on' "
+					"AND current_setting('max_slot_wal_keep_size') <> '-1'"))
+		return;
+	snprintf(slot, len, "raft_node_%d", node_id);
+	snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT FROM pg_replication_slots "
+			 "WHERE slot_name = '%s' AND slot_type = 'physical')", slot);
+	*exists = query_true(v->leader, sql);
+	if (!*exists)
+		return;
+	/* an interrupted run's: its WAL sender may take a moment to go */
+	snprintf(sql, sizeof(sql), "SELECT active FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+	for (int i = 0; i < 100 && query_true(v->leader, sql); i++)
+		usleep(100 * 1000);
+	/*
+	 * The node is not a member (join checked): the slot is an interrupted
+	 * run's, or a removed incarnation's (raftctl reinit of a deleted
+	 * directory), which the leader drops a minute after the removal, maybe
+	 * in the middle of the clone.  A new one, then.
+	 */
+	snprintf(sql, sizeof(sql), "SELECT pg_drop_replication_slot('%s')", slot);
+	res = PQexec(v->leader, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		*exists = false;
+	else
+	{
+		fprintf(stderr, "%s: cannot drop the earlier slot %s on the leader (%s): cloning without a slot\n",
+				progname, slot, trimmed(PQerrorMessage(v->leader)));
+		slot[0] = '\0';
+	}
+	PQclear(res);
+}
+
+/* pg_basebackup of the leader into the clone directory (through 'slot'). */
 static bool
-clone_leader(const char *bindir, const NodePaths *p, const char *conninfo)
+clone_leader(const char *bindir, const NodePaths *p, const char *conninfo,
+			 const char *slot, bool slot_exists)
 {
 	char		prog[MAXPGPATH];
 	char	   *argv[] = {prog, "-D", (char *) p->clonedir, "-d", (char *) conninfo,
-		"-X", "stream", "--checkpoint=fast", isatty(STDERR_FILENO) ? "-P" : NULL, NULL};
+		"-X", "stream", "--checkpoint=fast", NULL, NULL, NULL, NULL, NULL};
+	int			n = 8;
 
 	snprintf(prog, sizeof(prog), "%s/pg_basebackup", bindir);
-	printf("%s: cloning the leader: pg_basebackup -D %s -X stream --checkpoint=fast\n",
-		   progname, p->clonedir);
+	if (slot[0])
+	{
+		argv[n++] = "-S";
+		argv[n++] = (char *) slot;
+		if (!slot_exists)
+			argv[n++] = "-C";
+	}
+	if (isatty(STDERR_FILENO))
+		argv[n++] = "-P";
+	printf("%s: cloning the leader: pg_basebackup -D %s -X stream --checkpoint=fast%s%s%s\n",
+		   progname, p->clonedir, slot[0] ? " -S " : "", slot, slot[0] && !slot_exists ? " -C" : "");
 	if (run_program(argv, NULL, 0) != 0)
 	{
 		fprintf(stderr, "%s: pg_basebackup failed (its messages are above); run the same "
@@ -448,7 +509,7 @@ line_sets(const char *line, const char *key)
  * keeps it too.
  */
 static bool
-write_clone_auto_conf(const char *dir, const char *primary_conninfo)
+write_clone_auto_conf(const char *dir, const char *primary_conninfo, const char *slot)
 {
 	static const char *const source_only[] = {"primary_conninfo", "primary_slot_name",
 	"raft_ext.node_id", "port", "listen_addresses", NULL};
@@ -478,6 +539,12 @@ write_clone_auto_conf(const char *dir, const char *primary_conninfo)
 	buf_append(&b, "primary_conninfo = ");
 	buf_append_conf_string(&b, primary_conninfo);
 	buf_append(&b, "\n");
+	if (slot && slot[0])
+	{
+		buf_append(&b, "primary_slot_name = ");
+		buf_append_conf_string(&b, slot);
+		buf_append(&b, "\n");
+	}
 	ok = write_file_atomically(path, b.data, 0600);
 	free(old);
 	free(b.data);
@@ -514,7 +581,8 @@ build_peers(const ClusterView *v, const NodePaths *p, int node_id, const char *h
 /* Configure the clone as this node's data directory (a standby). */
 static bool
 configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o, const char *dir,
-				const char *host, int port, const char *primary_conninfo, const char *peers)
+				const char *host, int port, const char *primary_conninfo, const char *peers,
+				const char *slot)
 {
 	NodeSettings s = {0};
 	char		path[MAXPGPATH];
@@ -561,7 +629,7 @@ configure_clone(const ClusterView *v, const NodePaths *p, const JoinOptions *o, 
 	server_hba_file(p, dir, hba_file, sizeof(hba_file));
 	return write_raft_conf(p, &s) && ensure_include_line(config_file, p->conf) &&
 		ensure_hba_lines(hba_file, o->address) &&
-		write_clone_auto_conf(dir, primary_conninfo) &&
+		write_clone_auto_conf(dir, primary_conninfo, slot) &&
 		write_file_atomically(path, "", 0600);
 }
 
@@ -654,7 +722,7 @@ adopt_data_directory(const ClusterView *v, const NodePaths *p, const JoinOptions
 		return false;
 	}
 	printf("%s: adopting the standby in %s: no new clone\n", progname, p->datadir);
-	ok = configure_clone(v, p, o, p->datadir, host, port, repl, peers.data);
+	ok = configure_clone(v, p, o, p->datadir, host, port, repl, peers.data, NULL);
 	free(peers.data);
 	return ok;
 }
@@ -683,6 +751,8 @@ make_data_directory(const char *bindir, const ClusterView *v, const NodePaths *p
 					const char *password, char *self, size_t selflen)
 {
 	char		repl[2048];
+	char		slot[NAMEDATALEN_RAFTCTL];
+	bool		slot_exists;
 	StrBuf		peers = {0};
 	bool		ok;
 
@@ -698,8 +768,9 @@ make_data_directory(const char *bindir, const ClusterView *v, const NodePaths *p
 		free(peers.data);
 		return false;
 	}
-	ok = clone_leader(bindir, p, repl) &&
-		configure_clone(v, p, o, p->clonedir, host, port, repl, peers.data);
+	member_slot_plan(v, o->node_id, slot, sizeof(slot), &slot_exists);
+	ok = clone_leader(bindir, p, repl, slot, slot_exists) &&
+		configure_clone(v, p, o, p->clonedir, host, port, repl, peers.data, slot);
 	free(peers.data);
 	if (!ok)
 		return false;

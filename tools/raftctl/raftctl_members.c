@@ -171,7 +171,10 @@ static const char *const probe_query =
 "ELSE coalesce((SELECT coalesce(status, 'streaming') FROM pg_stat_wal_receiver), "
 "'in recovery') END, "
 "coalesce(to_jsonb(s)->>'timeline_standing', ''), coalesce(s.error, ''), "
-"coalesce(current_setting('raft_ext.auto_promote', true), '') "
+"coalesce(current_setting('raft_ext.auto_promote', true), ''), "
+/* the primary's member slots, "id=state,..." (raft_ext 1.3 and later) */
+"coalesce((SELECT string_agg(c.member_id || '=' || (to_jsonb(c)->>'slot'), ',') "
+"FROM raft_ext.raft_cluster c WHERE to_jsonb(c)->>'slot' IS NOT NULL), '') "
 "FROM raft_ext.raft_status s";
 
 /* Take a member's answer to probe_query. */
@@ -198,6 +201,7 @@ take_answer(Member *m)
 			strlcpy(m->standing, PQgetvalue(res, 0, 9), sizeof(m->standing));
 			strlcpy(m->raft_error, PQgetvalue(res, 0, 10), sizeof(m->raft_error));
 			strlcpy(m->auto_promote, PQgetvalue(res, 0, 11), sizeof(m->auto_promote));
+			strlcpy(m->slots, PQgetvalue(res, 0, 12), sizeof(m->slots));
 		}
 		else if (!ok)
 			snprintf(m->error, sizeof(m->error), "%s", trimmed(PQerrorMessage(m->conn)));
@@ -205,6 +209,36 @@ take_answer(Member *m)
 	}
 	m->reachable = ok;
 	m->phase = PHASE_DONE;
+}
+
+/*
+ * Each member's slot on the primary, from the primary's answer ("id=state,
+ * ..."): "" where the primary keeps none (or there is no primary).
+ */
+static void
+take_slots(Member *members, int n)
+{
+	const Member *primary = primary_of(members, n);
+
+	for (int i = 0; i < n; i++)
+		members[i].slot[0] = '\0';
+	if (primary == NULL)
+		return;
+	for (const char *p = primary->slots; *p;)
+	{
+		const char *eq = strchr(p, '=');
+		const char *end = strchr(p, ',');
+		Member	   *m;
+
+		if (end == NULL)
+			end = p + strlen(p);
+		if (eq == NULL || eq > end)
+			break;
+		m = member_by_id(members, n, atoi(p));
+		if (m)
+			snprintf(m->slot, sizeof(m->slot), "%.*s", (int) (end - eq - 1), eq + 1);
+		p = *end ? end + 1 : end;
+	}
 }
 
 /* A member's connection failed or ended: note why, close it. */
@@ -318,6 +352,7 @@ probe_all(Member *members, int n)
 			PQfinish(members[i].conn);
 		members[i].conn = NULL;
 	}
+	take_slots(members, n);
 }
 
 /*

@@ -182,7 +182,10 @@ write_raft_conf(const NodePaths *p, const NodeSettings *s)
 			   "# pg_rewind (the rejoin of a former primary) needs hint bits in the WAL\n"
 			   "# and the WAL since the last checkpoint before the fork\n"
 			   "wal_log_hints = on\n"
-			   "wal_keep_size = '1GB'\n");
+			   "wal_keep_size = '1GB'\n"
+			   "# member slots (raft_ext.member_slots) keep a member's WAL while it is\n"
+			   "# away, up to this much; beyond it the slot is lost and the member re-cloned\n"
+			   "max_slot_wal_keep_size = '4GB'\n");
 	ok = write_file_atomically(p->conf, b.data, 0600);
 	free(b.data);
 	return ok;

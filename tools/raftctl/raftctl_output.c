@@ -83,6 +83,8 @@ print_json(const char *cluster, const Member *members, int n)
 		printf("%s\n  {\"id\": %d, \"host\": ", i ? "," : "", m->id);
 		json_string(m->host);
 		printf(", \"reachable\": %s", m->reachable ? "true" : "false");
+		fputs(", \"slot\": ", stdout);
+		json_string(m->slot[0] ? m->slot : NULL);
 		if (!m->reachable)
 		{
 			fputs(", \"error\": ", stdout);
@@ -127,9 +129,9 @@ print_table(const char *cluster, const Member *members, int n)
 	printf("Cluster: %s (term %lld, leader %s, %s)\n",
 		   cluster[0] ? cluster : "(default)", term, leader_text,
 		   health_names[health_of(members, n)]);
-	printf("%-6s | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %s\n",
-		   "Member", "Host", "Role", "Raft", "State", "TL", "LSN", "Lag in MB");
-	printf("-------+--------------------------+---------+--------------+-------------+-----+--------------+----------\n");
+	printf("%-6s | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %-8s | %s\n",
+		   "Member", "Host", "Role", "Raft", "State", "TL", "LSN", "Slot", "Lag in MB");
+	printf("-------+--------------------------+---------+--------------+-------------+-----+--------------+----------+----------\n");
 	for (int i = 0; i < n; i++)
 	{
 		const Member *m = &members[i];
@@ -137,16 +139,16 @@ print_table(const char *cluster, const Member *members, int n)
 
 		if (!m->reachable)
 		{
-			printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %s\n",
-				   m->id, m->host, "-", "-", "unreachable", "", "", "");
+			printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %-8s | %s\n",
+				   m->id, m->host, "-", "-", "unreachable", "", "", m->slot, "");
 			continue;
 		}
 		if (primary && m != primary && primary->lsn_bytes >= m->lsn_bytes)
 			snprintf(lag, sizeof(lag), "%.1f",
 					 (double) (primary->lsn_bytes - m->lsn_bytes) / (1024.0 * 1024.0));
-		printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3d | %-12s | %s%s\n",
+		printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3d | %-12s | %-8s | %s%s\n",
 			   m->id, m->host, pg_role(m, primary),
-			   m->raft_role, m->state, m->timeline, m->lsn, lag,
+			   m->raft_role, m->state, m->timeline, m->lsn, m->slot, lag,
 			   strcmp(m->standing, "forked") == 0 ? " (forked)" : "");
 	}
 	for (int i = 0; i < n; i++)

@@ -1,4 +1,4 @@
-/* raft_ext--1.1.sql: install script of raft_ext 1.1 */
+/* raft_ext--1.3.sql: install script of raft_ext 1.3 */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION raft_ext" to load this file. \quit
@@ -29,7 +29,13 @@ CREATE FUNCTION raft_ext.status(
 	OUT transfer_target int,
 	OUT error text,
 	OUT rejoin_state text,
-	OUT rejoin_error text)
+	OUT rejoin_error text,
+	OUT timeline_standing text,
+	OUT primary_wait text,
+	OUT fencing boolean,
+	OUT auto_promote boolean,
+	OUT auto_follow boolean,
+	OUT auto_rejoin boolean)
 RETURNS record
 AS 'MODULE_PATHNAME', 'raft_ext_status'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
@@ -233,7 +239,7 @@ REVOKE EXECUTE ON FUNCTION raft_ext.fault_clear() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION raft_ext.fault_failpoint(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION raft_ext.fault_state() FROM PUBLIC;
 
--- 1.1: raft_cluster, every member as this node knows it: the same picture as
+-- raft_cluster, every member as this node knows it: the same picture as
 -- the HTTP endpoint's /cluster.  Sources: member_id, address, voter,
 -- connected and last_contact from the Raft worker's status snapshot (the
 -- raft_peers columns; address always masked); raft_role: this node's own
@@ -242,8 +248,10 @@ REVOKE EXECUTE ON FUNCTION raft_ext.fault_state() FROM PUBLIC;
 -- streaming from it, its walsender (pg_stat_replication's replay_lsn); on a
 -- standby, for the member it streams from, "primary" and the WAL end that
 -- one last reported (pg_stat_wal_receiver's latest_end_lsn); lag: bytes of
--- WAL this node has that the member has not replayed; NULL where this node
--- cannot know.
+-- WAL this node has that the member has not replayed; slot and
+-- slot_retained_bytes, on the primary: the member's slot (raft_ext.
+-- member_slots: active, inactive, lost, missing) and the WAL it retains;
+-- NULL where this node cannot know.
 CREATE FUNCTION raft_ext.cluster(
 	OUT member_id int,
 	OUT is_self boolean,
@@ -257,7 +265,10 @@ CREATE FUNCTION raft_ext.cluster(
 	OUT lag bigint,
 	OUT last_contact interval,
 	OUT rejoin_state text,
-	OUT rejoin_error text)
+	OUT rejoin_error text,
+	OUT timeline_standing text,
+	OUT slot text,
+	OUT slot_retained_bytes bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'raft_ext_cluster'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
@@ -282,3 +293,51 @@ $$;
 
 GRANT EXECUTE ON FUNCTION raft_ext.cluster() TO PUBLIC;
 GRANT SELECT ON raft_ext.raft_cluster TO PUBLIC;
+
+---------------------------------------------------------------------------
+-- Timeline history (1.2)
+---------------------------------------------------------------------------
+
+-- The timeline history that this node's Raft log holds: which node promoted
+-- to which timeline, in which term, where the timeline begins on its
+-- parent, when and why (first primary, promotion, adopted).  Committed
+-- steps are the same on every member.  WAL positions are judged against
+-- this history, never by timeline number (docs/failover.md).
+CREATE FUNCTION raft_ext.timeline_history(
+	OUT step int,
+	OUT term bigint,
+	OUT node_id int,
+	OUT timeline int,
+	OUT parent_timeline int,
+	OUT begins_at pg_lsn,
+	OUT promoted_at timestamptz,
+	OUT reason text,
+	OUT committed boolean,
+	OUT log_index bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'raft_ext_timeline_history'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION raft_ext.timeline_history() IS
+'The timeline history in the Raft log: every promotion, oldest first';
+
+CREATE VIEW raft_ext.raft_timeline_history AS
+	SELECT * FROM raft_ext.timeline_history();
+
+COMMENT ON VIEW raft_ext.raft_timeline_history IS
+'The timeline history in the Raft log: every promotion, oldest first';
+
+DO $$
+BEGIN
+	IF to_regclass('public.raft_status') IS NOT NULL THEN
+		CREATE VIEW public.raft_timeline_history AS
+			SELECT * FROM raft_ext.timeline_history();
+		COMMENT ON VIEW public.raft_timeline_history IS
+			'Same as raft_ext.raft_timeline_history';
+		GRANT SELECT ON public.raft_timeline_history TO PUBLIC;
+	END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION raft_ext.timeline_history() TO PUBLIC;
+GRANT SELECT ON raft_ext.raft_timeline_history TO PUBLIC;
