@@ -124,16 +124,20 @@ sub conf_quote
 }
 
 # The stand-in for systemctl (test/bin/systemctl-standin, see step 6): the
-# rejoin unit in its directory, every call recorded in $calls.
+# rejoin unit of each node in its directory, every call recorded in $calls.
 sub write_systemctl
 {
 	my $units = "$base/units";
 	mkdir $units or die "mkdir $units: $!";
-	PostgreSQL::Test::Utils::append_to_file("$units/raft-ext-rejoin\@.service", $unit);
+	# the unit names one cluster's paths: one instance file per node
+	# (systemd takes name@instance.service over the template)
+	PostgreSQL::Test::Utils::append_to_file(
+		"$units/raft-ext-rejoin\@$version-$name{$_}.service", recipe_for($unit, $_))
+	  for $n->ids;
 	my $standin = Cwd::abs_path('test/bin/systemctl-standin');
 	PostgreSQL::Test::Utils::append_to_file($systemctl,
 		"#!/bin/sh\nexec '$standin' --calls '$calls' --units '$units' --bindir '$bindir' "
-		  . "--log '$base/unit.log' \"\$@\"\n");
+		  . "--log '$base/unit.log' --conf-root '" . $deb->root . "' \"\$@\"\n");
 	chmod 0755, $systemctl or die "chmod $systemctl: $!";
 	return;
 }
