@@ -62,6 +62,8 @@ bool		raft_member_slots = true;
 #define SLOT_FALLBACK_MS		20000
 /* A lost member slot is reported this long before it is made again. */
 #define LOST_REPORT_MS			60000
+/* A slot that could not be made is tried again after this long. */
+#define CREATE_RETRY_MS			30000
 /* A slot of a node that is not a member is dropped after this long unused. */
 #define STRANGER_GRACE_MS		60000
 /* ... and tries the slot again after this long, doubled each time, at most an hour. */
@@ -302,6 +304,7 @@ typedef struct SlotMemory
 	bool		was_member;		/* a member while this process watched */
 	raft_time	lost_since;		/* first seen lost, 0 if not lost */
 	raft_time	stranger_since; /* a non-member's and unused since, 0 if not */
+	raft_time	create_failed_at;	/* its creation last failed then, 0 if not */
 } SlotMemory;
 
 static SlotMemory memory[RAFT_MAX_MEMBERS * 2];
@@ -426,6 +429,7 @@ primary_pass(const RaftStatus *status, raft_time now)
 	{
 		const RaftPeerStatus *peer = &status->peers[p];
 		const FoundSlot *f = NULL;
+		SlotMemory *m;
 
 		if (peer->is_self)
 			continue;
@@ -439,14 +443,24 @@ primary_pass(const RaftStatus *status, raft_time now)
 			continue;
 		}
 		raft_member_slot_name(peer->id, name, sizeof(name));
-		if (create_slot(name))
+		m = remember(peer->id);
+		/* a failure (max_replication_slots used up, say) is logged, not every second */
+		if (m != NULL && m->create_failed_at != 0 && now - m->create_failed_at < CREATE_RETRY_MS)
+			note_seen(peer->id, RAFT_SLOT_MISSING, InvalidXLogRecPtr, InvalidXLogRecPtr);
+		else if (create_slot(name))
 		{
 			ereport(LOG,
 					(errmsg("created the member slot \"%s\" for node %u", name, (unsigned) peer->id)));
 			note_seen(peer->id, RAFT_SLOT_INACTIVE, InvalidXLogRecPtr, InvalidXLogRecPtr);
+			if (m != NULL)
+				m->create_failed_at = 0;
 		}
 		else
+		{
 			note_seen(peer->id, RAFT_SLOT_MISSING, InvalidXLogRecPtr, InvalidXLogRecPtr);
+			if (m != NULL)
+				m->create_failed_at = now;
+		}
 	}
 }
 

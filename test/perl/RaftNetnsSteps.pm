@@ -228,7 +228,9 @@ A standby streams when the same WAL receiver has streamed from the
 leader for a second (a standby whose WAL the leader removed starts
 receivers that stream for a moment only).  Then check each former primary:
 it refuses writes with 25006.  Returns ($leader, \@former, \@diverged)
-and asserts it settled (within => s, default the framework's timeout).  A diverged standby fails a TODO
+and asserts it settled (within => s, default twice the framework's
+timeout: a diverged standby's rewind and the second of a new receiver's
+confirmation come on top of the failover).  A diverged standby fails a TODO
 test (a known limit, see docs/testing.md) and is counted.
 
 =cut
@@ -308,7 +310,7 @@ sub settle
 			return 1;
 		},
 		'one primary, its standbys streaming, former primaries fenced',
-		$opts{within});
+		$opts{within} // 2 * $PostgreSQL::Test::Utils::timeout_default);
 	if ($opts{whole})
 	{
 		$_->refresh_pid for grep { $_->{_pid} } $c->nodes;
@@ -388,7 +390,7 @@ whole (every former primary and diverged standby rejoined by itself);
 with it off, former primaries are then rejoined with rejoin-standby.sh.
 Every step draws the same values whatever the cluster did, so a seed
 replays the same schedule (how the cluster reacts is timing and may
-differ).  settle_within => s bounds each settle (default: the framework's
+differ).  settle_within => s bounds each settle (default: twice the framework's
 timeout), for schedules whose rejoins re-clone.  Returns the number of
 steps.
 
