@@ -58,14 +58,14 @@ bool		raft_member_slots = true;
 
 /* The slots are looked at this often. */
 #define SLOT_PASS_MS			1000
-/* A standby that has not streamed through its slot this long goes without. */
-#define SLOT_FALLBACK_MS		20000
 /* A lost member slot is reported this long before it is made again. */
 #define LOST_REPORT_MS			60000
 /* A slot that could not be made is tried again after this long. */
 #define CREATE_RETRY_MS			30000
 /* A slot of a node that is not a member is dropped after this long unused. */
 #define STRANGER_GRACE_MS		60000
+/* A standby that has not streamed through its slot this long goes without, */
+#define SLOT_FALLBACK_MS		20000
 /* ... and tries the slot again after this long, doubled each time, at most an hour. */
 #define SLOT_RETRY_MS			60000
 #define SLOT_RETRY_MAX_MS		3600000
@@ -301,7 +301,7 @@ note_seen(raft_id id, uint8 state, XLogRecPtr restart_lsn, XLogRecPtr now_lsn)
 typedef struct SlotMemory
 {
 	raft_id		id;
-	bool		was_member;		/* a member while this process watched */
+	bool		was_member;		/* a member while this process watched (for the log) */
 	raft_time	lost_since;		/* first seen lost, 0 if not lost */
 	raft_time	stranger_since; /* a non-member's and unused since, 0 if not */
 	raft_time	create_failed_at;	/* its creation last failed then, 0 if not */

@@ -51,16 +51,16 @@ start_server(const char *bindir, const NodePaths *p)
 	char		optbuf[MAXPGPATH + 32];
 	const char *opts = server_start_options(p, optbuf, sizeof(optbuf));
 	char	   *argv[] = {pg_ctl, "-D", (char *) p->datadir, "-l", (char *) p->logfile,
-		"-w", "-t", "120", "start", NULL, NULL, NULL};
+		"-w", "-t", "120", NULL, NULL, NULL, NULL};
+	int			n = 8;
 
 	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", bindir);
 	if (opts)
 	{
-		/* before "start": pg_ctl takes its options first */
-		argv[8] = "-o";
-		argv[9] = (char *) opts;
-		argv[10] = "start";
+		argv[n++] = "-o";
+		argv[n++] = (char *) opts;
 	}
+	argv[n] = "start";
 	printf("%s: starting the server: pg_ctl -D %s -l %s%s%s%s start\n", progname, p->datadir,
 		   p->logfile, opts ? " -o \"" : "", opts ? opts : "", opts ? "\"" : "");
 	if (run_program(argv, NULL, 0) != 0)
