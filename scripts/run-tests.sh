@@ -13,7 +13,8 @@
 #      215-218 compile the linearizability checker and its register client
 #      (test/lincheck, cc -Wall -Wextra -Werror, libpq) themselves;
 #      then its totals, with the linearizability verdicts
-#   7. for each other PostgreSQL version (PG_VERSIONS, default "17 18"), in
+#   7. for each other PostgreSQL version (PG_VERSIONS, default "17 18"),
+#      in the background while step 6 runs (its output follows step 6's), in
 #      a chroot of the Debian suite that ships it (scripts/pg-env.sh, made
 #      once and cached): the warning-free build, pg_regress, the core TAP
 #      subset (CORE_TAP below) on real clusters, and the Debian package
@@ -39,13 +40,15 @@ PG_VERSIONS=${PG_VERSIONS-17 18}
 # pg_rewind, clean switchover, synchronous quorum, the HTTP endpoint, and
 # raftctl's init, join, remove and reinit (initdb, pg_basebackup and the
 # re-clone with each version's binaries), member slots (each version's slot
-# API and invalidation).
+# API and invalidation), logical slots that follow the primary (17's slot
+# synchronization, which 15 lacks).
 CORE_TAP="test/t/001_three_node_election.pl test/t/020_fencing.pl
 test/t/030_failover_kill.pl test/t/033_switchover.pl
 test/t/037_failover_auto_rejoin.pl test/t/040_http_endpoint.pl
 test/t/055_raftctl_init_join.pl test/t/056_raftctl_remove_reinit.pl
 test/t/057_member_passfile.pl test/t/058_adopt_existing_cluster.pl
-test/t/060_member_slots.pl test/t/120_sync_quorum.pl"
+test/t/060_member_slots.pl test/t/061_logical_failover_slots.pl
+test/t/120_sync_quorum.pl"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG
 
@@ -112,13 +115,64 @@ suite "postgres: TAP tests on real clusters (test/t)" \
 # after prove, so that they hold whatever order or subset prove ran.
 suite "postgres: fault totals of the TAP run (scripts/test-summary.pl)" \
     scripts/test-summary.pl faults "$work"
+# The other PostgreSQL versions, each in its chroot (root only: debootstrap,
+# chroot and mounts need it; pg-env.sh says so in one line otherwise).
+other_versions()
+{
+    local v
+    for v in $PG_VERSIONS; do
+        suite "postgres $v: chroot and warning-free build (scripts/pg-env.sh $v)" \
+            $SUDO scripts/pg-env.sh "$v" true
+        suite "postgres $v: pg_regress on one node" \
+            $SUDO scripts/pg-env.sh "$v" make -s installcheck TAP_TESTS=
+        suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
+            $SUDO scripts/pg-env.sh "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
+        suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
+            $SUDO scripts/test-deb.sh "$v"
+    done
+    # what the parent adds to its own counts
+    { echo "$passed $failed"; printf '%s\n' "${failures[@]}"; } >"$versions_results"
+}
+
+# The other versions run beside the network partition suite: both mostly
+# wait on servers (each keeps about half a core busy), so together they take
+# about as long as the longer one.  They do not meet: the partition suite's
+# servers listen inside its own network namespaces, the other versions'
+# on 127.0.0.1.  (Not beside the TAP suite above: two TAP frameworks on
+# 127.0.0.1 could pick the same free port at once.)  Their output is held
+# in a file and shown after the partition suite's, in one piece.
+# Stop a background run and everything it started (the test frameworks
+# stop their servers on TERM), children first seen before the parent goes.
+stop_tree()
+{
+    local pid=$1 child
+    [ -n "$pid" ] || return 0
+    for child in $(pgrep -P "$pid"); do
+        stop_tree "$child"
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+}
+
+versions_log=$(mktemp /tmp/raft_ext_versions.XXXXXX)
+versions_results=$(mktemp /tmp/raft_ext_versions.XXXXXX)
+versions_pid=""
+if [ -n "$PG_VERSIONS" ]; then
+    (
+        passed=0
+        failed=0
+        failures=()
+        other_versions
+    ) >"$versions_log" 2>&1 &
+    versions_pid=$!
+fi
+
 # Real network partitions: every node in its own network namespace, so this
 # suite runs as root (it starts the servers as the postgres user itself);
 # without root it says why and fails.
 # It has its own copy of the tree: make installcheck empties tmp_check, and
 # the TAP suite's logs must stay for the report below.
 netns_work=$(mktemp -d /tmp/raft_ext_netns.XXXXXX)
-trap '$SUDO rm -rf "$netns_work"; [ "$work" = "$top" ] || rm -rf "$work"' EXIT
+trap 'stop_tree "$versions_pid"; rm -f "$versions_log" "$versions_results"; $SUDO rm -rf "$netns_work"; [ "$work" = "$top" ] || rm -rf "$work"' EXIT
 rsync -a --exclude .git --exclude test/raft/build --exclude 'tmp_check*' "$top/" "$netns_work/"
 suite "postgres: real network partitions (test/netns, as root)" \
     $SUDO env PATH="$PATH" make -s -C "$netns_work" installcheck REGRESS= \
@@ -126,18 +180,22 @@ suite "postgres: real network partitions (test/netns, as root)" \
 suite "postgres: real network partitions, totals (scripts/test-summary.pl)" \
     $SUDO scripts/test-summary.pl netns "$netns_work"
 
-# The other PostgreSQL versions, each in its chroot (root only: debootstrap,
-# chroot and mounts need it; pg-env.sh says so in one line otherwise).
-for v in $PG_VERSIONS; do
-    suite "postgres $v: chroot and warning-free build (scripts/pg-env.sh $v)" \
-        $SUDO scripts/pg-env.sh "$v" true
-    suite "postgres $v: pg_regress on one node" \
-        $SUDO scripts/pg-env.sh "$v" make -s installcheck TAP_TESTS=
-    suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
-        $SUDO scripts/pg-env.sh "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
-    suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
-        $SUDO scripts/test-deb.sh "$v"
-done
+# The other versions' results, once they are done.
+if [ -n "$versions_pid" ]; then
+    wait "$versions_pid" || true
+    versions_pid=""
+    cat "$versions_log"
+    if read -r p f <"$versions_results" && [ -n "$p" ]; then
+        passed=$((passed + p))
+        failed=$((failed + f))
+        while IFS= read -r name; do
+            [ -n "$name" ] && failures+=("$name")
+        done < <(tail -n +2 "$versions_results")
+    else
+        failed=$((failed + 1))
+        failures+=("postgres $PG_VERSIONS: the other versions' run ended without its results")
+    fi
+fi
 
 # A TAP file failed if its log has a failed test (a TODO test's failure is
 # expected, not one) or no closing plan (it died, or was stopped half-way).

@@ -50,6 +50,7 @@
 #include "conninfo.h"
 #include "failover.h"
 #include "fencing.h"
+#include "member_slots.h"
 #include "rejoin.h"
 #include "settings.h"
 #include "status.h"
@@ -659,6 +660,7 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 	}
 
 	raft_timeline_reserve_ids(status);
+	raft_member_slots_before_promotion(status, now);
 	if (request_promotion())
 	{
 		ereport(LOG,
@@ -687,9 +689,9 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	leader = find_member(status, status->leader_id);
 	if (leader == NULL || leader->conninfo[0] == '\0')
 		return;
-	/* the same leader: only a password file that is not this node's */
+	/* the same leader: only a password file that is not this node's, or a missing dbname */
 	if (raft_conninfo_same_server(PrimaryConnInfo, leader->conninfo) &&
-		!raft_follow_passfile_stale(PrimaryConnInfo))
+		!raft_follow_conninfo_stale(PrimaryConnInfo))
 		return;
 
 	/*

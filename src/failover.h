@@ -79,11 +79,12 @@ extern bool raft_follow_write_conninfo(const char *leader_conninfo);
 /* The primary_conninfo value raft_follow_write_conninfo would write. */
 extern char *raft_follow_build_conninfo(const char *leader_conninfo);
 /*
- * Whether a primary_conninfo names another password file than
- * raft_ext.passfile (false when that is not set): auto_follow then rewrites
- * it even for the same leader.
+ * Whether auto_follow must rewrite a primary_conninfo even for the same
+ * leader: it names another password file than raft_ext.passfile (when that
+ * is set), or it lacks the dbname that slot synchronization needs
+ * (raft_ext.sync_logical_slots in effect).
  */
-extern bool raft_follow_passfile_stale(const char *conninfo);
+extern bool raft_follow_conninfo_stale(const char *conninfo);
 
 /* ---- role_change.c ---- */
 

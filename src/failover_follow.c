@@ -16,7 +16,9 @@
  * current application_name (synchronous_standby_names names standbys by it);
  * one that raft_ext's transport uses (raft_ext_*) is never copied, and with
  * none, or with raft_ext.synchronous = quorum (which lists the members by
- * these names), the standby is named "node<id>".
+ * these names), the standby is named "node<id>".  A dbname is written only
+ * while raft_ext.sync_logical_slots is in effect: PostgreSQL 17's slot-sync
+ * worker connects with primary_conninfo and needs one (logical_slots.c).
  */
 #include "postgres.h"
 
@@ -30,6 +32,7 @@
 #include "auto_conf.h"
 #include "conninfo.h"
 #include "failover.h"
+#include "logical_slots.h"
 #include "settings.h"
 
 /* See failover.h. */
@@ -40,6 +43,9 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 	PQconninfoOption *leader = raft_conninfo_parse(leader_conninfo);
 	PQconninfoOption *base = current ? current : leader;
 	const char *appname = NULL;
+	const char *current_dbname = NULL;
+	const char *leader_dbname = NULL;
+	const char *dbname;
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -55,6 +61,8 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 	{
 		if (o->val != NULL && o->val[0] != '\0' && raft_conninfo_is_target(o->keyword))
 			raft_conninfo_append(&buf, o->keyword, o->val, true);
+		if (o->val != NULL && o->val[0] != '\0' && strcmp(o->keyword, "dbname") == 0)
+			leader_dbname = o->val;
 	}
 
 	/* How to connect: the current setting (or the leader's address). */
@@ -68,9 +76,14 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 				appname = o->val;
 			continue;
 		}
-		/* Meaningless for physical replication. */
-		if (strcmp(o->keyword, "dbname") == 0 ||
-			strcmp(o->keyword, "replication") == 0)
+		/* Meaningless for physical replication (the slot-sync worker's below). */
+		if (strcmp(o->keyword, "dbname") == 0)
+		{
+			if (base == current)
+				current_dbname = o->val;
+			continue;
+		}
+		if (strcmp(o->keyword, "replication") == 0)
 			continue;
 		/* The replication role and this node's password file, when set. */
 		if (strcmp(o->keyword, "user") == 0 &&
@@ -85,6 +98,9 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 		raft_conninfo_append(&buf, "user", raft_replication_user, true);
 	if (raft_passfile != NULL && raft_passfile[0] != '\0')
 		raft_conninfo_append(&buf, "passfile", raft_passfile, true);
+	dbname = raft_logical_slots_dbname(current_dbname, leader_dbname);
+	if (dbname != NULL)
+		raft_conninfo_append(&buf, "dbname", dbname, true);
 
 	/* In quorum mode synchronous_standby_names names standbys by id. */
 	if (appname != NULL && !raft_sync_owns_names())
@@ -105,23 +121,25 @@ raft_follow_build_conninfo(const char *leader_conninfo)
 
 /* See failover.h. */
 bool
-raft_follow_passfile_stale(const char *conninfo)
+raft_follow_conninfo_stale(const char *conninfo)
 {
-	PQconninfoOption *options;
-	bool		stale = true;
+	PQconninfoOption *options = raft_conninfo_parse(conninfo);
+	bool		want_passfile = raft_passfile != NULL && raft_passfile[0] != '\0';
+	bool		passfile_stale = want_passfile;
+	bool		has_dbname = false;
 
-	if (raft_passfile == NULL || raft_passfile[0] == '\0')
-		return false;
-	options = raft_conninfo_parse(conninfo);
 	if (options == NULL)
 		return false;
 	for (PQconninfoOption *o = options; o->keyword; o++)
 	{
-		if (strcmp(o->keyword, "passfile") == 0)
-			stale = (o->val == NULL || strcmp(o->val, raft_passfile) != 0);
+		if (strcmp(o->keyword, "passfile") == 0 && want_passfile)
+			passfile_stale = (o->val == NULL || strcmp(o->val, raft_passfile) != 0);
+		if (strcmp(o->keyword, "dbname") == 0)
+			has_dbname = o->val != NULL && o->val[0] != '\0';
 	}
 	PQconninfoFree(options);
-	return stale;
+	return passfile_stale ||
+		(!has_dbname && raft_logical_slots_dbname(NULL, NULL) != NULL);
 }
 
 /* See failover.h. */

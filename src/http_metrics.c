@@ -9,6 +9,7 @@
 #include "failover.h"
 #include "fencing.h"
 #include "http.h"
+#include "logical_slots.h"
 #include "member_slots.h"
 #include "rejoin.h"
 #include "settings.h"
@@ -204,6 +205,25 @@ raft_http_metrics(const RaftClusterView *view, StringInfo out)
 		   (double) st->member_slots_lost);
 	per_peer(out, view, "raft_ext_member_slot_lost", "gauge",
 			 "On the primary: 1 if the member's slot was lost (max_slot_wal_keep_size exceeded; the member needs a rewind or a re-clone).", 6);
+	sample(out, "raft_ext_logical_slot_sync", "gauge",
+		   "1 if raft_ext.sync_logical_slots is in effect (PostgreSQL 17+, wal_level = logical, member slots kept), 0 if not.",
+		   st->logical_sync == RAFT_LOGICAL_SYNC_ON ? 1.0 : 0.0);
+	sample(out, "raft_ext_logical_failover_slots", "gauge",
+		   "Logical slots that follow the primary: on the primary, its failover slots; on a standby, the synced slots ready for a promotion.",
+		   (double) st->logical_failover);
+	sample(out, "raft_ext_logical_slots_unprotected", "gauge",
+		   "On the primary: logical slots that no standby synchronizes (a failover loses them; before PostgreSQL 17, all of them).",
+		   (double) st->logical_unprotected);
+	sample(out, "raft_ext_logical_slots_syncing", "gauge",
+		   "On a standby: synced slots not yet ready (still catching up with the primary's; a promotion now would drop them).",
+		   (double) st->logical_syncing);
+	if (st->logical_listed >= 0)
+		sample(out, "raft_ext_synchronized_standby_slots", "gauge",
+			   "On the leading primary: member slots in synchronized_standby_slots (a logical consumer gets a change once their standbys have it).",
+			   (double) st->logical_listed);
+	sample(out, "raft_ext_logical_slots_dropped_total", "counter",
+		   "Failover slots with synced = false dropped on this standby (left from when it was the primary; they stop the slot-sync worker).",
+		   (double) st->logical_dropped);
 
 	sample(out, "raft_ext_in_recovery", "gauge", "1 on a standby (in recovery), 0 on a primary.",
 		   view->in_recovery ? 1 : 0);

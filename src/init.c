@@ -23,6 +23,7 @@
 #include "failover.h"
 #include "rejoin.h"
 #include "fencing.h"
+#include "logical_slots.h"
 #include "member_slots.h"
 #include "sync_quorum.h"
 #include "http.h"
@@ -97,6 +98,7 @@ _PG_init(void)
 	raft_sync_define_settings();
 	raft_rejoin_define_settings();
 	raft_member_slots_define_settings();
+	raft_logical_slots_define_settings();
 	/* Settings and hooks of the commit-time fence (fencing.c). */
 	raft_fencing_init();
 	raft_http_define_settings();

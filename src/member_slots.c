@@ -17,9 +17,10 @@
  * (removed through the log; a minute's grace, for the slot raftctl join
  * clones through before the node is added) or for itself; a lost slot is
  * reported for a minute, then made again, so that the member, once
- * re-cloned, is protected again.  A newly promoted primary
- * makes the slots in its first iteration out of recovery; a standby drops
- * those it kept as a primary (a rewind leaves them).  Only slots named
+ * re-cloned, is protected again.  A standby that leads makes the slots
+ * right before it asks to be promoted (raft_member_slots_before_promotion:
+ * they exist when the first standby connects); a standby that does not
+ * lead drops those it kept as a primary (a rewind leaves them).  Only slots named
  * raft_node_<digits> are touched: the namespace is raft_ext's.
  *
  * A standby that follows the leader, under the same rule (member_slots on,
@@ -53,6 +54,7 @@
 #include "pg_compat.h"
 #include "rejoin.h"
 #include "settings.h"
+#include "slot_calls.h"
 
 bool		raft_member_slots = true;
 
@@ -168,6 +170,13 @@ slots_possible(void)
 	return true;
 }
 
+/* See member_slots.h. */
+bool
+raft_member_slots_in_effect(void)
+{
+	return raft_member_slots && slots_possible();
+}
+
 /* One raft_node_* slot as the pass found it. */
 typedef struct FoundSlot
 {
@@ -206,69 +215,6 @@ find_member_slots(FoundSlot *found, int max)
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 	return n;
-}
-
-/* Undo what a failed slot call left held, after its error was taken. */
-static void
-after_slot_error(MemoryContext context, const char *what, const char *name)
-{
-	ErrorData  *edata;
-
-	LWLockReleaseAll();
-	ConditionVariableCancelSleep();
-	if (MyReplicationSlot != NULL)
-		ReplicationSlotRelease();
-	MemoryContextSwitchTo(context);
-	edata = CopyErrorData();
-	FlushErrorState();
-	ereport(LOG,
-			(errmsg("could not %s the member slot \"%s\": %s", what, name, edata->message)));
-	FreeErrorData(edata);
-}
-
-/* Create a persistent physical slot that reserves WAL now; false if failed. */
-static bool
-create_slot(const char *name)
-{
-	MemoryContext context = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	PG_TRY();
-	{
-		raft_replication_slot_create(name);
-		ReplicationSlotReserveWal();
-		ReplicationSlotMarkDirty();
-		ReplicationSlotSave();
-		ReplicationSlotsComputeRequiredLSN();
-		ReplicationSlotRelease();
-	}
-	PG_CATCH();
-	{
-		after_slot_error(context, "create", name);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-/* Drop a slot nobody uses; false if it failed (in use meanwhile). */
-static bool
-drop_slot(const char *name)
-{
-	MemoryContext context = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	PG_TRY();
-	{
-		ReplicationSlotDrop(name, true);
-	}
-	PG_CATCH();
-	{
-		after_slot_error(context, "drop", name);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
 }
 
 /* Whether 'id' is another member of the membership 'status' shows. */
@@ -392,39 +338,18 @@ drop_reason(const RaftStatus *status, const FoundSlot *f, bool keep, raft_time n
 		"its node is not a member";
 }
 
-/* The primary's pass: see member_slots.h. */
+/*
+ * Make every other member's slot that is missing (a failure, such as
+ * max_replication_slots used up, is retried after CREATE_RETRY_MS, not
+ * every pass); note each one's state for the status snapshot.
+ */
 static void
-primary_pass(const RaftStatus *status, raft_time now)
+make_member_slots(const RaftStatus *status, raft_time now)
 {
 	FoundSlot	found[RAFT_MAX_MEMBERS * 2];
-	int			n;
-	bool		keep = raft_member_slots && slots_possible();
+	int			n = find_member_slots(found, lengthof(found));
 	char		name[NAMEDATALEN];
 
-	n = find_member_slots(found, lengthof(found));
-
-	/* slots that should not exist (or be made again) */
-	for (int i = 0; i < n; i++)
-	{
-		const char *why = drop_reason(status, &found[i], keep, now);
-
-		if (why == NULL)
-			continue;
-		raft_member_slot_name(found[i].id, name, sizeof(name));
-		if (drop_slot(name))
-		{
-			SlotMemory *m = remember(found[i].id);
-
-			if (m != NULL)
-				m->lost_since = 0;
-			ereport(LOG, (errmsg("dropped the member slot \"%s\": %s", name, why)));
-		}
-	}
-	if (!keep)
-		return;
-
-	/* every other member's slot */
-	n = find_member_slots(found, lengthof(found));
 	for (int p = 0; p < status->n_peers; p++)
 	{
 		const RaftPeerStatus *peer = &status->peers[p];
@@ -439,15 +364,14 @@ primary_pass(const RaftStatus *status, raft_time now)
 		if (f != NULL)
 		{
 			note_seen(peer->id, f->lost ? RAFT_SLOT_LOST : f->active ? RAFT_SLOT_ACTIVE : RAFT_SLOT_INACTIVE,
-					  f->restart_lsn, GetXLogInsertRecPtr());
+					  f->restart_lsn, RecoveryInProgress() ? InvalidXLogRecPtr : GetXLogInsertRecPtr());
 			continue;
 		}
 		raft_member_slot_name(peer->id, name, sizeof(name));
 		m = remember(peer->id);
-		/* a failure (max_replication_slots used up, say) is logged, not every second */
 		if (m != NULL && m->create_failed_at != 0 && now - m->create_failed_at < CREATE_RETRY_MS)
 			note_seen(peer->id, RAFT_SLOT_MISSING, InvalidXLogRecPtr, InvalidXLogRecPtr);
-		else if (create_slot(name))
+		else if (raft_slot_create_physical(name, "member slot"))
 		{
 			ereport(LOG,
 					(errmsg("created the member slot \"%s\" for node %u", name, (unsigned) peer->id)));
@@ -462,6 +386,38 @@ primary_pass(const RaftStatus *status, raft_time now)
 				m->create_failed_at = now;
 		}
 	}
+}
+
+/* The primary's pass: see member_slots.h. */
+static void
+primary_pass(const RaftStatus *status, raft_time now)
+{
+	FoundSlot	found[RAFT_MAX_MEMBERS * 2];
+	int			n;
+	bool		keep = raft_member_slots_in_effect();
+	char		name[NAMEDATALEN];
+
+	n = find_member_slots(found, lengthof(found));
+
+	/* slots that should not exist (or be made again) */
+	for (int i = 0; i < n; i++)
+	{
+		const char *why = drop_reason(status, &found[i], keep, now);
+
+		if (why == NULL)
+			continue;
+		raft_member_slot_name(found[i].id, name, sizeof(name));
+		if (raft_slot_drop(name, "member slot"))
+		{
+			SlotMemory *m = remember(found[i].id);
+
+			if (m != NULL)
+				m->lost_since = 0;
+			ereport(LOG, (errmsg("dropped the member slot \"%s\": %s", name, why)));
+		}
+	}
+	if (keep)
+		make_member_slots(status, now);
 }
 
 /* Set (or, with NULL, remove) primary_slot_name; logs why. */
@@ -583,7 +539,7 @@ drop_standby_slots(void)
 		if (found[i].active)
 			continue;
 		raft_member_slot_name(found[i].id, name, sizeof(name));
-		if (drop_slot(name))
+		if (raft_slot_drop(name, "member slot"))
 			ereport(LOG,
 					(errmsg("dropped the member slot \"%s\": a standby keeps none (it was left from when this node was the primary)",
 							name)));
@@ -605,9 +561,20 @@ raft_member_slots_step(const RaftStatus *status, raft_time now)
 	}
 	else
 	{
-		drop_standby_slots();
+		/* a standby that leads keeps what it made to promote with */
+		if (status->role != RAFT_LEADER)
+			drop_standby_slots();
 		standby_pass(status, now);
 	}
+}
+
+/* See member_slots.h. */
+void
+raft_member_slots_before_promotion(const RaftStatus *status, raft_time now)
+{
+	n_seen = 0;
+	if (raft_member_slots_in_effect())
+		make_member_slots(status, now);
 }
 
 /* See member_slots.h. */

@@ -7,6 +7,7 @@
  * The worker calls into it once per loop iteration (never blocking):
  *
  *	  raft_member_slots_step(&status, now)		after the failover policy
+ *	  raft_member_slots_before_promotion(&status, now)	by the failover policy
  *	  raft_member_slots_fill_status(&status)	while building the snapshot
  */
 #ifndef RAFT_MEMBER_SLOTS_H
@@ -22,6 +23,12 @@ extern bool raft_member_slots;
 /* Define raft_ext.member_slots; from _PG_init. */
 extern void raft_member_slots_define_settings(void);
 
+/*
+ * Whether member slots are kept: the setting on, and max_slot_wal_keep_size
+ * bounding them (a WARNING once when it does not).
+ */
+extern bool raft_member_slots_in_effect(void);
+
 /* Member 'id''s slot name into buf (NAMEDATALEN bytes). */
 extern void raft_member_slot_name(raft_id id, char *buf, size_t len);
 
@@ -33,6 +40,19 @@ extern void raft_member_slot_name(raft_id id, char *buf, size_t len);
  * node's slot (and back to none if the primary does not have it).
  */
 extern void raft_member_slots_step(const RaftStatus *status, raft_time now);
+
+/*
+ * On a standby that leads, right before it asks to be promoted: create the
+ * slot of every other member now (a physical slot can be made in
+ * recovery), so that a standby that follows the new primary finds its slot
+ * at its first connection.  Made after the promotion, it was missing for
+ * the second the first pass took, the standby's WAL receiver failed
+ * ("replication slot does not exist") and tried again only after
+ * wal_retrieve_retry_interval (5 s): no synchronous standby meanwhile, and
+ * the rejoin check took it for stuck.  The pass above keeps them while the
+ * node leads; if it stops leading without promoting, they are dropped.
+ */
+extern void raft_member_slots_before_promotion(const RaftStatus *status, raft_time now);
 
 /* Each member's slot as this primary last saw it, into a status snapshot. */
 extern void raft_member_slots_fill_status(RaftStatus *status);

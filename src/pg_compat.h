@@ -98,4 +98,20 @@
 	((s)->data.invalidated_at != InvalidXLogRecPtr && (s)->data.restart_lsn == InvalidXLogRecPtr)
 #endif
 
+/*
+ * 17 added logical slot synchronization: a slot's failover flag (created
+ * with failover = true, synced to standbys), its synced flag (on a
+ * standby, made by the slot-sync worker), sync_replication_slots and
+ * synchronized_standby_slots.  Before 17 no slot is either.
+ */
+#if PG_VERSION_NUM >= 170000
+#define RAFT_HAS_SLOT_SYNC 1
+#define RAFT_SLOT_FAILOVER(s) ((s)->data.failover)
+#define RAFT_SLOT_SYNCED(s) ((s)->data.synced)
+#else
+#define RAFT_HAS_SLOT_SYNC 0
+#define RAFT_SLOT_FAILOVER(s) false
+#define RAFT_SLOT_SYNCED(s) false
+#endif
+
 #endif							/* RAFT_PG_COMPAT_H */

@@ -48,6 +48,14 @@ typedef struct RaftStatus
 {
 	bool		worker_running;
 	uint64		member_slots_lost;	/* member slots seen lost (member_slots.h) */
+	/* logical slot synchronization (logical_slots.h) */
+	uint8		logical_sync;	/* RAFT_LOGICAL_SYNC_* */
+	int			logical_failover;	/* failover slots here (a standby: synced, ready) */
+	int			logical_unprotected;	/* the primary: logical slots no standby syncs */
+	int			logical_syncing;	/* a standby: synced slots not yet ready */
+	int			logical_listed; /* the leading primary: slots in
+								 * synchronized_standby_slots, -1 n/a */
+	uint64		logical_dropped;	/* leftover failover slots dropped */
 	pid_t		worker_pid;
 	raft_id		node_id;
 	raft_role	role;

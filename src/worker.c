@@ -48,6 +48,7 @@
 #include "shmem.h"
 #include "status.h"
 #include "storage.h"
+#include "logical_slots.h"
 #include "member_slots.h"
 #include "sync_quorum.h"
 #include "timeline_step.h"
@@ -547,6 +548,7 @@ worker_failover(raft_time now)
 	raft_timeline_step(worker.node, &status_buffer);
 	raft_sync_step(worker.node, &status_buffer, now);
 	raft_member_slots_step(&status_buffer, now);
+	raft_logical_slots_step(&status_buffer, now);
 }
 
 /*

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "failover.h"
+#include "logical_slots.h"
 #include "member_slots.h"
 #include "rejoin.h"
 #include "settings.h"
@@ -126,6 +127,7 @@ worker_build_status(const RaftWorker *worker, RaftStatus *status)
 		fill_peer(worker, &membership->members[i], &status->peers[i]);
 	status->n_peers = Min(membership->count, RAFT_MAX_MEMBERS);
 	raft_member_slots_fill_status(status);
+	raft_logical_slots_fill_status(status);
 	raft_timeline_fill_status(worker->node, status);
 }
 

@@ -130,6 +130,17 @@ ok($wait_for->(sub { slots_on($p) eq ($p == 2 ? "1:inactive,3:active" : "1:inact
   or diag(slots_on($p));
 ok($wait_for->(sub { streams_through($other) eq "raft_node_$other" }, 60),
 	"node $other streams through its slot on node $p");
+# made before the promotion, so that node $other's first connection found it
+{
+	my $log = slurp_file($n->dir($p) . '.raft_ext/postgresql.log');
+	my $made = index($log, qq{created the member slot "raft_node_$other"});
+	my $promoted = index($log, 'selected new timeline ID');
+	ok($made >= 0 && $promoted >= 0 && $made < $promoted,
+		"node $p made node ${other}'s slot before its promotion ended recovery")
+	  or diag("slot made at $made, promotion at $promoted");
+	unlike($log, qr/replication slot "raft_node_\d+" does not exist/,
+		'... so no standby was refused for a missing slot');
+}
 $wait_for->(sub { !grep { -e "/proc/$_" } @gone }, 30);
 ok(start(1), 'node 1 starts again');
 ok($wait_for->(sub { streams_through(1) eq 'raft_node_1' }, 120),
@@ -169,9 +180,13 @@ ok($wait_for->(sub { streams_through($away) eq "raft_node_$away" }, 240),
 # 15 lets a standby stream through an invalidated physical slot again (it
 # is valid once more); 16 and later refuse it, and the primary makes the
 # slot again after reporting it lost for a minute.
-is($n->value($p, "SELECT restart_lsn IS NOT NULL AND wal_status <> 'lost' "
-		  . "FROM pg_replication_slots WHERE slot_name = 'raft_node_$away'"),
-	't', 'the slot retains WAL for the member again');
+# (15: once the standby's first feedback has moved restart_lsn)
+ok($wait_for->(sub {
+			$n->value($p, "SELECT restart_lsn IS NOT NULL AND wal_status <> 'lost' "
+				  . "FROM pg_replication_slots WHERE slot_name = 'raft_node_$away'") eq 't'
+		}, 30),
+	'the slot retains WAL for the member again')
+  or diag($n->value($p, "SELECT restart_lsn, wal_status FROM pg_replication_slots WHERE slot_name = 'raft_node_$away'"));
 
 # 4. remove a standby, then stop it
 ($rc, $out, $err) = $n->raftctl('-d', admin($p), 'remove', $away, '--force');
