@@ -290,9 +290,12 @@ usable_slot(const char *name, bool *active)
 	return usable;
 }
 
-/* Write synchronized_standby_slots (NULL: remove raft_ext's value). */
+/*
+ * Write synchronized_standby_slots (NULL: remove raft_ext's value, 'why'
+ * saying why).
+ */
 static void
-write_list(const char *value)
+write_list(const char *value, const char *why)
 {
 	bool		changed = false;
 
@@ -300,11 +303,45 @@ write_list(const char *value)
 		ereport(LOG,
 				(value != NULL ?
 				 errmsg("synchronized_standby_slots is now \"%s\"", value) :
-				 errmsg("synchronized_standby_slots removed: this node is not the primary"),
+				 errmsg("synchronized_standby_slots removed: %s", why),
 				 value != NULL ?
 				 errdetail("A logical WAL sender sends a change once these members' standbys have it: "
 						   "with this primary they are a majority of the voters, so the next primary has it.") : 0));
 }
+
+#if RAFT_HAS_SLOT_SYNC
+/*
+ * Whether a synchronized_standby_slots value names member slots only (so
+ * raft_ext wrote it): "raft_node_<digits>" items, comma-separated.
+ */
+static bool
+list_is_ours(const char *value)
+{
+	const char *p = value;
+
+	if (value == NULL || value[0] == '\0')
+		return false;
+	while (*p)
+	{
+		size_t		prefix = strlen(RAFT_MEMBER_SLOT_PREFIX);
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, RAFT_MEMBER_SLOT_PREFIX, prefix) != 0 || !isdigit((unsigned char) p[prefix]))
+			return false;
+		p += prefix;
+		while (isdigit((unsigned char) *p))
+			p++;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+			return false;
+	}
+	return true;
+}
+#endif
 
 /* The primary's list: see the header comment. */
 static void
@@ -346,12 +383,12 @@ primary_list(const RaftStatus *status, raft_time now)
 	if (n_live + (self_voter ? 1 : 0) >= voters / 2 + 1)
 	{
 		n_listed = n_live;
-		write_list(live.data);
+		write_list(live.data, NULL);
 	}
 	else
 	{
 		n_listed = n_all;
-		write_list(all.data);
+		write_list(all.data, NULL);
 	}
 	pfree(live.data);
 	pfree(all.data);
@@ -372,6 +409,16 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	if (!raft_logical_slots_in_effect())
 	{
 		scan_logical(primary, false);
+#if RAFT_HAS_SLOT_SYNC
+		/*
+		 * Switched off (or blocked): a list raft_ext wrote no longer follows
+		 * the membership, and a removed member's slot left in it would
+		 * stall every logical consumer (PostgreSQL waits for a named slot
+		 * that is gone).  Remove it.
+		 */
+		if (list_is_ours(synchronized_standby_slots))
+			write_list(NULL, "raft_ext.sync_logical_slots is not in effect");
+#endif
 		return;
 	}
 	if (primary)
@@ -389,7 +436,7 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	ensure_on("hot_standby_feedback", hot_standby_feedback);
 	ensure_on("sync_replication_slots", sync_replication_slots);
 	if (synchronized_standby_slots != NULL && synchronized_standby_slots[0] != '\0')
-		write_list(NULL);
+		write_list(NULL, "this node is not the primary");
 #endif
 }
 

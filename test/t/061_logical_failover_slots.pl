@@ -20,7 +20,8 @@
 #     own copy of the slot (synced = false, which would stop the slot-sync
 #     worker) and syncs the new primary's; slots keep syncing everywhere;
 #  5. a standby down: it leaves synchronized_standby_slots (it must not
-#     stall the consumer), and comes back into it when it streams again.
+#     stall the consumer), and comes back into it when it streams again;
+#  6. the setting switched off: raft_ext removes the list it wrote.
 # At the end every row of the final primary's table reached the consumer
 # (no lost change), the consumer saw no row the final primary lacks (no
 # change the next primary did not have), and the duplicates (at-least-once
@@ -304,5 +305,13 @@ note("061 consumer: rows=" . scalar(keys %final) . " received=" . scalar(keys %$
 	  . " duplicates=$dups lost=0 phantom=" . scalar(@phantom));
 $consumer->kill_kill;
 eval { $consumer->finish };
+
+# switched off, raft_ext removes its list: it would no longer follow the
+# membership, and a removed member's slot left in it would stall consumers
+$n->sql($primary, 'ALTER SYSTEM SET raft_ext.sync_logical_slots = off');
+$n->sql($primary, 'SELECT pg_reload_conf()');
+ok($wait_for->(sub { $n->value($primary, 'SHOW synchronized_standby_slots') eq '' }, 30),
+	'switched off, the primary no longer has raft_ext\'s synchronized_standby_slots')
+  or diag($n->value($primary, 'SHOW synchronized_standby_slots'));
 
 done_testing();
