@@ -299,6 +299,12 @@ write_list(const char *value, const char *why)
 {
 	bool		changed = false;
 
+#if RAFT_HAS_SLOT_SYNC
+	/* in effect already: no file read each second */
+	if (strcmp(value != NULL ? value : "",
+			   synchronized_standby_slots != NULL ? synchronized_standby_slots : "") == 0)
+		return;
+#endif
 	if (raft_auto_conf_set("synchronized_standby_slots", value, &changed) && changed)
 		ereport(LOG,
 				(value != NULL ?
@@ -435,7 +441,7 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 #if RAFT_HAS_SLOT_SYNC
 	ensure_on("hot_standby_feedback", hot_standby_feedback);
 	ensure_on("sync_replication_slots", sync_replication_slots);
-	if (synchronized_standby_slots != NULL && synchronized_standby_slots[0] != '\0')
+	if (list_is_ours(synchronized_standby_slots))
 		write_list(NULL, "this node is not the primary");
 #endif
 }
