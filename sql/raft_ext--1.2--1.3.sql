@@ -5,7 +5,8 @@
 
 -- 1.3: raft_ext.cluster() gains "slot" and "slot_retained_bytes" (on the
 -- primary, each member's slot with raft_ext.member_slots, and the WAL it
--- retains).  A function's OUT columns cannot change in place, so the
+-- retains) and "logical_slots" (with raft_ext.sync_logical_slots, whether
+-- a member's copies of the failover slots would survive its promotion).  A function's OUT columns cannot change in place, so the
 -- function and the views over it are made again, with the same comments
 -- and grants.
 DROP VIEW IF EXISTS public.raft_cluster;
@@ -28,7 +29,8 @@ CREATE FUNCTION raft_ext.cluster(
 	OUT rejoin_error text,
 	OUT timeline_standing text,
 	OUT slot text,
-	OUT slot_retained_bytes bigint)
+	OUT slot_retained_bytes bigint,
+	OUT logical_slots text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'raft_ext_cluster'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;

@@ -251,6 +251,9 @@ REVOKE EXECUTE ON FUNCTION raft_ext.fault_state() FROM PUBLIC;
 -- WAL this node has that the member has not replayed; slot and
 -- slot_retained_bytes, on the primary: the member's slot (raft_ext.
 -- member_slots: active, inactive, lost, missing) and the WAL it retains;
+-- logical_slots (raft_ext.sync_logical_slots): whether the member's copies
+-- of the failover slots would survive its promotion, "ready" or "not
+-- ready": a standby's own, and on the leading primary every standby's;
 -- NULL where this node cannot know.
 CREATE FUNCTION raft_ext.cluster(
 	OUT member_id int,
@@ -268,7 +271,8 @@ CREATE FUNCTION raft_ext.cluster(
 	OUT rejoin_error text,
 	OUT timeline_standing text,
 	OUT slot text,
-	OUT slot_retained_bytes bigint)
+	OUT slot_retained_bytes bigint,
+	OUT logical_slots text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'raft_ext_cluster'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;

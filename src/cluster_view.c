@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "cluster_view.h"
 #include "conninfo.h"
+#include "logical_slots.h"
 #include "member_slots.h"
 #include "pg_compat.h"
 #include "settings.h"
@@ -199,6 +200,30 @@ upstream_member(const RaftClusterView *view, const char *conninfo,
 	m->lsn = view->upstream_end;
 }
 
+/* RaftViewMember.logical_slots of a member; see cluster_view.h. */
+static const char *
+logical_slots_of(const RaftClusterView *view, const RaftPeerStatus *peer)
+{
+	const RaftStatus *st = view->status;
+
+	if (peer->is_self)
+	{
+		switch (st->logical_copies)
+		{
+			case RAFT_LOGICAL_COPIES_READY:
+				return "ready";
+			case RAFT_LOGICAL_COPIES_SYNCING:
+				return "not ready";
+		}
+		return NULL;
+	}
+	if (view->in_recovery || st->role != RAFT_LEADER ||
+		st->logical_sync != RAFT_LOGICAL_SYNC_ON || st->logical_failover == 0 ||
+		!peer->voter || !peer->flags_known)
+		return NULL;
+	return (peer->flags & RAFT_EXT_FLAG_LOGICAL_READY) ? "ready" : "not ready";
+}
+
 /* Fill the members from the snapshot (or the settings if none yet). */
 static void
 read_members(RaftClusterView *view)
@@ -274,6 +299,7 @@ read_members(RaftClusterView *view)
 		cluster_view_rejoin(st, m);
 		m->slot = configured ? NULL : raft_member_slot_state_name(st->peers[p].slot_state);
 		m->slot_retained = configured ? -1 : st->peers[p].slot_retained;
+		m->logical_slots = configured ? NULL : logical_slots_of(view, &st->peers[p]);
 		m->timeline_standing = NULL;
 		if (!configured && st->peers[p].standing != RAFT_STANDING_UNKNOWN)
 			m->timeline_standing =

@@ -60,6 +60,15 @@ typedef struct RaftViewMember
 	/* On the primary: its slot (member_slots.h), NULL / -1 if not known. */
 	const char *slot;
 	int64		slot_retained;
+
+	/*
+	 * Its copies of the failover slots (raft_ext.sync_logical_slots):
+	 * "ready" (every copy sync-ready: a promotion keeps them) or "not
+	 * ready"; NULL where it does not apply.  This node's own when it is a
+	 * standby; every standby's on the leading primary that has failover
+	 * slots, from their reports (RAFT_EXT_FLAG_LOGICAL_READY).
+	 */
+	const char *logical_slots;
 } RaftViewMember;
 
 typedef struct RaftClusterView

@@ -50,6 +50,7 @@
 #include "conninfo.h"
 #include "failover.h"
 #include "fencing.h"
+#include "logical_slots.h"
 #include "member_slots.h"
 #include "rejoin.h"
 #include "settings.h"
@@ -850,7 +851,7 @@ raft_failover_step(raft_node *node, const RaftStatus *status, raft_time now)
 	fo.primary_wait[0] = '\0';
 	if (node == NULL || !raft_status_running(status))
 		return;
-	raft_set_flags(node, raft_failover_flags());
+	raft_set_flags(node, raft_failover_flags() | raft_logical_slots_flags());
 	track_pg_role(status);
 
 	track_changes(status, now);

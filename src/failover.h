@@ -61,10 +61,12 @@ extern bool raft_check_role_name_setting(const char *value, const char *name);
  * What each node reports to its leader in its Raft answers
  * (raft_set_flags): RAFT_EXT_FLAG_PROMOTES when it promotes its server
  * when it leads (auto_promote on, failover_priority above 0).  The leader
- * refuses to hand leadership to a standby that would not.
+ * refuses to hand leadership to a standby that would not.  The other bits
+ * of the byte: RAFT_EXT_FLAG_LOGICAL_READY (logical_slots.h).
  */
 #define RAFT_EXT_FLAG_PROMOTES 0x01
 extern uint8 raft_failover_flags(void);
+
 
 /* ---- failover_follow.c ---- */
 

@@ -179,6 +179,7 @@ cluster_json(const RaftClusterView *view, StringInfo out)
 			appendStringInfo(out, ", \"slot_retained_bytes\": " INT64_FORMAT, m->slot_retained);
 		else
 			appendStringInfoString(out, ", \"slot_retained_bytes\": null");
+		append_text_or_null(out, "logical_slots", m->logical_slots);
 		appendStringInfoChar(out, '}');
 	}
 	appendStringInfoString(out, "\n]}\n");

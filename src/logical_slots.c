@@ -91,6 +91,8 @@ static int	n_unprotected = 0;
 static int	n_syncing = 0;
 static int	n_listed = -1;
 static uint64 n_dropped = 0;
+/* a standby with synchronization in effect: its copies (RAFT_LOGICAL_COPIES_*) */
+static uint8 copies = RAFT_LOGICAL_COPIES_NONE;
 static bool warned_unprotected = false;
 
 static bool
@@ -411,6 +413,7 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	last_pass = now;
 	primary = !RecoveryInProgress();
 	n_listed = -1;
+	copies = RAFT_LOGICAL_COPIES_NONE;
 
 	if (!raft_logical_slots_in_effect())
 	{
@@ -436,6 +439,8 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	}
 	/* a standby; one that leads is about to promote: leave it be */
 	scan_logical(false, status->role != RAFT_LEADER);
+	copies = n_syncing > 0 ? RAFT_LOGICAL_COPIES_SYNCING :
+		n_failover > 0 ? RAFT_LOGICAL_COPIES_READY : RAFT_LOGICAL_COPIES_NONE;
 	if (status->role == RAFT_LEADER)
 		return;
 #if RAFT_HAS_SLOT_SYNC
@@ -444,6 +449,13 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	if (list_is_ours(synchronized_standby_slots))
 		write_list(NULL, "this node is not the primary");
 #endif
+}
+
+/* See logical_slots.h. */
+uint8
+raft_logical_slots_flags(void)
+{
+	return copies == RAFT_LOGICAL_COPIES_READY ? RAFT_EXT_FLAG_LOGICAL_READY : 0;
 }
 
 /* See logical_slots.h. */
@@ -457,4 +469,5 @@ raft_logical_slots_fill_status(RaftStatus *status)
 	status->logical_syncing = n_syncing;
 	status->logical_listed = n_listed;
 	status->logical_dropped = n_dropped;
+	status->logical_copies = copies;
 }

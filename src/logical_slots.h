@@ -50,6 +50,18 @@ extern const char *raft_logical_slots_dbname(const char *current_dbname,
  */
 extern void raft_logical_slots_step(const RaftStatus *status, raft_time now);
 
+/*
+ * What a standby adds to the flags it reports to its leader (beside
+ * RAFT_EXT_FLAG_PROMOTES, failover.h): RAFT_EXT_FLAG_LOGICAL_READY when it
+ * holds synchronized copies of the primary's failover slots and every copy
+ * is sync-ready (at least one, none still temporary), as of the last pass.
+ * The leader shows it (raft_cluster.logical_slots) and hands leadership
+ * only to a standby that has it while it has failover slots: a promotion
+ * drops a copy that is not ready, and the consumer's slot would be gone.
+ */
+#define RAFT_EXT_FLAG_LOGICAL_READY 0x02
+extern uint8 raft_logical_slots_flags(void);
+
 /* The counts /metrics shows, into a status snapshot. */
 extern void raft_logical_slots_fill_status(RaftStatus *status);
 
@@ -57,5 +69,10 @@ extern void raft_logical_slots_fill_status(RaftStatus *status);
 #define RAFT_LOGICAL_SYNC_OFF		0	/* the setting is off (or before 17) */
 #define RAFT_LOGICAL_SYNC_BLOCKED	1	/* on, but wal_level or member slots prevent it */
 #define RAFT_LOGICAL_SYNC_ON		2	/* in effect */
+
+/* RaftStatus.logical_copies: a standby's copies of the failover slots */
+#define RAFT_LOGICAL_COPIES_NONE	0	/* none, not in effect, or a primary */
+#define RAFT_LOGICAL_COPIES_SYNCING	1	/* one is not yet sync-ready */
+#define RAFT_LOGICAL_COPIES_READY	2	/* all are sync-ready */
 
 #endif							/* RAFT_LOGICAL_SLOTS_H */

@@ -17,8 +17,8 @@
 
 PG_FUNCTION_INFO_V1(raft_ext_cluster);
 
-#define CLUSTER_COLS 16
-/* raft_ext 1.2's raft_ext.cluster() lacks slot and slot_retained_bytes */
+#define CLUSTER_COLS 17
+/* raft_ext 1.2's raft_ext.cluster() lacks slot, slot_retained_bytes and logical_slots */
 #define CLUSTER_COLS_1_2 14
 /* raft_ext 1.1's also timeline_standing */
 #define CLUSTER_COLS_1_1 13
@@ -91,6 +91,8 @@ raft_ext_cluster(PG_FUNCTION_ARGS)
 			values[i] = Int64GetDatum(member->slot_retained);
 		else
 			nulls[i] = true;
+		i++;
+		raft_text_or_null(member->logical_slots, &values[i], &nulls[i]);
 		i++;
 		Assert(i == CLUSTER_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

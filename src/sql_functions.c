@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "conninfo.h"
 #include "failover.h"
+#include "logical_slots.h"
 #include "settings.h"
 #include "shmem.h"
 #include "status.h"
@@ -331,6 +332,40 @@ require_promotes(const RaftStatus *st, raft_id target)
 }
 
 /*
+ * A switchover must not lose the logical consumers' slots: while this
+ * primary keeps failover slots synchronized (raft_ext.sync_logical_slots),
+ * refuse a target whose copies are not all sync-ready.  PostgreSQL keeps a
+ * new copy temporary until the primary's slot moves past what the standby
+ * can decode, and a promotion drops a temporary copy: after the switchover
+ * the consumer would find no slot.  (A failover cannot wait for this; the
+ * leader's raft_cluster.logical_slots column shows who is ready.)
+ */
+static void
+require_logical_ready(const RaftStatus *st, raft_id target)
+{
+	if (st->logical_sync != RAFT_LOGICAL_SYNC_ON || st->logical_failover == 0)
+		return;
+	for (int i = 0; i < st->n_peers; i++)
+	{
+		const RaftPeerStatus *peer = &st->peers[i];
+
+		if (peer->id != target || !peer->flags_known ||
+			(peer->flags & RAFT_EXT_FLAG_LOGICAL_READY))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node %u has not synchronized the failover slots: leadership is not handed to it",
+						(unsigned) target),
+				 errdetail("This primary has %d failover slot(s); node %u's copies are missing or not yet sync-ready, "
+						   "and its promotion would drop them: the logical consumers would find no slot.",
+						   st->logical_failover, (unsigned) target),
+				 errhint("Wait until raft_cluster.logical_slots shows \"ready\" for node %u (a new slot becomes ready "
+						 "once its consumer confirms a position), or choose another node.",
+						 (unsigned) target)));
+	}
+}
+
+/*
  * raft_ext.transfer_leadership(target int): hand leadership to target and
  * wait (up to two election timeouts) until this node sees it lead.
  */
@@ -351,6 +386,7 @@ raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
 	if (target == (raft_id) raft_node_id)
 		PG_RETURN_VOID();		/* already there */
 	require_promotes(st, target);
+	require_logical_ready(st, target);
 
 	run_command("leadership transfer", RAFT_CMD_TRANSFER, target, NULL);
 

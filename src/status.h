@@ -56,6 +56,7 @@ typedef struct RaftStatus
 	int			logical_listed; /* the leading primary: slots in
 								 * synchronized_standby_slots, -1 n/a */
 	uint64		logical_dropped;	/* leftover failover slots dropped */
+	uint8		logical_copies; /* a standby: RAFT_LOGICAL_COPIES_* */
 	pid_t		worker_pid;
 	raft_id		node_id;
 	raft_role	role;

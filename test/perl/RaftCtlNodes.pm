@@ -80,6 +80,24 @@ sub ids { return (1 .. $_[0]{count}); }
 
 =pod
 
+=item $n->server_log($id)
+
+Everything node $id's server logged: the file the tests start it with
+(DIR.raft_ext/postgresql.log) and, after raft_ext_rejoin restarted it
+(a rewind, a re-clone), the helper's own log (DIR/raft_ext_rejoin.server.log).
+
+=cut
+
+sub server_log
+{
+	my ($self, $id) = @_;
+	my $dir = $self->dir($id);
+	return join('', map { -f $_ ? slurp_file($_) : '' }
+		  ("$dir.raft_ext/postgresql.log", "$dir/raft_ext_rejoin.server.log"));
+}
+
+=pod
+
 =item $n->raftctl(@args)
 
 Run raftctl (at most 360 s); returns (exit code, stdout, stderr), exit

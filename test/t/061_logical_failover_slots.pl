@@ -10,10 +10,11 @@
 #     (sync_replication_slots, hot_standby_feedback, a dbname in
 #     primary_conninfo) and, on the primary, synchronized_standby_slots to
 #     the member slots of the streaming voters;
-#  2. a real consumer, pg_recvlogical with test_decoding, reads slot "cdc"
-#     (failover = true) through a conninfo that names every member
+#  2. two real consumers through a conninfo that names every member
 #     (target_session_attrs=read-write) while a writer commits a row every
-#     few milliseconds;
+#     few milliseconds: pg_recvlogical with test_decoding on slot "cdc"
+#     (failover = true), and a separate PostgreSQL server subscribed with
+#     CREATE SUBSCRIPTION ... WITH (failover = true);
 #  3. kill -9 of the primary under that load: the new primary has the
 #     slot, the consumer resumes on it by itself;
 #  4. two switchovers in a row: the old primary, a standby now, drops its
@@ -25,7 +26,8 @@
 # At the end every row of the final primary's table reached the consumer
 # (no lost change), the consumer saw no row the final primary lacks (no
 # change the next primary did not have), and the duplicates (at-least-once
-# delivery after a reconnection) are counted.
+# delivery after a reconnection) are counted; the subscriber's table is the
+# final primary's, row for row.
 #
 # PostgreSQL 15: switching the setting on is refused with a clear error,
 # and a logical slot on the primary is reported as unprotected.
@@ -34,6 +36,7 @@ use strict;
 use warnings;
 
 use IPC::Run;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use RaftCtlNodes;
 use Test::More;
@@ -87,7 +90,7 @@ if ($major < 17)
 		'... and why');
 	is($n->value(1, 'SHOW raft_ext.sync_logical_slots'), 'off', '... and it is off');
 	$n->sql(1, "SELECT pg_create_logical_replication_slot('cdc', 'test_decoding')");
-	ok($wait_for->(sub { slurp_file($n->dir(1) . '.raft_ext/postgresql.log')
+	ok($wait_for->(sub { $n->server_log(1)
 				=~ /1 logical replication slot\(s\) on this primary will not survive a failover/ }, 30),
 		'a logical slot on the primary is reported: it will not survive a failover');
 	$n->sql(1, "SELECT pg_drop_replication_slot('cdc')");
@@ -135,6 +138,20 @@ my $consumer = IPC::Run::start(
 	[ 'pg_recvlogical', '-d', $all, '--slot', 'cdc', '--start', '-f', $changes, '-F', '1', '-s', '1' ],
 	'<', \undef, '>', $consumer_log, '2>', $consumer_log);
 sub consumer_said { return -f $consumer_log ? slurp_file($consumer_log) : ''; }
+
+# the subscriber: a server of its own, subscribed through the same
+# conninfo; its slot (named after the subscription) has failover = true
+$n->sql(1, 'CREATE PUBLICATION pub FOR TABLE t');
+my $subscriber = PostgreSQL::Test::Cluster->new('subscriber');
+$subscriber->init;
+$subscriber->start;
+$subscriber->safe_psql('postgres', 'CREATE TABLE t (i bigint PRIMARY KEY)');
+$subscriber->safe_psql('postgres',
+	"CREATE SUBSCRIPTION sub CONNECTION '$all' PUBLICATION pub WITH (failover = true)");
+ok($wait_for->(sub {
+			$n->value(1, "SELECT failover FROM pg_replication_slots WHERE slot_name = 'sub'") eq 't'
+		}, 60),
+	'the subscription made slot "sub" on the primary with failover = true');
 
 my @writers;
 sub start_writer
@@ -189,6 +206,12 @@ for my $id (2, 3)
 {
 	ok($wait_for->(sub { synced_ready($id) }, 90), "node $id has slot \"cdc\" synced and ready")
 	  or diag($n->value($id, 'SELECT * FROM pg_replication_slots'));
+	ok($wait_for->(sub {
+				$n->value($id, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sub' "
+					  . "AND synced AND NOT temporary") eq '1'
+			}, 90),
+		"node $id has the subscription's slot synced and ready")
+	  or diag($n->value($id, 'SELECT * FROM pg_replication_slots'));
 }
 
 # 3. kill -9 of the primary under the load
@@ -215,6 +238,25 @@ is(($n->sql($p, "SELECT pg_create_logical_replication_slot('cdc2', 'test_decodin
 	0, "slot \"cdc2\" made on node $p with failover = true");
 is($n->value($p, "SELECT synced FROM pg_replication_slots WHERE slot_name = 'cdc2'"), 'f',
 	'... with synced = false there');
+# each standby's copies as the primary shows them ("2=ready,3=not ready")
+sub logical_column
+{
+	my ($id) = @_;
+	return $n->value($id, "SELECT string_agg(member_id || '=' || coalesce(logical_slots, '-'), ',' "
+		  . "ORDER BY member_id) FROM raft_ext.raft_cluster WHERE NOT is_self");
+}
+my $dba = sub { 'host=127.0.0.1 port=' . $n->port($_[0]) . ' dbname=postgres user=dba password=dba-secret' };
+# a new slot's copies stay temporary until the primary's slot moves on: the
+# primary shows them not ready and refuses a switchover to such a standby
+my $not_ready;
+ok($wait_for->(sub { ($not_ready) = logical_column($p) =~ /(\d+)=not ready/; defined $not_ready }, 60),
+	"the primary shows a standby whose copy of \"cdc2\" is not ready yet")
+  or diag(logical_column($p));
+($rc, $out, $err) = $n->raftctl('-d', $dba->($p), 'switchover', '--to', $not_ready, '--timeout', '5', '--force');
+isnt($rc, 0, "a switchover to node $not_ready is refused");
+like("$out$err", qr/node $not_ready has not synchronized the failover slots/, '... saying why')
+  or diag("$out\n$err");
+is($n->primary, $p, "node $p is still the primary");
 sub synced_ready2
 {
 	my ($id) = @_;
@@ -229,13 +271,21 @@ ok($wait_for->(sub {
 			!grep { !synced_ready2($_) } grep { $_ != $p } $n->ids
 		}, 90),
 	'"cdc2" is synced and ready on the standbys');
+my $all_ready = join(',', map { "$_=ready" } grep { $_ != $p } $n->ids);
+ok($wait_for->(sub { logical_column($p) eq $all_ready }, 30),
+	'the primary shows every standby ready (raft_cluster.logical_slots)')
+  or diag(logical_column($p));
+($rc, $out, $err) = $n->raftctl('-d', $dba->($p), 'list');
+like($out, qr/active, logical ready/, 'raftctl list shows it in the Slot column') or diag($out);
 for my $round (1, 2)
 {
 	my $old = $n->primary;
 	my ($to) = grep { $_ != $old } $n->ids;
+	ok($wait_for->(sub { logical_column($old) =~ /\b$to=ready\b/ }, 60),
+		"switchover $round: node $old shows node ${to}'s copies ready")
+	  or diag(logical_column($old));
 	stop_writers();
-	($rc, $out, $err) = $n->raftctl('-d', 'host=127.0.0.1 port=' . $n->port($old)
-		  . ' dbname=postgres user=dba password=dba-secret', 'switchover', '--to', $to,
+	($rc, $out, $err) = $n->raftctl('-d', $dba->($old), 'switchover', '--to', $to,
 		'--timeout', '60', '--force');
 	is($rc, 0, "switchover $round: node $old to node $to") or diag("$out\n$err");
 	ok($wait_for->(sub { ($n->primary // 0) == $to }, 60), "node $to is the primary");
@@ -252,7 +302,7 @@ for my $round (1, 2)
 	# yet loses the slot, as a promotion drops a temporary synced slot)
 	if ($round == 1)
 	{
-		like(slurp_file($n->dir($origin) . '.raft_ext/postgresql.log'),
+		like($n->server_log($origin),
 			qr/dropped the logical slot "cdc2" left from when this node was the primary/,
 			"node $origin, a standby after the first switchover, dropped its own \"cdc2\" (synced = false)");
 		ok($wait_for->(sub {
@@ -305,6 +355,17 @@ note("061 consumer: rows=" . scalar(keys %final) . " received=" . scalar(keys %$
 	  . " duplicates=$dups lost=0 phantom=" . scalar(@phantom));
 $consumer->kill_kill;
 eval { $consumer->finish };
+# the subscriber: the same rows as the final primary, no more, no fewer
+my $digest = 'SELECT count(*), md5(coalesce(string_agg(i::text, \',\' ORDER BY i), \'\')) FROM t';
+my $want = $n->value($primary, $digest);
+ok($wait_for->(sub { $subscriber->safe_psql('postgres', $digest) eq $want }, 90),
+	'the subscriber\'s table is the final primary\'s (no lost change, none it lacks)')
+  or diag('primary: ' . $want . ' subscriber: ' . $subscriber->safe_psql('postgres', $digest)
+	  . "\n" . $subscriber->safe_psql('postgres', 'SELECT * FROM pg_stat_subscription'));
+note('061 subscriber: rows=' . (split /\|/, $want)[0] . ' equal to the final primary\'s');
+$subscriber->safe_psql('postgres', 'ALTER SUBSCRIPTION sub DISABLE');
+$subscriber->safe_psql('postgres', 'ALTER SUBSCRIPTION sub SET (slot_name = NONE)');
+$subscriber->stop;
 
 # switched off, raft_ext removes its list: it would no longer follow the
 # membership, and a removed member's slot left in it would stall consumers

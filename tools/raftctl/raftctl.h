@@ -71,8 +71,11 @@ typedef struct Member
 	char		standing[32];	/* timeline_standing, "" if unknown */
 	char		raft_error[256];	/* raft_status.error */
 	char		auto_promote[16];
-	char		slots[256];		/* on the primary: its members' slots, "id=state,..." */
+	char		slots[512];		/* on the primary: its members' slots,
+								 * "id=state/logical,..." */
 	char		slot[16];		/* this member's slot on the primary, "" if none */
+	char		logical[16];	/* its copies of the failover slots (the
+								 * primary's raft_cluster.logical_slots), "" */
 } Member;
 
 typedef enum Format

@@ -172,9 +172,14 @@ static const char *const probe_query =
 "'in recovery') END, "
 "coalesce(to_jsonb(s)->>'timeline_standing', ''), coalesce(s.error, ''), "
 "coalesce(current_setting('raft_ext.auto_promote', true), ''), "
-/* the primary's member slots, "id=state,..." (raft_ext 1.3 and later) */
-"coalesce((SELECT string_agg(c.member_id || '=' || (to_jsonb(c)->>'slot'), ',') "
-"FROM raft_ext.raft_cluster c WHERE to_jsonb(c)->>'slot' IS NOT NULL), '') "
+/*
+ * the primary's member slots and the members' copies of the failover
+ * slots, "id=state/logical,..." (raft_ext 1.3 and later)
+ */
+"coalesce((SELECT string_agg(c.member_id || '=' || coalesce(j->>'slot', '') || '/' "
+"|| coalesce(j->>'logical_slots', ''), ',') "
+"FROM raft_ext.raft_cluster c, to_jsonb(c) j "
+"WHERE j->>'slot' IS NOT NULL OR j->>'logical_slots' IS NOT NULL), '') "
 "FROM raft_ext.raft_status s";
 
 /* Take a member's answer to probe_query. */
@@ -212,8 +217,9 @@ take_answer(Member *m)
 }
 
 /*
- * Each member's slot on the primary, from the primary's answer ("id=state,
- * ..."): "" where the primary keeps none (or there is no primary).
+ * Each member's slot on the primary and its copies of the failover slots,
+ * from the primary's answer ("id=state/logical,..."): "" where the primary
+ * knows none (or there is no primary).
  */
 static void
 take_slots(Member *members, int n)
@@ -221,7 +227,7 @@ take_slots(Member *members, int n)
 	const Member *primary = primary_of(members, n);
 
 	for (int i = 0; i < n; i++)
-		members[i].slot[0] = '\0';
+		members[i].slot[0] = members[i].logical[0] = '\0';
 	if (primary == NULL)
 		return;
 	for (const char *p = primary->slots; *p;)
@@ -236,7 +242,14 @@ take_slots(Member *members, int n)
 			break;
 		m = member_by_id(members, n, atoi(p));
 		if (m)
-			snprintf(m->slot, sizeof(m->slot), "%.*s", (int) (end - eq - 1), eq + 1);
+		{
+			const char *slash = memchr(eq, '/', end - eq);
+			const char *slot_end = slash ? slash : end;
+
+			snprintf(m->slot, sizeof(m->slot), "%.*s", (int) (slot_end - eq - 1), eq + 1);
+			if (slash)
+				snprintf(m->logical, sizeof(m->logical), "%.*s", (int) (end - slash - 1), slash + 1);
+		}
 		p = *end ? end + 1 : end;
 	}
 }

@@ -85,6 +85,8 @@ print_json(const char *cluster, const Member *members, int n)
 		printf(", \"reachable\": %s", m->reachable ? "true" : "false");
 		fputs(", \"slot\": ", stdout);
 		json_string(m->slot[0] ? m->slot : NULL);
+		fputs(", \"logical_slots\": ", stdout);
+		json_string(m->logical[0] ? m->logical : NULL);
 		if (!m->reachable)
 		{
 			fputs(", \"error\": ", stdout);
@@ -114,6 +116,17 @@ print_json(const char *cluster, const Member *members, int n)
 	printf("\n]}\n");
 }
 
+/*
+ * The Slot column: the member's slot on the primary, then whether its
+ * copies of the failover slots are ready ("active, logical ready").
+ */
+static void
+slot_text(const Member *m, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s%s%s", m->slot, m->slot[0] && m->logical[0] ? ", " : "",
+			 m->logical[0] ? "logical " : "", m->logical);
+}
+
 /* Print the members as a table, like patronictl list. */
 void
 print_table(const char *cluster, const Member *members, int n)
@@ -122,6 +135,18 @@ print_table(const char *cluster, const Member *members, int n)
 	long long	term;
 	int			leader;
 	char		leader_text[16] = "none";
+	char		slot[48];
+	int			slot_width = 8;
+	char		dashes[48];
+
+	for (int i = 0; i < n; i++)
+	{
+		slot_text(&members[i], slot, sizeof(slot));
+		if ((int) strlen(slot) > slot_width)
+			slot_width = (int) strlen(slot);
+	}
+	memset(dashes, '-', slot_width + 2);
+	dashes[slot_width + 2] = '\0';
 
 	term_and_leader(members, n, &term, &leader);
 	if (leader)
@@ -129,26 +154,28 @@ print_table(const char *cluster, const Member *members, int n)
 	printf("Cluster: %s (term %lld, leader %s, %s)\n",
 		   cluster[0] ? cluster : "(default)", term, leader_text,
 		   health_names[health_of(members, n)]);
-	printf("%-6s | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %-8s | %s\n",
-		   "Member", "Host", "Role", "Raft", "State", "TL", "LSN", "Slot", "Lag in MB");
-	printf("-------+--------------------------+---------+--------------+-------------+-----+--------------+----------+----------\n");
+	printf("%-6s | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %-*s | %s\n",
+		   "Member", "Host", "Role", "Raft", "State", "TL", "LSN", slot_width, "Slot", "Lag in MB");
+	printf("-------+--------------------------+---------+--------------+-------------+-----+--------------+%s+----------\n",
+		   dashes);
 	for (int i = 0; i < n; i++)
 	{
 		const Member *m = &members[i];
 		char		lag[32] = "";
 
+		slot_text(m, slot, sizeof(slot));
 		if (!m->reachable)
 		{
-			printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %-8s | %s\n",
-				   m->id, m->host, "-", "-", "unreachable", "", "", m->slot, "");
+			printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3s | %-12s | %-*s | %s\n",
+				   m->id, m->host, "-", "-", "unreachable", "", "", slot_width, slot, "");
 			continue;
 		}
 		if (primary && m != primary && primary->lsn_bytes >= m->lsn_bytes)
 			snprintf(lag, sizeof(lag), "%.1f",
 					 (double) (primary->lsn_bytes - m->lsn_bytes) / (1024.0 * 1024.0));
-		printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3d | %-12s | %-8s | %s%s\n",
+		printf("%-6d | %-24s | %-7s | %-12s | %-11s | %3d | %-12s | %-*s | %s%s\n",
 			   m->id, m->host, pg_role(m, primary),
-			   m->raft_role, m->state, m->timeline, m->lsn, m->slot, lag,
+			   m->raft_role, m->state, m->timeline, m->lsn, slot_width, slot, lag,
 			   strcmp(m->standing, "forked") == 0 ? " (forked)" : "");
 	}
 	for (int i = 0; i < n; i++)
