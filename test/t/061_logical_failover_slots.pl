@@ -277,6 +277,10 @@ ok($wait_for->(sub { logical_column($p) eq $all_ready }, 30),
   or diag(logical_column($p));
 ($rc, $out, $err) = $n->raftctl('-d', $dba->($p), 'list');
 like($out, qr/active, logical ready/, 'raftctl list shows it in the Slot column') or diag($out);
+($rc, $out, $err) = $n->raftctl('-d', $dba->($p), '-f', 'json', 'list');
+is(scalar(() = $out =~ /"logical_slots": "ready", "logical_behind_bytes": \d+/g), 2,
+	'raftctl list -f json: each standby\'s copies, ready, and how far they trail the primary\'s slots')
+  or diag($out);
 for my $round (1, 2)
 {
 	my $old = $n->primary;

@@ -76,6 +76,11 @@ typedef struct Member
 	char		slot[16];		/* this member's slot on the primary, "" if none */
 	char		logical[16];	/* its copies of the failover slots (the
 								 * primary's raft_cluster.logical_slots), "" */
+	char		failover_slots[512];	/* its failover slots (a standby: the
+										 * synced copies) "name=confirmed_flush
+										 * bytes,..." */
+	long long	logical_behind; /* bytes its copies trail the primary's
+								 * slots (the most of any), -1 unknown */
 } Member;
 
 typedef enum Format

@@ -179,7 +179,14 @@ static const char *const probe_query =
 "coalesce((SELECT string_agg(c.member_id || '=' || coalesce(j->>'slot', '') || '/' "
 "|| coalesce(j->>'logical_slots', ''), ',') "
 "FROM raft_ext.raft_cluster c, to_jsonb(c) j "
-"WHERE j->>'slot' IS NOT NULL OR j->>'logical_slots' IS NOT NULL), '') "
+"WHERE j->>'slot' IS NOT NULL OR j->>'logical_slots' IS NOT NULL), '') , "
+/*
+ * its failover slots, "name=confirmed_flush bytes,..." (17 and later: the
+ * primary's originals, a standby's synced copies)
+ */
+"coalesce((SELECT string_agg(r.slot_name || '=' || (r.confirmed_flush_lsn - '0/0'), ',') "
+"FROM pg_replication_slots r, to_jsonb(r) j WHERE r.confirmed_flush_lsn IS NOT NULL "
+"AND CASE WHEN s.in_recovery THEN j->>'synced' = 'true' ELSE j->>'failover' = 'true' END), '') "
 "FROM raft_ext.raft_status s";
 
 /* Take a member's answer to probe_query. */
@@ -207,6 +214,7 @@ take_answer(Member *m)
 			strlcpy(m->raft_error, PQgetvalue(res, 0, 10), sizeof(m->raft_error));
 			strlcpy(m->auto_promote, PQgetvalue(res, 0, 11), sizeof(m->auto_promote));
 			strlcpy(m->slots, PQgetvalue(res, 0, 12), sizeof(m->slots));
+			strlcpy(m->failover_slots, PQgetvalue(res, 0, 13), sizeof(m->failover_slots));
 		}
 		else if (!ok)
 			snprintf(m->error, sizeof(m->error), "%s", trimmed(PQerrorMessage(m->conn)));
@@ -214,6 +222,30 @@ take_answer(Member *m)
 	}
 	m->reachable = ok;
 	m->phase = PHASE_DONE;
+}
+
+/*
+ * The next item of a list "key=value,...": its key and value, and 'p'
+ * moved past it; false at the end (or at an item without '=').
+ */
+static bool
+next_item(const char **p, const char **key, int *key_len, const char **value, int *value_len)
+{
+	const char *eq = strchr(*p, '=');
+	const char *end = strchr(*p, ',');
+
+	if (**p == '\0')
+		return false;
+	if (end == NULL)
+		end = *p + strlen(*p);
+	if (eq == NULL || eq > end)
+		return false;
+	*key = *p;
+	*key_len = (int) (eq - *p);
+	*value = eq + 1;
+	*value_len = (int) (end - eq - 1);
+	*p = *end ? end + 1 : end;
+	return true;
 }
 
 /*
@@ -225,32 +257,82 @@ static void
 take_slots(Member *members, int n)
 {
 	const Member *primary = primary_of(members, n);
+	const char *p,
+			   *key,
+			   *value;
+	int			key_len,
+				value_len;
 
 	for (int i = 0; i < n; i++)
 		members[i].slot[0] = members[i].logical[0] = '\0';
 	if (primary == NULL)
 		return;
-	for (const char *p = primary->slots; *p;)
+	p = primary->slots;
+	while (next_item(&p, &key, &key_len, &value, &value_len))
 	{
-		const char *eq = strchr(p, '=');
-		const char *end = strchr(p, ',');
-		Member	   *m;
+		Member	   *m = member_by_id(members, n, atoi(key));
+		const char *slash = memchr(value, '/', value_len);
+		int			slot_len = slash ? (int) (slash - value) : value_len;
 
-		if (end == NULL)
-			end = p + strlen(p);
-		if (eq == NULL || eq > end)
-			break;
-		m = member_by_id(members, n, atoi(p));
-		if (m)
+		if (m == NULL)
+			continue;
+		snprintf(m->slot, sizeof(m->slot), "%.*s", slot_len, value);
+		if (slash)
+			snprintf(m->logical, sizeof(m->logical), "%.*s",
+					 value_len - slot_len - 1, slash + 1);
+	}
+}
+
+/*
+ * The position of failover slot 'name' in a member's list ("name=bytes,
+ * ..."), or -1 if it has none by that name.
+ */
+static long long
+slot_position(const char *list, const char *name, int name_len)
+{
+	const char *p = list,
+			   *key,
+			   *value;
+	int			key_len,
+				value_len;
+
+	while (next_item(&p, &key, &key_len, &value, &value_len))
+		if (key_len == name_len && strncmp(key, name, name_len) == 0)
+			return atoll(value);
+	return -1;
+}
+
+/*
+ * How far each standby's copies of the failover slots trail the primary's
+ * slots: the most, in bytes, over the slots both have (-1: no primary, no
+ * failover slot on it, or no copy here).  A slot the primary made a moment
+ * ago may have no copy yet: logical_slots says whether all are ready.
+ */
+static void
+take_logical_behind(Member *members, int n)
+{
+	const Member *primary = primary_of(members, n);
+
+	for (int i = 0; i < n; i++)
+	{
+		Member	   *m = &members[i];
+		const char *p,
+				   *key,
+				   *value;
+		int			key_len,
+					value_len;
+
+		m->logical_behind = -1;
+		if (primary == NULL || m == primary || !m->reachable)
+			continue;
+		p = primary->failover_slots;
+		while (next_item(&p, &key, &key_len, &value, &value_len))
 		{
-			const char *slash = memchr(eq, '/', end - eq);
-			const char *slot_end = slash ? slash : end;
+			long long	copy = slot_position(m->failover_slots, key, key_len);
 
-			snprintf(m->slot, sizeof(m->slot), "%.*s", (int) (slot_end - eq - 1), eq + 1);
-			if (slash)
-				snprintf(m->logical, sizeof(m->logical), "%.*s", (int) (end - slash - 1), slash + 1);
+			if (copy >= 0)
+				m->logical_behind = Max(m->logical_behind, Max(atoll(value) - copy, 0));
 		}
-		p = *end ? end + 1 : end;
 	}
 }
 
@@ -366,6 +448,7 @@ probe_all(Member *members, int n)
 		members[i].conn = NULL;
 	}
 	take_slots(members, n);
+	take_logical_behind(members, n);
 }
 
 /*

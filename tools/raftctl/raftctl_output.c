@@ -87,6 +87,10 @@ print_json(const char *cluster, const Member *members, int n)
 		json_string(m->slot[0] ? m->slot : NULL);
 		fputs(", \"logical_slots\": ", stdout);
 		json_string(m->logical[0] ? m->logical : NULL);
+		if (m->logical_behind >= 0)
+			printf(", \"logical_behind_bytes\": %lld", m->logical_behind);
+		else
+			fputs(", \"logical_behind_bytes\": null", stdout);
 		if (!m->reachable)
 		{
 			fputs(", \"error\": ", stdout);
@@ -118,13 +122,19 @@ print_json(const char *cluster, const Member *members, int n)
 
 /*
  * The Slot column: the member's slot on the primary, then whether its
- * copies of the failover slots are ready ("active, logical ready").
+ * copies of the failover slots are ready and, from 0.1 MB, how far they
+ * trail the primary's ("active, logical ready, 2.5 MB behind").
  */
 static void
 slot_text(const Member *m, char *out, size_t len)
 {
-	snprintf(out, len, "%s%s%s%s", m->slot, m->slot[0] && m->logical[0] ? ", " : "",
-			 m->logical[0] ? "logical " : "", m->logical);
+	double		behind_mb = (double) m->logical_behind / (1024.0 * 1024.0);
+	char		behind[32] = "";
+
+	if (behind_mb >= 0.1)
+		snprintf(behind, sizeof(behind), ", %.1f MB behind", behind_mb);
+	snprintf(out, len, "%s%s%s%s%s", m->slot, m->slot[0] && m->logical[0] ? ", " : "",
+			 m->logical[0] ? "logical " : "", m->logical, m->logical[0] ? behind : "");
 }
 
 /* Print the members as a table, like patronictl list. */
@@ -135,9 +145,9 @@ print_table(const char *cluster, const Member *members, int n)
 	long long	term;
 	int			leader;
 	char		leader_text[16] = "none";
-	char		slot[48];
+	char		slot[80];
 	int			slot_width = 8;
-	char		dashes[48];
+	char		dashes[80];
 
 	for (int i = 0; i < n; i++)
 	{
