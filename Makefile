@@ -56,9 +56,10 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The TAP helpers.  After the include, which empties PROVE_FLAGS; override
+# The TAP helpers, and each file's time in the output.  After the include,
+# which empties PROVE_FLAGS; override
 # keeps them with "make installcheck PROVE_FLAGS=--verbose".
-override PROVE_FLAGS += -I test/perl
+override PROVE_FLAGS += -I test/perl --timer
 
 # PGXS tracks no header dependencies: rebuild everything when one changes.
 $(OBJS): $(wildcard src/*.h src/raft/*.h)

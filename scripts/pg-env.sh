@@ -26,6 +26,11 @@
 # suite (cached as $RAFT_PG_ENV_DIR/SUITE-minbase): what a DBA's machine
 # has before installing raft_ext's package (scripts/test-deb.sh).
 #
+# PG_TEST_PORT_DIR, if set, is bind-mounted at its own path and passed on:
+# PostgreSQL's TAP framework reserves each port it picks there, so a test
+# run in the chroot and one on the host at the same time (scripts/
+# run-tests.sh) never pick the same port on 127.0.0.1.
+#
 # Must run as root.  The mounts (proc, dev, the checkout) live in a private
 # mount namespace (unshare) and are also unmounted on exit, so that neither a
 # failure nor an interrupt leaves one behind; the host's own PostgreSQL is
@@ -147,8 +152,9 @@ in_chroot()
     shift
     unshare --mount --propagation private -- bash -c '
         set -e
-        dir=$1; top=$2; shift 2
-        cleanup() { for m in "$top" dev/shm dev/pts dev proc; do
+        dir=$1; top=$2; ports=$3; shift 3
+        cleanup() { for m in "$ports" "$top" dev/shm dev/pts dev proc; do
+            [ -n "$m" ] || continue
             mountpoint -q "$dir/${m#/}" && umount -l "$dir/${m#/}"; done; true; }
         trap cleanup EXIT
         mount -t proc proc "$dir/proc"
@@ -159,9 +165,16 @@ in_chroot()
             mkdir -p "$dir$top"
             mount --bind "$top" "$dir$top"
         fi
+        # the TAP frameworks' port reservations, shared with the host
+        # (PG_TEST_PORT_DIR, above)
+        if [ -n "$ports" ]; then
+            mkdir -p "$dir$ports"
+            mount --bind "$ports" "$dir$ports"
+        fi
         chroot "$dir" env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+            ${ports:+PG_TEST_PORT_DIR="$ports"} \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
-    ' in_chroot "$dir" "${CHROOT_CHECKOUT:-}" "$@"
+    ' in_chroot "$dir" "${CHROOT_CHECKOUT:-}" "${PG_TEST_PORT_DIR:-}" "$@"
 }
 
 # One maker at a time; runs of the same version one at a time too (they
@@ -232,5 +245,8 @@ in_chroot "$root" bash -c '
     fi
     chown -R postgres "$work"
     cd "$work"
+    # shared port reservations: files that the host'"'"'s test user (another
+    # uid) can open too
+    [ -z "${PG_TEST_PORT_DIR:-}" ] || umask 0000
     exec runuser -u postgres -- env PATH="$bindir:$PATH" PG_CONFIG="$bindir/pg_config" "$@"
 ' - "$top" "$work" "$bindir" "$@"

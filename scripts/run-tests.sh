@@ -14,17 +14,18 @@
 #      (test/lincheck, cc -Wall -Wextra -Werror, libpq) themselves;
 #      then its totals, with the linearizability verdicts
 #   7. for each other PostgreSQL version (PG_VERSIONS, default "17 18"),
-#      in the background while step 6 runs (its output follows step 6's), in
-#      a chroot of the Debian suite that ships it (scripts/pg-env.sh, made
-#      once and cached): the warning-free build, pg_regress, the core TAP
-#      subset (CORE_TAP below) on real clusters, and the Debian package
-#      built there and installed into a clean chroot (scripts/test-deb.sh).
-#      Steps 1-4 do not depend on the PostgreSQL version: they run once.
-#      docs/testing.md says which file runs where and why.
+#      in the background from the start, beside steps 1-6 (its output
+#      follows step 6's), in a chroot of the Debian suite that ships it
+#      (scripts/pg-env.sh, made once and cached): the warning-free build,
+#      pg_regress, the core TAP subset (CORE_TAP below) on real clusters,
+#      and the Debian package built there and installed into a clean chroot
+#      (scripts/test-deb.sh).  Steps 1-4 do not depend on the PostgreSQL
+#      version: they run once.  docs/testing.md says which file runs where
+#      and why.
 #
 # Works as root (servers then run as the "postgres" user, on a private copy
 # of the tree) or as a normal user with sudo for the install step.
-# Environment: SEEDS (default 5000), SANITIZE_SEEDS (default 2000), FUZZ_SECONDS (default 30),
+# Environment: SEEDS (default 5000), SANITIZE_SEEDS (default 1000), FUZZ_SECONDS (default 30),
 # PG_VERSIONS (default "17 18"; empty: PostgreSQL 15 only).
 set -euo pipefail
 
@@ -32,7 +33,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 SEEDS=${SEEDS:-5000}
 # the sanitized simulator runs about 10 times slower: fewer seeds
-SANITIZE_SEEDS=${SANITIZE_SEEDS:-2000}
+SANITIZE_SEEDS=${SANITIZE_SEEDS:-1000}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 PG_VERSIONS=${PG_VERSIONS-17 18}
 # The TAP files that also run on the other versions: election, kill -9
@@ -82,6 +83,66 @@ SUDO=""
 make -s -j2 PG_CONFIG="$PG_CONFIG"
 $SUDO make -s install PG_CONFIG="$PG_CONFIG"
 
+# The other PostgreSQL versions, each in its chroot (root only: debootstrap,
+# chroot and mounts need it; pg-env.sh says so in one line otherwise).
+# (sudo would drop PG_TEST_PORT_DIR from the environment: pass it on)
+pg_env() { $SUDO env PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" scripts/pg-env.sh "$@"; }
+other_versions()
+{
+    local v
+    for v in $PG_VERSIONS; do
+        suite "postgres $v: chroot and warning-free build (scripts/pg-env.sh $v)" \
+            pg_env "$v" true
+        suite "postgres $v: pg_regress on one node" \
+            pg_env "$v" make -s installcheck TAP_TESTS=
+        suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
+            pg_env "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
+        suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
+            $SUDO scripts/test-deb.sh "$v"
+    done
+    # what the parent adds to its own counts
+    { echo "$passed $failed"; printf '%s\n' "${failures[@]}"; } >"$versions_results"
+}
+
+# The other versions run in the background from the start, beside
+# everything below: they mostly wait on servers and on the registry (the
+# chroots), so the whole suite takes about as long as the host's part.
+# They do not meet the host's tests: the partition suite's servers listen
+# inside its own network namespaces, and the TAP frameworks on 127.0.0.1
+# (here and in the chroots) reserve their ports in one shared directory
+# (PG_TEST_PORT_DIR, which pg-env.sh mounts into the chroot).  Their output
+# is held in a file and shown after the partition suite's, in one piece.
+# Stop a background run and everything it started (the test frameworks
+# stop their servers on TERM), children first seen before the parent goes.
+stop_tree()
+{
+    local pid=$1 child
+    [ -n "$pid" ] || return 0
+    for child in $(pgrep -P "$pid"); do
+        stop_tree "$child"
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+}
+
+PG_TEST_PORT_DIR=$(mktemp -d /tmp/raft_ext_ports.XXXXXX)
+chmod 1777 "$PG_TEST_PORT_DIR"
+export PG_TEST_PORT_DIR
+versions_log=$(mktemp /tmp/raft_ext_versions.XXXXXX)
+versions_results=$(mktemp /tmp/raft_ext_versions.XXXXXX)
+versions_pid=""
+work=""
+netns_work=""
+trap 'stop_tree "$versions_pid"; rm -f "$versions_log" "$versions_results"; $SUDO rm -rf "$PG_TEST_PORT_DIR" ${netns_work:+"$netns_work"}; [ -z "$work" ] || [ "$work" = "$top" ] || rm -rf "$work"' EXIT
+if [ -n "$PG_VERSIONS" ]; then
+    (
+        passed=0
+        failed=0
+        failures=()
+        other_versions
+    ) >"$versions_log" 2>&1 &
+    versions_pid=$!
+fi
+
 suite "engine: unit tests and $SEEDS simulator seeds" \
     make -s -C test/raft check SEEDS="$SEEDS"
 suite "engine: unit tests and $SANITIZE_SEEDS seeds under ASan+UBSan" \
@@ -96,14 +157,15 @@ suite "engine: decoder fuzzing for $FUZZ_SECONDS s" \
 if [ "$(id -u)" -eq 0 ]; then
     runner=postgres
     work=$(mktemp -d /tmp/raft_ext_tests.XXXXXX)
-    trap 'rm -rf "$work"' EXIT
     rsync -a --exclude .git --exclude test/raft/build "$top/" "$work/"
     chown -R "$runner" "$work"
-    as_runner() { runuser -u "$runner" -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"; }
+    as_runner() { (umask 0000; runuser -u "$runner" -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"); }
 else
     work=$top
-    as_runner() { "$@"; }
+    as_runner() { (umask 0000; "$@"); }
 fi
+# (umask 0000: the port reservations in PG_TEST_PORT_DIR are shared with
+# the chroots' postgres user, another uid, which must open them too)
 
 # pg_regress and the TAP clusters as separate suites, so that a failure in
 # one does not hide the other's results.
@@ -115,67 +177,15 @@ suite "postgres: TAP tests on real clusters (test/t)" \
 # after prove, so that they hold whatever order or subset prove ran.
 suite "postgres: fault totals of the TAP run (scripts/test-summary.pl)" \
     scripts/test-summary.pl faults "$work"
-# The other PostgreSQL versions, each in its chroot (root only: debootstrap,
-# chroot and mounts need it; pg-env.sh says so in one line otherwise).
-other_versions()
-{
-    local v
-    for v in $PG_VERSIONS; do
-        suite "postgres $v: chroot and warning-free build (scripts/pg-env.sh $v)" \
-            $SUDO scripts/pg-env.sh "$v" true
-        suite "postgres $v: pg_regress on one node" \
-            $SUDO scripts/pg-env.sh "$v" make -s installcheck TAP_TESTS=
-        suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
-            $SUDO scripts/pg-env.sh "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
-        suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
-            $SUDO scripts/test-deb.sh "$v"
-    done
-    # what the parent adds to its own counts
-    { echo "$passed $failed"; printf '%s\n' "${failures[@]}"; } >"$versions_results"
-}
-
-# The other versions run beside the network partition suite: both mostly
-# wait on servers (each keeps about half a core busy), so together they take
-# about as long as the longer one.  They do not meet: the partition suite's
-# servers listen inside its own network namespaces, the other versions'
-# on 127.0.0.1.  (Not beside the TAP suite above: two TAP frameworks on
-# 127.0.0.1 could pick the same free port at once.)  Their output is held
-# in a file and shown after the partition suite's, in one piece.
-# Stop a background run and everything it started (the test frameworks
-# stop their servers on TERM), children first seen before the parent goes.
-stop_tree()
-{
-    local pid=$1 child
-    [ -n "$pid" ] || return 0
-    for child in $(pgrep -P "$pid"); do
-        stop_tree "$child"
-    done
-    kill -TERM "$pid" 2>/dev/null || true
-}
-
-versions_log=$(mktemp /tmp/raft_ext_versions.XXXXXX)
-versions_results=$(mktemp /tmp/raft_ext_versions.XXXXXX)
-versions_pid=""
-if [ -n "$PG_VERSIONS" ]; then
-    (
-        passed=0
-        failed=0
-        failures=()
-        other_versions
-    ) >"$versions_log" 2>&1 &
-    versions_pid=$!
-fi
-
 # Real network partitions: every node in its own network namespace, so this
 # suite runs as root (it starts the servers as the postgres user itself);
 # without root it says why and fails.
 # It has its own copy of the tree: make installcheck empties tmp_check, and
 # the TAP suite's logs must stay for the report below.
 netns_work=$(mktemp -d /tmp/raft_ext_netns.XXXXXX)
-trap 'stop_tree "$versions_pid"; rm -f "$versions_log" "$versions_results"; $SUDO rm -rf "$netns_work"; [ "$work" = "$top" ] || rm -rf "$work"' EXIT
 rsync -a --exclude .git --exclude test/raft/build --exclude 'tmp_check*' "$top/" "$netns_work/"
 suite "postgres: real network partitions (test/netns, as root)" \
-    $SUDO env PATH="$PATH" make -s -C "$netns_work" installcheck REGRESS= \
+    $SUDO env -u PG_TEST_PORT_DIR PATH="$PATH" make -s -C "$netns_work" installcheck REGRESS= \
     PG_CONFIG="$PG_CONFIG" PROVE_TESTS='test/netns/*.pl'
 suite "postgres: real network partitions, totals (scripts/test-summary.pl)" \
     $SUDO scripts/test-summary.pl netns "$netns_work"
