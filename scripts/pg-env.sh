@@ -165,7 +165,7 @@ in_chroot()
             mkdir -p "$dir$top"
             mount --bind "$top" "$dir$top"
         fi
-        # the TAP frameworks' port reservations, shared with the host
+        # the port reservations of the TAP frameworks, shared with the host
         # (PG_TEST_PORT_DIR, above)
         if [ -n "$ports" ]; then
             mkdir -p "$dir$ports"
