@@ -155,8 +155,12 @@ in_chroot()
         dir=$1; top=$2; ports=$3; shift 3
         cleanup() { for m in "$ports" "$top" dev/shm dev/pts dev proc; do
             [ -n "$m" ] || continue
-            mountpoint -q "$dir/${m#/}" && umount -l "$dir/${m#/}"; done; true; }
+            mountpoint -q "$dir/${m#/}" && umount -l "$dir/${m#/}"; done
+            umount -l "$dir" 2>/dev/null; true; }
         trap cleanup EXIT
+        # the root a mount point of its own: "ip netns exec" remounts "/"
+        # (the partition suite on this version)
+        mount --bind "$dir" "$dir"
         mount -t proc proc "$dir/proc"
         mount --bind /dev "$dir/dev"
         mount -t devpts -o newinstance,ptmxmode=0666 devpts "$dir/dev/pts" 2>/dev/null || true

@@ -18,7 +18,9 @@
 #      follows step 6's), in a chroot of the Debian suite that ships it
 #      (scripts/pg-env.sh, made once and cached): the warning-free build,
 #      pg_regress, the core TAP subset (CORE_TAP below) on real clusters,
-#      and the Debian package built there and installed into a clean chroot
+#      the partition files that need 17 or later (test/netns17, as root in
+#      the chroot), and the Debian package built there and installed into a
+#      clean chroot
 #      (scripts/test-deb.sh).  Steps 1-4 do not depend on the PostgreSQL
 #      version: they run once.  docs/testing.md says which file runs where
 #      and why.
@@ -85,6 +87,14 @@ $SUDO make -s install PG_CONFIG="$PG_CONFIG"
 
 # The other PostgreSQL versions, each in its chroot (root only: debootstrap,
 # chroot and mounts need it; pg-env.sh says so in one line otherwise).
+# The partition files that need 17 or later (test/netns17), as root in the
+# chroot (its raft_ext is the one the build step there installed), on a
+# copy of the checkout kept in the chroot's /tmp (installcheck empties
+# tmp_check; the logs stay); on failure the end of each failed file's log.
+netns17='d=$(mktemp -d /tmp/raft_ext_netns17.XXXXXX) &&
+rsync -a --exclude .git --exclude test/raft/build --exclude "tmp_check*" ./ "$d/" &&
+env -u PG_TEST_PORT_DIR make -s -C "$d" installcheck REGRESS= PROVE_TESTS="test/netns17/*.pl" ||
+{ for f in "$d"/tmp_check/log/regress_log_*; do echo "--- $f (tail)"; tail -n 60 "$f"; done; exit 1; }'
 # (sudo would drop PG_TEST_PORT_DIR from the environment: pass it on)
 pg_env() { $SUDO env PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" scripts/pg-env.sh "$@"; }
 other_versions()
@@ -97,6 +107,8 @@ other_versions()
             pg_env "$v" make -s installcheck TAP_TESTS=
         suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
             pg_env "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
+        suite "postgres $v: a logical consumer across real network partitions (test/netns17, as root)" \
+            pg_env --root "$v" bash -c "$netns17"
         suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
             $SUDO scripts/test-deb.sh "$v"
     done
