@@ -281,6 +281,9 @@ like($out, qr/active, logical ready/, 'raftctl list shows it in the Slot column'
 is(scalar(() = $out =~ /"logical_slots": "ready", "logical_behind_bytes": \d+/g), 2,
 	'raftctl list -f json: each standby\'s copies, ready, and how far they trail the primary\'s slots')
   or diag($out);
+is(scalar(() = $out =~ /"failover_slots": \[\{"name": "\w+", "behind_bytes": \d+\}(, \{"name": "\w+", "behind_bytes": \d+\}){2}\]/g), 2,
+	'... and, per standby, each of the three failover slots (cdc, sub, cdc2) with how far its copy trails')
+  or diag($out);
 for my $round (1, 2)
 {
 	my $old = $n->primary;

@@ -102,6 +102,15 @@ extern int	report_failure(PGconn *conn, const PGresult *res, int otherwise,
 						   const char *what, int hint_code, const char *hint);
 
 /* raftctl_members.c */
+/*
+ * The next item of a list "key=value,..." (the probe's answers): its key
+ * and value, and 'p' moved past it; false at the end (or at an item
+ * without '=').
+ */
+extern bool list_next_item(const char **p, const char **key, int *key_len,
+						   const char **value, int *value_len);
+/* The number after "name=" in such a list, or -1 if it has no such item. */
+extern long long list_position(const char *list, const char *name, int name_len);
 extern PGconn *start_member_connection(const char *conninfo);
 extern char *member_conninfo(const char *conninfo, const char *options_conninfo);
 extern PGconn *connect_to(const char *conninfo, char *error, size_t errlen);

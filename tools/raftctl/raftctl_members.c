@@ -224,12 +224,9 @@ take_answer(Member *m)
 	m->phase = PHASE_DONE;
 }
 
-/*
- * The next item of a list "key=value,...": its key and value, and 'p'
- * moved past it; false at the end (or at an item without '=').
- */
-static bool
-next_item(const char **p, const char **key, int *key_len, const char **value, int *value_len)
+/* See raftctl.h. */
+bool
+list_next_item(const char **p, const char **key, int *key_len, const char **value, int *value_len)
 {
 	const char *eq = strchr(*p, '=');
 	const char *end = strchr(*p, ',');
@@ -268,7 +265,7 @@ take_slots(Member *members, int n)
 	if (primary == NULL)
 		return;
 	p = primary->slots;
-	while (next_item(&p, &key, &key_len, &value, &value_len))
+	while (list_next_item(&p, &key, &key_len, &value, &value_len))
 	{
 		Member	   *m = member_by_id(members, n, atoi(key));
 		const char *slash = memchr(value, '/', value_len);
@@ -283,12 +280,9 @@ take_slots(Member *members, int n)
 	}
 }
 
-/*
- * The position of failover slot 'name' in a member's list ("name=bytes,
- * ..."), or -1 if it has none by that name.
- */
-static long long
-slot_position(const char *list, const char *name, int name_len)
+/* See raftctl.h. */
+long long
+list_position(const char *list, const char *name, int name_len)
 {
 	const char *p = list,
 			   *key,
@@ -296,7 +290,7 @@ slot_position(const char *list, const char *name, int name_len)
 	int			key_len,
 				value_len;
 
-	while (next_item(&p, &key, &key_len, &value, &value_len))
+	while (list_next_item(&p, &key, &key_len, &value, &value_len))
 		if (key_len == name_len && strncmp(key, name, name_len) == 0)
 			return atoll(value);
 	return -1;
@@ -326,9 +320,9 @@ take_logical_behind(Member *members, int n)
 		if (primary == NULL || m == primary || !m->reachable)
 			continue;
 		p = primary->failover_slots;
-		while (next_item(&p, &key, &key_len, &value, &value_len))
+		while (list_next_item(&p, &key, &key_len, &value, &value_len))
 		{
-			long long	copy = slot_position(m->failover_slots, key, key_len);
+			long long	copy = list_position(m->failover_slots, key, key_len);
 
 			if (copy >= 0)
 				m->logical_behind = Max(m->logical_behind, Max(atoll(value) - copy, 0));

@@ -54,6 +54,39 @@ term_and_leader(const Member *members, int n, long long *term, int *leader)
 	}
 }
 
+/*
+ * A standby's copy of each of the primary's failover slots, and how far it
+ * trails the primary's slot: "failover_slots": [{"name": "cdc",
+ * "behind_bytes": 0}, ...], null where the standby has no copy.
+ */
+static void
+print_failover_copies(const Member *primary, const Member *m)
+{
+	const char *p = primary->failover_slots,
+			   *key,
+			   *value;
+	int			key_len,
+				value_len;
+	bool		first = true;
+
+	fputs(", \"failover_slots\": [", stdout);
+	while (list_next_item(&p, &key, &key_len, &value, &value_len))
+	{
+		long long	copy = list_position(m->failover_slots, key, key_len);
+		char		name[NAMEDATALEN];
+
+		snprintf(name, sizeof(name), "%.*s", key_len, key);
+		printf("%s{\"name\": ", first ? "" : ", ");
+		json_string(name);
+		if (copy >= 0)
+			printf(", \"behind_bytes\": %lld}", Max(atoll(value) - copy, 0));
+		else
+			fputs(", \"behind_bytes\": null}", stdout);
+		first = false;
+	}
+	putchar(']');
+}
+
 /* Print the members as JSON: one object, the members in an array. */
 void
 print_json(const char *cluster, const Member *members, int n)
@@ -91,6 +124,8 @@ print_json(const char *cluster, const Member *members, int n)
 			printf(", \"logical_behind_bytes\": %lld", m->logical_behind);
 		else
 			fputs(", \"logical_behind_bytes\": null", stdout);
+		if (primary && m != primary && m->reachable)
+			print_failover_copies(primary, m);
 		if (!m->reachable)
 		{
 			fputs(", \"error\": ", stdout);
