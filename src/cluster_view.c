@@ -208,14 +208,11 @@ logical_slots_of(const RaftClusterView *view, const RaftPeerStatus *peer)
 
 	if (peer->is_self)
 	{
-		switch (st->logical_copies)
-		{
-			case RAFT_LOGICAL_COPIES_READY:
-				return "ready";
-			case RAFT_LOGICAL_COPIES_SYNCING:
-				return "not ready";
-		}
-		return NULL;
+		/* a standby's counts are of its synced copies (logical_slots.c) */
+		if (!view->in_recovery || st->logical_sync != RAFT_LOGICAL_SYNC_ON)
+			return NULL;
+		return st->logical_syncing > 0 ? "not ready" :
+			st->logical_failover > 0 ? "ready" : NULL;
 	}
 	if (view->in_recovery || st->role != RAFT_LEADER ||
 		st->logical_sync != RAFT_LOGICAL_SYNC_ON || st->logical_failover == 0 ||

@@ -364,18 +364,6 @@ upstream_quiet(const UpstreamInfo *up, raft_time now)
 	return now - fo.became_leader_at >= raft_election_timeout;
 }
 
-/* The member entry of 'id' in the snapshot, or NULL. */
-static const RaftPeerStatus *
-find_member(const RaftStatus *status, raft_id id)
-{
-	for (int i = 0; i < status->n_peers; i++)
-	{
-		if (status->peers[i].id == id)
-			return &status->peers[i];
-	}
-	return NULL;
-}
-
 /* Whether a peer answered within the last election timeout. */
 static bool
 peer_alive(const RaftPeerStatus *peer, raft_time now)
@@ -687,7 +675,7 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	if (!raft_follow_enabled() || status->leader_id == RAFT_NOBODY ||
 		status->leader_id == (raft_id) raft_node_id)
 		return;
-	leader = find_member(status, status->leader_id);
+	leader = raft_status_member(status, status->leader_id);
 	if (leader == NULL || leader->conninfo[0] == '\0')
 		return;
 	/* the same leader: only a password file that is not this node's, or a missing dbname */

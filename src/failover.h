@@ -67,7 +67,6 @@ extern bool raft_check_role_name_setting(const char *value, const char *name);
 #define RAFT_EXT_FLAG_PROMOTES 0x01
 extern uint8 raft_failover_flags(void);
 
-
 /* ---- failover_follow.c ---- */
 
 /*

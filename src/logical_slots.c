@@ -91,8 +91,8 @@ static int	n_unprotected = 0;
 static int	n_syncing = 0;
 static int	n_listed = -1;
 static uint64 n_dropped = 0;
-/* a standby with synchronization in effect: its copies (RAFT_LOGICAL_COPIES_*) */
-static uint8 copies = RAFT_LOGICAL_COPIES_NONE;
+/* the last pass was a standby's with synchronization in effect */
+static bool standby_syncs = false;
 static bool warned_unprotected = false;
 
 static bool
@@ -413,7 +413,7 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	last_pass = now;
 	primary = !RecoveryInProgress();
 	n_listed = -1;
-	copies = RAFT_LOGICAL_COPIES_NONE;
+	standby_syncs = false;
 
 	if (!raft_logical_slots_in_effect())
 	{
@@ -439,8 +439,7 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 	}
 	/* a standby; one that leads is about to promote: leave it be */
 	scan_logical(false, status->role != RAFT_LEADER);
-	copies = n_syncing > 0 ? RAFT_LOGICAL_COPIES_SYNCING :
-		n_failover > 0 ? RAFT_LOGICAL_COPIES_READY : RAFT_LOGICAL_COPIES_NONE;
+	standby_syncs = true;
 	if (status->role == RAFT_LEADER)
 		return;
 #if RAFT_HAS_SLOT_SYNC
@@ -455,7 +454,8 @@ raft_logical_slots_step(const RaftStatus *status, raft_time now)
 uint8
 raft_logical_slots_flags(void)
 {
-	return copies == RAFT_LOGICAL_COPIES_READY ? RAFT_EXT_FLAG_LOGICAL_READY : 0;
+	return standby_syncs && n_syncing == 0 && n_failover > 0 ?
+		RAFT_EXT_FLAG_LOGICAL_READY : 0;
 }
 
 /* See logical_slots.h. */
@@ -469,5 +469,4 @@ raft_logical_slots_fill_status(RaftStatus *status)
 	status->logical_syncing = n_syncing;
 	status->logical_listed = n_listed;
 	status->logical_dropped = n_dropped;
-	status->logical_copies = copies;
 }

@@ -70,9 +70,4 @@ extern void raft_logical_slots_fill_status(RaftStatus *status);
 #define RAFT_LOGICAL_SYNC_BLOCKED	1	/* on, but wal_level or member slots prevent it */
 #define RAFT_LOGICAL_SYNC_ON		2	/* in effect */
 
-/* RaftStatus.logical_copies: a standby's copies of the failover slots */
-#define RAFT_LOGICAL_COPIES_NONE	0	/* none, not in effect, or a primary */
-#define RAFT_LOGICAL_COPIES_SYNCING	1	/* one is not yet sync-ready */
-#define RAFT_LOGICAL_COPIES_READY	2	/* all are sync-ready */
-
 #endif							/* RAFT_LOGICAL_SLOTS_H */

@@ -221,12 +221,9 @@ find_member_slots(FoundSlot *found, int max)
 static bool
 other_member(const RaftStatus *status, raft_id id)
 {
-	for (int i = 0; i < status->n_peers; i++)
-	{
-		if (status->peers[i].id == id)
-			return !status->peers[i].is_self;
-	}
-	return false;
+	const RaftPeerStatus *peer = raft_status_member(status, id);
+
+	return peer != NULL && !peer->is_self;
 }
 
 /* Remember what the pass saw of member 'id''s slot. */

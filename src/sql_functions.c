@@ -67,12 +67,9 @@ read_status(void)
 static bool
 status_has_member(const RaftStatus *st, raft_id id, bool voter_only)
 {
-	for (int i = 0; i < st->n_peers && i < RAFT_MAX_MEMBERS; i++)
-	{
-		if (st->peers[i].id == id && (st->peers[i].voter || !voter_only))
-			return true;
-	}
-	return false;
+	const RaftPeerStatus *peer = raft_status_member(st, id);
+
+	return peer != NULL && (peer->voter || !voter_only);
 }
 
 /*
@@ -312,13 +309,10 @@ raft_ext_wait_for_leader(PG_FUNCTION_ARGS)
 static void
 require_promotes(const RaftStatus *st, raft_id target)
 {
-	for (int i = 0; i < st->n_peers; i++)
-	{
-		const RaftPeerStatus *peer = &st->peers[i];
+	const RaftPeerStatus *peer = raft_status_member(st, target);
 
-		if (peer->id != target || !peer->flags_known ||
-			(peer->flags & RAFT_EXT_FLAG_PROMOTES) || !raft_auto_promote)
-			continue;
+	if (peer != NULL && peer->flags_known &&
+		!(peer->flags & RAFT_EXT_FLAG_PROMOTES) && raft_auto_promote)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("node %u would not promote: leadership is not handed to it",
@@ -328,7 +322,6 @@ require_promotes(const RaftStatus *st, raft_id target)
 						   (unsigned) target),
 				 errhint("Set raft_ext.auto_promote = on and a failover_priority above 0 on node %u and reload it, then retry.",
 						 (unsigned) target)));
-	}
 }
 
 /*
@@ -343,15 +336,11 @@ require_promotes(const RaftStatus *st, raft_id target)
 static void
 require_logical_ready(const RaftStatus *st, raft_id target)
 {
-	if (st->logical_sync != RAFT_LOGICAL_SYNC_ON || st->logical_failover == 0)
-		return;
-	for (int i = 0; i < st->n_peers; i++)
-	{
-		const RaftPeerStatus *peer = &st->peers[i];
+	const RaftPeerStatus *peer = raft_status_member(st, target);
 
-		if (peer->id != target || !peer->flags_known ||
-			(peer->flags & RAFT_EXT_FLAG_LOGICAL_READY))
-			continue;
+	if (st->logical_sync == RAFT_LOGICAL_SYNC_ON && st->logical_failover > 0 &&
+		peer != NULL && peer->flags_known &&
+		!(peer->flags & RAFT_EXT_FLAG_LOGICAL_READY))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("node %u has not synchronized the failover slots: leadership is not handed to it",
@@ -362,7 +351,6 @@ require_logical_ready(const RaftStatus *st, raft_id target)
 				 errhint("Wait until raft_cluster.logical_slots shows \"ready\" for node %u (a new slot becomes ready "
 						 "once its consumer confirms a position), or choose another node.",
 						 (unsigned) target)));
-	}
 }
 
 /*

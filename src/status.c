@@ -100,6 +100,18 @@ raft_status_running(const RaftStatus *st)
 	return st->worker_running && st->error[0] == '\0';
 }
 
+/* See status.h. */
+const RaftPeerStatus *
+raft_status_member(const RaftStatus *st, raft_id id)
+{
+	for (int i = 0; i < st->n_peers && i < RAFT_MAX_MEMBERS; i++)
+	{
+		if (st->peers[i].id == id)
+			return &st->peers[i];
+	}
+	return NULL;
+}
+
 /* The leader known to the snapshot: this node while it leads. */
 raft_id
 raft_status_leader(const RaftStatus *st)

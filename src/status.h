@@ -56,7 +56,6 @@ typedef struct RaftStatus
 	int			logical_listed; /* the leading primary: slots in
 								 * synchronized_standby_slots, -1 n/a */
 	uint64		logical_dropped;	/* leftover failover slots dropped */
-	uint8		logical_copies; /* a standby: RAFT_LOGICAL_COPIES_* */
 	pid_t		worker_pid;
 	raft_id		node_id;
 	raft_role	role;
@@ -139,5 +138,7 @@ extern void raft_read_status(RaftStatus *status);
 extern bool raft_status_running(const RaftStatus *status);
 /* The leader a snapshot knows of (this node if it leads), or RAFT_NOBODY. */
 extern raft_id raft_status_leader(const RaftStatus *status);
+/* The member entry of 'id' in a snapshot, or NULL. */
+extern const RaftPeerStatus *raft_status_member(const RaftStatus *status, raft_id id);
 
 #endif							/* RAFT_STATUS_H */
