@@ -57,7 +57,8 @@ fill_peer(const RaftWorker *worker, const raft_member *member,
 	if (raft_get_progress(worker->node, member->id, &progress))
 	{
 		peer->match_index = progress.match_index;
-		peer->flags_known = progress.last_contact != 0;
+		/* not before it answered this leader: a new leader knows no flags */
+		peer->flags_known = progress.heard;
 		peer->flags = progress.flags;
 	}
 	if (transport_peer_stats(member->id, &stats))

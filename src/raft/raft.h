@@ -591,7 +591,10 @@ typedef struct raft_peer_progress
 {
 	raft_index	match_index;
 	raft_index	next_index;
-	raft_time	last_contact;	/* last response from it (0 = never) */
+	raft_time	last_contact;	/* its last response; until one comes, when
+								 * this leader took office */
+	bool		heard;			/* a response came in this term of office:
+								 * position and flags are its own */
 	raft_position position;		/* as its last response reported it ({0, 0}
 								 * none yet); the leader's own for itself */
 	uint8_t		flags;			/* raft_set_flags() bits as it reported them

@@ -428,6 +428,7 @@ raft_get_progress(const raft_node *n, raft_id id, raft_peer_progress *p)
 			p->match_index = n->stable;
 			p->next_index = raft__last_index(n) + 1;
 			p->last_contact = n->now;
+			p->heard = true;
 			p->position = n->position;
 			p->flags = n->flags;
 		}
@@ -442,6 +443,7 @@ raft_get_progress(const raft_node *n, raft_id id, raft_peer_progress *p)
 			p->match_index = n->prs[i].match;
 			p->next_index = n->prs[i].next;
 			p->last_contact = n->prs[i].last_contact;
+			p->heard = n->prs[i].heard;
 			p->position = n->prs[i].position;
 			p->flags = n->prs[i].flags;
 		}

@@ -524,6 +524,39 @@ test_followers_apply_same_prefix(void **state)
 	h_destroy(&net);
 }
 
+/*
+ * Rule progress_flags_known_once_heard: a new leader knows nothing of a
+ * follower until it answers in this term of office.  Its progress starts
+ * with the contact time set (so that CheckQuorum does not depose the new
+ * leader at once), but "heard" stays false and the flags 0 until an answer
+ * comes; the extension must not read those 0 flags as "it would not
+ * promote" (a switchover right after an election was refused for that).
+ */
+static void
+test_progress_flags_known_once_heard(void **state)
+{
+	h_net		net;
+	raft_node  *l;
+	raft_peer_progress p;
+
+	(void) state;
+	h_init(&net, 3);
+	raft_set_flags(h_node(&net, 2), 0x01);
+	l = h_win(&net, 1);
+	assert_true(raft_get_progress(l, 2, &p));
+	assert_false(p.heard);
+	assert_int_equal(p.flags, 0);
+	assert_true(p.last_contact != 0);
+
+	h_deliver(&net);			/* the first APPENDs and their answers */
+	assert_true(raft_get_progress(l, 2, &p));
+	assert_true(p.heard);
+	assert_int_equal(p.flags, 0x01);
+	assert_true(raft_get_progress(l, 1, &p));
+	assert_true(p.heard);
+	h_destroy(&net);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -548,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_ack_in_same_batch_as_entries),
 		cmocka_unit_test(test_stale_append_does_not_truncate),
 		cmocka_unit_test(test_followers_apply_same_prefix),
+		cmocka_unit_test(test_progress_flags_known_once_heard),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
