@@ -44,14 +44,15 @@ PG_VERSIONS=${PG_VERSIONS-17 18}
 # raftctl's init, join, remove and reinit (initdb, pg_basebackup and the
 # re-clone with each version's binaries), member slots (each version's slot
 # API and invalidation), logical slots that follow the primary (17's slot
-# synchronization, which 15 lacks).
+# synchronization, which 15 lacks), the fencing token read beside the
+# fence's lease (each version's atomics).
 CORE_TAP="test/t/001_three_node_election.pl test/t/020_fencing.pl
 test/t/030_failover_kill.pl test/t/033_switchover.pl
 test/t/037_failover_auto_rejoin.pl test/t/040_http_endpoint.pl
 test/t/055_raftctl_init_join.pl test/t/056_raftctl_remove_reinit.pl
 test/t/057_member_passfile.pl test/t/058_adopt_existing_cluster.pl
 test/t/060_member_slots.pl test/t/061_logical_failover_slots.pl
-test/t/120_sync_quorum.pl"
+test/t/062_fencing_token_matches_fence.pl test/t/120_sync_quorum.pl"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG
 

@@ -13,6 +13,13 @@
  * fault_failpoint('none'); the stall also ends after a minute, so that a
  * test that fails midway leaves no worker stuck for good, and when the
  * server shuts down.
+ *
+ * Failpoint "stall-after-lease" stalls the same way, at one place only:
+ * after the worker published a lease (the word the fence reads) and before
+ * it published the status snapshot that shows it.  Backends pass the fence
+ * in that window, and raft_ext.fencing_token() must say so (it reads the
+ * lease word, not the snapshot); 062_fencing_token_matches_fence holds the
+ * window open to check it.
  */
 #include "postgres.h"
 
@@ -29,32 +36,28 @@
 /* The longest a stall lasts, whether disarmed or not (ms). */
 #define RAFT_FAULT_STALL_MAX_MS		60000
 
-/* Whether the stall failpoint is armed; one word, read without the lock. */
+/* Whether failpoint fp is armed; one word, read without the lock. */
 static bool
-stall_armed(void)
+stall_armed(RaftFailpoint fp)
 {
-	return raft_fault_injection &&
-		raft_shared->fault_failpoint == RAFT_FAILPOINT_STALL;
+	return raft_fault_injection && raft_shared->fault_failpoint == (uint32) fp;
 }
 
-/* See faults.h. */
-void
-raft_fault_stall_point(void)
+/* Do nothing while fp stays armed (at most RAFT_FAULT_STALL_MAX_MS). */
+static void
+stall_while_armed(RaftFailpoint fp)
 {
 	raft_time	start;
 	raft_time	now;
 
-	if (!stall_armed())
-		return;
 	start = raft_monotonic_now();
 	ereport(LOG,
 			(errmsg("failpoint %s: the raft_ext worker of node %u stops working",
-					raft_failpoint_names[RAFT_FAILPOINT_STALL],
-					(unsigned) raft_node_id)));
+					raft_failpoint_names[fp], (unsigned) raft_node_id)));
 	for (;;)
 	{
 		now = raft_monotonic_now();
-		if (!stall_armed() || ShutdownRequestPending)
+		if (!stall_armed(fp) || ShutdownRequestPending)
 			break;
 		if (now - start >= RAFT_FAULT_STALL_MAX_MS)
 		{
@@ -68,6 +71,22 @@ raft_fault_stall_point(void)
 	}
 	ereport(LOG,
 			(errmsg("failpoint %s: the raft_ext worker of node %u works again after %lld ms",
-					raft_failpoint_names[RAFT_FAILPOINT_STALL],
-					(unsigned) raft_node_id, (long long) (now - start))));
+					raft_failpoint_names[fp], (unsigned) raft_node_id,
+					(long long) (now - start))));
+}
+
+/* See faults.h. */
+void
+raft_fault_stall_point(void)
+{
+	if (stall_armed(RAFT_FAILPOINT_STALL))
+		stall_while_armed(RAFT_FAILPOINT_STALL);
+}
+
+/* See faults.h. */
+void
+raft_fault_stall_after_lease_point(bool lease_unpublished)
+{
+	if (lease_unpublished && stall_armed(RAFT_FAILPOINT_STALL_AFTER_LEASE))
+		stall_while_armed(RAFT_FAILPOINT_STALL_AFTER_LEASE);
 }

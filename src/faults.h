@@ -28,6 +28,11 @@ typedef enum RaftFailpoint
 	RAFT_FAILPOINT_FSYNC_FAIL,
 	/* The worker stops working until disarmed (at most a minute). */
 	RAFT_FAILPOINT_STALL,
+	/*
+	 * The worker stops working, as for STALL, right after it published a
+	 * lease that its status snapshot does not show yet (until disarmed).
+	 */
+	RAFT_FAILPOINT_STALL_AFTER_LEASE,
 	RAFT_FAILPOINT_COUNT
 } RaftFailpoint;
 
@@ -42,6 +47,14 @@ extern int	raft_failpoint_from_name(const char *name);
  * until it is disarmed (fault_stall.c).
  */
 extern void raft_fault_stall_point(void);
+
+/*
+ * Worker, just before it publishes its status snapshot: with failpoint
+ * "stall_after_lease" armed and lease_unpublished (the fence already sees a
+ * lease that the last snapshot published does not), stall there: the window
+ * in which backends pass the fence while the snapshot lags.
+ */
+extern void raft_fault_stall_after_lease_point(bool lease_unpublished);
 
 /* Highest node id the drop masks can name (one bit per node). */
 #define RAFT_FAULT_MAX_NODE		64

@@ -51,7 +51,7 @@ raft_shmem_startup(void)
 		raft_shared->worker_latch = NULL;
 		ConditionVariableInit(&raft_shared->cmd_cv);
 		ConditionVariableInit(&raft_shared->status_cv);
-		pg_atomic_init_u64(&raft_shared->lease_until, 0);
+		pg_atomic_init_u64(&raft_shared->lease_term, 0);
 		pg_atomic_init_u64(&raft_shared->fence_refusals, 0);
 		pg_atomic_init_u64(&raft_shared->fence_late_commits, 0);
 		pg_atomic_init_u32(&raft_shared->wal_fenced, 0);

@@ -66,11 +66,14 @@ typedef struct RaftShared
 	RaftStatus	status;
 
 	/*
-	 * status.lease_until again (0 unless Raft runs), readable without the
-	 * lock.  raft_publish_lease keeps it current; the fence reads lease_word
-	 * below instead, which carries the lease's identity too.
+	 * The term of the lease in lease_word (below), readable without the
+	 * lock: raft_ext.fencing_token() hands it out.  raft_publish_lease
+	 * revokes the lease word before it changes the term, and publishes a
+	 * lease of the new term only after it (status.c), so a reader that sees
+	 * the same lease word before and after reading the term read that
+	 * lease's term (raft_lease_term).
 	 */
-	pg_atomic_uint64 lease_until;
+	pg_atomic_uint64 lease_term;
 
 	/* Inbox: a byte ring of (uint32 length, envelope bytes) records. */
 	uint64		inbox_head;		/* total bytes ever written */

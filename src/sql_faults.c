@@ -36,6 +36,7 @@ const char *const raft_failpoint_names[RAFT_FAILPOINT_COUNT] = {
 	[RAFT_FAILPOINT_CRASH_MID_STATE_WRITE] = "crash-mid-state-write",
 	[RAFT_FAILPOINT_FSYNC_FAIL] = "fsync-fail",
 	[RAFT_FAILPOINT_STALL] = "stall",
+	[RAFT_FAILPOINT_STALL_AFTER_LEASE] = "stall-after-lease",
 };
 
 /* The failpoint called name, or -1 if there is none. */

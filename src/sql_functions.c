@@ -238,17 +238,18 @@ raft_ext_leader_id(PG_FUNCTION_ARGS)
 /*
  * raft_ext.fencing_token(): the term, while this node holds the lease, else
  * NULL.  Terms only grow, so a resource guarded by "accept the highest token
- * seen" refuses a deposed leader.
+ * seen" refuses a deposed leader.  It reads the lease the fence reads (not
+ * the status snapshot, published a moment later), so a write that passed
+ * the fence saw a token.
  */
 Datum
 raft_ext_fencing_token(PG_FUNCTION_ARGS)
 {
-	RaftStatus *st = read_status();
+	raft_term	term = raft_lease_term();
 
-	if (raft_status_running(st) && st->role == RAFT_LEADER &&
-		st->lease_until > raft_monotonic_now())
-		PG_RETURN_INT64((int64) st->term);
-	PG_RETURN_NULL();
+	if (term == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) term);
 }
 
 /* Milliseconds in an interval (a month counts 30 days), as a double. */

@@ -57,7 +57,8 @@ raft_publish_status(const RaftStatus *status)
 void
 raft_publish_lease(raft_time lease_until, raft_term term)
 {
-	static raft_term lease_term = 0;	/* term of the last lease held */
+	/* the term of the last lease held */
+	raft_term	held_term = pg_atomic_read_u64(&raft_shared->lease_term);
 	uint64		old = pg_atomic_read_u64(&raft_shared->lease_word);
 	raft_time	previous = raft_lease_word_until(old);
 	uint64		epoch = raft_lease_word_epoch(old);
@@ -71,17 +72,58 @@ raft_publish_lease(raft_time lease_until, raft_term term)
 		lease_until = 0;
 	if (lease_until > now)
 	{
-		bool		continues = previous > now && term == lease_term &&
+		bool		continues = previous > now && term == held_term &&
 			lease_until >= previous;
 
 		if (!continues)
 			epoch = (epoch + 1) & RAFT_LEASE_EPOCH_MASK;
-		lease_term = term;
+		if (term != held_term)
+		{
+			/*
+			 * A lease of another term: revoke the old word first, so that no
+			 * reader pairs it with the new term (raft_lease_term).  The new
+			 * word has a new epoch, so it never equals the old one.
+			 */
+			pg_atomic_write_u64(&raft_shared->lease_word,
+								epoch << RAFT_LEASE_BITS);
+			pg_write_barrier();
+			pg_atomic_write_u64(&raft_shared->lease_term, (uint64) term);
+			pg_write_barrier();
+		}
 	}
-	pg_atomic_write_u64(&raft_shared->lease_until, (uint64) lease_until);
 	pg_atomic_write_u64(&raft_shared->lease_word,
 						(epoch << RAFT_LEASE_BITS) | (uint64) lease_until);
 	pg_memory_barrier();
+}
+
+/*
+ * Anyone: the term of the lease this node holds now, or 0 if it holds none.
+ * It reads the lease word the fence reads, not the status snapshot, which
+ * the worker publishes a moment after the lease (worker.c): a commit that
+ * passed the fence must never have read "no lease" here.  The term is read
+ * between two readings of the lease word; if they differ, the worker
+ * published meanwhile and the reading is retried.  Equal readings pair the
+ * word with its own term: the worker revokes a word before it changes the
+ * term (raft_publish_lease), and a revoked word is never republished.
+ */
+raft_term
+raft_lease_term(void)
+{
+	for (;;)
+	{
+		uint64		word = pg_atomic_read_u64(&raft_shared->lease_word);
+		raft_term	term;
+		raft_time	now;
+
+		pg_read_barrier();
+		term = (raft_term) pg_atomic_read_u64(&raft_shared->lease_term);
+		pg_read_barrier();
+		if (pg_atomic_read_u64(&raft_shared->lease_word) != word)
+			continue;
+		if (!raft_monotonic_try(&now) || raft_lease_word_until(word) <= now)
+			return 0;
+		return term;
+	}
 }
 
 /* Copy the current status snapshot. */

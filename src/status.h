@@ -103,6 +103,12 @@ extern void raft_publish_status(const RaftStatus *status);
 extern void raft_publish_lease(raft_time lease_until, raft_term term);
 
 /*
+ * Anyone: the term of the lease this node holds now (the lease word the
+ * fence reads), 0 if none: raft_ext.fencing_token().
+ */
+extern raft_term raft_lease_term(void);
+
+/*
  * The lease word (RaftShared.lease_word): the published lease horizon and
  * its identity, the lease epoch, in one 64-bit atomic, so that a backend
  * reads both at once and never a horizon of one lease with the epoch of
