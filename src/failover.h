@@ -12,9 +12,10 @@
  *	  every loop iteration:	raft_failover_step(node, &status, now)
  *	  every role change:		raft_failover_on_role_change(&status)
  *
- * failover.c holds the settings and the decisions, failover_follow.c the
- * rewrite of primary_conninfo in postgresql.auto.conf, role_change.c the
- * on_role_change command runner.
+ * failover_settings.c holds the settings and what follows from them alone
+ * (engine options, the flags reported to the leader), failover.c the
+ * decisions, failover_follow.c the rewrite of primary_conninfo in
+ * postgresql.auto.conf, role_change.c the on_role_change command runner.
  */
 #ifndef RAFT_FAILOVER_H
 #define RAFT_FAILOVER_H
