@@ -53,6 +53,18 @@ test/t/055_raftctl_init_join.pl test/t/056_raftctl_remove_reinit.pl
 test/t/057_member_passfile.pl test/t/058_adopt_existing_cluster.pl
 test/t/060_member_slots.pl test/t/061_logical_failover_slots.pl
 test/t/062_fencing_token_matches_fence.pl test/t/120_sync_quorum.pl"
+# The fault scenarios (test/t/1xx) exercise the engine and the worker's
+# logic through real clusters, not one version's APIs: they run once, on the
+# last of PG_VERSIONS, in the same run as its core subset, beside the host's
+# TAP files (CI time: the host's part is the longer one).  Without another
+# version they run on the host.
+FAULT_TAP=$(echo test/t/1*.pl)
+fault_version=${PG_VERSIONS##* }
+if [ -n "$fault_version" ]; then
+    HOST_TAP=$(ls test/t/*.pl | grep -v '^test/t/1' | tr '\n' ' ')
+else
+    HOST_TAP=$(echo test/t/*.pl)
+fi
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG
 
@@ -106,8 +118,13 @@ other_versions()
             pg_env "$v" true
         suite "postgres $v: pg_regress on one node" \
             pg_env "$v" make -s installcheck TAP_TESTS=
-        suite "postgres $v: core TAP subset on real clusters ($(echo $CORE_TAP | wc -w) files)" \
-            pg_env "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $CORE_TAP)"
+        local tap="$CORE_TAP" what="core TAP subset"
+        if [ "$v" = "$fault_version" ]; then
+            tap="$CORE_TAP $FAULT_TAP"
+            what="core TAP subset and the fault scenarios"
+        fi
+        suite "postgres $v: $what on real clusters ($(echo $tap | wc -w) files)" \
+            pg_env "$v" make -s installcheck REGRESS= PROVE_TESTS="$(echo $tap)"
         suite "postgres $v: a logical consumer across real network partitions (test/netns17, as root)" \
             pg_env --root "$v" bash -c "$netns17"
         suite "postgres $v: Debian package built, installed in a clean chroot, one-node election" \
@@ -184,12 +201,9 @@ fi
 # one does not hide the other's results.
 suite "postgres: pg_regress on one node (make installcheck)" \
     as_runner make -s -C "$work" installcheck TAP_TESTS= PG_CONFIG="$PG_CONFIG"
-suite "postgres: TAP tests on real clusters (test/t)" \
-    as_runner make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG"
-# The totals across the files of that run (faults injected, breaches);
-# after prove, so that they hold whatever order or subset prove ran.
-suite "postgres: fault totals of the TAP run (scripts/test-summary.pl)" \
-    scripts/test-summary.pl faults "$work"
+suite "postgres: TAP tests on real clusters (test/t$([ -z "$fault_version" ] || echo ", but the fault scenarios"))" \
+    as_runner make -s -C "$work" installcheck REGRESS= PG_CONFIG="$PG_CONFIG" \
+    PROVE_TESTS="$HOST_TAP"
 # Real network partitions: every node in its own network namespace, so this
 # suite runs as root (it starts the servers as the postgres user itself);
 # without root it says why and fails.
@@ -219,6 +233,15 @@ if [ -n "$versions_pid" ]; then
         failures+=("postgres $PG_VERSIONS: the other versions' run ended without its results")
     fi
 fi
+# The totals across the files of the TAP runs (faults injected, breaches):
+# the host's and the fault scenarios' (in the chroot of $fault_version,
+# whose copy of the tree keeps its tmp_check); after prove, so that they
+# hold whatever order or subset prove ran.
+fault_trees=("$work")
+[ -z "$fault_version" ] ||
+    fault_trees+=("${RAFT_PG_ENV_DIR:-/var/cache/raft_ext/pg-env}/$fault_version/home/raft_ext")
+suite "postgres: fault totals of the TAP runs (scripts/test-summary.pl)" \
+    $SUDO scripts/test-summary.pl faults "${fault_trees[@]}"
 
 # A TAP file failed if its log has a failed test (a TODO test's failure is
 # expected, not one) or no closing plan (it died, or was stopped half-way).

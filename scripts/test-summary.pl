@@ -3,8 +3,11 @@
 #
 # test-summary.pl: the totals of one TAP run, across its files.
 #
-#   scripts/test-summary.pl faults TREE   after prove over test/t
-#   scripts/test-summary.pl netns TREE    after prove over test/netns
+#   scripts/test-summary.pl faults TREE...  after prove over test/t
+#   scripts/test-summary.pl netns TREE      after prove over test/netns
+#
+# faults adds up several trees: the host's run and the fault scenarios run
+# in another version's chroot (scripts/run-tests.sh).
 #
 # Every fault scenario appends its counts to TREE/tmp_check/raft_counts/
 # (RaftChecker::record_counts: samples, faults, breaches) and every
@@ -21,9 +24,10 @@
 use strict;
 use warnings;
 
-my ($suite, $tree) = @ARGV;
-die "usage: $0 faults|netns TREE\n"
-  unless defined $tree && ($suite // '') =~ /^(faults|netns)$/;
+my ($suite, $tree, @more_trees) = @ARGV;
+die "usage: $0 faults TREE... | netns TREE\n"
+  unless defined $tree && ($suite // '') =~ /^(faults|netns)$/
+  && !(@more_trees && $suite eq 'netns');
 
 my @failed;
 
@@ -36,12 +40,13 @@ sub check
 	return;
 }
 
-# { test => [ { key => value }, ... ] }: one hash per line of each file.
+# { test => [ { key => value }, ... ] }: one hash per line of each file, in
+# every directory given.
 sub read_counts
 {
-	my ($dir) = @_;
+	my (@dirs) = @_;
 	my %all;
-	for my $f (sort glob("$dir/*.txt"))
+	for my $f (map { sort glob("$_/*.txt") } @dirs)
 	{
 		my ($test) = $f =~ m{([^/]+)\.txt$};
 		open(my $fh, '<', $f) or die "open $f: $!";
@@ -84,7 +89,7 @@ sub all_ran
 
 if ($suite eq 'faults')
 {
-	my $all = read_counts("$tree/tmp_check/raft_counts");
+	my $all = read_counts(map { "$_/tmp_check/raft_counts" } $tree, @more_trees);
 	my %total = (samples => 0, faults => 0, breaches => 0);
 	for my $test (sort keys %$all)
 	{
