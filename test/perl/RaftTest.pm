@@ -551,14 +551,16 @@ sub members
 }
 
 # Poll until every node of @$set reports the membership $want; with
-# running => 1, only while the node runs Raft (raft_status has no error).
-# Returns whether all did in time.
+# running => 1, only while the node runs Raft (raft_status has no error);
+# with voters => 1, counting only voters (a member add_node added is staged,
+# non-voting, until it caught up).  Returns whether all did in time.
 sub wait_members
 {
 	my ($set, $want, %opts) = @_;
 	my $sql = q{SELECT string_agg(peer_id::text, ',' ORDER BY peer_id)
-		  FROM raft_ext.raft_peers};
-	$sql .= ' WHERE (SELECT error IS NULL FROM raft_status)' if $opts{running};
+		  FROM raft_ext.raft_peers WHERE true};
+	$sql .= ' AND (SELECT error IS NULL FROM raft_status)' if $opts{running};
+	$sql .= ' AND voter' if $opts{voters};
 	for my $node (@$set)
 	{
 		$node->poll_query_until('postgres', $sql, $want) or return 0;

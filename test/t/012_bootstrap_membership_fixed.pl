@@ -74,6 +74,10 @@ $leader->safe_psql('postgres',
 	"SELECT raft_ext.add_node(4, '" . address($node4) . "')");
 my @four = (@nodes, $node4);
 ok(RaftTest::wait_members(\@four, '1,2,3,4', running => 1), 'add_node(4) is in every node\'s log');
+# (and node 4 a voter everywhere: the error below names the membership as
+# node 1 last saw it, staged members marked)
+ok(RaftTest::wait_members(\@four, '1,2,3,4', running => 1, voters => 1),
+	'node 4, caught up, is a voter in every node\'s log');
 
 my ($n1, $n2, $n3) = @nodes;
 my $state_dir = $n1->data_dir . '/pg_raft';

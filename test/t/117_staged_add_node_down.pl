@@ -8,7 +8,9 @@
 # voters.  (As a voter at once, node 4 would have made a quorum of three out
 # of four with only two up, and fenced the primary.)  Then node 4 starts,
 # catches up and the leader promotes it by itself; the stopped node comes
-# back.  The invariant checker samples every node throughout.
+# back.  Before node 4 starts, a voter restarts with raft_ext.peers naming
+# node 4 too (the current membership, node 4 still staged): accepted.  The
+# invariant checker samples every node throughout.
 
 use strict;
 use warnings;
@@ -57,6 +59,26 @@ $leader->safe_psql('postgres',
 	'CREATE TABLE staged_add (x int); INSERT INTO staged_add VALUES (1)');
 is($leader->safe_psql('postgres', 'SELECT count(*) FROM staged_add'),
 	'1', 'the primary stays writable (the fence let the write commit)');
+
+# The other voter that is up restarts with raft_ext.peers naming the
+# current membership, node 4 included, as a DBA writes it after add_node:
+# raft_ext.peers cannot say that node 4 is still staged, and must be
+# accepted all the same (the ids agree; voting rights come from the log).
+my ($follower) = grep { $_ != $leader } @up;
+$follower->stop;
+$follower->append_conf('postgresql.conf',
+	"raft_ext.peers = '" . RaftTest::peers_value(@nodes, $node4) . "'\n");
+$follower->start;
+ok( $follower->poll_query_until(
+		'postgres',
+		q{SELECT error IS NULL FROM raft_status}),
+	'raft_ext.peers naming the current membership with node 4 staged is accepted');
+ok( $follower->log_contains(
+		qr/raft_ext\.peers names the current membership \(nodes 1, 2, 3, 4 \(non-voting\)\)/),
+	'and the server log says which one it names');
+is( $follower->safe_psql('postgres',
+		q{SELECT staged AND NOT voter FROM raft_ext.raft_peers WHERE peer_id = 4}),
+	't', 'node 4 is still staged there');
 
 # Node 4 comes up: it catches up and the leader promotes it by itself.
 $node4->start;
