@@ -88,6 +88,7 @@ typedef struct FailoverState
 	raft_time	quiet_since;	/* ... and since when it has not moved */
 	bool		promote_requested;
 	raft_time	promote_requested_at;
+	raft_term	slots_made_term;	/* member slots made early in this term */
 	raft_time	last_transfer_at;
 	raft_time	last_follow_at;
 	raft_term	logged_term;	/* term of the last "not promoting" line */
@@ -470,6 +471,19 @@ step_standby_leader(raft_node *node, const RaftStatus *status, raft_time now)
 					 "raft_ext.auto_promote is off (decide-only): promote this standby yourself, "
 					 "or switch auto_promote on");
 		return;
+	}
+	/*
+	 * It promotes once it holds the lease: make the member slots now, not
+	 * then.  The standbys point their WAL receivers at a new leader as soon
+	 * as they hear from it (step_standby_follower), before its lease (their
+	 * own answers give it); one that finds no slot is refused and tries
+	 * again only after wal_retrieve_retry_interval.  Once per term here; the
+	 * pass right before the promotion makes any still missing.
+	 */
+	if (fo.slots_made_term != status->term)
+	{
+		raft_member_slots_before_promotion(status, now);
+		fo.slots_made_term = status->term;
 	}
 	if (!has_lease)
 	{

@@ -42,7 +42,9 @@ extern void raft_member_slot_name(raft_id id, char *buf, size_t len);
 extern void raft_member_slots_step(const RaftStatus *status, raft_time now);
 
 /*
- * On a standby that leads, right before it asks to be promoted: create the
+ * On a standby that leads and will promote, once it knows so (before the
+ * lease: the standbys point their WAL receivers at it when they first hear
+ * from it) and again right before it asks to be promoted: create the
  * slot of every other member now (a physical slot can be made in
  * recovery), so that a standby that follows the new primary finds its slot
  * at its first connection.  Made after the promotion, it was missing for
