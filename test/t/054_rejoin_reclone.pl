@@ -28,7 +28,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my @nodes = RaftFailover::create_cluster(3, auto_rejoin => 'on',
-	extra_conf => "wal_keep_size = 0\n"
+	extra_conf => "wal_keep_size = 0\nlog_connections = on\n"
 	  . "max_wal_size = '1GB'\n"
 	  . "min_wal_size = '32MB'\n"
 	  . "checkpoint_timeout = '1h'\n");
@@ -66,6 +66,7 @@ is(join(',', RaftTest::row($primary, 'SELECT pg_is_in_recovery(), has_lease FROM
 
 # 2. rejoin_reclone on: the next attempt re-clones it.
 my ($node_id, $vterm) = RaftTest::row($primary, 'SELECT node_id, term FROM raft_ext.raft_status');
+my $source_offset = -s $new->logfile;
 $primary->safe_psql('postgres',
 	'ALTER SYSTEM SET raft_ext.rejoin_reclone = on; SELECT pg_reload_conf()');
 my $took = RaftFailover::wait_whole(\@nodes, $new, 180);
@@ -76,6 +77,13 @@ my $log = slurp_file($primary->logfile, $offset);
 like($log, qr/raft_ext_rejoin\[\d+\]: pg_rewind cannot rejoin this node \(.*\): re-cloning it from the source with pg_basebackup/,
 	'the helper says why it re-clones');
 like($log, qr/raft_ext_rejoin\[\d+\]: re-cloned from the source/, 'and that it did');
+# Rule reclone_never_acks: pg_basebackup's connections carry a name of their
+# own, so that its WAL stream, which reports what it wrote as flushed, is
+# never taken for this member's synchronous standby ("node<id>").
+my $source_log = slurp_file($new->logfile, $source_offset);
+like($source_log,
+	qr/replication connection authorized: user=\S+ application_name=raft_ext_reclone_/,
+	'reclone_never_acks: the clone connects to the source as raft_ext_reclone_*');
 ok(RaftFailover::poll_true($primary, "SELECT rejoin_state = 'done' FROM raft_ext.raft_status"),
 	'rejoin_state is done');
 my ($id_after, $term_after) = RaftTest::row($primary, 'SELECT node_id, term FROM raft_ext.raft_status');
