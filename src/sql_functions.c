@@ -105,6 +105,40 @@ wait_for_leader_until(raft_time deadline, raft_id want)
 	return leader;
 }
 
+/*
+ * Refresh *st until this leader knows what member 'target' reports (its
+ * flags: whether it would promote, whether its logical slot copies are
+ * ready), at most until 'deadline'.  A member answers every heartbeat, but
+ * a leader knows nothing of one that has not answered it yet (just after
+ * the election, or after a partition healed); the checks below must not
+ * decide on that, either way.
+ */
+static void
+wait_for_member_flags(RaftStatus *st, raft_id target, raft_time deadline)
+{
+	const RaftPeerStatus *peer = raft_status_member(st, target);
+
+	if (peer == NULL || peer->flags_known)
+		return;
+	ConditionVariablePrepareToSleep(&raft_shared->status_cv);
+	for (;;)
+	{
+		raft_time	now = raft_monotonic_now();
+
+		if (now >= deadline)
+			break;
+		ConditionVariableTimedSleep(&raft_shared->status_cv,
+									(long) Min(deadline - now, WAIT_POLL_MS),
+									PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+		raft_read_status(st);
+		peer = raft_status_member(st, target);
+		if (peer == NULL || peer->flags_known)
+			break;
+	}
+	ConditionVariableCancelSleep();
+}
+
 /* ERROR unless the worker is running Raft. */
 static void
 require_running(const RaftStatus *st)
@@ -305,7 +339,9 @@ raft_ext_wait_for_leader(PG_FUNCTION_ARGS)
  * not (auto_promote off there, or failover_priority 0): it would lead as a
  * standby while the old primary, no longer leading, is fenced.  A cluster
  * whose members all have auto_promote off (decide-only) leaves promotion to
- * its orchestrator, and the transfer goes ahead.
+ * its orchestrator, and the transfer goes ahead.  So does one to a member
+ * that has not answered this leader within an election timeout
+ * (wait_for_member_flags): nothing is known of it.
  */
 static void
 require_promotes(const RaftStatus *st, raft_id target)
@@ -374,6 +410,9 @@ raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
 	require_leader(st, "raft_ext.transfer_leadership()");
 	if (target == (raft_id) raft_node_id)
 		PG_RETURN_VOID();		/* already there */
+	wait_for_member_flags(st, target,
+						  raft_monotonic_now() + (raft_time) raft_election_timeout);
+	require_leader(st, "raft_ext.transfer_leadership()");
 	require_promotes(st, target);
 	require_logical_ready(st, target);
 

@@ -99,6 +99,11 @@ $lazy->safe_psql('postgres',
 ok(RaftFailover::poll_true($lazy,
 		'SELECT NOT auto_promote FROM raft_ext.raft_status'),
 	$lazy->name . ' has auto_promote off');
+# (that is this backend's reading of the reload; the worker there reports
+# the new flags in its next answers to the leader, a heartbeat later: give
+# it ample time, since a transfer the leader accepts on the old flags ends
+# the test's loop)
+usleep(2_000_000);
 my $refused = 0;
 for (1 .. 50)
 {
