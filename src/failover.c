@@ -571,11 +571,24 @@ step_standby_follower(const RaftStatus *status, raft_time now)
 	 * Leave a live upstream only for a leader that has lasted: a standby
 	 * that wins an election hands leadership to a healthy primary within a
 	 * few heartbeats, and following it meanwhile would only restart the WAL
-	 * receiver twice.  A dead upstream is left at once.
+	 * receiver twice.  A dead upstream is left at once (but for the slot,
+	 * below).
 	 */
 	read_upstream(&up);
 	if (upstream_recent(&up, raft_election_timeout) &&
 		now - fo.leader_changed_at < 2 * raft_election_timeout)
+		return;
+
+	/*
+	 * Through a member slot, a standby follows a new leader only once it
+	 * has had two heartbeats to make the slot (it makes them as soon as it
+	 * knows it will promote, before its lease): a WAL receiver that finds
+	 * no slot is refused and tries again only after
+	 * wal_retrieve_retry_interval (5 s), which in quorum mode leaves the
+	 * new primary without its synchronous standby for that long.
+	 */
+	if (raft_member_slots_in_effect() &&
+		now - fo.leader_changed_at < 2 * raft_heartbeat_interval)
 		return;
 	if (fo.last_follow_at != 0 && now - fo.last_follow_at < raft_election_timeout)
 		return;
