@@ -72,25 +72,24 @@ status_has_member(const RaftStatus *st, raft_id id, bool voter_only)
 	return peer != NULL && (peer->voter || !voter_only);
 }
 
-/*
- * Wait on status_cv until the snapshot knows a leader (want == RAFT_NOBODY)
- * or knows 'want' as the leader, or until the deadline.  Returns the leader
- * last seen.  Errors while sleeping are cleaned up by transaction abort.
- */
-static raft_id
-wait_for_leader_until(raft_time deadline, raft_id want)
-{
-	RaftStatus *st = palloc(sizeof(RaftStatus));
-	raft_id		leader;
+/* What a wait on the status snapshot waits for (with its argument). */
+typedef bool (*StatusReady) (const RaftStatus *st, raft_id arg);
 
+/*
+ * Refresh *st from the snapshot, waiting on status_cv, until ready(st, arg)
+ * or the deadline.  Errors while sleeping are cleaned up by transaction
+ * abort.
+ */
+static void
+wait_for_status(RaftStatus *st, raft_time deadline, StatusReady ready, raft_id arg)
+{
 	ConditionVariablePrepareToSleep(&raft_shared->status_cv);
 	for (;;)
 	{
 		raft_time	now;
 
 		raft_read_status(st);
-		leader = raft_status_leader(st);
-		if (want == RAFT_NOBODY ? leader != RAFT_NOBODY : leader == want)
+		if (ready(st, arg))
 			break;
 		now = raft_monotonic_now();
 		if (now >= deadline)
@@ -101,42 +100,48 @@ wait_for_leader_until(raft_time deadline, raft_id want)
 		CHECK_FOR_INTERRUPTS();
 	}
 	ConditionVariableCancelSleep();
+}
+
+/* A leader is known (want == RAFT_NOBODY), or 'want' is the leader. */
+static bool
+leader_is(const RaftStatus *st, raft_id want)
+{
+	raft_id		leader = raft_status_leader(st);
+
+	return want == RAFT_NOBODY ? leader != RAFT_NOBODY : leader == want;
+}
+
+/*
+ * Wait until the snapshot knows a leader (want == RAFT_NOBODY) or knows
+ * 'want' as the leader, or until the deadline.  Returns the leader last
+ * seen.
+ */
+static raft_id
+wait_for_leader_until(raft_time deadline, raft_id want)
+{
+	RaftStatus *st = palloc(sizeof(RaftStatus));
+	raft_id		leader;
+
+	wait_for_status(st, deadline, leader_is, want);
+	leader = raft_status_leader(st);
 	pfree(st);
 	return leader;
 }
 
 /*
- * Refresh *st until this leader knows what member 'target' reports (its
- * flags: whether it would promote, whether its logical slot copies are
- * ready), at most until 'deadline'.  A member answers every heartbeat, but
- * a leader knows nothing of one that has not answered it yet (just after
- * the election, or after a partition healed); the checks below must not
- * decide on that, either way.
+ * This leader knows what member 'target' reports (its flags: whether it
+ * would promote, whether its logical slot copies are ready), or 'target'
+ * is not a member.  A member answers every heartbeat, but a leader knows
+ * nothing of one that has not answered it yet (just after the election, or
+ * after a partition healed); the transfer checks must not decide on that,
+ * either way (raft_ext_transfer_leadership waits for it).
  */
-static void
-wait_for_member_flags(RaftStatus *st, raft_id target, raft_time deadline)
+static bool
+member_flags_known(const RaftStatus *st, raft_id target)
 {
 	const RaftPeerStatus *peer = raft_status_member(st, target);
 
-	if (peer == NULL || peer->flags_known)
-		return;
-	ConditionVariablePrepareToSleep(&raft_shared->status_cv);
-	for (;;)
-	{
-		raft_time	now = raft_monotonic_now();
-
-		if (now >= deadline)
-			break;
-		ConditionVariableTimedSleep(&raft_shared->status_cv,
-									(long) Min(deadline - now, WAIT_POLL_MS),
-									PG_WAIT_EXTENSION);
-		CHECK_FOR_INTERRUPTS();
-		raft_read_status(st);
-		peer = raft_status_member(st, target);
-		if (peer == NULL || peer->flags_known)
-			break;
-	}
-	ConditionVariableCancelSleep();
+	return peer == NULL || peer->flags_known;
 }
 
 /* ERROR unless the worker is running Raft. */
@@ -341,7 +346,7 @@ raft_ext_wait_for_leader(PG_FUNCTION_ARGS)
  * whose members all have auto_promote off (decide-only) leaves promotion to
  * its orchestrator, and the transfer goes ahead.  So does one to a member
  * that has not answered this leader within an election timeout
- * (wait_for_member_flags): nothing is known of it.
+ * (member_flags_known): nothing is known of it.
  */
 static void
 require_promotes(const RaftStatus *st, raft_id target)
@@ -410,8 +415,8 @@ raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
 	require_leader(st, "raft_ext.transfer_leadership()");
 	if (target == (raft_id) raft_node_id)
 		PG_RETURN_VOID();		/* already there */
-	wait_for_member_flags(st, target,
-						  raft_monotonic_now() + (raft_time) raft_election_timeout);
+	wait_for_status(st, raft_monotonic_now() + (raft_time) raft_election_timeout,
+					member_flags_known, target);
 	require_leader(st, "raft_ext.transfer_leadership()");
 	require_promotes(st, target);
 	require_logical_ready(st, target);
