@@ -32,7 +32,6 @@
 #include "faults.h"
 #include "settings.h"
 #include "shmem.h"
-#include "status.h"
 
 /* The longest a stall lasts, whether disarmed or not (ms). */
 #define RAFT_FAULT_STALL_MAX_MS		60000
@@ -86,12 +85,8 @@ raft_fault_stall_point(void)
 
 /* See faults.h. */
 void
-raft_fault_stall_after_lease_point(raft_time now)
+raft_fault_stall_after_lease_point(bool lease_unpublished)
 {
-	if (!stall_armed(RAFT_FAILPOINT_STALL_AFTER_LEASE))
-		return;
-	/* the worker is the snapshot's only writer: read without the lock */
-	if (raft_lease_word_until(pg_atomic_read_u64(&raft_shared->lease_word)) > now &&
-		raft_shared->status.lease_until <= now)
+	if (lease_unpublished && stall_armed(RAFT_FAILPOINT_STALL_AFTER_LEASE))
 		stall_while_armed(RAFT_FAILPOINT_STALL_AFTER_LEASE);
 }

@@ -12,8 +12,6 @@
 #ifndef RAFT_FAULTS_H
 #define RAFT_FAULTS_H
 
-#include "raft/raft.h"			/* raft_time */
-
 /*
  * Failpoints.  The numbers are stored in shared memory only, never on disk,
  * so they may be renumbered freely; append new ones before
@@ -52,11 +50,11 @@ extern void raft_fault_stall_point(void);
 
 /*
  * Worker, just before it publishes its status snapshot: with failpoint
- * "stall-after-lease" armed, and the fence already seeing a lease (held at
- * 'now') that the last snapshot published does not, stall there: the
- * window in which backends pass the fence while the snapshot lags.
+ * "stall_after_lease" armed and lease_unpublished (the fence already sees a
+ * lease that the last snapshot published does not), stall there: the window
+ * in which backends pass the fence while the snapshot lags.
  */
-extern void raft_fault_stall_after_lease_point(raft_time now);
+extern void raft_fault_stall_after_lease_point(bool lease_unpublished);
 
 /* Highest node id the drop masks can name (one bit per node). */
 #define RAFT_FAULT_MAX_NODE		64

@@ -72,24 +72,25 @@ status_has_member(const RaftStatus *st, raft_id id, bool voter_only)
 	return peer != NULL && (peer->voter || !voter_only);
 }
 
-/* What a wait on the status snapshot waits for (with its argument). */
-typedef bool (*StatusReady) (const RaftStatus *st, raft_id arg);
-
 /*
- * Refresh *st from the snapshot, waiting on status_cv, until ready(st, arg)
- * or the deadline.  Errors while sleeping are cleaned up by transaction
- * abort.
+ * Wait on status_cv until the snapshot knows a leader (want == RAFT_NOBODY)
+ * or knows 'want' as the leader, or until the deadline.  Returns the leader
+ * last seen.  Errors while sleeping are cleaned up by transaction abort.
  */
-static void
-wait_for_status(RaftStatus *st, raft_time deadline, StatusReady ready, raft_id arg)
+static raft_id
+wait_for_leader_until(raft_time deadline, raft_id want)
 {
+	RaftStatus *st = palloc(sizeof(RaftStatus));
+	raft_id		leader;
+
 	ConditionVariablePrepareToSleep(&raft_shared->status_cv);
 	for (;;)
 	{
 		raft_time	now;
 
 		raft_read_status(st);
-		if (ready(st, arg))
+		leader = raft_status_leader(st);
+		if (want == RAFT_NOBODY ? leader != RAFT_NOBODY : leader == want)
 			break;
 		now = raft_monotonic_now();
 		if (now >= deadline)
@@ -100,48 +101,42 @@ wait_for_status(RaftStatus *st, raft_time deadline, StatusReady ready, raft_id a
 		CHECK_FOR_INTERRUPTS();
 	}
 	ConditionVariableCancelSleep();
-}
-
-/* A leader is known (want == RAFT_NOBODY), or 'want' is the leader. */
-static bool
-leader_is(const RaftStatus *st, raft_id want)
-{
-	raft_id		leader = raft_status_leader(st);
-
-	return want == RAFT_NOBODY ? leader != RAFT_NOBODY : leader == want;
-}
-
-/*
- * Wait until the snapshot knows a leader (want == RAFT_NOBODY) or knows
- * 'want' as the leader, or until the deadline.  Returns the leader last
- * seen.
- */
-static raft_id
-wait_for_leader_until(raft_time deadline, raft_id want)
-{
-	RaftStatus *st = palloc(sizeof(RaftStatus));
-	raft_id		leader;
-
-	wait_for_status(st, deadline, leader_is, want);
-	leader = raft_status_leader(st);
 	pfree(st);
 	return leader;
 }
 
 /*
- * This leader knows what member 'target' reports (its flags: whether it
- * would promote, whether its logical slot copies are ready), or 'target'
- * is not a member.  A member answers every heartbeat, but a leader knows
- * nothing of one that has not answered it yet (just after the election, or
- * after a partition healed); the transfer checks must not decide on that,
- * either way (raft_ext_transfer_leadership waits for it).
+ * Refresh *st until this leader knows what member 'target' reports (its
+ * flags: whether it would promote, whether its logical slot copies are
+ * ready), at most until 'deadline'.  A member answers every heartbeat, but
+ * a leader knows nothing of one that has not answered it yet (just after
+ * the election, or after a partition healed); the checks below must not
+ * decide on that, either way.
  */
-static bool
-member_flags_known(const RaftStatus *st, raft_id target)
+static void
+wait_for_member_flags(RaftStatus *st, raft_id target, raft_time deadline)
 {
 	const RaftPeerStatus *peer = raft_status_member(st, target);
 
-	return peer == NULL || peer->flags_known;
+	if (peer == NULL || peer->flags_known)
+		return;
+	ConditionVariablePrepareToSleep(&raft_shared->status_cv);
+	for (;;)
+	{
+		raft_time	now = raft_monotonic_now();
+
+		if (now >= deadline)
+			break;
+		ConditionVariableTimedSleep(&raft_shared->status_cv,
+									(long) Min(deadline - now, WAIT_POLL_MS),
+									PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+		raft_read_status(st);
+		peer = raft_status_member(st, target);
+		if (peer == NULL || peer->flags_known)
+			break;
+	}
+	ConditionVariableCancelSleep();
 }
 
 /* ERROR unless the worker is running Raft. */
@@ -346,7 +341,7 @@ raft_ext_wait_for_leader(PG_FUNCTION_ARGS)
  * whose members all have auto_promote off (decide-only) leaves promotion to
  * its orchestrator, and the transfer goes ahead.  So does one to a member
  * that has not answered this leader within an election timeout
- * (member_flags_known): nothing is known of it.
+ * (wait_for_member_flags): nothing is known of it.
  */
 static void
 require_promotes(const RaftStatus *st, raft_id target)
@@ -415,8 +410,8 @@ raft_ext_transfer_leadership(PG_FUNCTION_ARGS)
 	require_leader(st, "raft_ext.transfer_leadership()");
 	if (target == (raft_id) raft_node_id)
 		PG_RETURN_VOID();		/* already there */
-	wait_for_status(st, raft_monotonic_now() + (raft_time) raft_election_timeout,
-					member_flags_known, target);
+	wait_for_member_flags(st, target,
+						  raft_monotonic_now() + (raft_time) raft_election_timeout);
 	require_leader(st, "raft_ext.transfer_leadership()");
 	require_promotes(st, target);
 	require_logical_ready(st, target);

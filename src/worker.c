@@ -650,7 +650,9 @@ worker_iteration(void)
 		worker_build_status(&worker, &status_buffer);
 	}
 	/* failpoint "stall-after-lease": the fence sees a lease, the snapshot not */
-	raft_fault_stall_after_lease_point(now);
+	raft_fault_stall_after_lease_point(
+		raft_lease_word_until(pg_atomic_read_u64(&raft_shared->lease_word)) > now &&
+		raft_shared->status.lease_until <= now);
 	worker_publish_status(&worker, &status_buffer, now);
 }
 
